@@ -1,0 +1,191 @@
+"""Carries out a plan: the one place where reaper changes anything in a cloud.
+
+For each (kind, scope) group: intent records are written and fsynced, then the provider
+is called, then outcome records are written. If the intent cannot be recorded, the
+action is not performed. Kinds are processed in delete order; scopes of one order level
+run concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from reaper import __version__
+from reaper.audit import AuditLog
+from reaper.errors import AuditError, ReaperError
+from reaper.model import Action, Decision, Outcome, Plan, Resource, Result, Scope
+from reaper.providers.base import ResourceKind
+
+log = logging.getLogger(__name__)
+
+# Tags worth keeping in the audit trail besides reaper's own keys.
+_AUDITED_TAGS = ("Name",)
+
+
+class Actuator:
+    """Executes the actionable decisions of a plan and records every step."""
+
+    def __init__(
+        self,
+        kinds: Sequence[ResourceKind],
+        audit: AuditLog,
+        sweep_id: str,
+        audited_tags: Iterable[str],
+        max_workers: int = 8,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._clock = clock
+        self._kinds = {k.key(): k for k in kinds}
+        self._audit = audit
+        self._sweep_id = sweep_id
+        self._audited_tags = frozenset(audited_tags) | frozenset(_AUDITED_TAGS)
+        self._max_workers = max_workers
+        self._host = socket.gethostname()
+
+    def execute(self, plan: Plan, dry_run: bool) -> list[Outcome]:
+        """Carry out (or, in dry-run, only record) every decision that is not keep."""
+        actionable = [d for d in plan.decisions if d.action is not Action.KEEP]
+        if dry_run:
+            return self._record_dry_run(actionable)
+        groups: dict[tuple[str, Scope], list[Decision]] = defaultdict(list)
+        for decision in actionable:
+            groups[(decision.ref.kind_key, decision.ref.scope)].append(decision)
+        levels: dict[int, list[tuple[str, Scope]]] = defaultdict(list)
+        for key in sorted(groups):
+            kind = self._kinds.get(key[0])
+            levels[kind.delete_order if kind else 0].append(key)
+        outcomes: list[Outcome] = []
+        for level in sorted(levels):
+            with ThreadPoolExecutor(max_workers=self._max_workers) as pool:
+                futures = [
+                    pool.submit(self._act_on_group, key[0], key[1], groups[key])
+                    for key in levels[level]
+                ]
+                for future in futures:
+                    outcomes.extend(future.result())
+        return outcomes
+
+    def _act_on_group(
+        self, kind_key: str, scope: Scope, decisions: list[Decision]
+    ) -> list[Outcome]:
+        kind = self._kinds.get(kind_key)
+        if kind is None:
+            return [self._skip(d, f"kind {kind_key} is not enabled") for d in decisions]
+        deletes = [d for d in decisions if d.action is Action.DELETE]
+        outcomes = [
+            self._skip(d, f"action {d.action} is not supported for {kind_key} yet")
+            for d in decisions
+            if d.action is not Action.DELETE
+        ]
+        if not deletes:
+            return outcomes
+        principal = self._principal(kind, scope)
+        try:
+            self._audit.append([self._record("intent", d, principal) for d in deletes])
+        except AuditError as err:
+            log.error("not acting on %d resources in %s %s: %s", len(deletes), kind_key, scope, err)
+            return outcomes + [
+                Outcome(d.ref, d.action, Result.FAILED, f"audit trail unavailable: {err}")
+                for d in deletes
+            ]
+        try:
+            done = {o.ref: o for o in kind.delete(scope, [d.resource for d in deletes])}
+        except ReaperError as err:
+            log.error("delete failed for %s in %s: %s", kind_key, scope, err)
+            done = {}
+            failure = str(err)
+        else:
+            failure = "provider returned no outcome"
+        acted = [
+            done.get(d.ref) or Outcome(d.ref, d.action, Result.FAILED, failure) for d in deletes
+        ]
+        by_ref = {d.ref: d for d in deletes}
+        try:
+            self._audit.append(
+                [self._record("outcome", by_ref[o.ref], principal, o) for o in acted]
+            )
+        except AuditError as err:
+            # The actions happened; the missing outcomes show as intents without outcomes.
+            log.error("cannot record outcomes for %s in %s: %s", kind_key, scope, err)
+        for outcome in acted:
+            log.info(
+                "action=%s kind=%s scope=%s id=%s result=%s %s",
+                outcome.action,
+                kind_key,
+                scope,
+                outcome.ref.id,
+                outcome.result,
+                outcome.message,
+            )
+        return outcomes + acted
+
+    def _record_dry_run(self, decisions: list[Decision]) -> list[Outcome]:
+        outcomes = [Outcome(d.ref, d.action, Result.DRY_RUN, "dry run") for d in decisions]
+        records = [
+            self._record("decision", d, "", o, dry_run=True)
+            for d, o in zip(decisions, outcomes, strict=True)
+        ]
+        self._audit.append(records)
+        return outcomes
+
+    def _principal(self, kind: ResourceKind, scope: Scope) -> str:
+        try:
+            return kind.principal(scope)
+        except ReaperError as err:
+            log.warning("cannot tell who reaper acts as in %s: %s", scope, err)
+            return "unknown"
+
+    @staticmethod
+    def _skip(decision: Decision, message: str) -> Outcome:
+        return Outcome(decision.ref, decision.action, Result.SKIPPED, message)
+
+    def sweep_record(self, event: str, **fields: Any) -> dict[str, Any]:
+        """A sweep-level record (start, end, brake) in the same shape as action records."""
+        return {
+            "event": event,
+            "ts": self._clock().isoformat(),
+            "sweep_id": self._sweep_id,
+            "actor": {"tool": f"reaper/{__version__}", "host": self._host},
+            **fields,
+        }
+
+    def _record(
+        self,
+        event: str,
+        decision: Decision,
+        principal: str,
+        outcome: Outcome | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        record = self.sweep_record(event)
+        record["actor"]["principal"] = principal
+        record.update(
+            resource=describe(decision.resource, self._audited_tags),
+            action=str(decision.action),
+            reasons=[str(r) for r in decision.reasons],
+            deadline=decision.deadline.isoformat() if decision.deadline else None,
+            dry_run=dry_run,
+        )
+        if outcome is not None:
+            record.update(result=str(outcome.result), message=outcome.message)
+        return record
+
+
+def describe(resource: Resource, tag_keys: frozenset[str]) -> Mapping[str, Any]:
+    """The who/what/where of a resource for records and reports."""
+    ref = resource.ref
+    return {
+        "provider": ref.provider,
+        "kind": ref.kind,
+        "id": ref.id,
+        "name": resource.name,
+        "account": ref.scope.account,
+        "region": ref.scope.region,
+        "tags": {k: v for k, v in sorted(resource.tags.items()) if k in tag_keys},
+    }

@@ -1,0 +1,232 @@
+"""Command line: parse, load config, call the app, map errors to exit codes.
+
+Exit codes: 0 ok, 1 some collectors or actions failed, 2 usage or config error,
+3 safety brake. With ``--format json`` standard output carries only the JSON document;
+logs always go to standard error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from reaper import __version__
+from reaper.app import ExitCode, SweepReport, plan_sweep, run_sweep
+from reaper.audit import AuditLog
+from reaper.config import Settings, load_settings
+from reaper.errors import ConfigError, ReaperError
+from reaper.providers.catalog import build_kinds
+from reaper.report import plan_to_json, render_json, render_table
+
+log = logging.getLogger("reaper")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        envvar="REAPER_CONFIG",
+        type=click.Path(dir_okay=False),
+        required=True,
+        help="YAML config file (env REAPER_CONFIG).",
+    )(func)
+
+
+def output_options(func: F) -> F:
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(func)
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        help="Write the report to this file instead of standard output.",
+    )(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reaper")
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+def cli(log_level: str) -> None:
+    """Find and remove the cloud resources CI/CD pipelines leave behind."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=log_level.upper(),
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    # SDK chatter (retries, credential lookups) stays out of the operator's view.
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@cli.command()
+@config_option
+def validate(config_path: str) -> None:
+    """Check a config file and print a one-line summary of it."""
+    settings, _ = _load(config_path)
+    click.echo(f"{config_path}: ok ({describe_settings(settings)})")
+
+
+@cli.command()
+@config_option
+@output_options
+def plan(config_path: str, fmt: str, output: str | None) -> None:
+    """Collect and decide; never changes anything."""
+    settings, _ = _load(config_path)
+    _startup("plan", config_path, settings, dry_run=True)
+    kinds = _guard(lambda: build_kinds(settings))
+    now = datetime.now(UTC)
+    result, collection, brake = plan_sweep(settings, kinds, now)
+    brake_reasons = list(brake.reasons) if brake else []
+    if fmt == "json":
+        text = render_json(plan_to_json(result, True, collection.errors, brake_reasons))
+    else:
+        text = render_table(result)
+    _emit(text, output)
+    if brake:
+        log.error("%s; `reaper run --apply` would do nothing", brake)
+        sys.exit(ExitCode.SAFETY_BRAKE)
+    sys.exit(ExitCode.PARTIAL_FAILURE if collection.errors else ExitCode.OK)
+
+
+@cli.command()
+@config_option
+@output_options
+@click.option("--apply", is_flag=True, help="Act for real (the config's dry_run is ignored).")
+def run(config_path: str, fmt: str, output: str | None, apply: bool) -> None:
+    """One sweep, the CronJob mode: collect, decide, act (dry-run unless --apply)."""
+    settings, digest = _load(config_path)
+    dry_run = settings.dry_run and not apply
+    _startup("run", config_path, settings, dry_run)
+    kinds = _guard(lambda: build_kinds(settings))
+    report = sweep(settings, kinds, dry_run, digest)
+    _emit(render_report(report, fmt), output)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.option("--apply", is_flag=True, help="Act on the sandbox, then show what is left.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--audit",
+    "audit_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Audit file (default: a new temporary file).",
+)
+def demo(apply: bool, fmt: str, audit_path: str | None) -> None:
+    """Run a sweep on the embedded sandbox (no cloud account needed)."""
+    try:
+        from reaper.sandbox.demo import run_demo
+    except ImportError as err:
+        raise click.ClickException(
+            f"the sandbox needs moto[server]: pip install 'reaper[sandbox]' ({err})"
+        ) from None
+    sys.exit(_guard(lambda: run_demo(apply=apply, fmt=fmt, audit_path=audit_path)))
+
+
+def sweep(settings: Settings, kinds: Any, dry_run: bool, digest: str) -> SweepReport:
+    """Open the audit log, read the clock once, run one sweep, log its summary line."""
+    now = datetime.now(UTC)
+    with _guard(lambda: AuditLog(settings.audit.path)) as audit:
+        report = run_sweep(settings, kinds, audit, now, dry_run, digest)
+    log.info(report.summary())
+    return report
+
+
+def render_report(report: SweepReport, fmt: str) -> str:
+    brake = list(report.brake.reasons) if report.brake else []
+    if fmt == "json":
+        return render_json(
+            plan_to_json(
+                report.plan, report.dry_run, report.collection.errors, brake, report.outcomes
+            )
+        )
+    return render_table(report.plan, report.outcomes)
+
+
+def describe_settings(settings: Settings) -> str:
+    parts = [f"dry_run={str(settings.dry_run).lower()}"]
+    aws = settings.providers.aws
+    if aws is not None:
+        parts.append(
+            f"aws accounts={','.join(a.name for a in aws.accounts)} "
+            f"regions={','.join(aws.regions)} kinds={','.join(aws.kinds)}"
+        )
+    parts.append(
+        f"max_actions={settings.safety.max_actions_per_sweep} "
+        f"max_fraction={settings.safety.max_fraction:g} audit={settings.audit.path}"
+    )
+    return " ".join(parts)
+
+
+def _startup(command: str, path: str, settings: Settings, dry_run: bool) -> None:
+    log.info(
+        "reaper %s command=%s config=%s effective_dry_run=%s %s",
+        __version__,
+        command,
+        path,
+        str(dry_run).lower(),
+        describe_settings(settings),
+    )
+
+
+def _load(path: str) -> tuple[Settings, str]:
+    try:
+        return load_settings(path)
+    except ConfigError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        sys.exit(ExitCode.USAGE)
+
+
+T = TypeVar("T")
+
+
+def _guard(call: Callable[[], T]) -> T:
+    """Run a call, turning reaper's own errors into a one-line message and exit code 1."""
+    try:
+        return call()
+    except ConfigError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        sys.exit(ExitCode.USAGE)
+    except ReaperError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(ExitCode.PARTIAL_FAILURE)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as err:
+        click.echo(f"error: cannot write {output}: {err}", err=True)
+        sys.exit(ExitCode.PARTIAL_FAILURE)
+    log.info("report written to %s", output)
+
+
+def main() -> None:
+    cli(prog_name="reaper")

@@ -1,0 +1,309 @@
+"""YAML configuration -> frozen, validated settings.
+
+Every problem in a file is reported at once, each naming the file, the key path and the
+reason (``config.yaml: policy.default_ttl: '3 dayz' is not a duration (e.g. 90m, 6h, 3d)``).
+Pure apart from reading the one file it is given; imports no cloud SDK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from reaper.durations import format_duration, parse_duration
+from reaper.errors import ConfigError
+
+# The kinds each provider knows. Provider modules register an implementation for each;
+# a test checks the two lists agree, so config stays free of SDK imports.
+KNOWN_KINDS: Mapping[str, tuple[str, ...]] = {"aws": ("ec2_instance",)}
+
+# Tag keys must also be valid GCP label keys.
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _duration(value: object) -> timedelta:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration (e.g. 90m, 6h, 3d)")
+    return parse_duration(value)
+
+
+Duration = Annotated[
+    timedelta,
+    PlainValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class TagKeys(_Section):
+    """The tag (label) keys reaper reads and writes on resources."""
+
+    pipeline: str = "reaper-pipeline"
+    ttl: str = "reaper-ttl"
+    expires_at: str = "reaper-expires-at"
+    protect: str = "reaper-protect"
+    owner: str = "reaper-owner"
+
+    @field_validator("*")
+    @classmethod
+    def _label_key(cls, value: str) -> str:
+        if not _LABEL_KEY.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a valid tag key (lowercase letters, digits, '-' and '_', "
+                "starting with a letter, at most 63 characters, so it also works as a GCP label)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> TagKeys:
+        keys = list(self.model_dump().values())
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError(f"tag keys must differ; used twice: {', '.join(duplicates)}")
+        return self
+
+
+class AwsAccount(_Section):
+    """One AWS account to sweep."""
+
+    name: str
+    role_arn: str | None = None
+    """Role to assume in the account; None uses the ambient credentials as they are."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid account name (lowercase, digits, '-', '_')")
+        return value
+
+    @field_validator("role_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
+            )
+        return value
+
+
+class AwsSettings(_Section):
+    """Where and what to sweep in AWS. Credentials come from the standard AWS environment."""
+
+    # strict=False only so YAML lists are accepted as tuples; items stay strict.
+    accounts: tuple[AwsAccount, ...] = Field(
+        default=(AwsAccount(name="default"),), min_length=1, strict=False
+    )
+    regions: tuple[str, ...] = Field(min_length=1, strict=False)
+    kinds: tuple[str, ...] = Field(default=KNOWN_KINDS["aws"], min_length=1, strict=False)
+    max_workers: int = Field(default=8, ge=1, le=64)
+    """Concurrent API workers in all, across accounts and regions."""
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [r for r in value if not _REGION.fullmatch(r)]
+        if bad:
+            raise ValueError(f"not AWS region names: {', '.join(map(repr, bad))}")
+        if len(set(value)) != len(value):
+            raise ValueError("regions are listed more than once")
+        return value
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _known_kinds("aws", value)
+
+    @field_validator("accounts")
+    @classmethod
+    def _unique_accounts(cls, value: tuple[AwsAccount, ...]) -> tuple[AwsAccount, ...]:
+        names = [a.name for a in value]
+        if len(set(names)) != len(names):
+            raise ValueError("account names must be unique")
+        return value
+
+
+def _known_kinds(provider: str, kinds: Sequence[str]) -> tuple[str, ...]:
+    valid = KNOWN_KINDS[provider]
+    for kind in kinds:
+        if kind not in valid:
+            raise ValueError(f"unknown kind {kind!r} (valid: {', '.join(valid)})")
+    return tuple(kinds)
+
+
+class Providers(_Section):
+    aws: AwsSettings | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Providers:
+        if self.aws is None:
+            raise ValueError("no provider configured (add providers.aws)")
+        return self
+
+
+class KindPolicy(_Section):
+    """Per-kind overrides of the policy."""
+
+    ttl: Duration | None = None
+
+
+class PolicySettings(_Section):
+    """What counts as stale."""
+
+    default_ttl: Duration = timedelta(hours=24)
+    kinds: Mapping[str, KindPolicy] = Field(default_factory=dict)
+    """Keyed by ``kind`` (``ec2_instance``) or ``provider:kind`` (``aws:ec2_instance``)."""
+
+    @field_validator("kinds")
+    @classmethod
+    def _kind_names(cls, value: Mapping[str, KindPolicy]) -> Mapping[str, KindPolicy]:
+        valid = [k for kinds in KNOWN_KINDS.values() for k in kinds]
+        valid += [f"{p}:{k}" for p, kinds in KNOWN_KINDS.items() for k in kinds]
+        for name in value:
+            if name not in valid:
+                raise ValueError(f"unknown kind {name!r} (valid: {', '.join(valid)})")
+        return value
+
+    def ttl_for(self, provider: str, kind: str) -> timedelta:
+        """The TTL of a kind when the resource carries no ttl tag."""
+        for key in (f"{provider}:{kind}", kind):
+            override = self.kinds.get(key)
+            if override is not None and override.ttl is not None:
+                return override.ttl
+        return self.default_ttl
+
+
+class SafetySettings(_Section):
+    """The blast-radius brake, checked before the first action of a sweep."""
+
+    max_actions_per_sweep: int = Field(default=50, ge=0)
+    max_fraction: float = Field(default=0.5, gt=0, le=1)
+    """Of the pipeline-tagged population of each provider/kind."""
+
+
+class AuditSettings(_Section):
+    path: str = "reaper-audit.jsonl"
+    """JSON Lines file, appended to; relative paths are relative to the working directory."""
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    dry_run: bool = True
+    tags: TagKeys = TagKeys()
+    providers: Providers
+    policy: PolicySettings = PolicySettings()
+    safety: SafetySettings = SafetySettings()
+    audit: AuditSettings = AuditSettings()
+
+
+def parse_settings(data: object, source: str) -> Settings:
+    """Validate already-parsed YAML. Pure. Raises ConfigError listing every problem."""
+    if data is None:
+        raise ConfigError([f"{source}: the file is empty"])
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of keys"])
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError([f"{source}: {p}" for p in _problems(err)]) from None
+
+
+def load_settings(path: str | Path) -> tuple[Settings, str]:
+    """Read, parse and validate a config file; returns the settings and the file's SHA-256.
+
+    Raises ConfigError, never an OSError or a YAML error.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{source}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([f"{source}: cannot read: {err}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        where = ""
+        mark = getattr(err, "problem_mark", None)
+        if mark is not None:
+            where = f"line {mark.line + 1}, column {mark.column + 1}: "
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError([f"{source}: {where}YAML syntax error: {problem}"]) from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return parse_settings(data, source), digest
+
+
+def _problems(err: ValidationError) -> list[str]:
+    problems = []
+    for item in err.errors(include_url=False):
+        loc = item["loc"]
+        path = _dotted(loc)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            valid = _valid_keys(loc[:-1])
+            hint = f" (valid: {', '.join(valid)})" if valid else ""
+            message = f"unknown key{hint}"
+        elif kind == "missing":
+            message = "required key is missing"
+        elif kind == "value_error":
+            message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
+        else:
+            message = f"{item['msg'][0].lower()}{item['msg'][1:]}, got {item['input']!r}"
+        problems.append(f"{path}: {message}" if path else message)
+    return problems
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith("function-") or part in ("is-instance[tuple]",):
+            continue
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _valid_keys(loc: Sequence[int | str]) -> list[str]:
+    """The keys allowed in the section at ``loc``, for "unknown key" messages."""
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        model = _section_type(field.annotation) if field is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _section_type(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _section_type(arg)
+        if found is not None:
+            return found
+    return None

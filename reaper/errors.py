@@ -1,0 +1,52 @@
+"""reaper's own exception hierarchy.
+
+Callers catch these, never botocore or google errors: provider code chains the SDK error
+with ``raise ProviderError(...) from err`` so the cause stays in the traceback for
+debugging but never reaches a user as a raw SDK message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ReaperError(Exception):
+    """Base class of every error reaper raises on purpose."""
+
+
+class ConfigError(ReaperError):
+    """The configuration cannot be used. Carries every problem found, one per line."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ProviderError(ReaperError):
+    """A cloud API call failed in a way reaper could not recover from."""
+
+
+class AuditError(ReaperError):
+    """The audit trail could not be written; no action may proceed without it."""
+
+
+@dataclass(frozen=True)
+class BrakeCount:
+    """One group's contribution to a safety-brake decision."""
+
+    group: str
+    actions: int
+    population: int
+
+
+class SafetyLimitExceeded(ReaperError):
+    """The plan would act on more than the configured blast radius allows.
+
+    Raised before the first action, so nothing has been changed when it is seen.
+    """
+
+    def __init__(self, reasons: Sequence[str], counts: Sequence[BrakeCount]) -> None:
+        self.reasons = tuple(reasons)
+        self.counts = tuple(counts)
+        super().__init__("safety brake: " + "; ".join(self.reasons))

@@ -1,0 +1,181 @@
+"""Pure data: what reaper sees, what it decides, and what happened.
+
+Nothing here does I/O or reads a clock; every timestamp is passed in by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What reaper does to a resource. Ordered from harmless to destructive."""
+
+    KEEP = "keep"
+    MARK = "mark"
+    QUARANTINE = "quarantine"
+    DELETE = "delete"
+
+    @property
+    def destructive(self) -> bool:
+        """True for actions the safety brake counts."""
+        return self in (Action.QUARANTINE, Action.DELETE)
+
+
+class Reason(StrEnum):
+    """Why a decision was made. Several may apply to one resource."""
+
+    NOT_PIPELINE = "not-pipeline"
+    """No pipeline tag: reaper never touches it."""
+    PROTECTED = "protected"
+    """The protect tag is set."""
+    INVALID_TAG = "invalid-tag"
+    """A reaper tag could not be parsed; the resource is kept until someone fixes it."""
+    UNKNOWN_AGE = "unknown-age"
+    """Neither a creation time nor an expiry is known, so no deadline can be computed."""
+    WITHIN_TTL = "within-ttl"
+    """Its deadline has not come yet."""
+    TTL_EXPIRED = "ttl-expired"
+    """Older than its TTL (from its ttl tag, its kind, or the default)."""
+    EXPIRY_PASSED = "expiry-passed"
+    """Its explicit expiry tag lies in the past."""
+
+
+class Result(StrEnum):
+    """How an attempted action ended."""
+
+    DONE = "done"
+    ALREADY_GONE = "already-gone"
+    FAILED = "failed"
+    DRY_RUN = "dry-run"
+    SKIPPED = "skipped"
+
+    @property
+    def ok(self) -> bool:
+        return self is not Result.FAILED
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    """Where a resource lives."""
+
+    account: str
+    """The configured account name (AWS account, later GCP project or Kubernetes context)."""
+    region: str
+    """Region or zone; empty for resources that are not regional."""
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}" if self.region else self.account
+
+
+@dataclass(frozen=True, order=True)
+class ResourceRef:
+    """The identity of one resource, usable as a dict key and for deduplication."""
+
+    provider: str
+    """Cloud or platform: ``aws``."""
+    kind: str
+    """Resource kind within the provider: ``ec2_instance``."""
+    scope: Scope
+    id: str
+    """The provider's own identifier, such as ``i-0abc...``."""
+
+    @property
+    def kind_key(self) -> str:
+        """``provider:kind``, the key of the kind registry and the brake's groups."""
+        return f"{self.provider}:{self.kind}"
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as a collector saw it. Immutable; collectors build a new one per sweep."""
+
+    ref: ResourceRef
+    name: str
+    """A human name (the Name tag, the cluster name); may equal the id."""
+    created_at: datetime | None
+    """Timezone-aware creation time, or None when the provider did not say."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    state: str = ""
+    """Provider lifecycle state as reported (``running``, ``stopped``), for reports."""
+    pipeline_run: str | None = None
+    """The value of the pipeline tag: which pipeline run created it."""
+    owner: str | None = None
+    """The value of the owner tag, if any."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's verdict on one resource. Produced by ``policy.decide``."""
+
+    resource: Resource
+    action: Action
+    reasons: tuple[Reason, ...]
+    deadline: datetime | None = None
+    """When the resource was or will be due, if a deadline could be computed."""
+    not_before: datetime | None = None
+    """The earliest time the action may be carried out."""
+    warnings: tuple[str, ...] = ()
+    """Human-readable problems found while deciding, such as an unparsable tag."""
+
+    @property
+    def ref(self) -> ResourceRef:
+        return self.resource.ref
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every decision of one sweep, and the population the brake measures against."""
+
+    created_at: datetime
+    decisions: tuple[Decision, ...]
+    population: Mapping[str, int]
+    """Pipeline-tagged resources seen per ``provider:kind``."""
+
+    def actionable(self) -> tuple[Decision, ...]:
+        """The decisions that change something."""
+        return tuple(d for d in self.decisions if d.action is not Action.KEEP)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for d in self.decisions if d.action is action)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened when the actuator carried out one decision."""
+
+    ref: ResourceRef
+    action: Action
+    result: Result
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class CollectError:
+    """A collector that failed for one kind in one scope; the rest of the sweep goes on."""
+
+    kind_key: str
+    scope: Scope
+    message: str
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What one collector call returned."""
+
+    resources: tuple[Resource, ...]
+    skipped: int = 0
+    """Items the cloud returned that reaper could not read (missing id, odd fields)."""
+
+
+def age(resource: Resource, now: datetime) -> timedelta | None:
+    """How old a resource is at ``now``, or None if its creation time is unknown. Pure."""
+    if resource.created_at is None:
+        return None
+    return now - resource.created_at

@@ -1,0 +1,1 @@
+"""Provider modules: the only code that talks to clouds."""

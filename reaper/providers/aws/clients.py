@@ -1,0 +1,139 @@
+"""boto3 sessions and clients: one client per (account, region, service), shared by workers.
+
+Credentials come from the standard AWS environment (AWS_PROFILE, instance and pod roles,
+IRSA); per account, an optional role is assumed with automatically refreshed credentials.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reaper import __version__
+from reaper.config import AwsAccount, AwsSettings
+from reaper.errors import ProviderError
+from reaper.model import Scope
+
+_SESSION_NAME = "reaper"
+
+
+class AwsClients:
+    """Hands out cached, thread-safe boto3 clients with adaptive retries."""
+
+    def __init__(
+        self,
+        settings: AwsSettings,
+        base_session: boto3.Session | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._base = base_session or boto3.Session()
+        self._endpoint_url = endpoint_url
+        self._accounts = {a.name: a for a in settings.accounts}
+        self._sessions: dict[str, boto3.Session] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._principals: dict[str, str] = {}
+        self._lock = threading.Lock()
+        # botocore's adaptive mode adds a client-side token bucket that backs off on
+        # throttling, so a throttled sweep slows down instead of failing.
+        self._config = Config(
+            retries={"mode": "adaptive", "max_attempts": 10},
+            max_pool_connections=max(10, settings.max_workers),
+            connect_timeout=10,
+            read_timeout=60,
+            user_agent_extra=f"reaper/{__version__}",
+        )
+
+    def scopes(self) -> list[Scope]:
+        return [Scope(a.name, r) for a in self._settings.accounts for r in self._settings.regions]
+
+    def client(self, scope: Scope, service: str) -> Any:
+        """The shared client for a service in a scope (created on first use)."""
+        key = (scope.account, scope.region, service)
+        with self._lock:
+            found = self._clients.get(key)
+            if found is None:
+                session = self._session(self._accounts[scope.account])
+                found = session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=scope.region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                )
+                self._clients[key] = found
+            return found
+
+    def principal(self, scope: Scope) -> str:
+        """The ARN reaper acts as in an account, looked up once."""
+        with self._lock:
+            cached = self._principals.get(scope.account)
+        if cached is not None:
+            return cached
+        with translate_errors(f"sts GetCallerIdentity in {scope.account}"):
+            arn = str(self.client(scope, "sts").get_caller_identity()["Arn"])
+        with self._lock:
+            self._principals[scope.account] = arn
+        return arn
+
+    def _session(self, account: AwsAccount) -> boto3.Session:
+        """Called with the lock held."""
+        session = self._sessions.get(account.name)
+        if session is None:
+            session = self._base if account.role_arn is None else self._assumed(account)
+            self._sessions[account.name] = session
+        return session
+
+    def _assumed(self, account: AwsAccount) -> boto3.Session:
+        region = self._settings.regions[0]
+        sts = self._base.client(
+            "sts", region_name=region, endpoint_url=self._endpoint_url, config=self._config
+        )
+        role_arn = str(account.role_arn)
+
+        def refresh() -> dict[str, str]:
+            with translate_errors(f"sts AssumeRole {role_arn}"):
+                creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=_SESSION_NAME)
+            c = creds["Credentials"]
+            return {
+                "access_key": c["AccessKeyId"],
+                "secret_key": c["SecretAccessKey"],
+                "token": c["SessionToken"],
+                "expiry_time": c["Expiration"].isoformat(),
+            }
+
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=refresh(), refresh_using=refresh, method="sts-assume-role"
+        )
+        core = botocore.session.get_session()
+        # botocore has no public setter for refreshable credentials; this is the usual way.
+        core._credentials = credentials  # type: ignore[attr-defined]
+        return boto3.Session(botocore_session=core, region_name=region)
+
+
+@contextmanager
+def translate_errors(operation: str) -> Iterator[None]:
+    """Turn SDK errors into ProviderError, chained, with the AWS error code kept."""
+    try:
+        yield
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        code = error.get("Code", "Unknown")
+        raise ProviderError(f"{operation} failed: {code}: {error.get('Message', '')}") from err
+    except BotoCoreError as err:
+        raise ProviderError(f"{operation} failed: {err}") from err
+
+
+def error_code(err: BaseException) -> str:
+    """The AWS error code of a ProviderError's cause, or empty."""
+    cause = err.__cause__
+    if isinstance(cause, ClientError):
+        return str(cause.response.get("Error", {}).get("Code", ""))
+    return ""

@@ -1,0 +1,62 @@
+"""The contract every resource kind implements, and the registry that holds them.
+
+Adding a kind means one module with a ``ResourceKind`` subclass decorated with
+``@register``; the registry meta-test checks it declares what the rest of reaper needs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar, TypeVar
+
+from reaper.model import Collected, Outcome, Resource, Scope
+
+
+class ResourceKind(ABC):
+    """One kind of resource in one provider: how to list it and how to remove it."""
+
+    provider: ClassVar[str]
+    kind: ClassVar[str]
+    permissions: ClassVar[tuple[str, ...]]
+    """The cloud permissions the kind needs, for the deployment docs and IAM policies."""
+    delete_order: ClassVar[int]
+    """Kinds with lower numbers are deleted first (dependants before what they depend on)."""
+
+    @classmethod
+    def key(cls) -> str:
+        return f"{cls.provider}:{cls.kind}"
+
+    @abstractmethod
+    def scopes(self) -> Sequence[Scope]:
+        """Every account/region this kind is swept in."""
+
+    @abstractmethod
+    def collect(self, scope: Scope) -> Collected:
+        """List the pipeline-tagged resources in one scope. Raises ProviderError."""
+
+    @abstractmethod
+    def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
+        """Delete resources of one scope; one Outcome per resource, never raising for one item.
+
+        Must be idempotent: a resource already gone is ``Result.ALREADY_GONE``.
+        Raises ProviderError only when nothing could be attempted.
+        """
+
+    def principal(self, scope: Scope) -> str:
+        """Who reaper acts as in this scope (an ARN, a service account), for the audit trail."""
+        return "unknown"
+
+
+KindT = TypeVar("KindT", bound=type[ResourceKind])
+
+REGISTRY: dict[str, type[ResourceKind]] = {}
+
+
+def register(cls: KindT) -> KindT:
+    """Class decorator: make a kind known under ``provider:kind``."""
+    key = cls.key()
+    if key in REGISTRY:
+        raise ValueError(f"resource kind {key} registered twice")
+    REGISTRY[key] = cls
+    return cls
