@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -113,9 +114,7 @@ class AwsSettings(_Section):
     """Where and what to sweep in AWS. Credentials come from the standard AWS environment."""
 
     # strict=False only so YAML lists are accepted as tuples; items stay strict.
-    accounts: tuple[AwsAccount, ...] = Field(
-        default=(AwsAccount(name="default"),), min_length=1, strict=False
-    )
+    accounts: tuple[AwsAccount, ...] = Field(default=(AwsAccount(name="default"),), strict=False)
     regions: tuple[str, ...] = Field(min_length=1, strict=False)
     kinds: tuple[str, ...] = Field(default=KNOWN_KINDS["aws"], min_length=1, strict=False)
     max_workers: int = Field(default=8, ge=1, le=64)
@@ -139,6 +138,8 @@ class AwsSettings(_Section):
     @field_validator("accounts")
     @classmethod
     def _unique_accounts(cls, value: tuple[AwsAccount, ...]) -> tuple[AwsAccount, ...]:
+        if not value:
+            raise ValueError("at least one account is needed")
         names = [a.name for a in value]
         if len(set(names)) != len(names):
             raise ValueError("account names must be unique")
@@ -163,6 +164,17 @@ class Providers(_Section):
         return self
 
 
+def _kind_name(name: str) -> str:
+    valid = [k for kinds in KNOWN_KINDS.values() for k in kinds]
+    valid += [f"{p}:{k}" for p, kinds in KNOWN_KINDS.items() for k in kinds]
+    if name not in valid:
+        raise ValueError(f"unknown kind {name!r} (valid: {', '.join(valid)})")
+    return name
+
+
+KindName = Annotated[str, AfterValidator(_kind_name)]
+
+
 class KindPolicy(_Section):
     """Per-kind overrides of the policy."""
 
@@ -173,18 +185,8 @@ class PolicySettings(_Section):
     """What counts as stale."""
 
     default_ttl: Duration = timedelta(hours=24)
-    kinds: Mapping[str, KindPolicy] = Field(default_factory=dict)
+    kinds: Mapping[KindName, KindPolicy] = Field(default_factory=dict)
     """Keyed by ``kind`` (``ec2_instance``) or ``provider:kind`` (``aws:ec2_instance``)."""
-
-    @field_validator("kinds")
-    @classmethod
-    def _kind_names(cls, value: Mapping[str, KindPolicy]) -> Mapping[str, KindPolicy]:
-        valid = [k for kinds in KNOWN_KINDS.values() for k in kinds]
-        valid += [f"{p}:{k}" for p, kinds in KNOWN_KINDS.items() for k in kinds]
-        for name in value:
-            if name not in valid:
-                raise ValueError(f"unknown kind {name!r} (valid: {', '.join(valid)})")
-        return value
 
     def ttl_for(self, provider: str, kind: str) -> timedelta:
         """The TTL of a kind when the resource carries no ttl tag."""
@@ -281,7 +283,7 @@ def _dotted(loc: Sequence[int | str]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part.startswith("function-") or part in ("is-instance[tuple]",):
+        elif part.startswith("function-") or part in ("is-instance[tuple]", "[key]"):
             continue
         else:
             out += f".{part}" if out else part
@@ -291,11 +293,18 @@ def _dotted(loc: Sequence[int | str]) -> str:
 def _valid_keys(loc: Sequence[int | str]) -> list[str]:
     """The keys allowed in the section at ``loc``, for "unknown key" messages."""
     model: type[BaseModel] | None = Settings
+    in_mapping = False
     for part in loc:
         if isinstance(part, int) or model is None:
             continue
+        if in_mapping:  # ``part`` is a key of a mapping, such as a kind name
+            in_mapping = False
+            continue
         field = model.model_fields.get(part)
-        model = _section_type(field.annotation) if field is not None else None
+        if field is None:
+            return []
+        in_mapping = getattr(field.annotation, "__origin__", None) in (Mapping, dict)
+        model = _section_type(field.annotation)
     return list(model.model_fields) if model is not None else []
 
 

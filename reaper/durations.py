@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 DURATION_HINT = "e.g. 90m, 6h, 3d"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^(?:\d+[smhdw])+$")
-_PART = re.compile(r"(\d+)([smhdw])")
-_EPOCH = re.compile(r"^\d{9,11}$")
+_DURATION = re.compile(r"^(?:[0-9]+[smhdw])+$")
+_PART = re.compile(r"([0-9]+)([smhdw])")
+_EPOCH = re.compile(r"^[0-9]{9,11}$")
 # The longest duration reaper accepts: a decade. Bigger numbers are typos, and would
 # overflow datetime arithmetic.
 MAX_DURATION = timedelta(days=3660)
@@ -34,10 +34,9 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(value))
     if seconds <= 0:
         raise ValueError(f"{text!r} is not a positive duration ({DURATION_HINT})")
-    duration = timedelta(seconds=seconds)
-    if duration > MAX_DURATION:
+    if seconds > MAX_DURATION.total_seconds():
         raise ValueError(f"{text!r} is longer than the maximum of {MAX_DURATION.days}d")
-    return duration
+    return timedelta(seconds=seconds)
 
 
 def format_duration(duration: timedelta) -> str:
@@ -70,4 +69,7 @@ def parse_timestamp(text: str) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset (add Z or +00:00)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is a timestamp outside the supported range") from None

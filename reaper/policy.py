@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from fractions import Fraction
 
 from reaper.config import PolicySettings, SafetySettings, TagKeys
 from reaper.durations import parse_duration, parse_timestamp
@@ -102,7 +103,8 @@ def check_brake(plan: Plan, safety: SafetySettings) -> None:
             f"max_actions_per_sweep={safety.max_actions_per_sweep}"
         )
     for count in counts:
-        if count.actions > safety.max_fraction * count.population:
+        # Exact arithmetic: 57 of 100 must pass max_fraction=0.57 (0.57 * 100 < 57 in floats).
+        if Fraction(count.actions) > Fraction(str(safety.max_fraction)) * count.population:
             reasons.append(
                 f"{count.group}: {count.actions} of {count.population} pipeline resources "
                 f"planned ({count.actions / max(count.population, 1):.0%}), more than "

@@ -1,0 +1,260 @@
+"""Hypothesis properties guarding the safety rules of the policy.
+
+Resources carry random tags, including reaper's own keys with valid, odd and garbage
+values; creation times, ``now`` and the policy's TTLs are random too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from reaper.config import PolicySettings, SafetySettings, TagKeys
+from reaper.durations import MAX_DURATION, format_duration, parse_duration, parse_timestamp
+from reaper.errors import SafetyLimitExceeded
+from reaper.model import Action, Plan, Reason, Resource, ResourceRef, Scope
+from reaper.policy import check_brake, decide, make_plan
+
+TAGS = TagKeys()
+PROPERTY = settings(max_examples=100, deadline=None)
+NOT_PROTECTING = ("false", "no", "0", "off")
+
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+# Mostly hours to days, so that plenty of resources expire; sometimes anything up to the max.
+durations = st.one_of(
+    st.integers(1, 7 * 86400), st.integers(1, int(MAX_DURATION.total_seconds()))
+).map(lambda s: timedelta(seconds=s))
+
+# Garbage is kept short: long digit runs overflow the parsers (a known bug, covered by
+# strict xfails in test_durations.py and test_policy.py), which would hide the properties.
+_garbage = st.text(max_size=9) | st.sampled_from(
+    ["", " ", "3 dayz", "-1h", "0h", "10", "1.5h", "1d 12h", "3661d", "true", "never"]
+)
+valid_ttls = durations.map(format_duration) | durations.map(lambda d: format_duration(d).upper())
+valid_expiries = st.builds(
+    lambda moment, offset, style: (
+        str(int(moment.timestamp()))
+        if style == "epoch"
+        else moment.astimezone(timezone(timedelta(minutes=offset))).isoformat()
+        if style == "offset"
+        else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    ),
+    moments,
+    st.integers(-12 * 60, 14 * 60),
+    st.sampled_from(["epoch", "offset", "zulu"]),
+)
+naive_or_garbage_expiries = _garbage | moments.map(lambda m: m.replace(tzinfo=None).isoformat())
+
+
+def _parses(parser: Callable[[str], object], value: str) -> bool:
+    try:
+        parser(value)
+    except ValueError:
+        return False
+    return True
+
+
+bad_ttls = _garbage.filter(lambda v: not _parses(parse_duration, v))
+bad_expiries = naive_or_garbage_expiries.filter(lambda v: not _parses(parse_timestamp, v))
+protecting_values = st.text(max_size=8).filter(lambda v: v.strip().lower() not in NOT_PROTECTING)
+protect_values = protecting_values | st.sampled_from([*NOT_PROTECTING, "FALSE", " No "])
+
+REAPER_KEYS = {TAGS.pipeline, TAGS.ttl, TAGS.expires_at, TAGS.protect, TAGS.owner}
+other_tags = st.dictionaries(
+    st.text(min_size=1, max_size=6).filter(lambda k: k not in REAPER_KEYS),
+    st.text(max_size=6),
+    max_size=3,
+)
+KINDS = [("aws", "ec2_instance"), ("gcp", "compute_instance")]
+
+
+@st.composite
+def resources(
+    draw: st.DrawFn, *, pipeline: bool | None = None, protect: bool | None = None
+) -> Resource:
+    """A resource; ``pipeline``/``protect`` force the tag present or absent (None: random)."""
+    tags = draw(other_tags)
+    if pipeline if pipeline is not None else draw(st.booleans()):
+        tags[TAGS.pipeline] = draw(st.text(max_size=12))
+    if draw(st.booleans()):
+        tags[TAGS.ttl] = draw(valid_ttls | _garbage)
+    if draw(st.booleans()):
+        tags[TAGS.expires_at] = draw(valid_expiries | naive_or_garbage_expiries)
+    if protect is True:
+        tags[TAGS.protect] = draw(protecting_values)
+    elif protect is None and draw(st.booleans()):
+        tags[TAGS.protect] = draw(protect_values)
+    if draw(st.booleans()):
+        tags[TAGS.owner] = draw(st.text(max_size=8))
+    provider, kind = draw(st.sampled_from(KINDS))
+    scope = Scope(
+        draw(st.sampled_from(["ci", "staging"])), draw(st.sampled_from(["us-east-1", ""]))
+    )
+    ident = draw(st.sampled_from(["i-1", "i-2", "i-3", "i-4", "i-5", "i-6"]))
+    return Resource(
+        ref=ResourceRef(provider, kind, scope, ident),
+        name=ident,
+        created_at=draw(st.none() | moments),
+        tags=tags,
+    )
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> PolicySettings:
+    kinds: dict[str, dict[str, str]] = {}
+    for key in ("ec2_instance", "aws:ec2_instance"):
+        if draw(st.booleans()):
+            kinds[key] = {"ttl": format_duration(draw(durations))}
+    default_ttl = format_duration(draw(durations))
+    return PolicySettings.model_validate({"default_ttl": default_ttl, "kinds": kinds})
+
+
+safeties = st.builds(
+    lambda n, f: SafetySettings(max_actions_per_sweep=n, max_fraction=f),
+    st.integers(0, 25),
+    st.floats(0, 1, exclude_min=True),
+)
+
+
+# --- decide ---------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(resources(protect=True), policies(), moments)
+def test_a_protected_resource_is_never_deleted(
+    res: Resource, policy: PolicySettings, now: datetime
+) -> None:
+    decision = decide(res, policy, TAGS, now)
+    assert decision.action is Action.KEEP
+    assert not decision.action.destructive
+
+
+@PROPERTY
+@given(resources(pipeline=False), policies(), moments)
+def test_a_resource_without_the_pipeline_tag_is_never_deleted(
+    res: Resource, policy: PolicySettings, now: datetime
+) -> None:
+    decision = decide(res, policy, TAGS, now)
+    assert decision.action is Action.KEEP
+    assert decision.reasons == (Reason.NOT_PIPELINE,)
+
+
+@PROPERTY
+@given(
+    resources(pipeline=True, protect=False),
+    st.sampled_from(["ttl", "expiry", "both"]),
+    bad_ttls,
+    bad_expiries,
+    policies(),
+    moments,
+)
+def test_a_resource_with_an_unparsable_reaper_tag_is_never_deleted(
+    res: Resource,
+    which: str,
+    bad_ttl: str,
+    bad_expiry: str,
+    policy: PolicySettings,
+    now: datetime,
+) -> None:
+    tags = dict(res.tags)
+    if which in ("ttl", "both"):
+        tags[TAGS.ttl] = bad_ttl
+    if which in ("expiry", "both"):
+        tags[TAGS.expires_at] = bad_expiry
+    broken = Resource(res.ref, res.name, res.created_at, tags)
+    decision = decide(broken, policy, TAGS, now)
+    assert decision.action is Action.KEEP
+    assert decision.reasons == (Reason.INVALID_TAG,)
+    assert decision.warnings
+
+
+@PROPERTY
+@given(resources(), policies(), moments)
+def test_decide_is_deterministic(res: Resource, policy: PolicySettings, now: datetime) -> None:
+    copy = Resource(res.ref, res.name, res.created_at, dict(res.tags))
+    assert decide(res, policy, TAGS, now) == decide(copy, policy, TAGS, now)
+
+
+@PROPERTY
+@given(
+    resources(pipeline=True),
+    policies(),
+    moments,
+    st.none() | st.integers(-10 * 86400, 10 * 86400).map(lambda s: timedelta(seconds=s)),
+)
+def test_deadlines_are_consistent_with_the_action(
+    res: Resource, policy: PolicySettings, now: datetime, age: timedelta | None
+) -> None:
+    if age is not None:  # created close to now, so both sides of the deadline are seen
+        res = Resource(res.ref, res.name, now - age, res.tags)
+    decision = decide(res, policy, TAGS, now)
+    event(f"{decision.action}: {', '.join(decision.reasons)}")
+    if decision.action is Action.DELETE:
+        assert decision.deadline is not None
+        assert decision.deadline <= now
+        assert decision.not_before is not None
+        assert decision.not_before <= now
+        assert decision.reasons in ((Reason.TTL_EXPIRED,), (Reason.EXPIRY_PASSED,))
+    else:
+        assert decision.action is Action.KEEP
+        if decision.reasons == (Reason.WITHIN_TTL,):
+            assert decision.deadline is not None
+            assert decision.deadline > now
+
+
+# --- make_plan and the brake ---------------------------------------------------------------
+
+
+@st.composite
+def sweeps(draw: st.DrawFn) -> tuple[list[Resource], datetime]:
+    """What one sweep sees at ``now``: messy resources and plain pipeline leftovers."""
+    now = draw(moments)
+    leftovers = st.builds(
+        lambda res, age: Resource(
+            res.ref, res.name, now - age, {TAGS.pipeline: "gitlab-ci-1", "team": "x"}
+        ),
+        resources(),
+        st.integers(0, 5 * 86400).map(lambda s: timedelta(seconds=s)),
+    )
+    return draw(st.lists(resources() | leftovers, max_size=30)), now
+
+
+@settings(PROPERTY, max_examples=200)
+@given(sweeps(), policies(), safeties)
+def test_the_brake_never_lets_through_more_than_its_limits(
+    sweep: tuple[list[Resource], datetime], policy: PolicySettings, safety: SafetySettings
+) -> None:
+    items, now = sweep
+    plan = make_plan(items, policy, TAGS, now)
+    assert len(plan.decisions) == len({r.ref for r in items})
+    acting = Counter(d.ref.kind_key for d in plan.decisions if d.action.destructive)
+    over_total = sum(acting.values()) > safety.max_actions_per_sweep
+    over_kind = [
+        key for key, n in acting.items() if n > safety.max_fraction * plan.population.get(key, 0)
+    ]
+    tripped = _brake(plan, safety)
+    if tripped is None:
+        event("brake passed with destructive actions" if acting else "brake passed, nothing to do")
+        assert sum(acting.values()) <= safety.max_actions_per_sweep
+        for key, n in acting.items():
+            assert n <= safety.max_fraction * plan.population[key]
+    else:
+        event("brake tripped")
+        assert over_total or over_kind, "the brake tripped although no limit was exceeded"
+        assert {c.group: c.actions for c in tripped.counts} == dict(acting)
+        assert len(tripped.reasons) == int(over_total) + len(over_kind)
+
+
+def _brake(plan: Plan, safety: SafetySettings) -> SafetyLimitExceeded | None:
+    """The brake's verdict: the exception it raised, or None if the plan may go ahead."""
+    try:
+        check_brake(plan, safety)
+    except SafetyLimitExceeded as err:
+        return err
+    return None
