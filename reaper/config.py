@@ -47,11 +47,42 @@ def _duration(value: object) -> timedelta:
     return parse_duration(value)
 
 
+def _duration_or_zero(value: object) -> timedelta:
+    if value in ("0", "0s", 0):
+        return timedelta(0)
+    return _duration(value)
+
+
 Duration = Annotated[
     timedelta,
     PlainValidator(_duration),
     PlainSerializer(format_duration, return_type=str),
 ]
+ZeroOrDuration = Annotated[
+    timedelta,
+    PlainValidator(_duration_or_zero),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+# The reasons a rule can act on, and the actions it may choose for them.
+ACTING_REASONS = ("ttl-expired", "expiry-passed")
+RULE_ACTIONS = ("delete", "quarantine")
+
+
+def _rule_reason(name: str) -> str:
+    if name not in ACTING_REASONS:
+        raise ValueError(f"unknown reason {name!r} (valid: {', '.join(ACTING_REASONS)})")
+    return name
+
+
+def _rule_action(name: object) -> str:
+    if name not in RULE_ACTIONS:
+        raise ValueError(f"unknown action {name!r} (valid: {', '.join(RULE_ACTIONS)})")
+    return str(name)
+
+
+RuleReason = Annotated[str, AfterValidator(_rule_reason)]
+RuleAction = Annotated[str, PlainValidator(_rule_action)]
 
 
 class _Section(BaseModel):
@@ -179,14 +210,41 @@ class KindPolicy(_Section):
     """Per-kind overrides of the policy."""
 
     ttl: Duration | None = None
+    actions: Mapping[RuleReason, RuleAction] = Field(default_factory=dict)
+    """What each reason leads to for this kind, over ``policy.actions``."""
+
+
+class RetrySettings(_Section):
+    """Backoff for resources reaper failed to act on."""
+
+    backoff: Duration = timedelta(minutes=30)
+    """Wait after the first failure; doubles with each further failure."""
+    max_backoff: Duration = timedelta(hours=12)
+    escalate_after: int = Field(default=3, ge=1)
+    """Failures after which a resource is shown as escalated in plans and summaries."""
 
 
 class PolicySettings(_Section):
     """What counts as stale."""
 
     default_ttl: Duration = timedelta(hours=24)
+    grace_period: ZeroOrDuration = timedelta(0)
+    """Between marking a resource and acting on it; ``0s`` acts on first sight."""
+    quarantine_ttl: Duration = timedelta(days=3)
+    """How long a quarantined resource waits for a release before it is deleted."""
+    actions: Mapping[RuleReason, RuleAction] = Field(default_factory=dict)
+    """What each reason leads to (``delete`` or ``quarantine``); default delete."""
+    retry: RetrySettings = RetrySettings()
     kinds: Mapping[KindName, KindPolicy] = Field(default_factory=dict)
     """Keyed by ``kind`` (``ec2_instance``) or ``provider:kind`` (``aws:ec2_instance``)."""
+
+    def action_for(self, provider: str, kind: str, reason: str) -> str:
+        """``delete`` or ``quarantine``: the kind's rule, else the global rule, else delete."""
+        for key in (f"{provider}:{kind}", kind):
+            override = self.kinds.get(key)
+            if override is not None and reason in override.actions:
+                return override.actions[reason]
+        return self.actions.get(reason, "delete")
 
     def ttl_for(self, provider: str, kind: str) -> timedelta:
         """The TTL of a kind when the resource carries no ttl tag."""
@@ -203,6 +261,8 @@ class SafetySettings(_Section):
     max_actions_per_sweep: int = Field(default=50, ge=0)
     max_fraction: float = Field(default=0.5, gt=0, le=1)
     """Of the pipeline-tagged population of each provider/kind."""
+    plan_max_age: Duration = timedelta(hours=1)
+    """``reaper apply`` refuses a pinned plan older than this."""
 
 
 class AuditSettings(_Section):

@@ -15,8 +15,12 @@ class Action(StrEnum):
     """What reaper does to a resource. Ordered from harmless to destructive."""
 
     KEEP = "keep"
+    UNMARK = "unmark"
+    """Clear reaper's marks from a resource that no longer qualifies."""
     MARK = "mark"
+    """Announce a coming action on the resource itself; the action follows after the grace."""
     QUARANTINE = "quarantine"
+    """Stop and isolate; deleted after the quarantine TTL unless released."""
     DELETE = "delete"
 
     @property
@@ -42,6 +46,14 @@ class Reason(StrEnum):
     """Older than its TTL (from its ttl tag, its kind, or the default)."""
     EXPIRY_PASSED = "expiry-passed"
     """Its explicit expiry tag lies in the past."""
+    IN_GRACE = "in-grace"
+    """Marked; the grace period has not ended yet."""
+    QUARANTINED = "quarantined"
+    """Quarantined; the quarantine TTL has not ended yet."""
+    QUARANTINE_EXPIRED = "quarantine-expired"
+    """Quarantined for longer than the quarantine TTL without being released."""
+    RETRY_BACKOFF = "retry-backoff"
+    """Earlier attempts failed; the next one waits for its backoff."""
 
 
 class Result(StrEnum):
@@ -123,6 +135,12 @@ class Decision:
     """The earliest time the action may be carried out."""
     warnings: tuple[str, ...] = ()
     """Human-readable problems found while deciding, such as an unparsable tag."""
+    intended: Action | None = None
+    """For MARK (and waiting marked resources): the action that will follow the grace."""
+    failures: int = 0
+    """Earlier failed attempts on this resource, from its lifecycle tags."""
+    escalated: bool = False
+    """Failed often enough that a person should look at it."""
 
     @property
     def ref(self) -> ResourceRef:

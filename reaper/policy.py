@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from fractions import Fraction
 
 from reaper.config import PolicySettings, SafetySettings, TagKeys
 from reaper.durations import parse_duration, parse_timestamp
 from reaper.errors import BrakeCount, SafetyLimitExceeded
+from reaper.lifecycle import QUARANTINED_AT, Lifecycle, LifecycleTagError, State, read_lifecycle
 from reaper.model import Action, Decision, Plan, Reason, Resource
 
 # Values of the protect tag that mean "not protected". Anything else, including an empty
@@ -31,15 +33,76 @@ def is_protected(resource: Resource, tags: TagKeys) -> bool:
 def decide(resource: Resource, policy: PolicySettings, tags: TagKeys, now: datetime) -> Decision:
     """Decide what to do with one resource at ``now``. Pure.
 
-    Safety rules, in order: no pipeline tag -> keep; protect tag -> keep; any reaper tag
-    that cannot be parsed -> keep with ``invalid-tag``; no way to compute a deadline -> keep.
-    Only then can a passed deadline lead to a delete.
+    Safety rules, in order: no pipeline tag -> keep; reaper's own tags unreadable -> keep;
+    protect tag -> keep (and unmark); any reaper tag that cannot be parsed -> keep with
+    ``invalid-tag``; no way to compute a deadline -> keep. Only then can a passed deadline
+    lead to an action, and only after the resource has been marked for the grace period.
     """
     if tags.pipeline not in resource.tags:
         return Decision(resource, Action.KEEP, (Reason.NOT_PIPELINE,))
+    try:
+        life = read_lifecycle(resource.tags)
+    except LifecycleTagError as err:
+        return Decision(resource, Action.KEEP, (Reason.INVALID_TAG,), warnings=(str(err),))
     if is_protected(resource, tags):
-        return Decision(resource, Action.KEEP, (Reason.PROTECTED,))
+        if life.state is State.MARKED:
+            return Decision(resource, Action.UNMARK, (Reason.PROTECTED,))
+        note = ("quarantined; restore it with `reaper release`",) if life.state else ()
+        return Decision(resource, Action.KEEP, (Reason.PROTECTED,), warnings=note)
 
+    due, warnings = _deadline(resource, policy, tags)
+    if warnings:
+        return Decision(resource, Action.KEEP, (Reason.INVALID_TAG,), warnings=warnings)
+
+    if life.state is State.QUARANTINED:
+        if life.quarantined_at is None:
+            warning = f"quarantined without a {QUARANTINED_AT} tag"
+            return Decision(resource, Action.KEEP, (Reason.INVALID_TAG,), warnings=(warning,))
+        release_by = life.quarantined_at + policy.quarantine_ttl
+        if now < release_by:
+            return Decision(resource, Action.KEEP, (Reason.QUARANTINED,), deadline=release_by)
+        expired = Decision(
+            resource, Action.DELETE, (Reason.QUARANTINE_EXPIRED,), release_by, release_by
+        )
+        return _with_backoff(expired, life, policy, now)
+
+    if due is None:
+        return Decision(resource, Action.KEEP, (Reason.UNKNOWN_AGE,))
+    deadline, reason = due
+    if now < deadline:
+        action = Action.UNMARK if life.state is State.MARKED else Action.KEEP
+        return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=deadline)
+
+    intended = Action(policy.action_for(resource.ref.provider, resource.ref.kind, reason))
+    marked = life.state is State.MARKED and life.marked_at is not None
+    if marked and life.action == intended and life.marked_at is not None:
+        act_at = life.marked_at + policy.grace_period
+        if now < act_at:
+            return Decision(
+                resource,
+                Action.KEEP,
+                (reason, Reason.IN_GRACE),
+                deadline,
+                act_at,
+                intended=intended,
+            )
+        return _with_backoff(
+            Decision(resource, intended, (reason,), deadline, act_at), life, policy, now
+        )
+    if not policy.grace_period:
+        return _with_backoff(
+            Decision(resource, intended, (reason,), deadline, deadline), life, policy, now
+        )
+    # Not marked yet, or marked for another action: announce what will happen and when.
+    return Decision(
+        resource, Action.MARK, (reason,), deadline, now + policy.grace_period, intended=intended
+    )
+
+
+def _deadline(
+    resource: Resource, policy: PolicySettings, tags: TagKeys
+) -> tuple[tuple[datetime, Reason] | None, tuple[str, ...]]:
+    """The resource's deadline and why (None if unknowable), and the tag problems found."""
     warnings: list[str] = []
     ttl = policy.ttl_for(resource.ref.provider, resource.ref.kind)
     ttl_value = resource.tags.get(tags.ttl)
@@ -56,19 +119,36 @@ def decide(resource: Resource, policy: PolicySettings, tags: TagKeys, now: datet
         except ValueError as err:
             warnings.append(f"tag {tags.expires_at}: {err}")
     if warnings:
-        return Decision(resource, Action.KEEP, (Reason.INVALID_TAG,), warnings=tuple(warnings))
-
+        return None, tuple(warnings)
     # An explicit expiry is the owner's word and wins over any TTL, in both directions.
     if expires_at is not None:
-        deadline, reason = expires_at, Reason.EXPIRY_PASSED
-    elif resource.created_at is not None:
-        deadline, reason = resource.created_at + ttl, Reason.TTL_EXPIRED
-    else:
-        return Decision(resource, Action.KEEP, (Reason.UNKNOWN_AGE,))
+        return (expires_at, Reason.EXPIRY_PASSED), ()
+    if resource.created_at is not None:
+        return (resource.created_at + ttl, Reason.TTL_EXPIRED), ()
+    return None, ()
 
-    if now < deadline:
-        return Decision(resource, Action.KEEP, (Reason.WITHIN_TTL,), deadline=deadline)
-    return Decision(resource, Action.DELETE, (reason,), deadline=deadline, not_before=deadline)
+
+def _with_backoff(
+    decision: Decision, life: Lifecycle, policy: PolicySettings, now: datetime
+) -> Decision:
+    """Hold back an action on a resource that failed recently; escalate repeated failures."""
+    if life.failures == 0:
+        return decision
+    retry = policy.retry
+    escalated = life.failures >= retry.escalate_after
+    wait = min(retry.backoff * 2 ** min(life.failures - 1, 20), retry.max_backoff)
+    next_try = life.last_failure_at + wait if life.last_failure_at else now
+    if now < next_try:
+        return replace(
+            decision,
+            action=Action.KEEP,
+            reasons=(*decision.reasons, Reason.RETRY_BACKOFF),
+            not_before=next_try,
+            intended=decision.action,
+            failures=life.failures,
+            escalated=escalated,
+        )
+    return replace(decision, failures=life.failures, escalated=escalated)
 
 
 def make_plan(

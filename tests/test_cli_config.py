@@ -54,7 +54,7 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
         """,
         (
             "unknown-key.yaml: safety.max_action: "
-            "unknown key (valid: max_actions_per_sweep, max_fraction)",
+            "unknown key (valid: max_actions_per_sweep, max_fraction, plan_max_age)",
         ),
     ),
     "bad-duration": (

@@ -254,7 +254,8 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
         ),
         pytest.param(
             with_minimal(safety={"max_action": 5}),
-            "bad.yaml: safety.max_action: unknown key (valid: max_actions_per_sweep, max_fraction)",
+            "bad.yaml: safety.max_action: unknown key "
+            "(valid: max_actions_per_sweep, max_fraction, plan_max_age)",
             id="safety-typo",
         ),
         pytest.param(
@@ -277,7 +278,7 @@ def test_unknown_key_lists_the_valid_keys(data: dict[str, object], message: str)
 def test_unknown_key_in_a_kind_policy_lists_the_valid_keys() -> None:
     data = with_minimal(policy={"kinds": {"ec2_instance": {"ttl": "1h", "tll": "2h"}}})
     assert parse_problems(data) == (
-        "bad.yaml: policy.kinds.ec2_instance.tll: unknown key (valid: ttl)",
+        "bad.yaml: policy.kinds.ec2_instance.tll: unknown key (valid: ttl, actions)",
     )
 
 

@@ -7,10 +7,16 @@ Adding a kind means one module with a ``ResourceKind`` subclass decorated with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import ClassVar, TypeVar
 
-from reaper.model import Collected, Outcome, Resource, Scope
+from reaper.errors import ProviderError
+from reaper.model import Action, Collected, Outcome, Resource, Scope
+
+
+class NotSupported(ProviderError):
+    """The kind does not implement this operation."""
 
 
 class ResourceKind(ABC):
@@ -42,6 +48,32 @@ class ResourceKind(ABC):
         Must be idempotent: a resource already gone is ``Result.ALREADY_GONE``.
         Raises ProviderError only when nothing could be attempted.
         """
+
+    def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
+        """Re-read specific resources (pinned plans, release); ids not found are left out."""
+        raise NotSupported(f"{self.key()} cannot re-read resources")
+
+    def tag(
+        self, scope: Scope, resources: Sequence[Resource], tags: Mapping[str, str], action: Action
+    ) -> list[Outcome]:
+        """Add or overwrite tags (marks, failure counts); one Outcome per resource."""
+        raise NotSupported(f"{self.key()} cannot tag resources")
+
+    def untag(
+        self, scope: Scope, resources: Sequence[Resource], keys: Sequence[str], action: Action
+    ) -> list[Outcome]:
+        """Remove tags (unmark); one Outcome per resource."""
+        raise NotSupported(f"{self.key()} cannot untag resources")
+
+    def quarantine(
+        self, scope: Scope, resources: Sequence[Resource], now: datetime
+    ) -> list[Outcome]:
+        """Stop and isolate, recording what release needs on the resource itself."""
+        raise NotSupported(f"{self.key()} cannot quarantine")
+
+    def release(self, scope: Scope, resource: Resource) -> Outcome:
+        """Undo a quarantine and clear reaper's marks."""
+        raise NotSupported(f"{self.key()} cannot release")
 
     def principal(self, scope: Scope) -> str:
         """Who reaper acts as in this scope (an ARN, a service account), for the audit trail."""

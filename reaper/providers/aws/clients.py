@@ -42,6 +42,7 @@ class AwsClients:
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._principals: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._principal_lock = threading.Lock()
         # botocore's adaptive mode adds a client-side token bucket that backs off on
         # throttling, so a throttled sweep slows down instead of failing.
         self._config = Config(
@@ -72,16 +73,14 @@ class AwsClients:
             return found
 
     def principal(self, scope: Scope) -> str:
-        """The ARN reaper acts as in an account, looked up once."""
-        with self._lock:
+        """The ARN reaper acts as in an account, looked up once per account."""
+        with self._principal_lock:
             cached = self._principals.get(scope.account)
-        if cached is not None:
+            if cached is None:
+                with translate_errors(f"sts GetCallerIdentity in {scope.account}"):
+                    cached = str(self.client(scope, "sts").get_caller_identity()["Arn"])
+                self._principals[scope.account] = cached
             return cached
-        with translate_errors(f"sts GetCallerIdentity in {scope.account}"):
-            arn = str(self.client(scope, "sts").get_caller_identity()["Arn"])
-        with self._lock:
-            self._principals[scope.account] = arn
-        return arn
 
     def _session(self, account: AwsAccount) -> boto3.Session:
         """Called with the lock held."""

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 # Terminated and shutting-down instances are already on their way out.
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
+# A TerminateInstances answer whose PreviousState is one of these found nothing to do.
+GONE_STATES = ("shutting-down", "terminated")
 TERMINATE_BATCH = 1000
 _NOT_FOUND = ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed")
 _INSTANCE_ID = re.compile(r"i-[0-9a-f]+")
@@ -115,15 +117,21 @@ def _terminate(ec2: Any, scope: Scope, ids: list[str]) -> Iterator[tuple[str, Re
                 yield from _terminate(ec2, scope, [instance_id])
             return
         states = {
-            item.get("InstanceId"): item.get("CurrentState", {}).get("Name", "")
+            item.get("InstanceId"): (
+                item.get("PreviousState", {}).get("Name", ""),
+                item.get("CurrentState", {}).get("Name", ""),
+            )
             for item in answer.get("TerminatingInstances", [])
         }
         for instance_id in pending:
-            state = states.get(instance_id)
-            if state is None:
+            found = states.get(instance_id)
+            if found is None:
                 yield instance_id, Result.FAILED, "not in TerminateInstances answer"
+            elif found[0] in GONE_STATES:
+                # EC2 accepts terminating a terminated instance and says what it was.
+                yield instance_id, Result.ALREADY_GONE, f"already {found[0]}"
             else:
-                yield instance_id, Result.DONE, f"state {state}"
+                yield instance_id, Result.DONE, f"state {found[1]}"
         return
 
 

@@ -1,0 +1,124 @@
+"""Quarantine and release of EC2 instances: stop them and swap their security groups.
+
+The original groups of every network interface, and the original state, are recorded on
+the instance as tags before anything changes, so a release can restore them and a crash
+halfway through can be finished by the next sweep.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reaper.errors import ProviderError
+from reaper.model import Scope
+from reaper.providers.aws.clients import translate_errors
+
+QUARANTINE_GROUP = "reaper-quarantine"
+MANAGED_TAG = "reaper-managed"
+ORIGINAL_GROUPS = "reaper-original-sgs"
+ORIGINAL_STATE = "reaper-original-state"
+
+
+def encode_groups(groups: Mapping[str, Sequence[str]]) -> str:
+    """``{eni-1: [sg-a, sg-b]}`` -> ``eni-1=sg-a+sg-b`` (valid AWS tag characters)."""
+    return " ".join(f"{eni}={'+'.join(sgs)}" for eni, sgs in sorted(groups.items()))
+
+
+def decode_groups(value: str) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for part in value.split():
+        eni, _, sgs = part.partition("=")
+        if not eni.startswith("eni-") or not sgs:
+            raise ProviderError(f"tag {ORIGINAL_GROUPS} is malformed: {value!r}")
+        groups[eni] = sgs.split("+")
+    return groups
+
+
+class QuarantineGroups:
+    """Finds or creates the deny-all quarantine security group of each VPC, once per VPC."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[Scope, str], str] = {}
+        self._lock = threading.Lock()
+
+    def group_for(self, ec2: Any, scope: Scope, vpc_id: str) -> str:
+        with self._lock:
+            cached = self._groups.get((scope, vpc_id))
+            if cached is None:
+                cached = _find_or_create(ec2, scope, vpc_id)
+                self._groups[(scope, vpc_id)] = cached
+            return cached
+
+
+def _find_or_create(ec2: Any, scope: Scope, vpc_id: str) -> str:
+    with translate_errors(f"ec2 DescribeSecurityGroups in {scope}"):
+        found = ec2.describe_security_groups(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "group-name", "Values": [QUARANTINE_GROUP]},
+            ]
+        )["SecurityGroups"]
+    if found:
+        return str(found[0]["GroupId"])
+    with translate_errors(f"ec2 CreateSecurityGroup in {scope}"):
+        group_id = str(
+            ec2.create_security_group(
+                GroupName=QUARANTINE_GROUP,
+                Description="reaper quarantine: no inbound, no outbound traffic",
+                VpcId=vpc_id,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "security-group",
+                        "Tags": [{"Key": MANAGED_TAG, "Value": "true"}],
+                    }
+                ],
+            )["GroupId"]
+        )
+        # A new group allows all outbound traffic; a quarantine allows none.
+        ec2.revoke_security_group_egress(
+            GroupId=group_id,
+            IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        )
+    return group_id
+
+
+def interface_groups(raw: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The security groups of each network interface of a described instance."""
+    return {
+        str(eni["NetworkInterfaceId"]): [str(g["GroupId"]) for g in eni.get("Groups", [])]
+        for eni in raw.get("NetworkInterfaces", []) or []
+    }
+
+
+def isolate(ec2: Any, scope: Scope, raw: Mapping[str, Any], group_id: str) -> None:
+    """Swap every interface's groups for the quarantine group, then stop the instance."""
+    instance_id = raw["InstanceId"]
+    for eni, groups in interface_groups(raw).items():
+        if groups != [group_id]:
+            with translate_errors(f"ec2 ModifyNetworkInterfaceAttribute {eni} in {scope}"):
+                ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=[group_id])
+    if raw.get("State", {}).get("Name") in ("pending", "running"):
+        with translate_errors(f"ec2 StopInstances {instance_id} in {scope}"):
+            ec2.stop_instances(InstanceIds=[instance_id])
+
+
+def restore(ec2: Any, scope: Scope, raw: Mapping[str, Any], tags: Mapping[str, str]) -> None:
+    """Put back the recorded groups and start the instance if it was running."""
+    instance_id = raw["InstanceId"]
+    recorded = tags.get(ORIGINAL_GROUPS)
+    if recorded:
+        current = interface_groups(raw)
+        for eni, groups in decode_groups(recorded).items():
+            if eni in current and current[eni] != groups:
+                with translate_errors(f"ec2 ModifyNetworkInterfaceAttribute {eni} in {scope}"):
+                    ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=groups)
+    state = raw.get("State", {}).get("Name")
+    if tags.get(ORIGINAL_STATE) == "running" and state in ("stopped", "stopping"):
+        with translate_errors(f"ec2 StartInstances {instance_id} in {scope}"):
+            if state == "stopping":
+                ec2.get_waiter("instance_stopped").wait(
+                    InstanceIds=[instance_id], WaiterConfig={"Delay": 2, "MaxAttempts": 30}
+                )
+            ec2.start_instances(InstanceIds=[instance_id])
