@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from reaper import __version__
+from reaper import __version__, lifecycle
 from reaper.audit import AuditLog
 from reaper.errors import AuditError, ReaperError
 from reaper.model import Action, Decision, Outcome, Plan, Resource, Result, Scope
-from reaper.providers.base import ResourceKind
+from reaper.providers.base import NotSupported, ResourceKind
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Actuator:
         for level in sorted(levels):
             with ThreadPoolExecutor(max_workers=self._max_workers) as pool:
                 futures = [
-                    pool.submit(self._act_on_group, key[0], key[1], groups[key])
+                    pool.submit(self._act_on_group, key[0], key[1], groups[key], plan.created_at)
                     for key in levels[level]
                 ]
                 for future in futures:
@@ -72,46 +73,32 @@ class Actuator:
         return outcomes
 
     def _act_on_group(
-        self, kind_key: str, scope: Scope, decisions: list[Decision]
+        self, kind_key: str, scope: Scope, decisions: list[Decision], now: datetime
     ) -> list[Outcome]:
         kind = self._kinds.get(kind_key)
         if kind is None:
             return [self._skip(d, f"kind {kind_key} is not enabled") for d in decisions]
-        deletes = [d for d in decisions if d.action is Action.DELETE]
-        outcomes = [
-            self._skip(d, f"action {d.action} is not supported for {kind_key} yet")
-            for d in decisions
-            if d.action is not Action.DELETE
-        ]
-        if not deletes:
-            return outcomes
         principal = self._principal(kind, scope)
         try:
-            self._audit.append([self._record("intent", d, principal) for d in deletes])
+            self._audit.append([self._record("intent", d, principal) for d in decisions])
         except AuditError as err:
-            log.error("not acting on %d resources in %s %s: %s", len(deletes), kind_key, scope, err)
-            return outcomes + [
+            log.error(
+                "not acting on %d resources in %s %s: %s", len(decisions), kind_key, scope, err
+            )
+            return [
                 Outcome(d.ref, d.action, Result.FAILED, f"audit trail unavailable: {err}")
-                for d in deletes
+                for d in decisions
             ]
-        try:
-            done = {o.ref: o for o in kind.delete(scope, [d.resource for d in deletes])}
-        except ReaperError as err:
-            log.error("delete failed for %s in %s: %s", kind_key, scope, err)
-            done = {}
-            failure = str(err)
-        else:
-            failure = "provider returned no outcome"
-        acted = [
-            done.get(d.ref) or Outcome(d.ref, d.action, Result.FAILED, failure) for d in deletes
-        ]
-        by_ref = {d.ref: d for d in deletes}
+        acted = self._perform(kind, scope, decisions, now)
+        self._track_failures(kind, scope, decisions, acted, now)
+        by_ref = {d.ref: d for d in decisions}
         try:
             self._audit.append(
                 [self._record("outcome", by_ref[o.ref], principal, o) for o in acted]
             )
         except AuditError as err:
-            # The actions happened; the missing outcomes show as intents without outcomes.
+            # The actions happened; the missing outcomes show as intents without outcomes,
+            # which the next sweep's recovery completes.
             log.error("cannot record outcomes for %s in %s: %s", kind_key, scope, err)
         for outcome in acted:
             log.info(
@@ -123,7 +110,75 @@ class Actuator:
                 outcome.result,
                 outcome.message,
             )
-        return outcomes + acted
+        return acted
+
+    def _perform(
+        self, kind: ResourceKind, scope: Scope, decisions: list[Decision], now: datetime
+    ) -> list[Outcome]:
+        """Call the provider once per action (and per mark content); one Outcome each."""
+        calls: list[tuple[list[Decision], Callable[[], list[Outcome]]]] = []
+        by_action: dict[Action, list[Decision]] = defaultdict(list)
+        for decision in decisions:
+            by_action[decision.action].append(decision)
+        unmark = by_action.get(Action.UNMARK, [])
+        if unmark:
+            keys = (*lifecycle.MARK_KEYS, *lifecycle.FAILURE_KEYS)
+            resources = [d.resource for d in unmark]
+            calls.append((unmark, partial(kind.untag, scope, resources, keys, Action.UNMARK)))
+        marks: dict[tuple[str, str], list[Decision]] = defaultdict(list)
+        for decision in by_action.get(Action.MARK, []):
+            announced = str(decision.intended or Action.DELETE)
+            marks[(announced, str(decision.reasons[0]))].append(decision)
+        for (announced, reason), group in sorted(marks.items()):
+            tags = lifecycle.mark_tags(now, announced, reason)
+            resources_m = [d.resource for d in group]
+            calls.append((group, partial(kind.tag, scope, resources_m, tags, Action.MARK)))
+        quarantine = by_action.get(Action.QUARANTINE, [])
+        if quarantine:
+            calls.append((quarantine, partial(kind.quarantine, scope, quarantine, now)))
+        delete = by_action.get(Action.DELETE, [])
+        if delete:
+            resources_d = [d.resource for d in delete]
+            calls.append((delete, partial(kind.delete, scope, resources_d)))
+
+        outcomes: list[Outcome] = []
+        for group_decisions, call in calls:
+            try:
+                done = {o.ref: o for o in call()}
+            except NotSupported as err:
+                outcomes += [self._skip(d, str(err)) for d in group_decisions]
+                continue
+            except ReaperError as err:
+                log.error("%s failed in %s: %s", kind.key(), scope, err)
+                done, failure = {}, str(err)
+            else:
+                failure = "provider returned no outcome"
+            outcomes += [
+                done.get(d.ref) or Outcome(d.ref, d.action, Result.FAILED, failure)
+                for d in group_decisions
+            ]
+        return outcomes
+
+    def _track_failures(
+        self,
+        kind: ResourceKind,
+        scope: Scope,
+        decisions: list[Decision],
+        outcomes: list[Outcome],
+        now: datetime,
+    ) -> None:
+        """Count failed attempts on the resource itself, so later sweeps back off."""
+        failed = {o.ref for o in outcomes if o.result is Result.FAILED}
+        by_count: dict[int, list[Resource]] = defaultdict(list)
+        for decision in decisions:
+            if decision.ref in failed:
+                by_count[decision.failures + 1].append(decision.resource)
+        for count, resources in by_count.items():
+            tags = {lifecycle.FAILURES: str(count), lifecycle.LAST_FAILURE_AT: lifecycle.epoch(now)}
+            try:
+                kind.tag(scope, resources, tags, Action.KEEP)
+            except ReaperError as err:
+                log.warning("cannot record failures on %d resources: %s", len(resources), err)
 
     def _record_dry_run(self, decisions: list[Decision]) -> list[Outcome]:
         outcomes = [Outcome(d.ref, d.action, Result.DRY_RUN, "dry run") for d in decisions]
@@ -133,6 +188,56 @@ class Actuator:
         ]
         self._audit.append(records)
         return outcomes
+
+    def release(self, kind: ResourceKind, resource: Resource) -> Outcome:
+        """Operator-initiated release of one resource, recorded like any action."""
+        decision = Decision(resource, Action.RELEASE, ())
+        principal = self._principal(kind, resource.ref.scope)
+        self._audit.append([self._record("intent", decision, principal)])
+        try:
+            outcome = kind.release(resource.ref.scope, resource)
+        except ReaperError as err:
+            outcome = Outcome(resource.ref, Action.RELEASE, Result.FAILED, str(err))
+        self._audit.append([self._record("outcome", decision, principal, outcome)])
+        return outcome
+
+    def recovered_record(
+        self, intent: Mapping[str, Any], result: Result, message: str
+    ) -> dict[str, Any]:
+        """The outcome an interrupted run owed for ``intent``, written by a later run."""
+        record = self.sweep_record("outcome")
+        for key in ("sweep_id", "resource", "action", "intended", "reasons", "deadline"):
+            if key in intent:
+                record[key] = intent[key]
+        record.update(
+            dry_run=False,
+            result=str(result),
+            message=message,
+            recovered_by=self._sweep_id,
+            intent_seq=intent.get("seq"),
+        )
+        return record
+
+    def record_skipped(self, outcomes: Sequence[Outcome]) -> None:
+        """Record pinned-plan items that were not acted on, and why."""
+        records = []
+        for outcome in outcomes:
+            record = self.sweep_record("skipped")
+            ref = outcome.ref
+            record.update(
+                resource={
+                    "provider": ref.provider,
+                    "kind": ref.kind,
+                    "id": ref.id,
+                    "account": ref.scope.account,
+                    "region": ref.scope.region,
+                },
+                action=str(outcome.action),
+                result=str(outcome.result),
+                message=outcome.message,
+            )
+            records.append(record)
+        self._audit.append(records)
 
     def _principal(self, kind: ResourceKind, scope: Scope) -> str:
         try:
@@ -168,6 +273,7 @@ class Actuator:
         record.update(
             resource=describe(decision.resource, self._audited_tags),
             action=str(decision.action),
+            intended=str(decision.intended) if decision.intended else None,
             reasons=[str(r) for r in decision.reasons],
             deadline=decision.deadline.isoformat() if decision.deadline else None,
             dry_run=dry_run,

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from reaper.actuator import Actuator
-from reaper.audit import AuditLog
+from reaper.audit import AuditLog, dangling_intents
 from reaper.config import Settings
-from reaper.errors import ReaperError, SafetyLimitExceeded
-from reaper.model import Action, CollectError, Outcome, Plan, Resource, Result, Scope
-from reaper.policy import check_brake, make_plan
+from reaper.errors import AuditError, ReaperError, SafetyLimitExceeded
+from reaper.model import (
+    Action,
+    CollectError,
+    Decision,
+    Outcome,
+    Plan,
+    Resource,
+    ResourceRef,
+    Result,
+    Scope,
+)
+from reaper.notify import WebhookNotifier
+from reaper.pinned import PinnedPlan
+from reaper.policy import check_brake, decide, make_plan
 from reaper.providers.base import ResourceKind
 
 log = logging.getLogger(__name__)
@@ -125,43 +139,249 @@ def run_sweep(
     now: datetime,
     dry_run: bool,
     config_sha256: str = "",
+    notifier: WebhookNotifier | None = None,
 ) -> SweepReport:
     """One full sweep. ``now`` is the sweep's single clock reading."""
-    sweep_id = uuid.uuid4().hex[:12]
+    sweep = _Sweep(settings, kinds, audit, dry_run, config_sha256, notifier)
+    sweep.start()
+    sweep.recover()
+    plan, collection, brake = plan_sweep(settings, kinds, now, sweep.workers)
+    return sweep.finish(plan, collection, brake, [])
+
+
+def apply_pinned(
+    settings: Settings,
+    kinds: Sequence[ResourceKind],
+    audit: AuditLog,
+    pinned: PinnedPlan,
+    now: datetime,
+    dry_run: bool,
+    config_sha256: str = "",
+    notifier: WebhookNotifier | None = None,
+) -> SweepReport:
+    """Act on exactly the resources of a pinned plan, each re-read and re-decided first.
+
+    A resource that is gone, changed owner or no longer gets the planned action is
+    skipped with the reason; nothing outside the plan is ever touched.
+    """
+    sweep = _Sweep(settings, kinds, audit, dry_run, config_sha256, notifier)
+    sweep.start(pinned_plan=pinned.generated_at.isoformat())
+    sweep.recover()
+    by_key = {k.key(): k for k in kinds}
+    wanted: dict[tuple[str, Scope], list[str]] = defaultdict(list)
+    for item in pinned.items:
+        wanted[(item.ref.kind_key, item.ref.scope)].append(item.ref.id)
+    found: dict[ResourceRef, Resource] = {}
+    errors: list[CollectError] = []
+    unreadable: set[tuple[str, Scope]] = set()
+    with ThreadPoolExecutor(max_workers=sweep.workers) as pool:
+        futures = {
+            key: pool.submit(by_key[key[0]].get, key[1], ids)
+            for key, ids in wanted.items()
+            if key[0] in by_key
+        }
+        for key, future in futures.items():
+            try:
+                found.update((r.ref, r) for r in future.result().resources)
+            except ReaperError as err:
+                errors.append(CollectError(key[0], key[1], str(err)))
+                unreadable.add(key)
+    decisions: list[Decision] = []
+    skipped: list[Outcome] = []
+    for item in pinned.items:
+        key = (item.ref.kind_key, item.ref.scope)
+        current = found.get(item.ref)
+        why = ""
+        if key[0] not in by_key:
+            why = f"kind {key[0]} is not enabled in the config"
+        elif key in unreadable:
+            why = "could not be re-read"
+        elif current is None:
+            why = "gone"
+        elif current.owner != item.owner:
+            why = f"owner changed from {item.owner} to {current.owner}"
+        else:
+            decision = decide(current, settings.policy, settings.tags, now)
+            if decision.action is item.action:
+                decisions.append(decision)
+                continue
+            why = f"no longer qualifies: now {decision.action} ({', '.join(decision.reasons)})"
+        log.warning("pinned %s %s skipped: %s", item.action, item.ref, why)
+        skipped.append(Outcome(item.ref, item.action, Result.SKIPPED, why))
+    sweep.actuator.record_skipped(skipped)
+    plan = Plan(created_at=now, decisions=tuple(decisions), population=pinned.population)
+    try:
+        check_brake(plan, settings.safety)
+    except SafetyLimitExceeded as brake:
+        return sweep.finish(plan, Collection((), tuple(errors), 0), brake, skipped)
+    return sweep.finish(plan, Collection((), tuple(errors), 0), None, skipped)
+
+
+def release_resource(
+    settings: Settings, kind: ResourceKind, resource_id: str, audit: AuditLog
+) -> Outcome | None:
+    """Find a resource by id in the kind's scopes and release it; None if not found."""
     workers = settings.providers.aws.max_workers if settings.providers.aws else 8
-    actuator = Actuator(kinds, audit, sweep_id, settings.tags.model_dump().values(), workers)
-    audit.append(
-        [actuator.sweep_record("sweep-start", dry_run=dry_run, config_sha256=config_sha256)]
-    )
-    plan, collection, brake = plan_sweep(settings, kinds, now, workers)
-    outcomes: list[Outcome] = []
-    if brake is not None:
-        log.error("%s; nothing was done", brake)
-        audit.append(
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        lookups = [pool.submit(kind.get, scope, [resource_id]) for scope in kind.scopes()]
+        found = [r for f in lookups for r in f.result().resources]
+    if not found:
+        return None
+    actuator = Actuator([kind], audit, uuid.uuid4().hex[:12], settings.tags.model_dump().values())
+    return actuator.release(kind, found[0])
+
+
+class _Sweep:
+    """The bookkeeping shared by a sweep and a pinned apply: records, action, notices."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        kinds: Sequence[ResourceKind],
+        audit: AuditLog,
+        dry_run: bool,
+        config_sha256: str,
+        notifier: WebhookNotifier | None,
+    ) -> None:
+        self.settings = settings
+        self.kinds = {k.key(): k for k in kinds}
+        self.audit = audit
+        self.dry_run = dry_run
+        self.config_sha256 = config_sha256
+        self.notifier = notifier
+        self.sweep_id = uuid.uuid4().hex[:12]
+        self.workers = settings.providers.aws.max_workers if settings.providers.aws else 8
+        self.actuator = Actuator(
+            kinds, audit, self.sweep_id, settings.tags.model_dump().values(), self.workers
+        )
+
+    def start(self, **fields: Any) -> None:
+        self.audit.append(
             [
-                actuator.sweep_record(
-                    "safety-brake",
-                    dry_run=dry_run,
-                    reasons=list(brake.reasons),
-                    counts=[vars(c) for c in brake.counts],
+                self.actuator.sweep_record(
+                    "sweep-start",
+                    dry_run=self.dry_run,
+                    config_sha256=self.config_sha256,
+                    **fields,
                 )
             ]
         )
-    else:
-        outcomes = actuator.execute(plan, dry_run)
-    report = SweepReport(sweep_id, plan, collection, dry_run, tuple(outcomes), brake)
-    audit.append(
-        [
-            actuator.sweep_record(
-                "sweep-end",
-                dry_run=dry_run,
-                exit_code=report.exit_code,
-                collect_errors=[f"{e.kind_key} {e.scope}: {e.message}" for e in collection.errors],
-                summary=report.summary(),
+
+    def recover(self) -> None:
+        """Complete the intents an earlier run left without an outcome (it crashed).
+
+        A delete whose resource is gone went through; anything else is recorded as not
+        performed, and this sweep's plan decides about the resource afresh. No action is
+        repeated here.
+        """
+        path = self.settings.audit.path
+        if path is None:
+            return
+        try:
+            dangling = dangling_intents(path)
+        except AuditError as err:
+            log.error("cannot look for interrupted actions in %s: %s", path, err)
+            return
+        for intent in dangling:
+            resource = intent.get("resource") or {}
+            try:
+                ref = ResourceRef(
+                    str(resource["provider"]),
+                    str(resource["kind"]),
+                    Scope(str(resource["account"]), str(resource["region"])),
+                    str(resource["id"]),
+                )
+            except KeyError:
+                log.warning("unreadable dangling intent seq=%s", intent.get("seq"))
+                continue
+            kind = self.kinds.get(ref.kind_key)
+            result, message = Result.SKIPPED, "interrupted before the action; planned afresh"
+            if kind is None:
+                message = f"interrupted; kind {ref.kind_key} is not enabled now"
+            else:
+                try:
+                    present = bool(kind.get(ref.scope, [ref.id]).resources)
+                except ReaperError as err:
+                    log.error(
+                        "cannot re-read %s after an interrupted %s: %s",
+                        ref,
+                        intent.get("action"),
+                        err,
+                    )
+                    continue
+                if not present and intent.get("action") == str(Action.DELETE):
+                    result, message = Result.ALREADY_GONE, "interrupted; the delete went through"
+                elif not present:
+                    result, message = Result.ALREADY_GONE, "interrupted; the resource is gone"
+            log.warning("recovered interrupted %s on %s: %s", intent.get("action"), ref, message)
+            self.audit.append([self.actuator.recovered_record(intent, result, message)])
+
+    def finish(
+        self,
+        plan: Plan,
+        collection: Collection,
+        brake: SafetyLimitExceeded | None,
+        skipped: Sequence[Outcome],
+    ) -> SweepReport:
+        outcomes: list[Outcome] = list(skipped)
+        if brake is not None:
+            log.error("%s; nothing was done", brake)
+            self.audit.append(
+                [
+                    self.actuator.sweep_record(
+                        "safety-brake",
+                        dry_run=self.dry_run,
+                        reasons=list(brake.reasons),
+                        counts=[vars(c) for c in brake.counts],
+                    )
+                ]
             )
-        ]
-    )
-    return report
+        else:
+            outcomes += self.actuator.execute(plan, self.dry_run)
+        for decision in plan.decisions:
+            if decision.escalated:
+                log.warning(
+                    "escalated kind=%s id=%s failures=%d: reaper keeps failing to %s it",
+                    decision.ref.kind_key,
+                    decision.ref.id,
+                    decision.failures,
+                    decision.intended or decision.action,
+                )
+        report = SweepReport(self.sweep_id, plan, collection, self.dry_run, tuple(outcomes), brake)
+        self.audit.append(
+            [
+                self.actuator.sweep_record(
+                    "sweep-end",
+                    dry_run=self.dry_run,
+                    exit_code=report.exit_code,
+                    collect_errors=[
+                        f"{e.kind_key} {e.scope}: {e.message}" for e in collection.errors
+                    ],
+                    summary=report.summary(),
+                )
+            ]
+        )
+        self._notify(report)
+        return report
+
+    def _notify(self, report: SweepReport) -> None:
+        if self.notifier is None or report.dry_run:
+            return
+        done = {o.ref for o in report.outcomes if o.result is Result.DONE}
+        marked = [d for d in report.plan.decisions if d.action is Action.MARK and d.ref in done]
+        if marked and self.settings.notify.on_mark:
+            self.notifier.notify_marked(marked, report.plan.created_at)
+        if self.settings.notify.summary:
+            self.notifier.notify_summary(report)
 
 
-__all__ = ["Collection", "ExitCode", "Scope", "SweepReport", "collect", "plan_sweep", "run_sweep"]
+__all__ = [
+    "Collection",
+    "ExitCode",
+    "Scope",
+    "SweepReport",
+    "apply_pinned",
+    "collect",
+    "plan_sweep",
+    "run_sweep",
+]

@@ -7,7 +7,9 @@ logs always go to standard error.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,10 +19,13 @@ from typing import Any, TypeVar
 import click
 
 from reaper import __version__
-from reaper.app import ExitCode, SweepReport, plan_sweep, run_sweep
-from reaper.audit import AuditLog
+from reaper.app import ExitCode, SweepReport, apply_pinned, plan_sweep, release_resource, run_sweep
+from reaper.audit_sinks import build_audit_log
+from reaper.cli_audit import audit
 from reaper.config import Settings, load_settings
 from reaper.errors import ConfigError, ReaperError
+from reaper.notify import WebhookNotifier
+from reaper.pinned import PlanRefused, read_pinned
 from reaper.providers.catalog import build_kinds
 from reaper.report import plan_to_json, render_json, render_table
 
@@ -92,14 +97,17 @@ def validate(config_path: str) -> None:
 @output_options
 def plan(config_path: str, fmt: str, output: str | None) -> None:
     """Collect and decide; never changes anything."""
-    settings, _ = _load(config_path)
+    settings, digest = _load(config_path)
     _startup("plan", config_path, settings, dry_run=True)
     kinds = _guard(lambda: build_kinds(settings))
     now = datetime.now(UTC)
     result, collection, brake = plan_sweep(settings, kinds, now)
     brake_reasons = list(brake.reasons) if brake else []
-    if fmt == "json":
-        text = render_json(plan_to_json(result, True, collection.errors, brake_reasons))
+    if fmt == "json" or (output is not None and output.endswith(".json")):
+        document = plan_to_json(
+            result, True, collection.errors, brake_reasons, config_sha256=digest
+        )
+        text = render_json(document)
     else:
         text = render_table(result)
     _emit(text, output)
@@ -116,12 +124,84 @@ def plan(config_path: str, fmt: str, output: str | None) -> None:
 def run(config_path: str, fmt: str, output: str | None, apply: bool) -> None:
     """One sweep, the CronJob mode: collect, decide, act (dry-run unless --apply)."""
     settings, digest = _load(config_path)
+    _check_stdout(settings, fmt, output)
     dry_run = settings.dry_run and not apply
     _startup("run", config_path, settings, dry_run)
     kinds = _guard(lambda: build_kinds(settings))
     report = sweep(settings, kinds, dry_run, digest)
     _emit(render_report(report, fmt), output)
     sys.exit(report.exit_code)
+
+
+@cli.command(name="apply")
+@config_option
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@output_options
+@click.option("--dry-run", is_flag=True, help="Re-check the plan without acting.")
+def apply_command(
+    config_path: str, plan_file: str, fmt: str, output: str | None, dry_run: bool
+) -> None:
+    """Act on exactly the resources of a pinned plan (from `reaper plan -o plan.json`).
+
+    Naming a reviewed plan file is the opt-in: this acts unless --dry-run. Each resource is
+    re-read first and skipped, with the reason, if it is gone, changed owner or no longer
+    qualifies. Plans older than safety.plan_max_age or made with another config are refused.
+    """
+    settings, digest = _load(config_path)
+    _check_stdout(settings, fmt, output)
+    now = datetime.now(UTC)
+    try:
+        document = json.loads(Path(plan_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        click.echo(f"{plan_file}: cannot read plan: {err}", err=True)
+        sys.exit(ExitCode.USAGE)
+    try:
+        pinned = read_pinned(document, plan_file, digest, settings.safety.plan_max_age, now)
+    except PlanRefused as err:
+        click.echo(f"refused: {err}", err=True)
+        sys.exit(ExitCode.USAGE)
+    _startup("apply", config_path, settings, dry_run)
+    kinds = _guard(lambda: build_kinds(settings))
+    with _guard(lambda: build_audit_log(settings.audit)) as audit:
+        report = apply_pinned(
+            settings, kinds, audit, pinned, now, dry_run, digest, _notifier(settings)
+        )
+    log.info(report.summary())
+    _emit(render_report(report, fmt), output)
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@config_option
+@click.argument("target")
+def release(config_path: str, target: str) -> None:
+    """Undo a quarantine and clear reaper's marks: TARGET is PROVIDER:KIND:ID.
+
+    The resource is marked again by a later sweep if it still qualifies: extend its TTL,
+    move its expiry or protect it as well.
+    """
+    settings, _ = _load(config_path)
+    provider, _, rest = target.partition(":")
+    kind_name, _, resource_id = rest.partition(":")
+    if not (provider and kind_name and resource_id):
+        click.echo(f"{target!r} is not PROVIDER:KIND:ID (e.g. aws:ec2_instance:i-0abc)", err=True)
+        sys.exit(ExitCode.USAGE)
+    _startup("release", config_path, settings, dry_run=False)
+    kinds = {k.key(): k for k in _guard(lambda: build_kinds(settings))}
+    kind = kinds.get(f"{provider}:{kind_name}")
+    if kind is None:
+        click.echo(
+            f"unknown or disabled kind {provider}:{kind_name} (valid: {', '.join(kinds)})",
+            err=True,
+        )
+        sys.exit(ExitCode.USAGE)
+    with _guard(lambda: build_audit_log(settings.audit)) as audit:
+        outcome = _guard(lambda: release_resource(settings, kind, resource_id, audit))
+    if outcome is None:
+        click.echo(f"{target}: not found in any configured scope", err=True)
+        sys.exit(ExitCode.PARTIAL_FAILURE)
+    click.echo(f"{target}: {outcome.result} {outcome.message}".rstrip())
+    sys.exit(ExitCode.OK if outcome.result.ok else ExitCode.PARTIAL_FAILURE)
 
 
 @cli.command()
@@ -145,11 +225,13 @@ def demo(apply: bool, fmt: str, audit_path: str | None) -> None:
     sys.exit(_guard(lambda: run_demo(apply=apply, fmt=fmt, audit_path=audit_path)))
 
 
-def sweep(settings: Settings, kinds: Any, dry_run: bool, digest: str) -> SweepReport:
+def sweep(
+    settings: Settings, kinds: Any, dry_run: bool, digest: str, now: datetime | None = None
+) -> SweepReport:
     """Open the audit log, read the clock once, run one sweep, log its summary line."""
-    now = datetime.now(UTC)
-    with _guard(lambda: AuditLog(settings.audit.path)) as audit:
-        report = run_sweep(settings, kinds, audit, now, dry_run, digest)
+    now = now or datetime.now(UTC)
+    with _guard(lambda: build_audit_log(settings.audit)) as audit:
+        report = run_sweep(settings, kinds, audit, now, dry_run, digest, _notifier(settings))
     log.info(report.summary())
     return report
 
@@ -165,6 +247,20 @@ def render_report(report: SweepReport, fmt: str) -> str:
     return render_table(report.plan, report.outcomes)
 
 
+def _check_stdout(settings: Settings, fmt: str, output: str | None) -> None:
+    if settings.audit.stdout and fmt == "json" and output is None:
+        click.echo(
+            "audit.stdout and --format json both need standard output; "
+            "add --output FILE for the report",
+            err=True,
+        )
+        sys.exit(ExitCode.USAGE)
+
+
+def _notifier(settings: Settings) -> WebhookNotifier:
+    return _guard(lambda: WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ))
+
+
 def describe_settings(settings: Settings) -> str:
     parts = [f"dry_run={str(settings.dry_run).lower()}"]
     aws = settings.providers.aws
@@ -175,9 +271,20 @@ def describe_settings(settings: Settings) -> str:
         )
     parts.append(
         f"max_actions={settings.safety.max_actions_per_sweep} "
-        f"max_fraction={settings.safety.max_fraction:g} audit={settings.audit.path}"
+        f"max_fraction={settings.safety.max_fraction:g} audit={_sinks(settings)}"
     )
     return " ".join(parts)
+
+
+def _sinks(settings: Settings) -> str:
+    audit_settings = settings.audit
+    sinks = [f"file:{audit_settings.path}"] if audit_settings.path else []
+    sinks += ["stdout"] if audit_settings.stdout else []
+    if audit_settings.s3 is not None:
+        sinks.append(f"s3://{audit_settings.s3.bucket}/{audit_settings.s3.prefix}")
+    if audit_settings.gcs is not None:
+        sinks.append(f"gs://{audit_settings.gcs.bucket}/{audit_settings.gcs.prefix}")
+    return ",".join(sinks)
 
 
 def _startup(command: str, path: str, settings: Settings, dry_run: bool) -> None:
@@ -226,6 +333,9 @@ def _emit(text: str, output: str | None) -> None:
         click.echo(f"error: cannot write {output}: {err}", err=True)
         sys.exit(ExitCode.PARTIAL_FAILURE)
     log.info("report written to %s", output)
+
+
+cli.add_command(audit)
 
 
 def main() -> None:

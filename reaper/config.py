@@ -228,7 +228,7 @@ class PolicySettings(_Section):
     """What counts as stale."""
 
     default_ttl: Duration = timedelta(hours=24)
-    grace_period: ZeroOrDuration = timedelta(0)
+    grace_period: ZeroOrDuration = timedelta(hours=1)
     """Between marking a resource and acting on it; ``0s`` acts on first sight."""
     quarantine_ttl: Duration = timedelta(days=3)
     """How long a quarantined resource waits for a release before it is deleted."""
@@ -265,9 +265,142 @@ class SafetySettings(_Section):
     """``reaper apply`` refuses a pinned plan older than this."""
 
 
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+def _bucket_prefix(value: str) -> str:
+    if value.startswith("/") or value.endswith("/"):
+        raise ValueError(f"{value!r}: write the prefix without a leading or trailing '/'")
+    return value
+
+
+class S3AuditSettings(_Section):
+    """An S3 bucket that keeps a copy of the audit trail, one object per batch of records.
+
+    Credentials come from the standard AWS environment, as for the providers.
+    """
+
+    bucket: str
+    prefix: str = "reaper-audit"
+    """Objects are ``{prefix}/{first_seq:012d}-{last_seq:012d}.jsonl``."""
+    region: str | None = None
+    """The bucket's region; None leaves it to the AWS environment."""
+    object_lock_mode: str | None = None
+    """``GOVERNANCE`` or ``COMPLIANCE`` to lock every object; the bucket needs Object Lock."""
+    retain_days: int | None = Field(default=None, ge=1)
+    """Days each locked object is retained; goes with ``object_lock_mode``."""
+    required: bool = False
+    """True: when an upload fails, the sweep takes no action, as when the file fails."""
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _S3_BUCKET.fullmatch(value):
+            raise ValueError(f"{value!r} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _bucket_prefix(value)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.fullmatch(value):
+            raise ValueError(f"{value!r} is not an AWS region name")
+        return value
+
+    @field_validator("object_lock_mode")
+    @classmethod
+    def _lock_mode(cls, value: str | None) -> str | None:
+        if value is not None and value not in _LOCK_MODES:
+            raise ValueError(
+                f"unknown object lock mode {value!r} (valid: {', '.join(_LOCK_MODES)})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _retention(self) -> S3AuditSettings:
+        if self.object_lock_mode is not None and self.retain_days is None:
+            raise ValueError("retain_days is required with object_lock_mode")
+        if self.object_lock_mode is None and self.retain_days is not None:
+            raise ValueError(f"retain_days needs an object_lock_mode ({', '.join(_LOCK_MODES)})")
+        return self
+
+
+class GcsAuditSettings(_Section):
+    """A GCS bucket that keeps a copy of the audit trail, one object per batch of records.
+
+    Credentials are Application Default Credentials (Workload Identity on GKE). Make the
+    objects immutable with the bucket's retention policy.
+    """
+
+    bucket: str
+    prefix: str = "reaper-audit"
+    """Objects are ``{prefix}/{first_seq:012d}-{last_seq:012d}.jsonl``."""
+    required: bool = False
+    """True: when an upload fails, the sweep takes no action, as when the file fails."""
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _GCS_BUCKET.fullmatch(value):
+            raise ValueError(f"{value!r} is not a GCS bucket name (a-z, 0-9, '.', '-', '_')")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _bucket_prefix(value)
+
+
 class AuditSettings(_Section):
-    path: str = "reaper-audit.jsonl"
-    """JSON Lines file, appended to; relative paths are relative to the working directory."""
+    """Where the audit trail goes. Every sink gets every record; one at least is needed."""
+
+    path: str | None = "reaper-audit.jsonl"
+    """JSON Lines file, appended to; relative paths are relative to the working directory.
+    Always required: if it cannot be written, nothing is done. ``null`` turns it off."""
+    stdout: bool = False
+    """Also print every record as a JSON line on standard output, for a log collector."""
+    s3: S3AuditSettings | None = None
+    gcs: GcsAuditSettings | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the path is empty (use null to turn the audit file off)")
+        return value
+
+    @model_validator(mode="after")
+    def _a_sink(self) -> AuditSettings:
+        if self.path is None and not self.stdout and self.s3 is None and self.gcs is None:
+            raise ValueError("no audit sink: set at least one of path, stdout, s3, gcs")
+        return self
+
+
+class NotifySettings(_Section):
+    """Slack-compatible webhook notifications."""
+
+    webhook_url_env: str | None = None
+    """Name of the environment variable holding the webhook URL (a secret: never in config)."""
+    on_mark: bool = True
+    """Tell owners when resources are marked: what, why, when, who owns it."""
+    summary: bool = True
+    """Post a summary after each applied sweep."""
+
+    @field_validator("webhook_url_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name; put the URL in the "
+                "environment and name the variable here"
+            )
+        return value
 
 
 class Settings(_Section):
@@ -279,6 +412,7 @@ class Settings(_Section):
     policy: PolicySettings = PolicySettings()
     safety: SafetySettings = SafetySettings()
     audit: AuditSettings = AuditSettings()
+    notify: NotifySettings = NotifySettings()
 
 
 def parse_settings(data: object, source: str) -> Settings:

@@ -7,6 +7,7 @@ epoch seconds) so the same scheme works for GCP labels.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,12 @@ LAST_FAILURE_AT = "reaper-last-failure-at"
 MARK_KEYS = (STATE, MARKED_AT, ACTION, REASON)
 FAILURE_KEYS = (FAILURES, LAST_FAILURE_AT)
 ALL_KEYS = (*MARK_KEYS, QUARANTINED_AT, *FAILURE_KEYS)
+
+# What reaper writes: ASCII digits only (str.isdigit also takes "²" and other scripts'
+# digits, which int() then rejects or reads), and epochs of at most 11 digits (up to the
+# year 5138), so adding a grace period or a backoff can never overflow a datetime.
+_COUNT = re.compile(r"[0-9]+")
+_EPOCH = re.compile(r"[0-9]{1,11}")
 
 
 class State(StrEnum):
@@ -58,7 +65,7 @@ def read_lifecycle(tags: Mapping[str, str]) -> Lifecycle:
         except ValueError:
             raise LifecycleTagError(f"tag {STATE}: unknown state {state_value!r}") from None
     failures_value = tags.get(FAILURES, "0")
-    if not failures_value.isdigit():
+    if not _COUNT.fullmatch(failures_value):
         raise LifecycleTagError(f"tag {FAILURES}: {failures_value!r} is not a count")
     return Lifecycle(
         state=state,
@@ -80,7 +87,7 @@ def _epoch(tags: Mapping[str, str], key: str) -> datetime | None:
     value = tags.get(key)
     if value is None:
         return None
-    if not value.isdigit():
+    if not _EPOCH.fullmatch(value):
         raise LifecycleTagError(f"tag {key}: {value!r} is not epoch seconds")
     return datetime.fromtimestamp(int(value), tz=UTC)
 

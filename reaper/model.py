@@ -22,6 +22,8 @@ class Action(StrEnum):
     QUARANTINE = "quarantine"
     """Stop and isolate; deleted after the quarantine TTL unless released."""
     DELETE = "delete"
+    RELEASE = "release"
+    """Operator-initiated (``reaper release``): undo a quarantine and clear the marks."""
 
     @property
     def destructive(self) -> bool:

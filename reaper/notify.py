@@ -313,7 +313,7 @@ def render_marked(decisions: Sequence[Decision], now: datetime) -> dict[str, Any
 
 def _marked_line(d: Decision, now: datetime) -> str:
     r = d.resource
-    intended = getattr(d, "intended", None)
+    intended = d.intended
     action = str(intended) if intended is not None else str(Action.DELETE)
     when = _when(d.not_before, now)
     reasons = ", ".join(str(x) for x in d.reasons) or "none given"

@@ -11,7 +11,14 @@ from typing import Any
 from reaper.durations import format_duration
 from reaper.model import Action, CollectError, Decision, Outcome, Plan, Resource
 
-_ORDER = {Action.DELETE: 0, Action.QUARANTINE: 1, Action.MARK: 2, Action.KEEP: 3}
+_ORDER = {
+    Action.DELETE: 0,
+    Action.QUARANTINE: 1,
+    Action.MARK: 2,
+    Action.UNMARK: 3,
+    Action.RELEASE: 4,
+    Action.KEEP: 5,
+}
 
 
 def plan_to_json(
@@ -20,8 +27,12 @@ def plan_to_json(
     errors: Sequence[CollectError] = (),
     brake: Sequence[str] = (),
     outcomes: Sequence[Outcome] = (),
+    config_sha256: str = "",
 ) -> dict[str, Any]:
-    """The JSON plan: a top-level ``decisions`` list plus summary, errors and brake."""
+    """The JSON plan: a top-level ``decisions`` list plus summary, errors and brake.
+
+    ``config_sha256`` pins the plan to the config it was made with (``reaper apply``).
+    """
     results = {o.ref: o for o in outcomes}
     decisions = []
     for d in plan.decisions:
@@ -33,6 +44,7 @@ def plan_to_json(
         decisions.append(item)
     return {
         "generated_at": plan.created_at.isoformat(),
+        "config_sha256": config_sha256,
         "dry_run": dry_run,
         "summary": {
             "resources": len(plan.decisions),
@@ -64,6 +76,9 @@ def _decision(d: Decision, now: datetime) -> dict[str, Any]:
         "created_at": r.created_at.isoformat() if r.created_at else None,
         "deadline": d.deadline.isoformat() if d.deadline else None,
         "not_before": d.not_before.isoformat() if d.not_before else None,
+        "intended": str(d.intended) if d.intended else None,
+        "failures": d.failures,
+        "escalated": d.escalated,
     }
 
 

@@ -53,8 +53,10 @@ def test_iam_policy_grants_every_permission_a_kind_declares() -> None:
     assert needed <= granted, f"missing from iam-policy.json: {sorted(needed - granted)}"
 
 
-def test_terminate_is_limited_to_pipeline_tagged_instances() -> None:
+def test_instance_actions_are_limited_to_pipeline_tagged_instances() -> None:
     policy = json.loads((DEPLOY / "aws" / "iam-policy.json").read_text())
-    terminate = [s for s in policy["Statement"] if s["Action"] == "ec2:TerminateInstances"]
-    assert terminate, "no statement grants ec2:TerminateInstances"
-    assert terminate[0]["Condition"] == {"Null": {"aws:ResourceTag/reaper-pipeline": "false"}}
+    for action in ("ec2:TerminateInstances", "ec2:StopInstances", "ec2:DeleteTags"):
+        granting = [s for s in policy["Statement"] if action in s["Action"]]
+        assert len(granting) == 1, f"{action} granted by {len(granting)} statements"
+        assert granting[0]["Resource"] == "arn:aws:ec2:*:*:instance/*"
+        assert granting[0]["Condition"] == {"Null": {"aws:ResourceTag/reaper-pipeline": "false"}}

@@ -17,7 +17,9 @@ HOUR = timedelta(hours=1)
 TAGS = TagKeys()
 SCOPE = Scope("ci", "us-east-1")
 # No per-kind override: the default TTL of 24h applies unless a test says otherwise.
-POLICY = PolicySettings.model_validate({"default_ttl": "24h"})
+# These cases are about deadlines, so the policy acts on first sight (no grace period);
+# the mark-then-act lifecycle has its own tests in test_lifecycle_policy.py.
+POLICY = PolicySettings.model_validate({"default_ttl": "24h", "grace_period": "0s"})
 PIPELINE = {"reaper-pipeline": "gitlab-ci-4711"}
 
 
@@ -44,6 +46,7 @@ def policy(default_ttl: str = "24h", **kinds: str) -> PolicySettings:
     return PolicySettings.model_validate(
         {
             "default_ttl": default_ttl,
+            "grace_period": "0s",
             "kinds": {k.replace("__", ":"): {"ttl": v} for k, v in kinds.items()},
         }
     )

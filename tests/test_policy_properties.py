@@ -72,6 +72,20 @@ other_tags = st.dictionaries(
     max_size=3,
 )
 KINDS = [("aws", "ec2_instance"), ("gcp", "compute_instance")]
+# reaper's own lifecycle tags, well-formed or not: marks, quarantine, failure counts.
+epochs = moments.map(lambda m: str(int(m.timestamp())))
+lifecycle_tags = st.fixed_dictionaries(
+    {},
+    optional={
+        "reaper-state": st.sampled_from(["marked", "quarantined"]) | _garbage,
+        "reaper-marked-at": epochs | _garbage,
+        "reaper-action": st.sampled_from(["delete", "quarantine"]) | _garbage,
+        "reaper-reason": st.sampled_from(["ttl-expired", "expiry-passed"]),
+        "reaper-quarantined-at": epochs | _garbage,
+        "reaper-failures": st.integers(0, 40).map(str) | _garbage,
+        "reaper-last-failure-at": epochs | _garbage,
+    },
+)
 
 
 @st.composite
@@ -92,6 +106,8 @@ def resources(
         tags[TAGS.protect] = draw(protect_values)
     if draw(st.booleans()):
         tags[TAGS.owner] = draw(st.text(max_size=8))
+    if draw(st.booleans()):
+        tags.update(draw(lifecycle_tags))
     provider, kind = draw(st.sampled_from(KINDS))
     scope = Scope(
         draw(st.sampled_from(["ci", "staging"])), draw(st.sampled_from(["us-east-1", ""]))
@@ -112,7 +128,10 @@ def policies(draw: st.DrawFn) -> PolicySettings:
         if draw(st.booleans()):
             kinds[key] = {"ttl": format_duration(draw(durations))}
     default_ttl = format_duration(draw(durations))
-    return PolicySettings.model_validate({"default_ttl": default_ttl, "kinds": kinds})
+    grace = draw(st.sampled_from(["0s", "1h", "1d"]))
+    return PolicySettings.model_validate(
+        {"default_ttl": default_ttl, "kinds": kinds, "grace_period": grace}
+    )
 
 
 safeties = st.builds(
@@ -131,7 +150,8 @@ def test_a_protected_resource_is_never_deleted(
     res: Resource, policy: PolicySettings, now: datetime
 ) -> None:
     decision = decide(res, policy, TAGS, now)
-    assert decision.action is Action.KEEP
+    # Kept as it is, or only cleared of reaper's marks.
+    assert decision.action in (Action.KEEP, Action.UNMARK)
     assert not decision.action.destructive
 
 
@@ -195,14 +215,30 @@ def test_deadlines_are_consistent_with_the_action(
         res = Resource(res.ref, res.name, now - age, res.tags)
     decision = decide(res, policy, TAGS, now)
     event(f"{decision.action}: {', '.join(decision.reasons)}")
-    if decision.action is Action.DELETE:
+    if decision.action in (Action.DELETE, Action.QUARANTINE):
+        # Acting: the deadline has passed and so has the grace after the mark.
         assert decision.deadline is not None
         assert decision.deadline <= now
         assert decision.not_before is not None
         assert decision.not_before <= now
-        assert decision.reasons in ((Reason.TTL_EXPIRED,), (Reason.EXPIRY_PASSED,))
+        assert decision.reasons in (
+            (Reason.TTL_EXPIRED,),
+            (Reason.EXPIRY_PASSED,),
+            (Reason.QUARANTINE_EXPIRED,),
+        )
+        if policy.grace_period and decision.reasons != (Reason.QUARANTINE_EXPIRED,):
+            marked_at = res.tags.get("reaper-marked-at", "")
+            assert res.tags.get("reaper-state") == "marked"
+            assert marked_at.isdigit()
+            assert int(marked_at) + policy.grace_period.total_seconds() <= now.timestamp()
+    elif decision.action is Action.MARK:
+        # Announcing: due now, acting no earlier than one grace period from now.
+        assert decision.deadline is not None
+        assert decision.deadline <= now
+        assert decision.not_before == now + policy.grace_period
+        assert decision.intended in (Action.DELETE, Action.QUARANTINE)
     else:
-        assert decision.action is Action.KEEP
+        assert decision.action in (Action.KEEP, Action.UNMARK)
         if decision.reasons == (Reason.WITHIN_TTL,):
             assert decision.deadline is not None
             assert decision.deadline > now

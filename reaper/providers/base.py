@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import ClassVar, TypeVar
 
 from reaper.errors import ProviderError
-from reaper.model import Action, Collected, Outcome, Resource, Scope
+from reaper.model import Action, Collected, Decision, Outcome, Resource, Scope
 
 
 class NotSupported(ProviderError):
@@ -66,7 +66,7 @@ class ResourceKind(ABC):
         raise NotSupported(f"{self.key()} cannot untag resources")
 
     def quarantine(
-        self, scope: Scope, resources: Sequence[Resource], now: datetime
+        self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
         """Stop and isolate, recording what release needs on the resource itself."""
         raise NotSupported(f"{self.key()} cannot quarantine")

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import click
 
+from reaper.app import SweepReport
 from reaper.cli import render_report, sweep
 from reaper.config import Settings, parse_settings
 from reaper.providers.catalog import Connections, build_kinds
+from reaper.report import human
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.moto_server import MotoServer
 
@@ -32,23 +34,33 @@ def demo_settings(audit_path: str) -> Settings:
 
 
 def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
-    """Start moto, seed the estate, sweep it, print the result; returns the exit code."""
+    """Start moto, seed the estate, sweep it, print the result; returns the exit code.
+
+    With ``apply`` the demo runs two sweeps: the first marks what is due, the second runs
+    one grace period later (the clock is passed forward, as it is in the tests) and acts.
+    """
     audit = audit_path or str(Path(tempfile.mkdtemp(prefix="reaper-demo-")) / "audit.jsonl")
     settings = demo_settings(audit)
     log.info("starting the sandbox (moto server mode on loopback)")
     with MotoServer() as server:
-        seeded = seed_estate(server, datetime.now(UTC), DEMO_LAYOUT)
+        now = datetime.now(UTC)
+        seeded = seed_estate(server, now, DEMO_LAYOUT)
         log.info("seeded %d instances in %d accounts", len(seeded), len(DEMO_LAYOUT))
         connections = Connections(sandbox_session(), server.endpoint_url)
         kinds = build_kinds(settings, connections)
-        report = sweep(settings, kinds, dry_run=not apply, digest="")
-        click.echo(render_report(report, fmt), nl=False)
+        report = sweep(settings, kinds, dry_run=not apply, digest="", now=now)
+        _show(report, fmt, "Sweep 1: mark what is due" if apply else "")
+        if apply and report.exit_code == 0:
+            later = now + settings.policy.grace_period
+            report = sweep(settings, kinds, dry_run=False, digest="", now=later)
+            title = f"Sweep 2: {human(settings.policy.grace_period)} later, act on the marked"
+            _show(report, fmt, title)
         if fmt == "table":
             if apply:
                 alive = live_instances(server, DEMO_LAYOUT)
                 gone = [s for s in seeded if s.instance_id not in alive]
                 click.echo(
-                    f"\nAfter the sweep: {len(alive)} of {len(seeded)} instances left, "
+                    f"\nAfter the sweeps: {len(alive)} of {len(seeded)} instances left, "
                     f"{len(gone)} terminated "
                     f"({', '.join(sorted({s.label for s in gone})) or 'none'})."
                 )
@@ -56,3 +68,9 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
                 click.echo("\nDry run: nothing was changed. Run `reaper demo --apply` to act.")
             click.echo(f"Audit trail: {audit}")
     return report.exit_code
+
+
+def _show(report: SweepReport, fmt: str, title: str) -> None:
+    if fmt == "table" and title:
+        click.echo(f"\n== {title} ==")
+    click.echo(render_report(report, fmt), nl=False)

@@ -55,7 +55,7 @@ def specimens(now: datetime) -> list[Specimen]:
     return [
         Specimen("fresh", 1 * hour, run(101)),
         Specimen("fresh", 2 * hour, run(102, "team-search")),
-        Specimen("fresh", 11 * hour, run(103)),
+        Specimen("fresh", 10 * hour, run(103)),
         Specimen("ttl-expired", 2 * 24 * hour, run(90), expect_deleted=True),
         Specimen("ttl-expired", 13 * hour, run(91, "team-search"), expect_deleted=True),
         Specimen("short-ttl-expired", 5 * hour, {**run(92), "reaper-ttl": "2h"}, True),

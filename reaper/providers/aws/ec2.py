@@ -4,17 +4,40 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from reaper import lifecycle
 from reaper.config import TagKeys
 from reaper.errors import ProviderError
-from reaper.model import Action, Collected, Outcome, Resource, ResourceRef, Result, Scope
+from reaper.lifecycle import quarantine_tags
+from reaper.model import (
+    Action,
+    Collected,
+    Decision,
+    Outcome,
+    Resource,
+    ResourceRef,
+    Result,
+    Scope,
+)
 from reaper.providers.aws.clients import AwsClients, error_code, translate_errors
+from reaper.providers.aws.ec2_isolation import (
+    ORIGINAL_GROUPS,
+    ORIGINAL_STATE,
+    QuarantineGroups,
+    encode_groups,
+    interface_groups,
+    isolate,
+    restore,
+)
 from reaper.providers.base import ResourceKind, register
 
 log = logging.getLogger(__name__)
+
+# A call on a batch of instance ids: None means every id is done, else a result per id.
+BatchCall = Callable[[list[str]], "dict[str, tuple[Result, str]] | None"]
 
 # Terminated and shutting-down instances are already on their way out.
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
@@ -29,12 +52,25 @@ _INSTANCE_ID = re.compile(r"i-[0-9a-f]+")
 class Ec2Instances(ResourceKind):
     provider = "aws"
     kind = "ec2_instance"
-    permissions = ("ec2:DescribeInstances", "ec2:TerminateInstances", "sts:GetCallerIdentity")
+    permissions = (
+        "ec2:DescribeInstances",
+        "ec2:TerminateInstances",
+        "ec2:CreateTags",
+        "ec2:DeleteTags",
+        "ec2:StopInstances",
+        "ec2:StartInstances",
+        "ec2:DescribeSecurityGroups",
+        "ec2:CreateSecurityGroup",
+        "ec2:RevokeSecurityGroupEgress",
+        "ec2:ModifyNetworkInterfaceAttribute",
+        "sts:GetCallerIdentity",
+    )
     delete_order = 50
 
     def __init__(self, clients: AwsClients, tags: TagKeys) -> None:
         self._clients = clients
         self._tags = tags
+        self._quarantine_groups = QuarantineGroups()
 
     def scopes(self) -> Sequence[Scope]:
         return self._clients.scopes()
@@ -62,6 +98,142 @@ class Ec2Instances(ResourceKind):
                     resources.append(resource)
         return Collected(tuple(resources), skipped)
 
+    def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
+        resources: list[Resource] = []
+        skipped = 0
+        for raw in self._describe(scope, ids).values():
+            if raw.get("State", {}).get("Name") not in LIVE_STATES:
+                continue
+            resource = self._to_resource(scope, raw)
+            if resource is None:
+                skipped += 1
+            else:
+                resources.append(resource)
+        return Collected(tuple(resources), skipped)
+
+    def tag(
+        self, scope: Scope, resources: Sequence[Resource], tags: Mapping[str, str], action: Action
+    ) -> list[Outcome]:
+        ec2 = self._clients.client(scope, "ec2")
+        pairs = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+        def call(ids: list[str]) -> None:
+            ec2.create_tags(Resources=ids, Tags=pairs)
+
+        return self._batched(scope, resources, action, "CreateTags", call)
+
+    def untag(
+        self, scope: Scope, resources: Sequence[Resource], keys: Sequence[str], action: Action
+    ) -> list[Outcome]:
+        ec2 = self._clients.client(scope, "ec2")
+
+        def call(ids: list[str]) -> None:
+            ec2.delete_tags(Resources=ids, Tags=[{"Key": k} for k in keys])
+
+        return self._batched(scope, resources, action, "DeleteTags", call)
+
+    def quarantine(
+        self, scope: Scope, decisions: Sequence[Decision], now: datetime
+    ) -> list[Outcome]:
+        ec2 = self._clients.client(scope, "ec2")
+        described = self._describe(scope, [d.ref.id for d in decisions])
+        outcomes = []
+        for decision in decisions:
+            raw = described.get(decision.ref.id)
+            if raw is None or raw.get("State", {}).get("Name") not in LIVE_STATES:
+                outcomes.append(
+                    Outcome(decision.ref, Action.QUARANTINE, Result.ALREADY_GONE, "not found")
+                )
+                continue
+            try:
+                message = self._quarantine_one(ec2, scope, raw, decision, now)
+            except ProviderError as err:
+                outcomes.append(Outcome(decision.ref, Action.QUARANTINE, Result.FAILED, str(err)))
+            else:
+                outcomes.append(Outcome(decision.ref, Action.QUARANTINE, Result.DONE, message))
+        return outcomes
+
+    def _quarantine_one(
+        self, ec2: Any, scope: Scope, raw: Mapping[str, Any], decision: Decision, now: datetime
+    ) -> str:
+        vpc_id = raw.get("VpcId")
+        if not vpc_id:
+            raise ProviderError(f"{decision.ref.id} has no VPC; cannot isolate it")
+        group_id = self._quarantine_groups.group_for(ec2, scope, vpc_id)
+        current = _tags(raw.get("Tags")) or {}
+        reason = decision.reasons[0] if decision.reasons else "policy"
+        tags = quarantine_tags(now, reason)
+        # Record the originals once: a retry after a crash must not record the quarantine
+        # group as the original.
+        if ORIGINAL_GROUPS not in current:
+            tags[ORIGINAL_GROUPS] = encode_groups(interface_groups(raw))
+            tags[ORIGINAL_STATE] = str(raw.get("State", {}).get("Name", ""))
+        with translate_errors(f"ec2 CreateTags {decision.ref.id} in {scope}"):
+            ec2.create_tags(
+                Resources=[decision.ref.id],
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            )
+        isolate(ec2, scope, raw, group_id)
+        return f"stopped and isolated in {group_id}"
+
+    def release(self, scope: Scope, resource: Resource) -> Outcome:
+        ec2 = self._clients.client(scope, "ec2")
+        raw = self._describe(scope, [resource.ref.id]).get(resource.ref.id)
+        if raw is None or raw.get("State", {}).get("Name") not in LIVE_STATES:
+            return Outcome(resource.ref, Action.RELEASE, Result.ALREADY_GONE, "not found")
+        tags = _tags(raw.get("Tags")) or {}
+        try:
+            restore(ec2, scope, raw, tags)
+            keys = [k for k in (*lifecycle.ALL_KEYS, ORIGINAL_GROUPS, ORIGINAL_STATE) if k in tags]
+            if keys:
+                with translate_errors(f"ec2 DeleteTags {resource.ref.id} in {scope}"):
+                    ec2.delete_tags(Resources=[resource.ref.id], Tags=[{"Key": k} for k in keys])
+        except ProviderError as err:
+            return Outcome(resource.ref, Action.RELEASE, Result.FAILED, str(err))
+        return Outcome(resource.ref, Action.RELEASE, Result.DONE, "released")
+
+    def _describe(self, scope: Scope, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """Describe instances by id; ids that do not exist are left out."""
+        ec2 = self._clients.client(scope, "ec2")
+        found: dict[str, Mapping[str, Any]] = {}
+        for start in range(0, len(ids), TERMINATE_BATCH):
+            pending = list(ids[start : start + TERMINATE_BATCH])
+            while pending:
+                try:
+                    with translate_errors(f"ec2 DescribeInstances in {scope}"):
+                        pages = ec2.get_paginator("describe_instances").paginate(
+                            InstanceIds=pending
+                        )
+                        for raw in _instances(pages):
+                            found[str(raw.get("InstanceId"))] = raw
+                except ProviderError as err:
+                    missing = _missing_ids(err, pending)
+                    if not missing:
+                        raise
+                    pending = [i for i in pending if i not in missing]
+                    continue
+                break
+        return found
+
+    def _batched(
+        self,
+        scope: Scope,
+        resources: Sequence[Resource],
+        action: Action,
+        operation: str,
+        call: BatchCall,
+    ) -> list[Outcome]:
+        """Run a call on batches of ids; missing ids are gone, other failures isolated."""
+        outcomes: list[Outcome] = []
+        refs = {r.ref.id: r.ref for r in resources}
+        ids = list(refs)
+        for start in range(0, len(ids), TERMINATE_BATCH):
+            for instance_id, result, message in _isolating(
+                scope, ids[start : start + TERMINATE_BATCH], operation, call
+            ):
+                outcomes.append(Outcome(refs[instance_id], action, result, message))
+        return outcomes
+
     def _to_resource(self, scope: Scope, raw: Mapping[str, Any]) -> Resource | None:
         instance_id = raw.get("InstanceId")
         if not isinstance(instance_id, str) or not instance_id:
@@ -83,55 +255,61 @@ class Ec2Instances(ResourceKind):
 
     def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
         ec2 = self._clients.client(scope, "ec2")
-        outcomes: list[Outcome] = []
-        ids = [r.ref.id for r in resources]
-        refs = {r.ref.id: r.ref for r in resources}
-        for start in range(0, len(ids), TERMINATE_BATCH):
-            batch = ids[start : start + TERMINATE_BATCH]
-            for instance_id, result, message in _terminate(ec2, scope, batch):
-                outcomes.append(Outcome(refs[instance_id], Action.DELETE, result, message))
-        return outcomes
+
+        def call(ids: list[str]) -> dict[str, tuple[Result, str]]:
+            answer = ec2.terminate_instances(InstanceIds=ids)
+            results = {}
+            for item in answer.get("TerminatingInstances", []):
+                before = item.get("PreviousState", {}).get("Name", "")
+                if before in GONE_STATES:
+                    # EC2 accepts terminating a terminated instance and says what it was.
+                    results[item.get("InstanceId")] = (Result.ALREADY_GONE, f"already {before}")
+                else:
+                    state = item.get("CurrentState", {}).get("Name", "")
+                    results[item.get("InstanceId")] = (Result.DONE, f"state {state}")
+            return results
+
+        return self._batched(scope, resources, Action.DELETE, "TerminateInstances", call)
 
 
-def _terminate(ec2: Any, scope: Scope, ids: list[str]) -> Iterator[tuple[str, Result, str]]:
-    """Terminate a batch; ids that do not exist count as done, other errors are isolated."""
+def _missing_ids(err: ProviderError, pending: Sequence[str]) -> set[str]:
+    """The ids an InvalidInstanceID.NotFound error names, among those asked for."""
+    if error_code(err) not in _NOT_FOUND:
+        return set()
+    return set(_INSTANCE_ID.findall(str(err))) & set(pending)
+
+
+def _isolating(
+    scope: Scope, ids: list[str], operation: str, call: BatchCall
+) -> Iterator[tuple[str, Result, str]]:
+    """Call on a batch; ids that do not exist are gone, and when one id makes the whole
+    call fail (termination protection, a deny), the others are retried one by one."""
     pending = list(ids)
     while pending:
         try:
-            with translate_errors(f"ec2 TerminateInstances in {scope}"):
-                answer = ec2.terminate_instances(InstanceIds=pending)
+            with translate_errors(f"ec2 {operation} in {scope}"):
+                answered = call(pending)
         except ProviderError as err:
-            if error_code(err) in _NOT_FOUND:
-                missing = set(_INSTANCE_ID.findall(str(err))) & set(pending)
-                if missing:
-                    for instance_id in sorted(missing):
-                        yield instance_id, Result.ALREADY_GONE, "instance does not exist"
-                    pending = [i for i in pending if i not in missing]
-                    continue
+            missing = _missing_ids(err, pending)
+            if missing:
+                for instance_id in sorted(missing):
+                    yield instance_id, Result.ALREADY_GONE, "instance does not exist"
+                pending = [i for i in pending if i not in missing]
+                continue
             if len(pending) == 1:
                 yield pending[0], Result.FAILED, str(err)
                 return
-            # One bad instance (termination protection, a policy deny) fails the whole
-            # call: fall back to one call per instance so the others still go.
             for instance_id in pending:
-                yield from _terminate(ec2, scope, [instance_id])
+                yield from _isolating(scope, [instance_id], operation, call)
             return
-        states = {
-            item.get("InstanceId"): (
-                item.get("PreviousState", {}).get("Name", ""),
-                item.get("CurrentState", {}).get("Name", ""),
-            )
-            for item in answer.get("TerminatingInstances", [])
-        }
         for instance_id in pending:
-            found = states.get(instance_id)
-            if found is None:
-                yield instance_id, Result.FAILED, "not in TerminateInstances answer"
-            elif found[0] in GONE_STATES:
-                # EC2 accepts terminating a terminated instance and says what it was.
-                yield instance_id, Result.ALREADY_GONE, f"already {found[0]}"
+            if answered is None:
+                yield instance_id, Result.DONE, operation
             else:
-                yield instance_id, Result.DONE, f"state {found[1]}"
+                yield (
+                    instance_id,
+                    *answered.get(instance_id, (Result.FAILED, f"not in the {operation} answer")),
+                )
         return
 
 

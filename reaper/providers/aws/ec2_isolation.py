@@ -61,7 +61,7 @@ def _find_or_create(ec2: Any, scope: Scope, vpc_id: str) -> str:
             ]
         )["SecurityGroups"]
     if found:
-        return str(found[0]["GroupId"])
+        return _closed(ec2, scope, vpc_id, found[0])
     with translate_errors(f"ec2 CreateSecurityGroup in {scope}"):
         group_id = str(
             ec2.create_security_group(
@@ -81,6 +81,28 @@ def _find_or_create(ec2: Any, scope: Scope, vpc_id: str) -> str:
             GroupId=group_id,
             IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
         )
+    return group_id
+
+
+def _closed(ec2: Any, scope: Scope, vpc_id: str, group: Mapping[str, Any]) -> str:
+    """The id of a found quarantine group, after making sure it lets no traffic through.
+
+    A creation interrupted between CreateSecurityGroup and RevokeSecurityGroupEgress (a
+    crash, a throttled or denied revoke) leaves the group with AWS's allow-all outbound
+    rule, and people can add rules to it later: isolating an instance in it as found would
+    not isolate it. Outbound rules are revoked; inbound rules, which reaper has no
+    permission to revoke, make the quarantine fail rather than pretend.
+    """
+    group_id = str(group["GroupId"])
+    if group.get("IpPermissions"):
+        raise ProviderError(
+            f"quarantine group {group_id} in {vpc_id} allows inbound traffic; "
+            "remove its inbound rules"
+        )
+    egress = group.get("IpPermissionsEgress") or []
+    if egress:
+        with translate_errors(f"ec2 RevokeSecurityGroupEgress {group_id} in {scope}"):
+            ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=egress)
     return group_id
 
 

@@ -1,0 +1,198 @@
+"""SIGKILL between an intent record and its action: the next sweep finishes the job.
+
+reaper runs as a real subprocess against moto through the counting proxy. The proxy holds
+every request for a while, so the process is reliably inside the TerminateInstances call,
+with its intent already on disk, when the test kills it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+from reaper.audit import verify_lines
+from reaper.sandbox.estate import SANDBOX_AMI, SANDBOX_KEY_ID, SANDBOX_SECRET
+from reaper.sandbox.moto_server import MotoServer
+from reaper.sandbox.proxy import CountingProxy
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+def _env(endpoint_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
+        AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    return env
+
+
+def _config(tmp_path: Path, audit: Path) -> Path:
+    path = tmp_path / "reaper.yaml"
+    config = {
+        "dry_run": False,
+        "providers": {"aws": {"accounts": [{"name": "ci"}], "regions": [REGION]}},
+        "policy": {"default_ttl": "12h", "grace_period": "0s"},
+        "safety": {"max_actions_per_sweep": 10, "max_fraction": 1},
+        "audit": {"path": str(audit)},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _seed_expired(sandbox: MotoServer, count: int) -> list[str]:
+    ec2 = boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=sandbox.endpoint_url,
+        aws_access_key_id=SANDBOX_KEY_ID,
+        aws_secret_access_key=SANDBOX_SECRET,
+    )
+    answer = ec2.run_instances(
+        ImageId=SANDBOX_AMI,
+        MinCount=count,
+        MaxCount=count,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "reaper-pipeline", "Value": "ci-1"}]}
+        ],
+    )
+    ids = [i["InstanceId"] for i in answer["Instances"]]
+    old = datetime.now(UTC) - timedelta(days=2)
+    sandbox.age_instances(ACCOUNT_ID, REGION, dict.fromkeys(ids, old))
+    return ids
+
+
+def _states(sandbox: MotoServer, ids: list[str]) -> dict[str, str]:
+    ec2 = boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=sandbox.endpoint_url,
+        aws_access_key_id=SANDBOX_KEY_ID,
+        aws_secret_access_key=SANDBOX_SECRET,
+    )
+    found = ec2.describe_instances(InstanceIds=ids)
+    return {
+        i["InstanceId"]: i["State"]["Name"] for r in found["Reservations"] for i in r["Instances"]
+    }
+
+
+def _records(audit: Path) -> list[dict[str, Any]]:
+    if not audit.exists():
+        return []
+    return [json.loads(line) for line in audit.read_bytes().splitlines() if line.endswith(b"}")]
+
+
+def _run_and_kill_after_intent(
+    config: Path, env: dict[str, str], audit: Path, proxy: CountingProxy
+) -> None:
+    """Start an applied sweep; kill it once its intent is on disk and its
+    TerminateInstances request has reached the proxy (which holds it for a while)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reaper", "run", "-c", str(config), "--apply"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while not (
+            any(r["event"] == "intent" for r in _records(audit))
+            and proxy.count("ec2", "TerminateInstances") > 0
+        ):
+            assert process.poll() is None, "reaper exited before its action"
+            assert time.monotonic() < deadline, "no intent record within 60 s"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+
+
+def _run(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reaper", "run", "-c", str(config), "--apply"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_kill_during_the_action_then_next_sweep_completes_without_repeating_it(
+    sandbox: MotoServer, tmp_path: Path
+) -> None:
+    ids = _seed_expired(sandbox, 2)
+    audit = tmp_path / "audit.jsonl"
+    config = _config(tmp_path, audit)
+    with CountingProxy(sandbox.endpoint_url, latency=1.5) as proxy:
+        _run_and_kill_after_intent(config, _env(proxy.endpoint_url), audit, proxy)
+        # The proxy still forwards the request it was holding: the action goes through,
+        # but no outcome is recorded.
+        deadline = time.monotonic() + 20
+        while "running" in _states(sandbox, ids).values() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        killed = _records(audit)
+        assert {r["resource"]["id"] for r in killed if r["event"] == "intent"} == set(ids)
+        assert not [r for r in killed if r["event"] == "outcome"]
+        assert set(_states(sandbox, ids).values()) <= {"shutting-down", "terminated"}
+
+        proxy.latency = 0
+        proxy.reset_counts()
+        second = _run(config, _env(proxy.endpoint_url))
+        assert second.returncode == 0, second.stderr
+        assert proxy.count("ec2", "TerminateInstances") == 0, "an action was repeated"
+
+    records = _records(audit)
+    recovered = [r for r in records if r.get("recovered_by")]
+    assert {r["resource"]["id"] for r in recovered} == set(ids)
+    assert {r["result"] for r in recovered} == {"already-gone"}
+    intent_seqs = {r["seq"] for r in records if r["event"] == "intent"}
+    assert {r["intent_seq"] for r in recovered} == intent_seqs
+    result = verify_lines(audit.read_bytes().splitlines(keepends=True))
+    assert result.ok, result
+
+
+def test_kill_before_the_action_happens_then_next_sweep_does_it_once(
+    sandbox: MotoServer, tmp_path: Path
+) -> None:
+    ids = _seed_expired(sandbox, 1)
+    audit = tmp_path / "audit.jsonl"
+    config = _config(tmp_path, audit)
+    with CountingProxy(sandbox.endpoint_url, latency=0.2) as proxy:
+        # Every TerminateInstances is refused, so the killed run never performed it.
+        proxy.add_fault(REGION, "TerminateInstances", 503, "RequestLimitExceeded")
+        _run_and_kill_after_intent(config, _env(proxy.endpoint_url), audit, proxy)
+        assert _states(sandbox, ids) == {ids[0]: "running"}
+
+        proxy.clear_faults()
+        proxy.latency = 0
+        proxy.reset_counts()
+        second = _run(config, _env(proxy.endpoint_url))
+        assert second.returncode == 0, second.stderr
+        assert proxy.count("ec2", "TerminateInstances") == 1
+
+    assert set(_states(sandbox, ids).values()) <= {"shutting-down", "terminated"}
+    records = _records(audit)
+    recovered = [r for r in records if r.get("recovered_by")]
+    assert [(r["resource"]["id"], r["result"]) for r in recovered] == [(ids[0], "skipped")]
+    done = [r for r in records if r["event"] == "outcome" and r.get("result") == "done"]
+    assert [r["resource"]["id"] for r in done] == ids
+    result = verify_lines(audit.read_bytes().splitlines(keepends=True))
+    assert result.ok, result
