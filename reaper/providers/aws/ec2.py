@@ -174,6 +174,13 @@ class Ec2Instances(ResourceKind):
                 Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             )
         isolate(ec2, scope, raw, group_id)
+        failure_keys = [k for k in lifecycle.FAILURE_KEYS if k in current]
+        if failure_keys:
+            # Earlier failed attempts are settled; the quarantine TTL starts afresh.
+            with translate_errors(f"ec2 DeleteTags {decision.ref.id} in {scope}"):
+                ec2.delete_tags(
+                    Resources=[decision.ref.id], Tags=[{"Key": k} for k in failure_keys]
+                )
         return f"stopped and isolated in {group_id}"
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:

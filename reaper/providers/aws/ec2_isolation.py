@@ -53,17 +53,9 @@ class QuarantineGroups:
 
 
 def _find_or_create(ec2: Any, scope: Scope, vpc_id: str) -> str:
-    with translate_errors(f"ec2 DescribeSecurityGroups in {scope}"):
-        found = ec2.describe_security_groups(
-            Filters=[
-                {"Name": "vpc-id", "Values": [vpc_id]},
-                {"Name": "group-name", "Values": [QUARANTINE_GROUP]},
-            ]
-        )["SecurityGroups"]
-    if found:
-        return _closed(ec2, scope, vpc_id, found[0])
-    with translate_errors(f"ec2 CreateSecurityGroup in {scope}"):
-        group_id = str(
+    found = _describe_group(ec2, scope, vpc_id)
+    if found is None:
+        with translate_errors(f"ec2 CreateSecurityGroup in {scope}"):
             ec2.create_security_group(
                 GroupName=QUARANTINE_GROUP,
                 Description="reaper quarantine: no inbound, no outbound traffic",
@@ -74,14 +66,24 @@ def _find_or_create(ec2: Any, scope: Scope, vpc_id: str) -> str:
                         "Tags": [{"Key": MANAGED_TAG, "Value": "true"}],
                     }
                 ],
-            )["GroupId"]
-        )
-        # A new group allows all outbound traffic; a quarantine allows none.
-        ec2.revoke_security_group_egress(
-            GroupId=group_id,
-            IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
-        )
-    return group_id
+            )
+        # Read it back: a new group comes with allow-all outbound rules (IPv4, and IPv6
+        # in a dual-stack VPC) that _closed revokes, whatever they are.
+        found = _describe_group(ec2, scope, vpc_id)
+        if found is None:
+            raise ProviderError(f"quarantine group in {vpc_id} vanished after creation")
+    return _closed(ec2, scope, vpc_id, found)
+
+
+def _describe_group(ec2: Any, scope: Scope, vpc_id: str) -> Mapping[str, Any] | None:
+    with translate_errors(f"ec2 DescribeSecurityGroups in {scope}"):
+        found = ec2.describe_security_groups(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "group-name", "Values": [QUARANTINE_GROUP]},
+            ]
+        )["SecurityGroups"]
+    return found[0] if found else None
 
 
 def _closed(ec2: Any, scope: Scope, vpc_id: str, group: Mapping[str, Any]) -> str:

@@ -1,0 +1,446 @@
+"""Pinned plans: `reaper plan -o plan.json`, then `reaper apply plan.json`.
+
+An apply acts on exactly the resources of the reviewed plan, each re-read and re-decided
+first; the plan itself is refused when stale or made with another config. The command
+line runs as a subprocess against the shared moto, as an operator would run it; the
+parsing of plan documents (``reaper.pinned.read_pinned``) is also tested on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from reaper.app import ExitCode
+from reaper.config import PolicySettings, TagKeys
+from reaper.model import Action, Resource, ResourceRef, Scope
+from reaper.pinned import PinnedItem, PlanRefused, read_pinned
+from reaper.policy import make_plan
+from reaper.report import plan_to_json
+from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI, SANDBOX_KEY_ID, SANDBOX_SECRET
+from reaper.sandbox.moto_server import MotoServer
+
+REGION = "us-east-1"
+HOUR = timedelta(hours=1)
+EXPIRED = 2 * 24 * HOUR  # the demo config gives EC2 instances a TTL of 12h
+FRESH = HOUR
+CLI_TIMEOUT = 120
+
+ConfigFactory = Callable[..., dict[str, Any]]
+ReadAudit = Callable[[Path | str], list[dict[str, Any]]]
+
+
+# -- the command line against the sandbox --------------------------------------------------------
+
+
+def _reaper_command() -> list[str]:
+    """The installed console script next to this interpreter, else ``python -m reaper``."""
+    script = shutil.which("reaper", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "reaper"]
+
+
+def _explain(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+
+
+class Operator:
+    """Writes a config, runs ``reaper`` against the sandbox, and touches instances by hand."""
+
+    def __init__(
+        self,
+        sandbox: MotoServer,
+        session: boto3.Session,
+        tmp_path: Path,
+        make_config: ConfigFactory,
+    ) -> None:
+        self.sandbox = sandbox
+        self.ec2 = session.client("ec2", region_name=REGION, endpoint_url=sandbox.endpoint_url)
+        self.tmp_path = tmp_path
+        self.plan_path = tmp_path / "plan.json"
+        self.config_path = tmp_path / "reaper.yaml"
+        self._make_config = make_config
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            AWS_ENDPOINT_URL=sandbox.endpoint_url,
+            AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        )
+        env.pop("REAPER_CONFIG", None)
+        self._env = env
+
+    def write_config(self, safety: Mapping[str, Any] | None = None) -> Path:
+        """A dry-run config acting on first sight (grace 0s); apply acts regardless."""
+        data = self._make_config(
+            accounts=("ci",),
+            regions=(REGION,),
+            dry_run=True,
+            grace_period="0s",
+            safety={"max_fraction": 1.0, **(safety or {})},
+        )
+        text = "# reviewed by the platform team\n" + yaml.safe_dump(data, sort_keys=False)
+        self.config_path.write_text(text, encoding="utf-8")
+        return self.config_path
+
+    def __call__(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_reaper_command(), *map(str, args)],
+            env=self._env,
+            cwd=self.tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+
+    def plan(self) -> dict[str, Any]:
+        """`reaper plan -c CONFIG -o plan.json`; returns the plan document."""
+        result = self("plan", "-c", self.config_path, "-o", self.plan_path)
+        assert result.returncode in (ExitCode.OK, ExitCode.SAFETY_BRAKE), _explain(result)
+        document: dict[str, Any] = json.loads(self.plan_path.read_text(encoding="utf-8"))
+        return document
+
+    def apply(self) -> subprocess.CompletedProcess[str]:
+        return self("apply", self.plan_path, "-c", self.config_path)
+
+    def launch(self, *, age: timedelta = EXPIRED, owner: str = "team-payments") -> str:
+        tags = {"reaper-pipeline": "gitlab-ci-4711", "reaper-owner": owner}
+        answer = self.ec2.run_instances(
+            ImageId=SANDBOX_AMI,
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                }
+            ],
+        )
+        instance_id = str(answer["Instances"][0]["InstanceId"])
+        self.sandbox.age_instances(CI_ACCOUNT_ID, REGION, {instance_id: datetime.now(UTC) - age})
+        return instance_id
+
+    def tag(self, instance_id: str, **tags: str) -> None:
+        self.ec2.create_tags(
+            Resources=[instance_id],
+            Tags=[{"Key": k.replace("_", "-"), "Value": v} for k, v in tags.items()],
+        )
+
+    def states(self, *instance_ids: str) -> dict[str, str]:
+        answer = self.ec2.describe_instances(InstanceIds=list(instance_ids))
+        return {
+            i["InstanceId"]: i["State"]["Name"]
+            for r in answer["Reservations"]
+            for i in r["Instances"]
+        }
+
+    def tags(self, instance_id: str) -> dict[str, str]:
+        (reservation,) = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        return {t["Key"]: t["Value"] for t in reservation["Instances"][0].get("Tags", [])}
+
+
+@pytest.fixture
+def operator(
+    sandbox: MotoServer, aws_session: boto3.Session, tmp_path: Path, make_config: ConfigFactory
+) -> Operator:
+    return Operator(sandbox, aws_session, tmp_path, make_config)
+
+
+def _planned(document: Mapping[str, Any], action: str = "delete") -> set[str]:
+    return {d["id"] for d in document["decisions"] if d["action"] == action}
+
+
+def _events(records: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["event"] == event]
+
+
+# -- apply acts on exactly the plan ---------------------------------------------------------------
+
+
+def test_apply_acts_on_exactly_the_planned_resources_that_still_qualify(
+    operator: Operator, audit_path: Path, read_audit: ReadAudit
+) -> None:
+    gone, reowned, unchanged = operator.launch(), operator.launch(), operator.launch()
+    fresh = operator.launch(age=FRESH)
+    operator.write_config()
+    document = operator.plan()
+    assert _planned(document) == {gone, reowned, unchanged}
+    assert _planned(document, "keep") == {fresh}
+    assert operator.states(gone, reowned, unchanged, fresh) == dict.fromkeys(
+        (gone, reowned, unchanged, fresh), "running"
+    )
+
+    # Between review and apply: one is terminated by hand, one changes hands, and a new
+    # expired instance appears that nobody reviewed.
+    operator.ec2.terminate_instances(InstanceIds=[gone])
+    operator.tag(reowned, reaper_owner="team-search")
+    unreviewed = operator.launch()
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.OK, _explain(result)
+    assert operator.states(reowned, unchanged, fresh, unreviewed) == {
+        reowned: "running",
+        unchanged: "terminated",
+        fresh: "running",
+        unreviewed: "running",
+    }
+    assert "reaper-state" not in operator.tags(unreviewed)
+    records = read_audit(audit_path)
+    skipped = {r["resource"]["id"]: r for r in _events(records, "skipped")}
+    assert set(skipped) == {gone, reowned}
+    assert skipped[gone]["message"] == "gone"
+    assert "owner changed" in skipped[reowned]["message"]
+    assert "team-payments" in skipped[reowned]["message"]
+    assert "team-search" in skipped[reowned]["message"]
+    assert all(r["action"] == "delete" and r["result"] == "skipped" for r in skipped.values())
+    acted = {(r["resource"]["id"], r["action"]) for r in _events(records, "intent")}
+    assert acted == {(unchanged, "delete")}
+    (start,) = _events(records, "sweep-start")
+    assert start["pinned_plan"] == document["generated_at"]
+
+
+def test_apply_skips_a_planned_resource_that_no_longer_qualifies(
+    operator: Operator, audit_path: Path, read_audit: ReadAudit
+) -> None:
+    protected = operator.launch()
+    operator.write_config()
+    assert _planned(operator.plan()) == {protected}
+    operator.tag(protected, reaper_protect="true")
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.OK, _explain(result)
+    assert operator.states(protected) == {protected: "running"}
+    (skipped,) = _events(read_audit(audit_path), "skipped")
+    assert skipped["resource"]["id"] == protected
+    assert skipped["message"].startswith("no longer qualifies")
+    assert "protected" in skipped["message"]
+    assert not _events(read_audit(audit_path), "intent")
+
+
+# -- plans that are refused ------------------------------------------------------------------------
+
+
+def test_apply_refuses_a_plan_older_than_plan_max_age(operator: Operator) -> None:
+    instance = operator.launch()
+    operator.write_config()
+    document = operator.plan()
+    document["generated_at"] = (datetime.now(UTC) - 2 * HOUR).isoformat()
+    operator.plan_path.write_text(json.dumps(document), encoding="utf-8")
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.USAGE, _explain(result)
+    assert "plan_max_age" in result.stderr
+    assert operator.states(instance) == {instance: "running"}
+
+
+def test_apply_refuses_a_plan_made_with_a_different_config(operator: Operator) -> None:
+    instance = operator.launch()
+    config = operator.write_config()
+    operator.plan()
+    # One byte, in a comment: the same settings, but not the file that was reviewed.
+    text = config.read_bytes()
+    config.write_bytes(text.replace(b"# reviewed", b"# Reviewed", 1))
+    assert config.read_bytes() != text
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.USAGE, _explain(result)
+    assert "different config" in result.stderr
+    assert operator.states(instance) == {instance: "running"}
+
+
+def test_the_safety_brake_holds_an_apply(
+    operator: Operator, audit_path: Path, read_audit: ReadAudit
+) -> None:
+    instances = [operator.launch(), operator.launch()]
+    operator.write_config(safety={"max_actions_per_sweep": 0})
+    assert _planned(operator.plan()) == set(instances)
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.SAFETY_BRAKE, _explain(result)
+    assert "max_actions_per_sweep=0" in result.stderr
+    assert operator.states(*instances) == dict.fromkeys(instances, "running")
+    records = read_audit(audit_path)
+    (brake,) = _events(records, "safety-brake")
+    assert brake["counts"] == [{"group": "aws:ec2_instance", "actions": 2, "population": 2}]
+    assert not _events(records, "intent")
+
+
+# -- read_pinned on its own ------------------------------------------------------------------------
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SHA = "ab" * 32
+SCOPE = Scope("ci", REGION)
+SOURCE = "plan.json"
+
+
+def _document() -> dict[str, Any]:
+    """A plan document as `reaper plan` writes it: one delete, one mark, one keep."""
+    policy = PolicySettings.model_validate({"default_ttl": "24h", "grace_period": "1h"})
+    resources = [
+        Resource(
+            ResourceRef("aws", "ec2_instance", SCOPE, instance_id),
+            name=instance_id,
+            created_at=NOW - age,
+            tags={"reaper-pipeline": "gitlab-ci-1", "reaper-owner": "team-payments", **tags},
+            owner="team-payments",
+        )
+        for instance_id, age, tags in (
+            (
+                "i-01",
+                48 * HOUR,
+                {
+                    "reaper-state": "marked",
+                    "reaper-marked-at": "1772352000",
+                    "reaper-action": "delete",
+                },
+            ),
+            ("i-02", 48 * HOUR, {}),
+            ("i-03", HOUR, {}),
+        )
+    ]
+    plan = make_plan(resources, policy, TagKeys(), NOW - HOUR / 2)
+    return plan_to_json(plan, True, config_sha256=SHA)
+
+
+def _read(document: object, *, now: datetime = NOW, sha: str = SHA) -> Any:
+    return read_pinned(document, SOURCE, sha, HOUR, now)
+
+
+def test_read_pinned_takes_every_item_that_is_not_keep() -> None:
+    document = _document()
+    assert [d["action"] for d in document["decisions"]] == ["delete", "mark", "keep"]
+
+    pinned = _read(document)
+
+    assert pinned.generated_at == NOW - HOUR / 2
+    assert pinned.config_sha256 == SHA
+    assert pinned.items == (
+        PinnedItem(
+            ResourceRef("aws", "ec2_instance", SCOPE, "i-01"), Action.DELETE, "team-payments"
+        ),
+        PinnedItem(ResourceRef("aws", "ec2_instance", SCOPE, "i-02"), Action.MARK, "team-payments"),
+    )
+    assert pinned.population == {"aws:ec2_instance": 3}
+
+
+def _without(key: str) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        del document[key]
+
+    return edit
+
+
+def _set(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        document[key] = value
+
+    return edit
+
+
+def _first(
+    key: str, value: Any = None, *, delete: bool = False
+) -> Callable[[dict[str, Any]], None]:
+    def edit(document: dict[str, Any]) -> None:
+        if delete:
+            del document["decisions"][0][key]
+        else:
+            document["decisions"][0][key] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        pytest.param(_without("decisions"), "not a reaper plan", id="no-decisions"),
+        pytest.param(
+            _set("decisions", {"i-01": "delete"}), "not a reaper plan", id="decisions-a-map"
+        ),
+        pytest.param(_without("generated_at"), "malformed", id="no-generated-at"),
+        pytest.param(_set("generated_at", "last tuesday"), "malformed", id="generated-at-a-word"),
+        pytest.param(_set("generated_at", 1772366400), "malformed", id="generated-at-a-number"),
+        pytest.param(
+            _set("generated_at", "2026-03-01T11:30:00"), "no UTC offset", id="generated-at-naive"
+        ),
+        pytest.param(_without("config_sha256"), "malformed", id="no-config-hash"),
+        pytest.param(_without("summary"), "malformed", id="no-summary"),
+        pytest.param(_set("summary", {"resources": 3}), "malformed", id="no-population"),
+        pytest.param(
+            _set("summary", {"population": {"aws:ec2_instance": "many"}}),
+            "malformed",
+            id="population-not-a-count",
+        ),
+        pytest.param(_set("decisions", ["i-01"]), "malformed", id="decision-not-a-mapping"),
+        pytest.param(_first("id", delete=True), "malformed", id="decision-without-id"),
+        pytest.param(_first("scope", delete=True), "malformed", id="decision-without-scope"),
+        pytest.param(_first("scope", "ci/us-east-1"), "malformed", id="scope-a-string"),
+        pytest.param(_first("scope", {"account": "ci"}), "malformed", id="scope-without-region"),
+        pytest.param(_first("action", delete=True), "malformed", id="decision-without-action"),
+        pytest.param(_first("action", "nuke"), "malformed", id="unknown-action"),
+    ],
+)
+def test_read_pinned_refuses_a_malformed_document(
+    edit: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    document = _document()
+    edit(document)
+
+    with pytest.raises(PlanRefused) as refused:
+        _read(document)
+
+    assert str(refused.value).startswith(f"{SOURCE}: ")
+    assert problem in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(None, id="null"),
+        pytest.param([], id="a-list"),
+        pytest.param("plan", id="a-string"),
+        pytest.param({}, id="empty"),
+    ],
+)
+def test_read_pinned_refuses_what_is_not_a_plan(document: object) -> None:
+    with pytest.raises(PlanRefused, match="not a reaper plan"):
+        _read(document)
+
+
+def test_read_pinned_accepts_a_plan_exactly_plan_max_age_old() -> None:
+    # The plan was made at NOW - 30m; plan_max_age is 1h.
+    assert _read(_document(), now=NOW + HOUR / 2).items
+
+
+def test_read_pinned_refuses_a_plan_older_than_plan_max_age() -> None:
+    with pytest.raises(PlanRefused, match=re.escape("older than safety.plan_max_age=1h")):
+        _read(_document(), now=NOW + HOUR / 2 + timedelta(seconds=1))
+
+
+def test_read_pinned_refuses_a_plan_from_the_future() -> None:
+    with pytest.raises(PlanRefused, match="dated in the future"):
+        _read(_document(), now=NOW - HOUR)
+
+
+def test_read_pinned_refuses_a_plan_made_with_another_config() -> None:
+    with pytest.raises(PlanRefused, match="different config"):
+        _read(_document(), sha="cd" * 32)
