@@ -42,6 +42,8 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta) and value > timedelta(0):  # defaults written in code
+        return value
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration (e.g. 90m, 6h, 3d)")
     return parse_duration(value)
@@ -403,6 +405,73 @@ class NotifySettings(_Section):
         return value
 
 
+class MetricsSettings(_Section):
+    """Prometheus: the daemon serves /metrics; CronJob runs push to a Pushgateway."""
+
+    pushgateway: str | None = None
+    """Pushgateway URL for ``reaper run`` (``http://pushgateway.monitoring:9091``)."""
+    job: str = "reaper"
+    shard: str = "default"
+    """Grouping key with ``job``, so several CronJobs (one per account, say) do not collide."""
+
+    @field_validator("pushgateway")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+class Schedule(_Section):
+    """When sweeps run: exactly one of a cron expression or an interval."""
+
+    cron: str | None = None
+    """Five-field crontab expression in UTC, e.g. ``*/30 * * * *``."""
+    interval: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Schedule:
+        if (self.cron is None) == (self.interval is None):
+            raise ValueError("give exactly one of cron or interval")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError(f"{self.cron!r} is not a five-field cron expression")
+        return self
+
+    def period(self) -> timedelta | None:
+        """The interval, if this is an interval schedule."""
+        return self.interval
+
+
+class DaemonSettings(_Section):
+    """``reaper daemon``: scheduled sweeps and an HTTP endpoint for probes and metrics."""
+
+    schedule: Schedule = Schedule(interval=timedelta(minutes=30))
+    providers: Mapping[str, Schedule] = Field(default_factory=dict)
+    """Per-provider schedules (``aws: {interval: 15m}``); others use ``schedule``."""
+    listen: str = "0.0.0.0:9095"
+    """host:port of /metrics, /healthz and /readyz."""
+    ready_after_missed: int = Field(default=3, ge=1)
+    """/readyz fails when no sweep succeeded within this many schedule periods."""
+    shutdown_timeout: Duration = timedelta(seconds=60)
+    """After SIGTERM, how long the running sweep may take to finish its current action."""
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, value: Mapping[str, Schedule]) -> Mapping[str, Schedule]:
+        for name in value:
+            if name not in KNOWN_KINDS:
+                raise ValueError(f"unknown provider {name!r} (valid: {', '.join(KNOWN_KINDS)})")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -413,6 +482,8 @@ class Settings(_Section):
     safety: SafetySettings = SafetySettings()
     audit: AuditSettings = AuditSettings()
     notify: NotifySettings = NotifySettings()
+    metrics: MetricsSettings = MetricsSettings()
+    daemon: DaemonSettings = DaemonSettings()
 
 
 def parse_settings(data: object, source: str) -> Settings:

@@ -250,7 +250,7 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
         pytest.param(
             with_minimal(bogus=1),
             "bad.yaml: bogus: unknown key "
-            "(valid: dry_run, tags, providers, policy, safety, audit, notify)",
+            "(valid: dry_run, tags, providers, policy, safety, audit, notify, metrics, daemon)",
             id="top-level",
         ),
         pytest.param(

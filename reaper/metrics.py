@@ -1,0 +1,151 @@
+"""Prometheus metrics. The registry is injected, so tests build their own and read it.
+
+Labels stay low-cardinality: provider, kind, action, reason, outcome, operation; never
+resource ids, accounts or regions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from reaper.app import SweepReport
+from reaper.model import Action
+
+SWEEP_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+
+
+class Metrics:
+    """Every metric reaper exports, registered in ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.resources_seen = Gauge(
+            "reaper_resources_seen",
+            "Pipeline-tagged resources seen by the last sweep.",
+            ["provider", "kind"],
+            registry=registry,
+        )
+        self.candidates = Gauge(
+            "reaper_candidates",
+            "Resources the last sweep decided to act on (mark, quarantine, delete), by reason.",
+            ["provider", "kind", "reason"],
+            registry=registry,
+        )
+        self.actions = Counter(
+            "reaper_actions_total",
+            "Actions carried out (or recorded in dry-run), by outcome.",
+            ["provider", "kind", "action", "outcome"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "reaper_errors_total",
+            "Collector and action errors.",
+            ["provider", "operation"],
+            registry=registry,
+        )
+        self.api_requests = Counter(
+            "reaper_cloud_api_requests_total",
+            "Requests sent to cloud APIs, retries included.",
+            ["provider", "operation"],
+            registry=registry,
+        )
+        self.sweep_duration = Histogram(
+            "reaper_sweep_duration_seconds",
+            "Wall time of whole sweeps.",
+            buckets=SWEEP_BUCKETS,
+            registry=registry,
+        )
+        self.sweeps = Counter(
+            "reaper_sweeps_total",
+            "Sweeps run, by result (ok, partial_failure, safety_brake, error).",
+            ["result"],
+            registry=registry,
+        )
+        self.last_success = Gauge(
+            "reaper_last_successful_sweep_timestamp_seconds",
+            "Unix time the last sweep without errors finished.",
+            registry=registry,
+        )
+        self.marked = Gauge(
+            "reaper_marked_resources",
+            "Resources marked and waiting for their action, after the last sweep.",
+            ["provider", "kind"],
+            registry=registry,
+        )
+        self.marked_seconds_left = Gauge(
+            "reaper_marked_next_action_seconds",
+            "Seconds until the soonest action on a marked resource (negative: overdue).",
+            ["provider", "kind"],
+            registry=registry,
+        )
+        self.brake_trips = Counter(
+            "reaper_safety_brake_trips_total",
+            "Sweeps the safety brake stopped.",
+            registry=registry,
+        )
+        self.audit_failures = Counter(
+            "reaper_audit_sink_failures_total",
+            "Audit batches a sink failed to take.",
+            ["sink"],
+            registry=registry,
+        )
+        self.notify_failures = Counter(
+            "reaper_notification_failures_total",
+            "Webhook notifications that could not be delivered.",
+            registry=registry,
+        )
+
+    def observe_sweep(self, report: SweepReport, duration: float, finished: datetime) -> None:
+        """Record one finished sweep (or pinned apply)."""
+        plan = report.plan
+        self.sweep_duration.observe(duration)
+        result = {0: "ok", 1: "partial_failure", 3: "safety_brake"}.get(report.exit_code, "error")
+        self.sweeps.labels(result).inc()
+        if report.brake is not None:
+            self.brake_trips.inc()
+        if report.exit_code == 0:
+            self.last_success.set(finished.timestamp())
+        self.resources_seen.clear()
+        for key, count in plan.population.items():
+            provider, kind = key.split(":", 1)
+            self.resources_seen.labels(provider, kind).set(count)
+        self.candidates.clear()
+        tally: Tally[tuple[str, str, str]] = Tally()
+        for decision in plan.decisions:
+            if decision.action in (Action.MARK, Action.QUARANTINE, Action.DELETE):
+                ref = decision.ref
+                tally[(ref.provider, ref.kind, str(decision.reasons[0]))] += 1
+        for labels, count in tally.items():
+            self.candidates.labels(*labels).set(count)
+        for outcome in report.outcomes:
+            ref = outcome.ref
+            self.actions.labels(
+                ref.provider, ref.kind, str(outcome.action), str(outcome.result)
+            ).inc()
+            if not outcome.result.ok:
+                self.errors.labels(ref.provider, str(outcome.action)).inc()
+        for error in report.collection.errors:
+            self.errors.labels(error.kind_key.split(":", 1)[0], "collect").inc()
+        self._observe_marks(report, finished)
+
+    def _observe_marks(self, report: SweepReport, finished: datetime) -> None:
+        self.marked.clear()
+        self.marked_seconds_left.clear()
+        soonest: dict[tuple[str, str], float] = {}
+        counts: Tally[tuple[str, str]] = Tally()
+        for decision in report.plan.decisions:
+            waiting = decision.action is Action.MARK or (
+                decision.action is Action.KEEP and decision.intended is not None
+            )
+            if not waiting or decision.not_before is None:
+                continue
+            key = (decision.ref.provider, decision.ref.kind)
+            counts[key] += 1
+            left = (decision.not_before - finished).total_seconds()
+            soonest[key] = min(left, soonest.get(key, left))
+        for key, count in counts.items():
+            self.marked.labels(*key).set(count)
+            self.marked_seconds_left.labels(*key).set(soonest[key])
