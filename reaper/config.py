@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +29,7 @@ from pydantic import (
 
 from reaper.durations import format_duration, parse_duration
 from reaper.errors import ConfigError
+from reaper.versions import EKS_END_OF_STANDARD_SUPPORT, parse_version
 
 # The kinds each provider knows. Provider modules register an implementation for each;
 # a test checks the two lists agree, so config stays free of SDK imports.
@@ -67,7 +68,9 @@ ZeroOrDuration = Annotated[
 ]
 
 # The reasons a rule can act on, and the actions it may choose for them.
-ACTING_REASONS = ("ttl-expired", "expiry-passed")
+ACTING_REASONS = ("ttl-expired", "expiry-passed", "unpatched", "exposed")
+# Risks are isolated first by default; an expired resource is simply deleted.
+DEFAULT_ACTIONS: Mapping[str, str] = {"unpatched": "quarantine", "exposed": "quarantine"}
 RULE_ACTIONS = ("delete", "quarantine")
 
 
@@ -237,8 +240,44 @@ class PolicySettings(_Section):
     actions: Mapping[RuleReason, RuleAction] = Field(default_factory=dict)
     """What each reason leads to (``delete`` or ``quarantine``); default delete."""
     retry: RetrySettings = RetrySettings()
+    max_image_age: Duration = timedelta(days=90)
+    """A VM whose image is older than this is unpatched."""
+    min_kubernetes_version: str | None = None
+    """Clusters below this ``major.minor`` are unpatched (also: past end of standard support)."""
+    kubernetes_end_of_support: Mapping[str, Annotated[date, Field(strict=False)]] = Field(
+        default_factory=dict
+    )
+    """Overrides and additions to the shipped calendar: ``{"1.31": 2025-11-26}``."""
+    exposed_ports: tuple[int, ...] = Field(default=(22, 3389), strict=False)
+    """Ports that must not be open to 0.0.0.0/0 or ::/0 (all-ports rules always count)."""
     kinds: Mapping[KindName, KindPolicy] = Field(default_factory=dict)
     """Keyed by ``kind`` (``ec2_instance``) or ``provider:kind`` (``aws:ec2_instance``)."""
+
+    @field_validator("min_kubernetes_version")
+    @classmethod
+    def _min_version(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_version(value)
+        return value
+
+    @field_validator("kubernetes_end_of_support")
+    @classmethod
+    def _calendar(cls, value: Mapping[str, date]) -> Mapping[str, date]:
+        for version in value:
+            parse_version(version)
+        return value
+
+    @field_validator("exposed_ports")
+    @classmethod
+    def _ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [p for p in value if not 0 < p < 65536]
+        if bad:
+            raise ValueError(f"not TCP/UDP ports: {bad}")
+        return value
+
+    def support_calendar(self) -> Mapping[str, date]:
+        """The shipped EKS calendar with this config's overrides."""
+        return {**EKS_END_OF_STANDARD_SUPPORT, **self.kubernetes_end_of_support}
 
     def action_for(self, provider: str, kind: str, reason: str) -> str:
         """``delete`` or ``quarantine``: the kind's rule, else the global rule, else delete."""
@@ -246,7 +285,7 @@ class PolicySettings(_Section):
             override = self.kinds.get(key)
             if override is not None and reason in override.actions:
                 return override.actions[reason]
-        return self.actions.get(reason, "delete")
+        return self.actions.get(reason, DEFAULT_ACTIONS.get(reason, "delete"))
 
     def ttl_for(self, provider: str, kind: str) -> timedelta:
         """The TTL of a kind when the resource carries no ttl tag."""

@@ -56,6 +56,10 @@ class Reason(StrEnum):
     """Quarantined for longer than the quarantine TTL without being released."""
     RETRY_BACKOFF = "retry-backoff"
     """Earlier attempts failed; the next one waits for its backoff."""
+    UNPATCHED = "unpatched"
+    """Runs an image that is too old, deprecated or gone, or an outdated Kubernetes version."""
+    EXPOSED = "exposed"
+    """Reachable from the whole internet on a sensitive port."""
 
 
 class Result(StrEnum):
@@ -107,6 +111,34 @@ class ResourceRef:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """The machine image a VM runs, as the provider described it."""
+
+    id: str
+    created_at: datetime | None = None
+    deprecated_at: datetime | None = None
+    missing: bool = False
+    """The image no longer exists (deregistered, or no longer shared with the account)."""
+
+
+@dataclass(frozen=True)
+class PortRange:
+    """An inbound rule open to the whole internet (0.0.0.0/0 or ::/0)."""
+
+    protocol: str
+    """``tcp``, ``udp``, ``icmp``, or ``all`` for every protocol."""
+    from_port: int
+    to_port: int
+
+    def covers(self, port: int) -> bool:
+        return self.protocol == "all" or self.from_port <= port <= self.to_port
+
+    @property
+    def all_ports(self) -> bool:
+        return self.protocol == "all" or (self.from_port <= 0 and self.to_port >= 65535)
+
+
+@dataclass(frozen=True)
 class Resource:
     """A resource as a collector saw it. Immutable; collectors build a new one per sweep."""
 
@@ -122,6 +154,14 @@ class Resource:
     """The value of the pipeline tag: which pipeline run created it."""
     owner: str | None = None
     """The value of the owner tag, if any."""
+    image: ImageFacts | None = None
+    """For VMs: the image it was launched from."""
+    public: bool = False
+    """Has a public IP address or a public endpoint."""
+    open_to_world: tuple[PortRange, ...] = ()
+    """Inbound rules of its firewall (security groups) open to the whole internet."""
+    kubernetes_version: str | None = None
+    """For clusters: ``major.minor``."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +183,8 @@ class Decision:
     """Earlier failed attempts on this resource, from its lifecycle tags."""
     escalated: bool = False
     """Failed often enough that a person should look at it."""
+    details: tuple[str, ...] = ()
+    """What was found, for people: ``image ami-1 is 200d old (max 90d)``."""
 
     @property
     def ref(self) -> ResourceRef:

@@ -18,6 +18,7 @@ from reaper.durations import parse_duration, parse_timestamp
 from reaper.errors import BrakeCount, SafetyLimitExceeded
 from reaper.lifecycle import QUARANTINED_AT, Lifecycle, LifecycleTagError, State, read_lifecycle
 from reaper.model import Action, Decision, Plan, Reason, Resource
+from reaper.versions import end_of_support, parse_version
 
 # Values of the protect tag that mean "not protected". Anything else, including an empty
 # value, protects: when in doubt, keep.
@@ -66,14 +67,22 @@ def decide(resource: Resource, policy: PolicySettings, tags: TagKeys, now: datet
         )
         return _with_backoff(expired, life, policy, now)
 
-    if due is None:
+    risks, details = _risks(resource, policy, now)
+    if due is None and not risks:
         return Decision(resource, Action.KEEP, (Reason.UNKNOWN_AGE,))
-    deadline, reason = due
-    if now < deadline:
+    past_deadline = due is not None and now >= due[0]
+    if not past_deadline and not risks:
+        assert due is not None
         action = Action.UNMARK if life.state is State.MARKED else Action.KEEP
-        return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=deadline)
+        return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=due[0])
+    reasons = (*([due[1]] if past_deadline and due else []), *risks)
+    deadline = due[0] if past_deadline and due else now
+    provider, kind = resource.ref.provider, resource.ref.kind
+    # Several reasons: the most destructive of their actions wins (delete over quarantine).
+    intended = max(
+        (Action(policy.action_for(provider, kind, r)) for r in reasons), key=_DESTRUCTIVENESS
+    )
 
-    intended = Action(policy.action_for(resource.ref.provider, resource.ref.kind, reason))
     marked = life.state is State.MARKED and life.marked_at is not None
     if marked and life.action == intended and life.marked_at is not None:
         act_at = life.marked_at + policy.grace_period
@@ -81,22 +90,86 @@ def decide(resource: Resource, policy: PolicySettings, tags: TagKeys, now: datet
             return Decision(
                 resource,
                 Action.KEEP,
-                (reason, Reason.IN_GRACE),
+                (*reasons, Reason.IN_GRACE),
                 deadline,
                 act_at,
                 intended=intended,
+                details=details,
             )
         return _with_backoff(
-            Decision(resource, intended, (reason,), deadline, act_at), life, policy, now
+            Decision(resource, intended, reasons, deadline, act_at, details=details),
+            life,
+            policy,
+            now,
         )
     if not policy.grace_period:
         return _with_backoff(
-            Decision(resource, intended, (reason,), deadline, deadline), life, policy, now
+            Decision(resource, intended, reasons, deadline, deadline, details=details),
+            life,
+            policy,
+            now,
         )
     # Not marked yet, or marked for another action: announce what will happen and when.
     return Decision(
-        resource, Action.MARK, (reason,), deadline, now + policy.grace_period, intended=intended
+        resource,
+        Action.MARK,
+        reasons,
+        deadline,
+        now + policy.grace_period,
+        intended=intended,
+        details=details,
     )
+
+
+_DESTRUCTIVENESS = [Action.QUARANTINE, Action.DELETE].index
+
+
+def _risks(
+    resource: Resource, policy: PolicySettings, now: datetime
+) -> tuple[tuple[Reason, ...], tuple[str, ...]]:
+    """Unpatched and exposed findings, with a human detail for each. Pure."""
+    details: list[str] = []
+    image = resource.image
+    if image is not None:
+        if image.missing:
+            details.append(f"image {image.id} no longer exists")
+        elif image.deprecated_at is not None and image.deprecated_at <= now:
+            details.append(f"image {image.id} is deprecated since {image.deprecated_at:%Y-%m-%d}")
+        elif image.created_at is not None and now - image.created_at > policy.max_image_age:
+            details.append(
+                f"image {image.id} is {(now - image.created_at).days}d old "
+                f"(max {policy.max_image_age.days}d)"
+            )
+    if resource.kubernetes_version is not None:
+        details.extend(_outdated_kubernetes(resource.kubernetes_version, policy, now))
+    reasons: list[Reason] = [Reason.UNPATCHED] if details else []
+    if resource.public:
+        open_ports = sorted(
+            {
+                "all ports" if r.all_ports else str(p)
+                for r in resource.open_to_world
+                for p in policy.exposed_ports
+                if r.all_ports or r.covers(p)
+            }
+        )
+        if open_ports:
+            reasons.append(Reason.EXPOSED)
+            details.append(f"public and open to the internet on {', '.join(open_ports)}")
+    return tuple(reasons), tuple(details)
+
+
+def _outdated_kubernetes(version: str, policy: PolicySettings, now: datetime) -> list[str]:
+    try:
+        current = parse_version(version)
+    except ValueError:
+        return []  # an odd version string is not evidence of anything
+    found = []
+    if policy.min_kubernetes_version and current < parse_version(policy.min_kubernetes_version):
+        found.append(f"Kubernetes {version} is below {policy.min_kubernetes_version}")
+    ends = end_of_support(version, policy.support_calendar())
+    if ends is not None and now.date() > ends:
+        found.append(f"Kubernetes {version} is past end of standard support ({ends})")
+    return found
 
 
 def _deadline(

@@ -171,13 +171,13 @@ def test_run_apply_terminates_exactly_the_expired_instances(
 def test_run_apply_stops_at_the_safety_brake(
     cli: Cli, seeded: list[SeededInstance], alive: AliveFactory
 ) -> None:
-    expired = len(_ids(seeded, deleted=True))
+    acting = len(_ids(seeded, deleted=True))
     config = cli.config(dry_run=False, safety={"max_actions_per_sweep": 1})
 
     result = cli("run", "--config", config, "--apply")
 
     assert result.returncode == ExitCode.SAFETY_BRAKE, _explain(result)
-    assert f"{expired} actions planned, more than max_actions_per_sweep=1" in result.stderr
+    assert f"{acting} actions planned, more than max_actions_per_sweep=1" in result.stderr
     assert alive(LAYOUT) == _ids(seeded)
 
 

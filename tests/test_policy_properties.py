@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import event, given, settings
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from reaper.config import PolicySettings, SafetySettings, TagKeys
 from reaper.durations import MAX_DURATION, format_duration, parse_duration, parse_timestamp
 from reaper.errors import SafetyLimitExceeded
-from reaper.model import Action, Plan, Reason, Resource, ResourceRef, Scope
+from reaper.model import Action, ImageFacts, Plan, PortRange, Reason, Resource, ResourceRef, Scope
 from reaper.policy import check_brake, decide, make_plan
 
 TAGS = TagKeys()
@@ -88,6 +89,21 @@ lifecycle_tags = st.fixed_dictionaries(
 )
 
 
+images = st.builds(
+    ImageFacts,
+    id=st.just("ami-1"),
+    created_at=st.none() | moments,
+    deprecated_at=st.none() | moments,
+    missing=st.booleans(),
+)
+port_ranges = st.builds(
+    PortRange,
+    protocol=st.sampled_from(["tcp", "udp", "all"]),
+    from_port=st.integers(0, 65535),
+    to_port=st.integers(0, 65535),
+)
+
+
 @st.composite
 def resources(
     draw: st.DrawFn, *, pipeline: bool | None = None, protect: bool | None = None
@@ -118,6 +134,10 @@ def resources(
         name=ident,
         created_at=draw(st.none() | moments),
         tags=tags,
+        image=draw(st.none() | images),
+        public=draw(st.booleans()),
+        open_to_world=tuple(draw(st.lists(port_ranges, max_size=3))),
+        kubernetes_version=draw(st.none() | st.sampled_from(["1.24", "1.33", "1.35", "v1.x"])),
     )
 
 
@@ -197,7 +217,7 @@ def test_a_resource_with_an_unparsable_reaper_tag_is_never_deleted(
 @PROPERTY
 @given(resources(), policies(), moments)
 def test_decide_is_deterministic(res: Resource, policy: PolicySettings, now: datetime) -> None:
-    copy = Resource(res.ref, res.name, res.created_at, dict(res.tags))
+    copy = replace(res, tags=dict(res.tags))
     assert decide(res, policy, TAGS, now) == decide(copy, policy, TAGS, now)
 
 
@@ -212,7 +232,7 @@ def test_deadlines_are_consistent_with_the_action(
     res: Resource, policy: PolicySettings, now: datetime, age: timedelta | None
 ) -> None:
     if age is not None:  # created close to now, so both sides of the deadline are seen
-        res = Resource(res.ref, res.name, now - age, res.tags)
+        res = replace(res, created_at=now - age)
     decision = decide(res, policy, TAGS, now)
     event(f"{decision.action}: {', '.join(decision.reasons)}")
     if decision.action in (Action.DELETE, Action.QUARANTINE):
@@ -221,10 +241,9 @@ def test_deadlines_are_consistent_with_the_action(
         assert decision.deadline <= now
         assert decision.not_before is not None
         assert decision.not_before <= now
-        assert decision.reasons in (
-            (Reason.TTL_EXPIRED,),
-            (Reason.EXPIRY_PASSED,),
-            (Reason.QUARANTINE_EXPIRED,),
+        acting = {Reason.TTL_EXPIRED, Reason.EXPIRY_PASSED, Reason.UNPATCHED, Reason.EXPOSED}
+        assert decision.reasons == (Reason.QUARANTINE_EXPIRED,) or (
+            decision.reasons and set(decision.reasons) <= acting
         )
         if policy.grace_period and decision.reasons != (Reason.QUARANTINE_EXPIRED,):
             marked_at = res.tags.get("reaper-marked-at", "")

@@ -244,15 +244,22 @@ def test_one_describe_and_one_terminate_call_per_account_and_region(demo: DemoSw
     with_expired = {(s.account, s.region) for s in demo.seeded if s.expect_deleted}
     assert len(with_expired) == 4
     # The proxy tells regions apart, not accounts: per region, one call per account.
+    # Images and security groups are described once per scope, whatever the instances.
+    seeded_scopes = {(s.account, s.region) for s in demo.seeded}
+    per_region = {r: sum(1 for _, where in seeded_scopes if where == r) for r in regions}
     ec2_calls = {k: n for k, n in demo.applied_calls.items() if k[0] == "ec2"}
     assert ec2_calls == {
         **{("ec2", r, "DescribeInstances"): len(accounts) for r in regions},
+        **{("ec2", r, "DescribeImages"): n for r, n in per_region.items() if n},
+        **{("ec2", r, "DescribeSecurityGroups"): n for r, n in per_region.items() if n},
         **{
             ("ec2", r, "TerminateInstances"): sum(1 for _, where in with_expired if where == r)
             for r in regions
         },
     }
-    assert sum(ec2_calls.values()) == len(accounts) * len(regions) + len(with_expired)
+    assert sum(ec2_calls.values()) == (
+        len(accounts) * len(regions) + len(with_expired) + 2 * len(seeded_scopes)
+    )
     # Besides EC2, only identity calls: the role assumed once, the principals looked up.
     other = {k: n for k, n in demo.applied_calls.items() if k[0] != "ec2"}
     assert {k[2] for k in other} == {"AssumeRole", "GetCallerIdentity"}

@@ -44,7 +44,7 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
     log.info("starting the sandbox (moto server mode on loopback)")
     with MotoServer() as server:
         now = datetime.now(UTC)
-        seeded = seed_estate(server, now, DEMO_LAYOUT)
+        seeded = seed_estate(server, now, DEMO_LAYOUT, risks=True)
         log.info("seeded %d instances in %d accounts", len(seeded), len(DEMO_LAYOUT))
         connections = Connections(sandbox_session(), server.endpoint_url)
         kinds = build_kinds(settings, connections)
@@ -59,10 +59,13 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
             if apply:
                 alive = live_instances(server, DEMO_LAYOUT)
                 gone = [s for s in seeded if s.instance_id not in alive]
+                quarantined = sorted({s.label for s in seeded if s.expect_quarantined})
                 click.echo(
                     f"\nAfter the sweeps: {len(alive)} of {len(seeded)} instances left, "
                     f"{len(gone)} terminated "
-                    f"({', '.join(sorted({s.label for s in gone})) or 'none'})."
+                    f"({', '.join(sorted({s.label for s in gone})) or 'none'}); "
+                    f"unpatched and exposed ones quarantined ({', '.join(quarantined)}): "
+                    "stopped, isolated, deleted after policy.quarantine_ttl unless released."
                 )
             else:
                 click.echo("\nDry run: nothing was changed. Run `reaper demo --apply` to act.")

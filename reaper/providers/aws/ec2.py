@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from reaper.model import (
     Result,
     Scope,
 )
+from reaper.providers.aws import ec2_facts
 from reaper.providers.aws.clients import AwsClients, error_code, translate_errors
 from reaper.providers.aws.ec2_isolation import (
     ORIGINAL_GROUPS,
@@ -54,6 +56,7 @@ class Ec2Instances(ResourceKind):
     kind = "ec2_instance"
     permissions = (
         "ec2:DescribeInstances",
+        "ec2:DescribeImages",
         "ec2:TerminateInstances",
         "ec2:CreateTags",
         "ec2:DeleteTags",
@@ -80,8 +83,6 @@ class Ec2Instances(ResourceKind):
 
     def collect(self, scope: Scope) -> Collected:
         ec2 = self._clients.client(scope, "ec2")
-        resources: list[Resource] = []
-        skipped = 0
         with translate_errors(f"ec2 DescribeInstances in {scope}"):
             pages = ec2.get_paginator("describe_instances").paginate(
                 Filters=[
@@ -90,25 +91,42 @@ class Ec2Instances(ResourceKind):
                 ],
                 PaginationConfig={"PageSize": 1000},
             )
-            for raw in _instances(pages):
-                resource = self._to_resource(scope, raw)
-                if resource is None:
-                    skipped += 1
-                else:
-                    resources.append(resource)
-        return Collected(tuple(resources), skipped)
+            raws = list(_instances(pages))
+        return self._build(scope, raws)
 
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
+        raws = [
+            raw
+            for raw in self._describe(scope, ids).values()
+            if raw.get("State", {}).get("Name") in LIVE_STATES
+        ]
+        return self._build(scope, raws)
+
+    def _build(self, scope: Scope, raws: Sequence[Mapping[str, Any]]) -> Collected:
+        """Resources from described instances, with their image and exposure facts."""
+        ec2 = self._clients.client(scope, "ec2")
+        image_facts = ec2_facts.images(
+            ec2, scope, {str(r["ImageId"]) for r in raws if r.get("ImageId")}
+        )
+        rules = ec2_facts.open_rules(ec2, scope, {g for r in raws for g in ec2_facts.group_ids(r)})
         resources: list[Resource] = []
         skipped = 0
-        for raw in self._describe(scope, ids).values():
-            if raw.get("State", {}).get("Name") not in LIVE_STATES:
-                continue
+        for raw in raws:
             resource = self._to_resource(scope, raw)
             if resource is None:
                 skipped += 1
-            else:
-                resources.append(resource)
+                continue
+            open_to_world = tuple(
+                dict.fromkeys(rule for g in sorted(ec2_facts.group_ids(raw)) for rule in rules[g])
+            )
+            resources.append(
+                replace(
+                    resource,
+                    image=image_facts.get(str(raw.get("ImageId", ""))),
+                    public=ec2_facts.is_public(raw),
+                    open_to_world=open_to_world,
+                )
+            )
         return Collected(tuple(resources), skipped)
 
     def tag(
