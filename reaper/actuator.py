@@ -4,15 +4,22 @@ For each (kind, scope) group: intent records are written and fsynced, then the p
 is called, then outcome records are written. If the intent cannot be recorded, the
 action is not performed. Kinds are processed in delete order; scopes of one order level
 run concurrently.
+
+A :class:`StopFlag` (the daemon's, on SIGTERM) stops a sweep between groups: a group not
+started yet gets no intent, only ``skipped`` records; a provider call not started in a
+group whose intents are written gets an ``outcome`` with result skipped.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -29,6 +36,69 @@ log = logging.getLogger(__name__)
 _AUDITED_TAGS = ("Name",)
 
 
+class StopFlag:
+    """A cooperative stop for actuators, and the intents they have in flight. Thread-safe.
+
+    Once :meth:`request` is called, an actuator starts no further (kind, scope) group and
+    no further provider call: it finishes the call it is in and records the rest as
+    skipped with the flag's reason. :meth:`in_flight` names the intents written whose
+    outcomes are not written yet, for whoever gives up waiting (the daemon's
+    ``shutdown-abandoned`` record).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reason: str | None = None
+        self._in_flight: dict[int, list[dict[str, Any]]] = {}
+        self._next = 0
+
+    def request(self, reason: str) -> None:
+        """Ask every actuator using this flag to stop; the first reason given is kept."""
+        with self._lock:
+            if self._reason is None:
+                self._reason = reason
+
+    @property
+    def reason(self) -> str | None:
+        """Why a stop was requested; None while none was."""
+        with self._lock:
+            return self._reason
+
+    def in_flight(self) -> list[dict[str, Any]]:
+        """Copies of the intent records written (or being written) whose outcomes are not."""
+        with self._lock:
+            return [dict(r) for records in self._in_flight.values() for r in records]
+
+    @contextmanager
+    def acting(self, intents: Sequence[Mapping[str, Any]]) -> Iterator[None]:
+        """Hold ``intents`` as in flight for the block (the call and its outcome records)."""
+        with self._lock:
+            token, self._next = self._next, self._next + 1
+            self._in_flight[token] = [dict(r) for r in intents]
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._in_flight[token]
+
+
+_stop_flag: ContextVar[StopFlag | None] = ContextVar("reaper_stop_flag", default=None)
+
+
+@contextmanager
+def stopped_by(flag: StopFlag) -> Iterator[None]:
+    """Actuators created in this block (in this thread) honour ``flag``.
+
+    For callers that reach the actuator through :func:`reaper.app.run_sweep`, which does
+    not take a flag itself.
+    """
+    token = _stop_flag.set(flag)
+    try:
+        yield
+    finally:
+        _stop_flag.reset(token)
+
+
 class Actuator:
     """Executes the actionable decisions of a plan and records every step."""
 
@@ -40,8 +110,13 @@ class Actuator:
         audited_tags: Iterable[str],
         max_workers: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stop: StopFlag | None = None,
     ) -> None:
+        """``stop`` defaults to the flag of an enclosing :func:`stopped_by`, else none."""
         self._clock = clock
+        if stop is None:
+            stop = _stop_flag.get()
+        self._stop = stop if stop is not None else StopFlag()
         self._kinds = {k.key(): k for k in kinds}
         self._audit = audit
         self._sweep_id = sweep_id
@@ -78,28 +153,38 @@ class Actuator:
         kind = self._kinds.get(kind_key)
         if kind is None:
             return [self._skip(d, f"kind {kind_key} is not enabled") for d in decisions]
+        stopping = self._stop.reason
+        if stopping is not None:
+            return self._not_started(kind_key, scope, decisions, stopping)
         principal = self._principal(kind, scope)
-        try:
-            self._audit.append([self._record("intent", d, principal) for d in decisions])
-        except AuditError as err:
-            log.error(
-                "not acting on %d resources in %s %s: %s", len(decisions), kind_key, scope, err
-            )
-            return [
-                Outcome(d.ref, d.action, Result.FAILED, f"audit trail unavailable: {err}")
-                for d in decisions
-            ]
-        acted = self._perform(kind, scope, decisions, now)
-        self._track_failures(kind, scope, decisions, acted, now)
-        by_ref = {d.ref: d for d in decisions}
-        try:
-            self._audit.append(
-                [self._record("outcome", by_ref[o.ref], principal, o) for o in acted]
-            )
-        except AuditError as err:
-            # The actions happened; the missing outcomes show as intents without outcomes,
-            # which the next sweep's recovery completes.
-            log.error("cannot record outcomes for %s in %s: %s", kind_key, scope, err)
+        intents = [self._record("intent", d, principal) for d in decisions]
+        # In flight from before the intents are written until after the outcomes are.
+        with self._stop.acting(intents):
+            try:
+                self._audit.append(intents)
+            except AuditError as err:
+                log.error(
+                    "not acting on %d resources in %s %s: %s",
+                    len(decisions),
+                    kind_key,
+                    scope,
+                    err,
+                )
+                return [
+                    Outcome(d.ref, d.action, Result.FAILED, f"audit trail unavailable: {err}")
+                    for d in decisions
+                ]
+            acted = self._perform(kind, scope, decisions, now)
+            self._track_failures(kind, scope, decisions, acted, now)
+            by_ref = {d.ref: d for d in decisions}
+            try:
+                self._audit.append(
+                    [self._record("outcome", by_ref[o.ref], principal, o) for o in acted]
+                )
+            except AuditError as err:
+                # The actions happened; the missing outcomes show as intents without
+                # outcomes, which the next sweep's recovery completes.
+                log.error("cannot record outcomes for %s in %s: %s", kind_key, scope, err)
         for outcome in acted:
             log.info(
                 "action=%s kind=%s scope=%s id=%s result=%s %s",
@@ -143,6 +228,11 @@ class Actuator:
 
         outcomes: list[Outcome] = []
         for group_decisions, call in calls:
+            stopping = self._stop.reason
+            if stopping is not None:
+                # The intents are written: each gets an outcome saying it was not performed.
+                outcomes += [self._skip(d, stopping) for d in group_decisions]
+                continue
             try:
                 done = {o.ref: o for o in call()}
             except NotSupported as err:
@@ -158,6 +248,20 @@ class Actuator:
                 for d in group_decisions
             ]
         return outcomes
+
+    def _not_started(
+        self, kind_key: str, scope: Scope, decisions: list[Decision], reason: str
+    ) -> list[Outcome]:
+        """A group left out because a stop was requested: ``skipped`` records, no intents."""
+        skipped = [self._skip(d, reason) for d in decisions]
+        log.warning(
+            "not acting on %d resources in %s %s: %s", len(decisions), kind_key, scope, reason
+        )
+        try:
+            self.record_skipped(skipped)
+        except AuditError as err:
+            log.error("cannot record the skipped group %s in %s: %s", kind_key, scope, err)
+        return skipped
 
     def _track_failures(
         self,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from reaper.actuator import Actuator
 from reaper.audit import AuditLog, dangling_intents
@@ -30,6 +33,9 @@ from reaper.notify import WebhookNotifier
 from reaper.pinned import PinnedPlan
 from reaper.policy import check_brake, decide, make_plan
 from reaper.providers.base import ResourceKind
+
+if TYPE_CHECKING:
+    from reaper.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +95,24 @@ class SweepReport:
         )
 
 
-def collect(kinds: Sequence[ResourceKind], max_workers: int = 8) -> Collection:
-    """Run every kind's collector in every scope concurrently; failures are kept, not raised."""
+def collect(
+    kinds: Sequence[ResourceKind],
+    max_workers: int = 8,
+    on_scope_done: Callable[[str, str], None] | None = None,
+) -> Collection:
+    """Run every kind's collector in every scope concurrently; failures are kept, not raised.
+
+    ``on_scope_done(kind_key, scope)`` is called as each (kind, scope) finishes (progress).
+    """
     jobs = [(kind, scope) for kind in kinds for scope in kind.scopes()]
     resources: list[Resource] = []
     errors: list[CollectError] = []
     skipped = 0
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         futures = [(kind, scope, pool.submit(kind.collect, scope)) for kind, scope in jobs]
+        if on_scope_done is not None:
+            for kind, scope, future in futures:
+                future.add_done_callback(partial(_scope_done, on_scope_done, kind.key(), scope))
         for kind, scope, future in futures:
             try:
                 collected = future.result()
@@ -116,11 +132,21 @@ def collect(kinds: Sequence[ResourceKind], max_workers: int = 8) -> Collection:
     return Collection(tuple(resources), tuple(errors), skipped)
 
 
+def _scope_done(
+    callback: Callable[[str, str], None], kind_key: str, scope: Scope, _: object
+) -> None:
+    callback(kind_key, str(scope))
+
+
 def plan_sweep(
-    settings: Settings, kinds: Sequence[ResourceKind], now: datetime, max_workers: int = 8
+    settings: Settings,
+    kinds: Sequence[ResourceKind],
+    now: datetime,
+    max_workers: int = 8,
+    on_scope_done: Callable[[str, str], None] | None = None,
 ) -> tuple[Plan, Collection, SafetyLimitExceeded | None]:
     """Collect and decide; never changes anything."""
-    collection = collect(kinds, max_workers)
+    collection = collect(kinds, max_workers, on_scope_done)
     plan = make_plan(collection.resources, settings.policy, settings.tags, now)
     for decision in plan.decisions:
         for warning in decision.warnings:
@@ -140,13 +166,18 @@ def run_sweep(
     dry_run: bool,
     config_sha256: str = "",
     notifier: WebhookNotifier | None = None,
+    metrics: Metrics | None = None,
 ) -> SweepReport:
-    """One full sweep. ``now`` is the sweep's single clock reading."""
-    sweep = _Sweep(settings, kinds, audit, dry_run, config_sha256, notifier)
-    sweep.start()
-    sweep.recover()
-    plan, collection, brake = plan_sweep(settings, kinds, now, sweep.workers)
-    return sweep.finish(plan, collection, brake, [])
+    """One full sweep. ``now`` is the sweep's single clock reading.
+
+    With ``metrics``, the sweep is recorded there when it ends, or as an error if it raises.
+    """
+    sweep = _Sweep(settings, kinds, audit, dry_run, config_sha256, notifier, metrics)
+    with sweep.measured():
+        sweep.start()
+        sweep.recover()
+        plan, collection, brake = plan_sweep(settings, kinds, now, sweep.workers)
+        return sweep.finish(plan, collection, brake, [])
 
 
 def apply_pinned(
@@ -158,13 +189,26 @@ def apply_pinned(
     dry_run: bool,
     config_sha256: str = "",
     notifier: WebhookNotifier | None = None,
+    metrics: Metrics | None = None,
 ) -> SweepReport:
     """Act on exactly the resources of a pinned plan, each re-read and re-decided first.
 
     A resource that is gone, changed owner or no longer gets the planned action is
-    skipped with the reason; nothing outside the plan is ever touched.
+    skipped with the reason; nothing outside the plan is ever touched. ``metrics`` as for
+    :func:`run_sweep`.
     """
-    sweep = _Sweep(settings, kinds, audit, dry_run, config_sha256, notifier)
+    sweep = _Sweep(settings, kinds, audit, dry_run, config_sha256, notifier, metrics)
+    with sweep.measured():
+        return _apply_pinned(sweep, settings, kinds, pinned, now)
+
+
+def _apply_pinned(
+    sweep: _Sweep,
+    settings: Settings,
+    kinds: Sequence[ResourceKind],
+    pinned: PinnedPlan,
+    now: datetime,
+) -> SweepReport:
     sweep.start(pinned_plan=pinned.generated_at.isoformat())
     sweep.recover()
     by_key = {k.key(): k for k in kinds}
@@ -242,7 +286,12 @@ class _Sweep:
         dry_run: bool,
         config_sha256: str,
         notifier: WebhookNotifier | None,
+        metrics: Metrics | None = None,
     ) -> None:
+        # The shell's stopwatch. The sweep's clock reading (the plan's ``created_at``) plus
+        # the elapsed time is when it finished, without reading the wall clock again.
+        self.started = time.monotonic()
+        self.metrics = metrics
         self.settings = settings
         self.kinds = {k.key(): k for k in kinds}
         self.audit = audit
@@ -254,6 +303,33 @@ class _Sweep:
         self.actuator = Actuator(
             kinds, audit, self.sweep_id, settings.tags.model_dump().values(), self.workers
         )
+
+    @contextmanager
+    def measured(self) -> Iterator[None]:
+        """Record the sweep in ``metrics``: as an error if the block raises.
+
+        A sweep that finishes is recorded by :meth:`finish`.
+        """
+        try:
+            yield
+        except BaseException:
+            if self.metrics is not None:
+                self.metrics.observe_error(time.monotonic() - self.started)
+                self._observe_failures(self.metrics)
+            raise
+
+    def _observe(self, report: SweepReport) -> None:
+        if self.metrics is None:
+            return
+        duration = time.monotonic() - self.started
+        finished = report.plan.created_at + timedelta(seconds=duration)
+        self.metrics.observe_sweep(report, duration, finished)
+        self._observe_failures(self.metrics)
+
+    def _observe_failures(self, metrics: Metrics) -> None:
+        metrics.observe_audit(self.audit)
+        if self.notifier is not None:
+            metrics.observe_notifier(self.notifier)
 
     def start(self, **fields: Any) -> None:
         self.audit.append(
@@ -362,6 +438,7 @@ class _Sweep:
             ]
         )
         self._notify(report)
+        self._observe(report)
         return report
 
     def _notify(self, report: SweepReport) -> None:

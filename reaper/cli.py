@@ -17,17 +17,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from prometheus_client import CollectorRegistry
 
 from reaper import __version__
 from reaper.app import ExitCode, SweepReport, apply_pinned, plan_sweep, release_resource, run_sweep
+from reaper.audit import AuditLog
 from reaper.audit_sinks import build_audit_log
 from reaper.cli_audit import audit
+from reaper.cli_daemon import daemon
 from reaper.config import Settings, load_settings
 from reaper.errors import ConfigError, ReaperError
+from reaper.logs import LOG_FORMATS, LogFormat, configure_logging
+from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.pinned import PlanRefused, read_pinned
+from reaper.progress import Progress
 from reaper.providers.catalog import build_kinds
-from reaper.report import plan_to_json, render_json, render_table
+from reaper.pushgateway import push_metrics
+from reaper.report import FORMATS, render
 
 log = logging.getLogger("reaper")
 
@@ -50,7 +57,7 @@ def output_options(func: F) -> F:
     func = click.option(
         "--format",
         "fmt",
-        type=click.Choice(["table", "json"]),
+        type=click.Choice(FORMATS),
         default="table",
         show_default=True,
         help="Output format.",
@@ -72,16 +79,17 @@ def output_options(func: F) -> F:
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
-def cli(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    envvar="REAPER_LOG_FORMAT",
+    help="json: one JSON object per line, for cluster log collectors.",
+)
+def cli(log_level: str, log_format: LogFormat) -> None:
     """Find and remove the cloud resources CI/CD pipelines leave behind."""
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=log_level.upper(),
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-    )
-    # SDK chatter (retries, credential lookups) stays out of the operator's view.
-    for noisy in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(log_level.upper(), log_format)
 
 
 @cli.command()
@@ -101,15 +109,18 @@ def plan(config_path: str, fmt: str, output: str | None) -> None:
     _startup("plan", config_path, settings, dry_run=True)
     kinds = _guard(lambda: build_kinds(settings))
     now = datetime.now(UTC)
-    result, collection, brake = plan_sweep(settings, kinds, now)
-    brake_reasons = list(brake.reasons) if brake else []
-    if fmt == "json" or (output is not None and output.endswith(".json")):
-        document = plan_to_json(
-            result, True, collection.errors, brake_reasons, config_sha256=digest
+    with Progress(sum(len(k.scopes()) for k in kinds)) as progress:
+        result, collection, brake = plan_sweep(
+            settings, kinds, now, on_scope_done=progress.callback
         )
-        text = render_json(document)
-    else:
-        text = render_table(result)
+    text = render(
+        "json" if output and output.endswith(".json") else fmt,
+        result,
+        dry_run=True,
+        collect_errors=collection.errors,
+        brake=brake,
+        config_sha256=digest,
+    )
     _emit(text, output)
     if brake:
         log.error("%s; `reaper run --apply` would do nothing", brake)
@@ -127,8 +138,13 @@ def run(config_path: str, fmt: str, output: str | None, apply: bool) -> None:
     _check_stdout(settings, fmt, output)
     dry_run = settings.dry_run and not apply
     _startup("run", config_path, settings, dry_run)
-    kinds = _guard(lambda: build_kinds(settings))
-    report = sweep(settings, kinds, dry_run, digest)
+    metrics = Metrics(CollectorRegistry())
+    kinds = _guard(lambda: build_kinds(settings, metrics=metrics))
+    report: SweepReport | None = None
+    try:
+        report = sweep(settings, kinds, dry_run, digest, metrics=metrics)
+    finally:
+        push_run_metrics(settings, metrics, report)
     _emit(render_report(report, fmt), output)
     sys.exit(report.exit_code)
 
@@ -161,11 +177,19 @@ def apply_command(
         click.echo(f"refused: {err}", err=True)
         sys.exit(ExitCode.USAGE)
     _startup("apply", config_path, settings, dry_run)
-    kinds = _guard(lambda: build_kinds(settings))
-    with _guard(lambda: build_audit_log(settings.audit)) as audit:
-        report = apply_pinned(
-            settings, kinds, audit, pinned, now, dry_run, digest, _notifier(settings)
-        )
+    metrics = Metrics(CollectorRegistry())
+    kinds = _guard(lambda: build_kinds(settings, metrics=metrics))
+    report: SweepReport | None = None
+    try:
+        with _guard(lambda: _audit_log(settings, metrics)) as audit:
+            notifier = _notifier(settings)
+            report = _guard(
+                lambda: apply_pinned(
+                    settings, kinds, audit, pinned, now, dry_run, digest, notifier, metrics
+                )
+            )
+    finally:
+        push_run_metrics(settings, metrics, report)
     log.info(report.summary())
     _emit(render_report(report, fmt), output)
     sys.exit(report.exit_code)
@@ -206,7 +230,7 @@ def release(config_path: str, target: str) -> None:
 
 @cli.command()
 @click.option("--apply", is_flag=True, help="Act on the sandbox, then show what is left.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
 @click.option(
     "--audit",
     "audit_path",
@@ -226,31 +250,65 @@ def demo(apply: bool, fmt: str, audit_path: str | None) -> None:
 
 
 def sweep(
-    settings: Settings, kinds: Any, dry_run: bool, digest: str, now: datetime | None = None
+    settings: Settings,
+    kinds: Any,
+    dry_run: bool,
+    digest: str,
+    now: datetime | None = None,
+    metrics: Metrics | None = None,
 ) -> SweepReport:
     """Open the audit log, read the clock once, run one sweep, log its summary line."""
     now = now or datetime.now(UTC)
-    with _guard(lambda: build_audit_log(settings.audit)) as audit:
-        report = run_sweep(settings, kinds, audit, now, dry_run, digest, _notifier(settings))
+    with _guard(lambda: _audit_log(settings, metrics)) as audit:
+        notifier = _notifier(settings)
+        report = _guard(
+            lambda: run_sweep(settings, kinds, audit, now, dry_run, digest, notifier, metrics)
+        )
     log.info(report.summary())
     return report
 
 
+def _audit_log(settings: Settings, metrics: Metrics | None) -> AuditLog:
+    """The configured audit log; a log that cannot be opened counts as a failed sweep."""
+    try:
+        return build_audit_log(settings.audit)
+    except ReaperError:
+        if metrics is not None:
+            metrics.observe_error(0.0)
+        raise
+
+
+def push_run_metrics(settings: Settings, metrics: Metrics, report: SweepReport | None) -> bool:
+    """Push a run's metrics when ``metrics.pushgateway`` is set; False if that failed.
+
+    After a sweep that did not succeed, the last-success timestamp is left out of the push
+    so the Pushgateway keeps the one of the last good run. Never changes the exit code.
+    """
+    url = settings.metrics.pushgateway
+    if url is None:
+        return True
+    ok = report is not None and report.exit_code == ExitCode.OK
+    keep = () if ok else ("reaper_last_successful_sweep_timestamp_seconds",)
+    return push_metrics(
+        metrics.registry, url, settings.metrics.job, settings.metrics.shard, keep=keep
+    )
+
+
 def render_report(report: SweepReport, fmt: str) -> str:
-    brake = list(report.brake.reasons) if report.brake else []
-    if fmt == "json":
-        return render_json(
-            plan_to_json(
-                report.plan, report.dry_run, report.collection.errors, brake, report.outcomes
-            )
-        )
-    return render_table(report.plan, report.outcomes)
+    return render(
+        fmt,
+        report.plan,
+        dry_run=report.dry_run,
+        outcomes=report.outcomes,
+        collect_errors=report.collection.errors,
+        brake=report.brake,
+    )
 
 
 def _check_stdout(settings: Settings, fmt: str, output: str | None) -> None:
-    if settings.audit.stdout and fmt == "json" and output is None:
+    if settings.audit.stdout and fmt != "table" and output is None:
         click.echo(
-            "audit.stdout and --format json both need standard output; "
+            f"audit.stdout and --format {fmt} both need standard output; "
             "add --output FILE for the report",
             err=True,
         )
@@ -336,6 +394,7 @@ def _emit(text: str, output: str | None) -> None:
 
 
 cli.add_command(audit)
+cli.add_command(daemon)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from reaper.versions import EKS_END_OF_STANDARD_SUPPORT, parse_version
 
 # The kinds each provider knows. Provider modules register an implementation for each;
 # a test checks the two lists agree, so config stays free of SDK imports.
-KNOWN_KINDS: Mapping[str, tuple[str, ...]] = {"aws": ("ec2_instance",)}
+KNOWN_KINDS: Mapping[str, tuple[str, ...]] = {"aws": ("ec2_instance", "eks_cluster")}
 
 # Tag keys must also be valid GCP label keys.
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -152,7 +152,10 @@ class AwsSettings(_Section):
     # strict=False only so YAML lists are accepted as tuples; items stay strict.
     accounts: tuple[AwsAccount, ...] = Field(default=(AwsAccount(name="default"),), strict=False)
     regions: tuple[str, ...] = Field(min_length=1, strict=False)
-    kinds: tuple[str, ...] = Field(default=KNOWN_KINDS["aws"], min_length=1, strict=False)
+    # Clusters are opt-in: a config written before they existed must not start deleting them.
+    kinds: tuple[str, ...] = Field(default=("ec2_instance",), min_length=1, strict=False)
+    restrict_public_endpoint: bool = False
+    """On quarantine of an EKS cluster, also turn off its public API endpoint."""
     max_workers: int = Field(default=8, ge=1, le=64)
     """Concurrent API workers in all, across accounts and regions."""
 

@@ -1,18 +1,32 @@
 """Prometheus metrics. The registry is injected, so tests build their own and read it.
 
-Labels stay low-cardinality: provider, kind, action, reason, outcome, operation; never
-resource ids, accounts or regions.
+Labels stay low-cardinality: provider, kind, action, reason, outcome, operation, sink;
+never resource ids, accounts or regions.
+
+The shell (:func:`reaper.app.run_sweep`, :func:`reaper.app.apply_pinned`) feeds one
+:class:`Metrics` per process: ``observe_sweep`` after each sweep, ``observe_error`` when a
+sweep raised, and the provider clients call ``count_api_request`` for every HTTP attempt.
+Never the default global registry: ``reaper run`` builds a fresh one per run and pushes it,
+the daemon keeps one for its lifetime and serves it.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import Counter as Tally
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from reaper.app import SweepReport
 from reaper.model import Action
+
+if TYPE_CHECKING:
+    from reaper.app import SweepReport
+    from reaper.audit import AuditLog
+    from reaper.notify import WebhookNotifier
 
 SWEEP_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
@@ -42,7 +56,7 @@ class Metrics:
         )
         self.errors = Counter(
             "reaper_errors_total",
-            "Collector and action errors.",
+            "Collector and action errors: operation is collect, or the action that failed.",
             ["provider", "operation"],
             registry=registry,
         )
@@ -97,9 +111,58 @@ class Metrics:
             "Webhook notifications that could not be delivered.",
             registry=registry,
         )
+        # What was already counted of each audit log's and notifier's own failure counts,
+        # so a log or notifier that lives across sweeps (the daemon) is counted once.
+        self._seen_lock = threading.Lock()
+        self._audit_seen: weakref.WeakKeyDictionary[AuditLog, dict[str, int]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._notify_seen: weakref.WeakKeyDictionary[WebhookNotifier, int] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def count_api_request(self, provider: str, operation: str) -> None:
+        """One HTTP attempt to a cloud API (``aws``, ``DescribeInstances``); retries count."""
+        self.api_requests.labels(provider, operation).inc()
+
+    def observe_error(self, duration: float) -> None:
+        """Record a sweep that raised instead of finishing (``result="error"``)."""
+        self.sweep_duration.observe(duration)
+        self.sweeps.labels("error").inc()
+
+    def observe_audit(self, audit: AuditLog) -> None:
+        """Count the sink failures ``audit.failures`` gained since this log was last seen.
+
+        A log seen for the first time counts from its opening, so a sink that could not be
+        read when the log was opened is counted too.
+        """
+        with self._seen_lock:
+            seen = self._audit_seen.setdefault(audit, {})
+            self._count_new(self.audit_failures, audit.failures, seen)
+
+    def observe_notifier(self, notifier: WebhookNotifier) -> None:
+        """Count the notifications ``notifier.failed`` gained since it was last seen."""
+        with self._seen_lock:
+            failed = notifier.failed
+            new = failed - self._notify_seen.get(notifier, 0)
+            if new > 0:
+                self.notify_failures.inc(new)
+            self._notify_seen[notifier] = failed
+
+    @staticmethod
+    def _count_new(counter: Counter, totals: Mapping[str, int], seen: dict[str, int]) -> None:
+        for name, total in totals.items():
+            new = total - seen.get(name, 0)
+            if new > 0:
+                counter.labels(name).inc(new)
+            seen[name] = total
 
     def observe_sweep(self, report: SweepReport, duration: float, finished: datetime) -> None:
-        """Record one finished sweep (or pinned apply)."""
+        """Record one finished sweep (or pinned apply).
+
+        ``duration`` is the sweep's wall time in seconds, ``finished`` when it ended: the
+        last-success gauge holds ``finished`` and the marks' seconds-left count from it.
+        """
         plan = report.plan
         self.sweep_duration.observe(duration)
         result = {0: "ok", 1: "partial_failure", 3: "safety_brake"}.get(report.exit_code, "error")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from reaper.config import KNOWN_KINDS, Settings, load_settings, parse_settings
+from reaper.config import Settings, load_settings, parse_settings
 from reaper.errors import ConfigError, ReaperError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def test_omitted_sections_take_their_defaults() -> None:
     assert aws is not None
     assert [a.name for a in aws.accounts] == ["default"]
     assert aws.accounts[0].role_arn is None
-    assert aws.kinds == KNOWN_KINDS["aws"]
+    assert aws.kinds == ("ec2_instance",)  # clusters are opt-in
     assert aws.max_workers == 8
     assert settings.policy.default_ttl == timedelta(hours=24)
     assert dict(settings.policy.kinds) == {}
@@ -138,7 +138,8 @@ def test_every_problem_is_reported_at_once_with_file_and_key(tmp_path: Path) -> 
         f"{path}: dry_run: input should be a valid boolean, got 'yes-please'",
         f"{path}: tags.pipeline: 'Reaper-Pipeline' is not a valid tag key (lowercase letters",
         f"{path}: providers.aws.regions: not AWS region names: 'mars-north-1'",
-        f"{path}: providers.aws.colour: unknown key (valid: accounts, regions, kinds, max_workers)",
+        f"{path}: providers.aws.colour: unknown key "
+        "(valid: accounts, regions, kinds, restrict_public_endpoint, max_workers)",
         f"{path}: policy.default_ttl: '3 dayz' is not a duration (e.g. 90m, 6h, 3d)",
         f"{path}: safety.max_actions_per_sweep: input should be a valid integer, got 'lots'",
     ]
@@ -292,19 +293,20 @@ def test_unknown_key_in_a_kind_policy_lists_the_valid_keys() -> None:
                     "aws": {"regions": ["us-east-1"], "kinds": ["ec2_instance", "s3_bucket"]}
                 }
             },
-            "bad.yaml: providers.aws.kinds: unknown kind 's3_bucket' (valid: ec2_instance)",
+            "bad.yaml: providers.aws.kinds: unknown kind 's3_bucket' "
+            "(valid: ec2_instance, eks_cluster)",
             id="provider-kinds",
         ),
         pytest.param(
             with_minimal(policy={"kinds": {"rds_instance": {"ttl": "1h"}}}),
             "bad.yaml: policy.kinds.rds_instance: unknown kind 'rds_instance' "
-            "(valid: ec2_instance, aws:ec2_instance)",
+            "(valid: ec2_instance, eks_cluster, aws:ec2_instance, aws:eks_cluster)",
             id="policy-kinds",
         ),
         pytest.param(
             with_minimal(policy={"kinds": {"gcp:ec2_instance": {"ttl": "1h"}}}),
             "bad.yaml: policy.kinds.gcp:ec2_instance: unknown kind 'gcp:ec2_instance' "
-            "(valid: ec2_instance, aws:ec2_instance)",
+            "(valid: ec2_instance, eks_cluster, aws:ec2_instance, aws:eks_cluster)",
             id="policy-kinds-wrong-provider",
         ),
     ],

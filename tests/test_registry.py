@@ -19,7 +19,7 @@ from reaper.model import Action, Resource, ResourceRef, Scope
 from reaper.policy import decide
 from reaper.providers import catalog  # noqa: F401  (importing it fills the registry)
 from reaper.providers.base import REGISTRY, ResourceKind
-from reaper.sandbox import estate
+from reaper.sandbox import estate, estate_eks
 from reaper.sandbox.demo import demo_settings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -29,6 +29,7 @@ PERMISSION = re.compile(r"^[a-z][a-z0-9-]*:[A-Z][A-Za-z0-9]+$")
 # A new kind must add its own here, with at least one specimen to delete and one to keep.
 FIXTURES: dict[str, Callable[[datetime], Sequence[estate.Specimen]]] = {
     "aws:ec2_instance": estate.specimens,
+    "aws:eks_cluster": estate_eks.cluster_specimens,
 }
 
 KIND_KEYS = sorted(REGISTRY)

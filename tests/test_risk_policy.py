@@ -151,3 +151,13 @@ def test_outdated_kubernetes_is_unpatched(
 ) -> None:
     decision = decide(cluster(version), policy(**settings), TAGS, NOW)
     assert (Reason.UNPATCHED in decision.reasons) is unpatched
+
+
+def test_the_shipped_calendar_has_no_gaps_and_ascending_dates() -> None:
+    from reaper.versions import EKS_END_OF_STANDARD_SUPPORT, parse_version
+
+    versions = sorted(EKS_END_OF_STANDARD_SUPPORT, key=parse_version)
+    minors = [parse_version(v)[1] for v in versions]
+    assert minors == list(range(minors[0], minors[0] + len(minors)))
+    dates = [EKS_END_OF_STANDARD_SUPPORT[v] for v in versions]
+    assert dates == sorted(dates)

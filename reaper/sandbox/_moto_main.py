@@ -123,7 +123,23 @@ def age_images(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"updated": len(set(creation_dates) | set(deprecation_times))}
 
 
+def age_clusters(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Set ``createdAt`` on each listed EKS cluster (by name); all-or-nothing."""
+    account_id, region = body.get("account_id"), body.get("region")
+    if not isinstance(account_id, str) or not isinstance(region, str):
+        raise ControlError(400, {"error": "account_id and region must be strings"})
+    clusters: Mapping[str, Any] = get_backend("eks")[account_id][region].clusters
+    created = _timestamps(body, "created_at", required=True)
+    missing = [name for name in created if name not in clusters]
+    if missing:
+        raise _not_found(missing)
+    for name, when in created.items():
+        clusters[name].created_at = when
+    return {"updated": len(created)}
+
+
 _POST_HANDLERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "age-clusters": age_clusters,
     "age-instances": age_instances,
     "age-images": age_images,
 }

@@ -197,6 +197,15 @@ class MotoServer:
         }
         return int(self._request("POST", "/_reaper/age-instances", body)["updated"])
 
+    def age_clusters(self, account_id: str, region: str, created_at: Mapping[str, datetime]) -> int:
+        """Set EKS clusters' createdAt (by name); all-or-nothing. 404 if any is unknown."""
+        body = {
+            "account_id": account_id,
+            "region": region,
+            "created_at": {n: _iso_utc(ts) for n, ts in created_at.items()},
+        }
+        return int(self._request("POST", "/_reaper/age-clusters", body)["updated"])
+
     def age_images(
         self,
         account_id: str,

@@ -2,12 +2,16 @@
 
 Credentials come from the standard AWS environment (AWS_PROFILE, instance and pod roles,
 IRSA); per account, an optional role is assumed with automatically refreshed credentials.
+
+Every client created here can report each HTTP attempt it sends (retries included) to an
+``on_request(provider, operation)`` callback, for the request metrics.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,7 +26,14 @@ from reaper.config import AwsAccount, AwsSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
 
+log = logging.getLogger(__name__)
+
 _SESSION_NAME = "reaper"
+PROVIDER = "aws"
+
+OnRequest = Callable[[str, str], None]
+"""``on_request(provider, operation)``: called once per HTTP attempt, e.g. ``("aws",
+"DescribeInstances")``, from the thread that sends it."""
 
 
 class AwsClients:
@@ -33,8 +44,10 @@ class AwsClients:
         settings: AwsSettings,
         base_session: boto3.Session | None = None,
         endpoint_url: str | None = None,
+        on_request: OnRequest | None = None,
     ) -> None:
         self._settings = settings
+        self._on_request = on_request
         self._base = base_session or boto3.Session()
         self._endpoint_url = endpoint_url
         self._accounts = {a.name: a for a in settings.accounts}
@@ -69,6 +82,7 @@ class AwsClients:
                     endpoint_url=self._endpoint_url,
                     config=self._config,
                 )
+                self._instrument(found)
                 self._clients[key] = found
             return found
 
@@ -81,6 +95,26 @@ class AwsClients:
                     cached = str(self.client(scope, "sts").get_caller_identity()["Arn"])
                 self._principals[scope.account] = cached
             return cached
+
+    def _instrument(self, client: Any) -> None:
+        """Report every HTTP attempt of ``client`` to ``on_request``.
+
+        botocore emits ``before-send.<service>.<Operation>`` right before each attempt goes
+        on the wire, once more for every retry; the event is per client, so other clients
+        of the same session are not affected.
+        """
+        if self._on_request is not None:
+            client.meta.events.register("before-send", self._before_send)
+
+    def _before_send(self, event_name: str, **_: Any) -> None:
+        """A botocore handler: must return None, or botocore takes it for the response."""
+        assert self._on_request is not None
+        operation = event_name.rsplit(".", 1)[-1]
+        try:
+            self._on_request(PROVIDER, operation)
+        except Exception:
+            # Counting must never fail a request (botocore would treat it as a failed send).
+            log.exception("on_request callback failed for %s", operation)
 
     def _session(self, account: AwsAccount) -> boto3.Session:
         """Called with the lock held."""
@@ -95,6 +129,7 @@ class AwsClients:
         sts = self._base.client(
             "sts", region_name=region, endpoint_url=self._endpoint_url, config=self._config
         )
+        self._instrument(sts)
         role_arn = str(account.role_arn)
 
         def refresh() -> dict[str, str]:

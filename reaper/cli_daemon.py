@@ -1,0 +1,114 @@
+"""``reaper daemon``: the long-running mode, as a Deployment (see :mod:`reaper.daemon`).
+
+Exit codes: 0 stopped by a signal after the running sweep wrapped up, 1 the endpoint
+could not be bound, the providers could not be set up, or a second signal (or
+``daemon.shutdown_timeout``) abandoned a sweep, 2 usage or config error. Runs on its
+own (``python -m reaper.cli_daemon``) or as a subcommand of ``reaper``.
+
+Does not import :mod:`reaper.cli`, which adds this command to its group.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import NoReturn
+
+import click
+from prometheus_client import CollectorRegistry
+
+from reaper import __version__
+from reaper.app import ExitCode
+from reaper.config import load_settings
+from reaper.daemon import Daemon, describe_settings, plan_jobs
+from reaper.errors import ConfigError, ReaperError
+from reaper.metrics import Metrics
+from reaper.notify import WebhookNotifier
+from reaper.providers.catalog import build_kinds
+
+log = logging.getLogger("reaper")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    envvar="REAPER_CONFIG",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="YAML config file (env REAPER_CONFIG).",
+)
+@click.option("--apply", is_flag=True, help="Act for real (the config's dry_run is ignored).")
+def daemon(config_path: str, apply: bool) -> None:
+    """Sweep on the configured schedule; serve /metrics, /healthz and /readyz.
+
+    Dry-run unless --apply (or dry_run: false in the config). SIGTERM lets the running
+    sweep finish its current action group and exits 0; a second SIGTERM exits 1 at once.
+    """
+    try:
+        settings, digest = load_settings(config_path)
+        jobs = plan_jobs(settings, datetime.now(UTC))
+        metrics = Metrics(CollectorRegistry())
+        kinds = build_kinds(settings, metrics=metrics)
+        notifier = WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ)
+    except ConfigError as err:
+        for problem in err.problems:
+            click.echo(problem, err=True)
+        sys.exit(ExitCode.USAGE)
+    except ReaperError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(ExitCode.PARTIAL_FAILURE)
+    dry_run = settings.dry_run and not apply
+    # "Running job ..." twice per sweep: the summary line says it better.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    app = Daemon(
+        settings,
+        kinds,
+        metrics,
+        jobs,
+        dry_run=dry_run,
+        config_sha256=digest,
+        notifier=notifier,
+    )
+    log.info(
+        "reaper %s command=daemon config=%s %s %s",
+        __version__,
+        config_path,
+        describe_settings(settings, dry_run),
+        app.describe(),
+    )
+    try:
+        code = app.run()
+    except OSError as err:
+        click.echo(f"error: cannot listen on {settings.daemon.listen}: {err}", err=True)
+        sys.exit(ExitCode.PARTIAL_FAILURE)
+    if app.abandoned:
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit without waiting for threads: an abandoned sweep may be inside a cloud call."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main() -> None:
+    """``python -m reaper.cli_daemon``: logging as ``reaper`` sets it up, then the command."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    daemon(prog_name="reaper daemon")
+
+
+if __name__ == "__main__":
+    main()
