@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -16,9 +16,38 @@ from reaper.config import Settings, parse_settings
 from reaper.providers.catalog import Connections, build_kinds
 from reaper.report import human
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
+from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
 from reaper.sandbox.moto_server import MotoServer
 
 log = logging.getLogger(__name__)
+
+CLUSTER_REGION = "us-east-1"
+
+
+def demo_cluster_specs(now: datetime) -> list[ClusterSpec]:
+    """The EKS part of the demo: the kind's specimens, two more fresh clusters (so the
+    brake's max_fraction holds) and one on a Kubernetes version past standard support."""
+    pipeline = {"reaper-pipeline": "gitlab-ci-310", "reaper-owner": "team-platform"}
+    extra = [
+        ClusterSpec(
+            f"ci-fresh-extra-{n}",
+            timedelta(hours=3),
+            pipeline,
+            {"workers": (1, 1, 2)},
+            label="fresh",
+        )
+        for n in (1, 2)
+    ]
+    outdated = ClusterSpec(
+        "ci-outdated-k8s",
+        timedelta(hours=4),
+        pipeline,
+        {"workers": (1, 2, 3)},
+        version="1.29",
+        label="outdated-kubernetes",
+    )
+    return [*cluster_specs(now), *extra, outdated]
+
 
 DEMO_LAYOUT = {"ci": ("us-east-1", "eu-west-1", "us-west-2"), "staging": ("eu-west-1",)}
 
@@ -45,7 +74,20 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
     with MotoServer() as server:
         now = datetime.now(UTC)
         seeded = seed_estate(server, now, DEMO_LAYOUT, risks=True)
-        log.info("seeded %d instances in %d accounts", len(seeded), len(DEMO_LAYOUT))
+        clusters = seed_clusters(
+            server,
+            sandbox_session(),
+            CLUSTER_REGION,
+            now,
+            demo_cluster_specs(now),
+            age=server.age_clusters,
+        )
+        log.info(
+            "seeded %d instances in %d accounts and %d EKS clusters",
+            len(seeded),
+            len(DEMO_LAYOUT),
+            len(clusters),
+        )
         connections = Connections(sandbox_session(), server.endpoint_url)
         kinds = build_kinds(settings, connections)
         report = sweep(settings, kinds, dry_run=not apply, digest="", now=now)
@@ -60,12 +102,23 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
                 alive = live_instances(server, DEMO_LAYOUT)
                 gone = [s for s in seeded if s.instance_id not in alive]
                 quarantined = sorted({s.label for s in seeded if s.expect_quarantined})
+                eks = sandbox_session().client(
+                    "eks", region_name=CLUSTER_REGION, endpoint_url=server.endpoint_url
+                )
+                left = set(eks.list_clusters()["clusters"])
+                deleted_clusters = sorted(c.label for c in clusters if c.name not in left)
                 click.echo(
                     f"\nAfter the sweeps: {len(alive)} of {len(seeded)} instances left, "
                     f"{len(gone)} terminated "
                     f"({', '.join(sorted({s.label for s in gone})) or 'none'}); "
                     f"unpatched and exposed ones quarantined ({', '.join(quarantined)}): "
                     "stopped, isolated, deleted after policy.quarantine_ttl unless released."
+                )
+                click.echo(
+                    f"EKS: {len(left)} of {len(clusters)} clusters left, "
+                    f"{len(deleted_clusters)} deleted with their node groups "
+                    f"({', '.join(deleted_clusters) or 'none'}); the cluster on an outdated "
+                    "Kubernetes version quarantined (node groups scaled to zero)."
                 )
             else:
                 click.echo("\nDry run: nothing was changed. Run `reaper demo --apply` to act.")
