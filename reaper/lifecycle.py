@@ -51,12 +51,17 @@ class Lifecycle:
     last_failure_at: datetime | None = None
 
 
+_UNTOUCHED = Lifecycle()
+
+
 class LifecycleTagError(ValueError):
     """One of reaper's own tags has a value reaper did not write."""
 
 
 def read_lifecycle(tags: Mapping[str, str]) -> Lifecycle:
     """Parse reaper's lifecycle tags. Pure. Raises LifecycleTagError for odd values."""
+    if not any(key in tags for key in ALL_KEYS):
+        return _UNTOUCHED
     state_value = tags.get(STATE)
     state = None
     if state_value is not None:
