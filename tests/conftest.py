@@ -131,6 +131,7 @@ def sandbox_config(
     safety: Mapping[str, Any] | None = None,
     dry_run: bool = True,
     grace_period: str | None = "0s",
+    kinds: Sequence[str] = ("ec2_instance",),
 ) -> dict[str, Any]:
     """The demo config narrowed to some accounts and regions, auditing to ``audit_path``.
 
@@ -144,6 +145,7 @@ def sandbox_config(
     known = {a["name"]: a for a in aws["accounts"]}
     aws["accounts"] = [known[name] for name in accounts]
     aws["regions"] = list(regions)
+    aws["kinds"] = list(kinds)  # demo.yaml also sweeps EKS; these tests seed instances
     data["dry_run"] = dry_run
     data["safety"] = {**data["safety"], **(safety or {})}
     if grace_period is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -91,42 +91,49 @@ class Ec2Instances(ResourceKind):
                 ],
                 PaginationConfig={"PageSize": 1000},
             )
-            raws = list(_instances(pages))
-        return self._build(scope, raws)
+            read = self._read(scope, _instances(pages))
+        return self._with_facts(scope, *read)
 
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
-        raws = [
+        raws = (
             raw
             for raw in self._describe(scope, ids).values()
             if raw.get("State", {}).get("Name") in LIVE_STATES
-        ]
-        return self._build(scope, raws)
-
-    def _build(self, scope: Scope, raws: Sequence[Mapping[str, Any]]) -> Collected:
-        """Resources from described instances, with their image and exposure facts."""
-        ec2 = self._clients.client(scope, "ec2")
-        image_facts = ec2_facts.images(
-            ec2, scope, {str(r["ImageId"]) for r in raws if r.get("ImageId")}
         )
-        rules = ec2_facts.open_rules(ec2, scope, {g for r in raws for g in ec2_facts.group_ids(r)})
-        resources: list[Resource] = []
+        return self._with_facts(scope, *self._read(scope, raws))
+
+    def _read(
+        self, scope: Scope, raws: Iterable[Mapping[str, Any]]
+    ) -> tuple[list[tuple[Resource, str, tuple[str, ...]]], int]:
+        """Resources from instance descriptions, one at a time, keeping only what the facts
+        need (image id, group ids): a description is ~10 KB, a resource ~2 KB."""
+        read: list[tuple[Resource, str, tuple[str, ...]]] = []
         skipped = 0
         for raw in raws:
             resource = self._to_resource(scope, raw)
             if resource is None:
                 skipped += 1
                 continue
-            open_to_world = tuple(
-                dict.fromkeys(rule for g in sorted(ec2_facts.group_ids(raw)) for rule in rules[g])
+            resource = replace(resource, public=ec2_facts.is_public(raw))
+            groups = tuple(sorted(ec2_facts.group_ids(raw)))
+            read.append((resource, str(raw.get("ImageId", "")), groups))
+        return read, skipped
+
+    def _with_facts(
+        self, scope: Scope, read: list[tuple[Resource, str, tuple[str, ...]]], skipped: int
+    ) -> Collected:
+        """Attach image and exposure facts, looked up once per distinct image and group."""
+        ec2 = self._clients.client(scope, "ec2")
+        image_facts = ec2_facts.images(ec2, scope, {image for _, image, _ in read if image})
+        rules = ec2_facts.open_rules(ec2, scope, {g for _, _, groups in read for g in groups})
+        resources = [
+            replace(
+                resource,
+                image=image_facts.get(image),
+                open_to_world=tuple(dict.fromkeys(r for g in groups for r in rules[g])),
             )
-            resources.append(
-                replace(
-                    resource,
-                    image=image_facts.get(str(raw.get("ImageId", ""))),
-                    public=ec2_facts.is_public(raw),
-                    open_to_world=open_to_world,
-                )
-            )
+            for resource, image, groups in read
+        ]
         return Collected(tuple(resources), skipped)
 
     def tag(
