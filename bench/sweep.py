@@ -44,6 +44,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import bench_cpu
 import bench_policy
 import bench_rss
 import boto3
@@ -54,6 +55,7 @@ from bench_estate import (
     seed_ec2_region,
     seed_eks,
 )
+from bench_inrun import in_run_bound
 from bench_minimum import (
     CALLER_IDENTITY,
     EC2_PAGE,
@@ -387,10 +389,13 @@ def sweep_phases(
             kinds = catalog.build_kinds(settings, connections)
             proxy.reset_counts()
             sent.start()
+            cpu_before = bench_cpu.read(server.pid)
             started = time.perf_counter()
             plan, collection, brake = plan_sweep(settings, kinds, datetime.now(UTC))
             plan_wall = time.perf_counter() - started
+            plan_cpu = bench_cpu.CpuUse.between(cpu_before, bench_cpu.read(server.pid))
             plan_counts, disagree = attribute(by_operation(proxy.counts()), sent.stop(), session)
+            plan_times = proxy.server_times()
             problems.extend(f"plan requests: {d}" for d in disagree)
             plan_timeline = timeline(sent.sends(), started, plan_wall)
             say(
@@ -419,13 +424,16 @@ def sweep_phases(
             audit = AuditLog(tmp / "audit.jsonl")
             proxy.reset_counts()
             sent.start()
+            cpu_before = bench_cpu.read(server.pid)
             started = time.perf_counter()
             try:
                 report = run_sweep(settings, kinds, audit, datetime.now(UTC), dry_run=False)
             finally:
                 audit.close()
             apply_wall = time.perf_counter() - started
+            apply_cpu = bench_cpu.CpuUse.between(cpu_before, bench_cpu.read(server.pid))
             apply_counts, disagree = attribute(by_operation(proxy.counts()), sent.stop(), session)
+            apply_times = proxy.server_times()
             problems.extend(f"apply requests: {d}" for d in disagree)
             apply_timeline = timeline(sent.sends(), started, apply_wall)
         gone_ec2 = deleted(report.outcomes, "ec2_instance")
@@ -515,16 +523,48 @@ def sweep_phases(
     if actions:
         say(f"  actions, level by level (clusters before instances):\n{render_chains(actions)}")
     say()
+    in_run = {
+        "plan": in_run_bound(
+            ec2_regions,
+            eks_regions,
+            plan_times,
+            opts.latency,
+            cost,
+            eks_workers,
+            with_actions=False,
+        ),
+        "apply": in_run_bound(
+            ec2_regions,
+            eks_regions,
+            apply_times,
+            opts.latency,
+            cost,
+            eks_workers,
+            with_actions=True,
+        ),
+    }
+    say("Critical path costed with the server times the proxy measured in the run:")
+    for phase, (_, chains) in in_run.items():
+        say(f"  {phase}:\n{render_chains(chains)}")
+    say()
+    cpu = {"plan": plan_cpu, "apply": apply_cpu}
     rows = []
     for phase, wall, bound, serial in walls:
+        measured = in_run[phase][0]
+        use = cpu[phase]
+        floor = max(bound, use.floor)
         rows.append(
             [
                 phase,
                 f"{wall:.2f}",
                 f"{bound:.2f}",
                 f"{wall / bound:.2f}",
+                f"{measured:.2f}",
                 f"{serial:.2f}",
-                f"{wall / max(bound, serial):.2f}",
+                f"{use.moto:.2f}",
+                f"{use.here:.2f}",
+                f"{floor:.2f}",
+                f"{wall / floor:.2f}",
             ]
         )
         figures.add(
@@ -533,12 +573,37 @@ def sweep_phases(
             f"<= {TARGET_WALL}",
             wall / bound <= TARGET_WALL,
         )
+        figures.add(
+            f"{phase} wall / max(bound, CPU floor on {use.cores} cores) (info)",
+            f"{wall / floor:.2f}",
+            "",
+            None,
+        )
     say("Wall time against the bounds (seconds):")
     say(
         table(
-            ["phase", "wall", "critical path", "ratio", "moto serial", "wall/max(both)"],
+            [
+                "phase",
+                "wall",
+                "bound",
+                "ratio",
+                "in-run bound",
+                "moto serial",
+                "moto CPU",
+                "reaper CPU",
+                "max(bound, CPU floor)",
+                "ratio",
+            ],
             rows,
         )
+    )
+    say(
+        "  bound = the longest chains, each request costed as the latency plus its time "
+        "measured alone against moto. in-run bound = the same chains costed with the mean "
+        "server time the proxy measured for each operation and region during the phase "
+        "(info: under load it counts moto's queueing, so it can exceed the wall time). "
+        "CPU floor = moto's CPU seconds in the phase (one process, one interpreter lock), "
+        "or moto's and this process's CPU seconds spread over the cores, whichever is more."
     )
     say(f"  plan timeline: {plan_timeline}")
     say(f"  apply timeline: {apply_timeline}")

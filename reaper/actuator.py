@@ -17,7 +17,6 @@ import socket
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from reaper.audit import AuditLog
 from reaper.errors import AuditError, ReaperError
 from reaper.model import Action, Decision, Outcome, Plan, Resource, Result, Scope
 from reaper.providers.base import NotSupported, ResourceKind
+from reaper.workers import Job, account_of, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,10 @@ class Actuator:
         max_workers: int = 8,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         stop: StopFlag | None = None,
+        per_account: int | None = None,
     ) -> None:
-        """``stop`` defaults to the flag of an enclosing :func:`stopped_by`, else none."""
+        """``stop`` defaults to the flag of an enclosing :func:`stopped_by`, else none.
+        At most ``max_workers`` groups are acted on at once, ``per_account`` of one account."""
         self._clock = clock
         if stop is None:
             stop = _stop_flag.get()
@@ -122,6 +124,7 @@ class Actuator:
         self._sweep_id = sweep_id
         self._audited_tags = frozenset(audited_tags) | frozenset(_AUDITED_TAGS)
         self._max_workers = max_workers
+        self._per_account = per_account
         self._host = socket.gethostname()
 
     def execute(self, plan: Plan, dry_run: bool) -> list[Outcome]:
@@ -138,13 +141,15 @@ class Actuator:
             levels[kind.delete_order if kind else 0].append(key)
         outcomes: list[Outcome] = []
         for level in sorted(levels):
-            with ThreadPoolExecutor(max_workers=self._max_workers) as pool:
-                futures = [
-                    pool.submit(self._act_on_group, key[0], key[1], groups[key], plan.created_at)
-                    for key in levels[level]
-                ]
-                for future in futures:
-                    outcomes.extend(future.result())
+            jobs = [
+                Job(
+                    account_of(key[0].split(":", 1)[0], key[1]),
+                    partial(self._act_on_group, key[0], key[1], groups[key], plan.created_at),
+                )
+                for key in levels[level]
+            ]
+            for future in run_jobs(jobs, self._max_workers, self._per_account):
+                outcomes.extend(future.result())
         return outcomes
 
     def _act_on_group(

@@ -7,7 +7,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from reaper.config import Settings
 from reaper.errors import AuditError, ReaperError, SafetyLimitExceeded
 from reaper.model import (
     Action,
+    Collected,
     CollectError,
     Decision,
     Outcome,
@@ -33,6 +33,7 @@ from reaper.notify import WebhookNotifier
 from reaper.pinned import PinnedPlan
 from reaper.policy import check_brake, decide, make_plan
 from reaper.providers.base import ResourceKind
+from reaper.workers import Job, WorkerLimits, account_of, run_jobs
 
 if TYPE_CHECKING:
     from reaper.metrics import Metrics
@@ -99,54 +100,59 @@ def collect(
     kinds: Sequence[ResourceKind],
     max_workers: int = 8,
     on_scope_done: Callable[[str, str], None] | None = None,
+    per_account: int | None = None,
 ) -> Collection:
     """Run every kind's collector in every scope concurrently; failures are kept, not raised.
 
     ``on_scope_done(kind_key, scope)`` is called as each (kind, scope) finishes (progress).
+    At most ``per_account`` collectors run on one account at once.
     """
-    jobs = [(kind, scope) for kind in kinds for scope in kind.scopes()]
+    pairs = [(kind, scope) for kind in kinds for scope in kind.scopes()]
+    jobs = [
+        Job(account_of(kind.provider, scope), partial(_collect_one, kind, scope, on_scope_done))
+        for kind, scope in pairs
+    ]
     resources: list[Resource] = []
     errors: list[CollectError] = []
     skipped = 0
-    with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = [(kind, scope, pool.submit(kind.collect, scope)) for kind, scope in jobs]
-        if on_scope_done is not None:
-            for kind, scope, future in futures:
-                future.add_done_callback(partial(_scope_done, on_scope_done, kind.key(), scope))
-        for kind, scope, future in futures:
-            try:
-                collected = future.result()
-            except ReaperError as err:
-                log.error("collect failed kind=%s scope=%s: %s", kind.key(), scope, err)
-                errors.append(CollectError(kind.key(), scope, str(err)))
-                continue
-            resources.extend(collected.resources)
-            skipped += collected.skipped
-            if collected.skipped:
-                log.warning(
-                    "skipped %d unreadable items kind=%s scope=%s",
-                    collected.skipped,
-                    kind.key(),
-                    scope,
-                )
+    for (kind, scope), future in zip(pairs, run_jobs(jobs, max_workers, per_account), strict=True):
+        try:
+            collected = future.result()
+        except ReaperError as err:
+            log.error("collect failed kind=%s scope=%s: %s", kind.key(), scope, err)
+            errors.append(CollectError(kind.key(), scope, str(err)))
+            continue
+        resources.extend(collected.resources)
+        skipped += collected.skipped
+        if collected.skipped:
+            log.warning(
+                "skipped %d unreadable items kind=%s scope=%s",
+                collected.skipped,
+                kind.key(),
+                scope,
+            )
     return Collection(tuple(resources), tuple(errors), skipped)
 
 
-def _scope_done(
-    callback: Callable[[str, str], None], kind_key: str, scope: Scope, _: object
-) -> None:
-    callback(kind_key, str(scope))
+def _collect_one(
+    kind: ResourceKind, scope: Scope, on_done: Callable[[str, str], None] | None
+) -> Collected:
+    try:
+        return kind.collect(scope)
+    finally:
+        if on_done is not None:
+            on_done(kind.key(), str(scope))
 
 
 def plan_sweep(
     settings: Settings,
     kinds: Sequence[ResourceKind],
     now: datetime,
-    max_workers: int = 8,
     on_scope_done: Callable[[str, str], None] | None = None,
 ) -> tuple[Plan, Collection, SafetyLimitExceeded | None]:
     """Collect and decide; never changes anything."""
-    collection = collect(kinds, max_workers, on_scope_done)
+    limits = WorkerLimits.of(settings)
+    collection = collect(kinds, limits.total, on_scope_done, limits.per_account)
     plan = make_plan(collection.resources, settings.policy, settings.tags, now)
     for decision in plan.decisions:
         for warning in decision.warnings:
@@ -176,7 +182,7 @@ def run_sweep(
     with sweep.measured():
         sweep.start()
         sweep.recover()
-        plan, collection, brake = plan_sweep(settings, kinds, now, sweep.workers)
+        plan, collection, brake = plan_sweep(settings, kinds, now)
         return sweep.finish(plan, collection, brake, [])
 
 
@@ -218,18 +224,19 @@ def _apply_pinned(
     found: dict[ResourceRef, Resource] = {}
     errors: list[CollectError] = []
     unreadable: set[tuple[str, Scope]] = set()
-    with ThreadPoolExecutor(max_workers=sweep.workers) as pool:
-        futures = {
-            key: pool.submit(by_key[key[0]].get, key[1], ids)
-            for key, ids in wanted.items()
-            if key[0] in by_key
-        }
-        for key, future in futures.items():
-            try:
-                found.update((r.ref, r) for r in future.result().resources)
-            except ReaperError as err:
-                errors.append(CollectError(key[0], key[1], str(err)))
-                unreadable.add(key)
+    readable = [(key, ids) for key, ids in wanted.items() if key[0] in by_key]
+    jobs = [
+        Job(account_of(by_key[key[0]].provider, key[1]), partial(by_key[key[0]].get, key[1], ids))
+        for key, ids in readable
+    ]
+    limits = sweep.limits
+    futures = run_jobs(jobs, limits.total, limits.per_account)
+    for (key, _), future in zip(readable, futures, strict=True):
+        try:
+            found.update((r.ref, r) for r in future.result().resources)
+        except ReaperError as err:
+            errors.append(CollectError(key[0], key[1], str(err)))
+            unreadable.add(key)
     decisions: list[Decision] = []
     skipped: list[Outcome] = []
     for item in pinned.items:
@@ -265,10 +272,13 @@ def release_resource(
     settings: Settings, kind: ResourceKind, resource_id: str, audit: AuditLog
 ) -> Outcome | None:
     """Find a resource by id in the kind's scopes and release it; None if not found."""
-    workers = settings.providers.aws.max_workers if settings.providers.aws else 8
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        lookups = [pool.submit(kind.get, scope, [resource_id]) for scope in kind.scopes()]
-        found = [r for f in lookups for r in f.result().resources]
+    limits = WorkerLimits.of(settings)
+    jobs = [
+        Job(account_of(kind.provider, scope), partial(kind.get, scope, [resource_id]))
+        for scope in kind.scopes()
+    ]
+    lookups = run_jobs(jobs, limits.total, limits.per_account)
+    found = [r for f in lookups for r in f.result().resources]
     if not found:
         return None
     actuator = Actuator([kind], audit, uuid.uuid4().hex[:12], settings.tags.model_dump().values())
@@ -299,9 +309,14 @@ class _Sweep:
         self.config_sha256 = config_sha256
         self.notifier = notifier
         self.sweep_id = uuid.uuid4().hex[:12]
-        self.workers = settings.providers.aws.max_workers if settings.providers.aws else 8
+        self.limits = WorkerLimits.of(settings)
         self.actuator = Actuator(
-            kinds, audit, self.sweep_id, settings.tags.model_dump().values(), self.workers
+            kinds,
+            audit,
+            self.sweep_id,
+            settings.tags.model_dump().values(),
+            self.limits.total,
+            per_account=self.limits.per_account,
         )
 
     @contextmanager

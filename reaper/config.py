@@ -158,6 +158,8 @@ class AwsSettings(_Section):
     """On quarantine of an EKS cluster, also turn off its public API endpoint."""
     max_workers: int = Field(default=8, ge=1, le=64)
     """Concurrent API workers in all, across accounts and regions."""
+    max_workers_per_account: int | None = Field(default=None, ge=1, le=64)
+    """At most this many of them on one account at once; None: no cap beyond max_workers."""
 
     @field_validator("regions")
     @classmethod

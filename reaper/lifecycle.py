@@ -24,6 +24,7 @@ LAST_FAILURE_AT = "reaper-last-failure-at"
 MARK_KEYS = (STATE, MARKED_AT, ACTION, REASON)
 FAILURE_KEYS = (FAILURES, LAST_FAILURE_AT)
 ALL_KEYS = (*MARK_KEYS, QUARANTINED_AT, *FAILURE_KEYS)
+_ANY_KEY = frozenset(ALL_KEYS)
 
 # What reaper writes: ASCII digits only (str.isdigit also takes "²" and other scripts'
 # digits, which int() then rejects or reads), and epochs of at most 11 digits (up to the
@@ -60,7 +61,7 @@ class LifecycleTagError(ValueError):
 
 def read_lifecycle(tags: Mapping[str, str]) -> Lifecycle:
     """Parse reaper's lifecycle tags. Pure. Raises LifecycleTagError for odd values."""
-    if not any(key in tags for key in ALL_KEYS):
+    if _ANY_KEY.isdisjoint(tags):
         return _UNTOUCHED
     state_value = tags.get(STATE)
     state = None

@@ -76,7 +76,7 @@ class Result(StrEnum):
         return self is not Result.FAILED
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Scope:
     """Where a resource lives."""
 
@@ -89,7 +89,7 @@ class Scope:
         return f"{self.account}/{self.region}" if self.region else self.account
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class ResourceRef:
     """The identity of one resource, usable as a dict key and for deduplication."""
 
@@ -110,7 +110,7 @@ class ResourceRef:
         return f"{self.provider}:{self.kind}:{self.id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageFacts:
     """The machine image a VM runs, as the provider described it."""
 
@@ -121,7 +121,7 @@ class ImageFacts:
     """The image no longer exists (deregistered, or no longer shared with the account)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PortRange:
     """An inbound rule open to the whole internet (0.0.0.0/0 or ::/0)."""
 
@@ -138,7 +138,7 @@ class PortRange:
         return self.protocol == "all" or (self.from_port <= 0 and self.to_port >= 65535)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     """A resource as a collector saw it. Immutable; collectors build a new one per sweep."""
 
@@ -164,7 +164,7 @@ class Resource:
     """For clusters: ``major.minor``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The policy's verdict on one resource. Produced by ``policy.decide``."""
 
@@ -191,7 +191,7 @@ class Decision:
         return self.resource.ref
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Every decision of one sweep, and the population the brake measures against."""
 
@@ -208,7 +208,7 @@ class Plan:
         return sum(1 for d in self.decisions if d.action is action)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What happened when the actuator carried out one decision."""
 
@@ -218,7 +218,7 @@ class Outcome:
     message: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CollectError:
     """A collector that failed for one kind in one scope; the rest of the sweep goes on."""
 
@@ -227,7 +227,7 @@ class CollectError:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Collected:
     """What one collector call returned."""
 

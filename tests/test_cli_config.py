@@ -86,7 +86,8 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
         """,
         (
             "two.yaml: providers.aws.colour: "
-            "unknown key (valid: accounts, regions, kinds, restrict_public_endpoint, max_workers)",
+            "unknown key (valid: accounts, regions, kinds, restrict_public_endpoint, max_workers, "
+            "max_workers_per_account)",
             "two.yaml: policy.default_ttl: '0h' is not a positive duration (e.g. 90m, 6h, 3d)",
         ),
     ),

@@ -139,7 +139,8 @@ def test_every_problem_is_reported_at_once_with_file_and_key(tmp_path: Path) -> 
         f"{path}: tags.pipeline: 'Reaper-Pipeline' is not a valid tag key (lowercase letters",
         f"{path}: providers.aws.regions: not AWS region names: 'mars-north-1'",
         f"{path}: providers.aws.colour: unknown key "
-        "(valid: accounts, regions, kinds, restrict_public_endpoint, max_workers)",
+        "(valid: accounts, regions, kinds, restrict_public_endpoint, max_workers, "
+        "max_workers_per_account)",
         f"{path}: policy.default_ttl: '3 dayz' is not a duration (e.g. 90m, 6h, 3d)",
         f"{path}: safety.max_actions_per_sweep: input should be a valid integer, got 'lots'",
     ]

@@ -448,6 +448,11 @@ def test_delete_removes_node_groups_and_fargate_profiles_before_the_cluster(
     assert sorted(order[:3]) == ["DeleteFargateProfile", "DeleteNodegroup", "DeleteNodegroup"]
     assert order[3:] == ["DeleteCluster"]
     assert edge.ops(*deletes, match="/clusters/ci-bare") == ["DeleteCluster"]
+    # The fewest requests: the sweep has just described the clusters, and DeleteCluster
+    # itself tells whether the dependants went.
+    for name in ("ci-full", "ci-bare"):
+        reads = edge.ops("DescribeCluster", "ListNodegroups", "ListFargateProfiles", match=name)
+        assert reads == ["ListNodegroups", "ListFargateProfiles"]
     # What the edge saw is what went over the wire (the proxy counts EKS by HTTP method).
     assert proxy.count("eks", "DELETE") == len(edge.ops(*deletes)) == 5
 

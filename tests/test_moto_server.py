@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from reaper.sandbox.moto_server import MotoControlError, MotoServer
 
@@ -160,3 +161,18 @@ def test_child_exits_when_stopped() -> None:
     srv.stop()  # idempotent
     with pytest.raises(RuntimeError):
         _ = srv.endpoint_url
+
+
+def test_eks_lists_of_a_missing_cluster_answer_not_found_as_eks_does(server: MotoServer) -> None:
+    eks = boto3.client(
+        "eks",
+        region_name=REGION,
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for call in (eks.list_nodegroups, eks.list_fargate_profiles):
+        with pytest.raises(ClientError) as missing:
+            call(clusterName="never-created")
+        assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

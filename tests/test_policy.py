@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -505,3 +506,14 @@ def test_brake_passes_exactly_at_a_decimal_fraction(
         brake_plan({"aws:ec2_instance": (acting, population)}),
         safety(max_actions=1000, max_fraction=fraction),
     )
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["gc-on", "gc-off"])
+def test_make_plan_leaves_the_cycle_collector_as_it_found_it(enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        make_plan([], PolicySettings(), TagKeys(), NOW)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -576,10 +576,16 @@ def test_proxy_faults_latency_and_counters(
     proxy.latency = 0.2
     started = time.monotonic()
     assert ec2.describe_instances()["Reservations"] == []
-    assert time.monotonic() - started >= 0.2
+    took = time.monotonic() - started
+    assert took >= 0.2
     assert proxy.counts() == {
         ("ec2", "eu-west-1", "DescribeInstances"): 2,
         ("sts", "eu-west-1", "GetCallerIdentity"): 1,
     }
+    # Only the forwarded request is timed, and without the injected latency.
+    ((key, (server,)),) = proxy.server_times().items()
+    assert key == ("ec2", "eu-west-1", "DescribeInstances")
+    assert 0 < server < took - 0.2
     proxy.reset_counts()
     assert proxy.counts() == {}
+    assert proxy.server_times() == {}

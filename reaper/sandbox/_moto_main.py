@@ -10,7 +10,9 @@ in-process backend state to age resources:
   "deprecation_times": {id: iso}}`` (``deprecation_times`` optional)
 * ``GET /_reaper/health`` -> ``ok``
 
-Every other request goes to moto unchanged. Timestamps without an offset are taken as UTC.
+Every other request goes to moto unchanged, except where moto strays from the documented
+API in a way reaper relies on (see :func:`conform_to_aws`). Timestamps without an offset
+are taken as UTC.
 """
 
 from __future__ import annotations
@@ -202,6 +204,33 @@ def _raise_system_exit(signum: int, frame: FrameType | None) -> None:
     sys.exit(0)
 
 
+def conform_to_aws() -> None:
+    """Make moto answer as AWS documents where it does not.
+
+    EKS ``ListNodegroups`` and ``ListFargateProfiles`` answer ``ResourceNotFoundException``
+    (HTTP 404) for a cluster that does not exist; moto raises a KeyError and answers 500.
+    """
+    from moto.eks.exceptions import ResourceNotFoundException
+    from moto.eks.models import CLUSTER_NOT_FOUND_MSG, EKSBackend
+
+    def require_cluster(method: Callable[..., Any]) -> Callable[..., Any]:
+        def checked(self: Any, cluster_name: str, *args: Any, **kwargs: Any) -> Any:
+            if cluster_name not in self.clusters:
+                raise ResourceNotFoundException(
+                    clusterName=None,
+                    nodegroupName=None,
+                    fargateProfileName=None,
+                    addonName=None,
+                    message=CLUSTER_NOT_FOUND_MSG.format(clusterName=cluster_name),
+                )
+            return method(self, cluster_name, *args, **kwargs)
+
+        return checked
+
+    for name in ("list_nodegroups", "list_fargate_profiles"):
+        setattr(EKSBackend, name, require_cluster(getattr(EKSBackend, name)))
+
+
 def build_app() -> WSGIApplication:
     """Moto's full multi-service WSGI app wrapped in the control middleware."""
     moto_app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
@@ -231,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _raise_system_exit)
     signal.signal(signal.SIGINT, _raise_system_exit)
 
+    conform_to_aws()
     server = make_server(
         args.host, args.port, build_app(), threaded=True, request_handler=QuietRequestHandler
     )

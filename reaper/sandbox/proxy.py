@@ -9,6 +9,8 @@ server's and every request goes through the proxy, which
   form body or query string (EC2, STS, IAM: query APIs) or from the ``X-Amz-Target``
   header (JSON APIs). Other requests count under their HTTP method;
 * optionally waits a fixed time before forwarding (``latency``, seconds);
+* times each forwarded request from sending it upstream until the whole answer is read
+  (:meth:`CountingProxy.server_times`), the server's share of the request's time;
 * answers with an AWS error document instead of forwarding when a fault rule matches
   (:meth:`CountingProxy.add_fault`), optionally only the first N times.
 
@@ -191,6 +193,7 @@ class CountingProxy:
         self._target_prefix = parts.path.rstrip("/")
         self._lock = threading.Lock()
         self._counts: Counter[CountKey] = Counter()
+        self._server_times: dict[CountKey, list[float]] = {}
         self._faults: list[Fault] = []
         self._latency = latency
         self._server: _Server | None = None
@@ -262,9 +265,17 @@ class CountingProxy:
             and (region is None or r == region)
         )
 
+    def server_times(self) -> dict[CountKey, list[float]]:
+        """Seconds from forwarding each request upstream until its answer was read, by
+        (service, region, operation), in arrival order; faulted requests are not timed."""
+        with self._lock:
+            return {key: list(times) for key, times in self._server_times.items()}
+
     def reset_counts(self) -> None:
+        """Forget the counts and the server times."""
         with self._lock:
             self._counts.clear()
+            self._server_times.clear()
 
     # -- latency and faults ------------------------------------------------------------
 
@@ -328,6 +339,10 @@ class CountingProxy:
                     fault.served += 1
                     return self._latency, fault
             return self._latency, None
+
+    def _timed(self, info: RequestInfo, seconds: float) -> None:
+        with self._lock:
+            self._server_times.setdefault(info.key, []).append(seconds)
 
     def _upstream(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(
@@ -415,7 +430,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         try:
+            sent = time.perf_counter()
             status, headers, answer = self._forward(body)
+            proxy._timed(info, time.perf_counter() - sent)
         except (OSError, http.client.HTTPException) as err:
             if self._upstream_conn is not None:
                 self._upstream_conn.close()

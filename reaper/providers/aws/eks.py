@@ -166,6 +166,8 @@ class _Teardown:
     """Fargate profiles still present at the last look."""
     busy: str = ""
     """Why DeleteCluster was refused, when it was."""
+    rounds: int = 0
+    """Rounds of this call that looked at the cluster so far."""
 
     def finish(self, result: Result, message: str) -> None:
         self.outcome = Outcome(self.ref, Action.DELETE, result, message)
@@ -444,21 +446,27 @@ class EksClusters(ResourceKind):
     def _advance(self, eks: Any, teardown: _Teardown) -> None:
         """One round of one cluster's delete: ask for what is left to go, or go."""
         name, scope = teardown.ref.id, teardown.ref.scope
+        teardown.rounds += 1
         try:
-            raw = self._describe_cluster(eks, scope, name)
-            if raw is None:
-                teardown.finish(Result.ALREADY_GONE, "cluster does not exist")
-                return
-            if raw.get("status") == DELETING:
-                teardown.finish(Result.ALREADY_GONE, "cluster already deleting")
-                return
+            # The sweep has just read the cluster (collect, or get for a pinned plan), and
+            # a cluster gone since answers ResourceNotFound to ListNodegroups; only later
+            # rounds, after a wait, look at its state again.
+            if teardown.rounds > 1:
+                raw = self._describe_cluster(eks, scope, name)
+                if raw is None:
+                    teardown.finish(Result.ALREADY_GONE, "cluster does not exist")
+                    return
+                if raw.get("status") == DELETING:
+                    teardown.finish(Result.ALREADY_GONE, "cluster already deleting")
+                    return
             nodegroups, profiles = self._dependants(eks, scope, name)
-            if self._delete_dependants(eks, teardown, nodegroups, profiles):
-                # Deletions can be instant (or have been under way): look again at once.
-                nodegroups, profiles = self._dependants(eks, scope, name)
             teardown.nodegroups, teardown.profiles = tuple(nodegroups), tuple(profiles)
-            if nodegroups or profiles:
+            accepted = self._delete_dependants(eks, teardown, nodegroups, profiles)
+            if (nodegroups or profiles) and not accepted:
                 return
+            # Either nothing depends on the cluster, or EKS just took deletions that can be
+            # instant: DeleteCluster itself says whether they went (ResourceInUse if not),
+            # one request where listing again would take two.
             try:
                 with translate_errors(f"eks DeleteCluster {name} in {scope}"):
                     answer = eks.delete_cluster(name=name)
