@@ -1,10 +1,17 @@
-"""Policy throughput: ``make_plan`` over many synthetic resources, on one core."""
+"""Policy throughput: ``make_plan`` over many synthetic resources, on one core.
+
+``measure_in_child`` runs the measurement in a fresh interpreter (this file as a script),
+so the heap a benchmark has built up before does not weigh on it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from reaper import lifecycle
-from reaper.config import PolicySettings, TagKeys
+from reaper.config import PolicySettings, TagKeys, parse_settings
 from reaper.model import ImageFacts, PortRange, Resource, ResourceRef, Scope
 from reaper.policy import make_plan
 
@@ -126,3 +133,35 @@ def measure(
     for decision in plan.decisions:
         actions[str(decision.action)] = actions.get(str(decision.action), 0) + 1
     return Throughput(n, tuple(seconds), dict(sorted(actions.items())), pinning)
+
+
+def measure_in_child(n: int, config: dict[str, object], now: datetime) -> Throughput:
+    """``measure`` in a fresh Python process, with the settings of ``config``."""
+    answer = subprocess.run(
+        [sys.executable, __file__, str(n), json.dumps(config, default=str), now.isoformat()],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    data = json.loads(answer.stdout)
+    return Throughput(data["resources"], tuple(data["seconds"]), data["actions"], data["pinning"])
+
+
+def _child(argv: list[str]) -> None:
+    n, config, now = int(argv[0]), json.loads(argv[1]), datetime.fromisoformat(argv[2])
+    settings = parse_settings(config, "bench")
+    result = measure(n, settings.policy, settings.tags, now)
+    print(
+        json.dumps(
+            {
+                "resources": result.resources,
+                "seconds": result.seconds,
+                "actions": result.actions,
+                "pinning": result.pinning,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])

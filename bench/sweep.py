@@ -73,7 +73,7 @@ from bench_timing import OpTiming, make_client, time_ec2_reads, time_eks, time_s
 
 from reaper.app import plan_sweep, run_sweep
 from reaper.audit import AuditLog
-from reaper.config import KNOWN_KINDS, Settings, TagKeys, parse_settings
+from reaper.config import KNOWN_KINDS, TagKeys, parse_settings
 from reaper.model import Action, Result
 from reaper.providers import catalog
 from reaper.providers.aws.eks import EksClusters
@@ -690,16 +690,12 @@ def rss_phase(opts: Options, figures: Figures, problems: list[str], session: bot
 
 def policy_phase(opts: Options, figures: Figures, tmp: Path) -> None:
     # Production-like policy: a grace period of 1h, so marked resources are exercised.
-    settings: Settings = parse_settings(
-        bench_config(REGIONS[:1], ["ec2_instance"], tmp / "policy-audit.jsonl", grace="1h"),
-        "bench",
-    )
-    result = bench_policy.measure(
-        opts.policy_resources, settings.policy, settings.tags, datetime.now(UTC)
-    )
+    config = bench_config(REGIONS[:1], ["ec2_instance"], tmp / "policy-audit.jsonl", grace="1h")
+    result = bench_policy.measure_in_child(opts.policy_resources, config, datetime.now(UTC))
     runs = ", ".join(f"{s:.3f}" for s in result.seconds)
     say(
-        f"make_plan over {result.resources} synthetic resources ({result.pinning}): runs "
+        f"make_plan over {result.resources} synthetic resources (a fresh process, "
+        f"{result.pinning}): runs "
         f"{runs} s; median {result.median:.3f} s = {result.per_second:,.0f} resources/s "
         f"(best run {result.resources / min(result.seconds):,.0f}/s)"
     )
