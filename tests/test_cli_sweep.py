@@ -7,10 +7,7 @@ The subprocess finds moto the way it would find any AWS endpoint override, throu
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,48 +15,25 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
 
 from reaper import __version__
 from reaper.app import ExitCode
-from reaper.sandbox.estate import SANDBOX_KEY_ID, SANDBOX_SECRET, SeededInstance, seed_estate
+from reaper.sandbox.estate import SeededInstance, seed_estate
 from reaper.sandbox.moto_server import MotoServer
 
 LAYOUT = {"ci": ("us-east-1", "eu-west-1")}
 DECISION_FIELDS = {"provider", "kind", "id", "scope", "action", "reasons"}
-CLI_TIMEOUT = 120
 
 ConfigFactory = Callable[..., dict[str, Any]]
 AliveFactory = Callable[[Mapping[str, Sequence[str]]], set[str]]
-
-
-def _reaper_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m reaper``."""
-    script = shutil.which("reaper", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "reaper"]
-
-
-def _cli_env(endpoint_url: str | None) -> dict[str, str]:
-    """This environment minus any AWS setting, plus the sandbox's (no AWS_PROFILE)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    if endpoint_url is not None:
-        env["AWS_ENDPOINT_URL"] = endpoint_url
-    env.update(
-        AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    env.pop("REAPER_CONFIG", None)
-    return env
 
 
 class Cli:
     """Runs ``reaper`` against the sandbox with a config written to a temp dir."""
 
     def __init__(self, sandbox: MotoServer, tmp_path: Path, make_config: ConfigFactory) -> None:
-        self._env = _cli_env(sandbox.endpoint_url)
+        self._env = sandbox_env(sandbox.endpoint_url)
         self._tmp_path = tmp_path
         self._make_config = make_config
 
@@ -73,7 +47,7 @@ class Cli:
 
     def __call__(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*_reaper_command(), *map(str, args)],
+            [*reaper_command(), *map(str, args)],
             env=self._env,
             cwd=self._tmp_path,
             capture_output=True,
@@ -97,10 +71,6 @@ def _ids(seeded: list[SeededInstance], *, deleted: bool | None = None) -> set[st
     return {s.instance_id for s in seeded if deleted is None or s.expect_deleted is deleted}
 
 
-def _explain(result: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-
-
 def _without_clock(document: dict[str, Any]) -> dict[str, Any]:
     """A plan document minus what depends on when it was made."""
     volatile = ("generated_at", "deadline", "not_before")
@@ -119,7 +89,7 @@ def test_plan_json_lists_the_decisions_and_changes_nothing(
 
     result = cli("plan", "--config", config, "--format", "json")
 
-    assert result.returncode == ExitCode.OK, _explain(result)
+    assert result.returncode == ExitCode.OK, explain(result)
     document = json.loads(result.stdout)
     decisions = document["decisions"]
     assert isinstance(decisions, list)
@@ -140,7 +110,7 @@ def test_plan_json_lists_the_decisions_and_changes_nothing(
     report = tmp_path / "plan.json"
     written = cli("plan", "--config", config, "--format", "json", "--output", report)
 
-    assert written.returncode == ExitCode.OK, _explain(written)
+    assert written.returncode == ExitCode.OK, explain(written)
     assert written.stdout == ""
     assert _without_clock(json.loads(report.read_text(encoding="utf-8"))) == _without_clock(
         document
@@ -153,7 +123,7 @@ def test_run_without_apply_is_a_dry_run(
 ) -> None:
     result = cli("run", "--config", cli.config(dry_run=True))
 
-    assert result.returncode == ExitCode.OK, _explain(result)
+    assert result.returncode == ExitCode.OK, explain(result)
     assert "effective_dry_run=true" in result.stderr
     assert alive(LAYOUT) == _ids(seeded)
 
@@ -163,7 +133,7 @@ def test_run_apply_terminates_exactly_the_expired_instances(
 ) -> None:
     result = cli("run", "--config", cli.config(dry_run=True), "--apply")
 
-    assert result.returncode == ExitCode.OK, _explain(result)
+    assert result.returncode == ExitCode.OK, explain(result)
     assert "effective_dry_run=false" in result.stderr
     assert alive(LAYOUT) == _ids(seeded, deleted=False)
 
@@ -176,15 +146,15 @@ def test_run_apply_stops_at_the_safety_brake(
 
     result = cli("run", "--config", config, "--apply")
 
-    assert result.returncode == ExitCode.SAFETY_BRAKE, _explain(result)
+    assert result.returncode == ExitCode.SAFETY_BRAKE, explain(result)
     assert f"{acting} actions planned, more than max_actions_per_sweep=1" in result.stderr
     assert alive(LAYOUT) == _ids(seeded)
 
 
 def test_demo_runs_on_its_own_sandbox(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*_reaper_command(), "demo", "--audit", str(tmp_path / "demo.jsonl")],
-        env=_cli_env(None),  # the demo starts a moto server of its own
+        [*reaper_command(), "demo", "--audit", str(tmp_path / "demo.jsonl")],
+        env=sandbox_env(None),  # the demo starts a moto server of its own
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -192,5 +162,5 @@ def test_demo_runs_on_its_own_sandbox(tmp_path: Path) -> None:
         check=False,
     )
 
-    assert result.returncode == ExitCode.OK, _explain(result)
+    assert result.returncode == ExitCode.OK, explain(result)
     assert "Dry run" in result.stdout

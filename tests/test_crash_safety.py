@@ -8,7 +8,6 @@ with its intent already on disk, when the test kills it.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 import boto3
 import yaml
+from cli_support import sandbox_env
 
 from reaper.audit import verify_lines
 from reaper.sandbox.estate import SANDBOX_AMI, SANDBOX_KEY_ID, SANDBOX_SECRET
@@ -27,20 +27,6 @@ from reaper.sandbox.proxy import CountingProxy
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
-
-
-def _env(endpoint_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=endpoint_url,
-        AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    return env
 
 
 def _config(tmp_path: Path, audit: Path) -> Path:
@@ -142,7 +128,7 @@ def test_kill_during_the_action_then_next_sweep_completes_without_repeating_it(
     audit = tmp_path / "audit.jsonl"
     config = _config(tmp_path, audit)
     with CountingProxy(sandbox.endpoint_url, latency=1.5) as proxy:
-        _run_and_kill_after_intent(config, _env(proxy.endpoint_url), audit, proxy)
+        _run_and_kill_after_intent(config, sandbox_env(proxy.endpoint_url, REGION), audit, proxy)
         # The proxy still forwards the request it was holding: the action goes through,
         # but no outcome is recorded.
         deadline = time.monotonic() + 20
@@ -155,7 +141,7 @@ def test_kill_during_the_action_then_next_sweep_completes_without_repeating_it(
 
         proxy.latency = 0
         proxy.reset_counts()
-        second = _run(config, _env(proxy.endpoint_url))
+        second = _run(config, sandbox_env(proxy.endpoint_url, REGION))
         assert second.returncode == 0, second.stderr
         assert proxy.count("ec2", "TerminateInstances") == 0, "an action was repeated"
 
@@ -178,13 +164,13 @@ def test_kill_before_the_action_happens_then_next_sweep_does_it_once(
     with CountingProxy(sandbox.endpoint_url, latency=0.2) as proxy:
         # Every TerminateInstances is refused, so the killed run never performed it.
         proxy.add_fault(REGION, "TerminateInstances", 503, "RequestLimitExceeded")
-        _run_and_kill_after_intent(config, _env(proxy.endpoint_url), audit, proxy)
+        _run_and_kill_after_intent(config, sandbox_env(proxy.endpoint_url, REGION), audit, proxy)
         assert _states(sandbox, ids) == {ids[0]: "running"}
 
         proxy.clear_faults()
         proxy.latency = 0
         proxy.reset_counts()
-        second = _run(config, _env(proxy.endpoint_url))
+        second = _run(config, sandbox_env(proxy.endpoint_url, REGION))
         assert second.returncode == 0, second.stderr
         assert proxy.count("ec2", "TerminateInstances") == 1
 

@@ -10,7 +10,6 @@ lock) are tested in process.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -27,6 +26,7 @@ from typing import Any, ClassVar
 import boto3
 import pytest
 import yaml
+from cli_support import sandbox_env
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -82,21 +82,6 @@ def _free_port() -> int:
         return port
 
 
-def _env(endpoint_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=endpoint_url,
-        AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    env.pop("REAPER_CONFIG", None)
-    return env
-
-
 class DaemonProcess:
     """``python -m reaper.cli_daemon -c CONFIG`` against an endpoint, in ``tmp_path``."""
 
@@ -113,7 +98,7 @@ class DaemonProcess:
         self.audit = tmp_path / "audit.jsonl"
         self.config = tmp_path / "reaper.yaml"
         self._tmp_path = tmp_path
-        self._env = _env(endpoint_url)
+        self._env = sandbox_env(endpoint_url)
         config = {
             "dry_run": True,  # --apply overrides it, as for `reaper run`
             "providers": {

@@ -9,10 +9,7 @@ audit trail, not from the sweep's own report.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from cli_support import CLI_TIMEOUT, reaper_command, sandbox_env
 
 from reaper import lifecycle
 from reaper.app import ExitCode, SweepReport, run_sweep
@@ -41,7 +39,7 @@ from reaper.providers.aws.ec2_isolation import (
 )
 from reaper.providers.base import ResourceKind
 from reaper.report import plan_to_json
-from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI, SANDBOX_KEY_ID, SANDBOX_SECRET
+from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
 
@@ -53,7 +51,6 @@ EXPIRED = 2 * DAY  # the demo config gives EC2 instances a TTL of 12h
 FRESH = HOUR
 QUARANTINE_TTL = 3 * DAY  # the demo config's
 REAPER_KEYS = (*lifecycle.ALL_KEYS, ORIGINAL_GROUPS, ORIGINAL_STATE)
-CLI_TIMEOUT = 120
 
 ConfigFactory = Callable[..., dict[str, Any]]
 KindsFactory = Callable[..., list[ResourceKind]]
@@ -343,28 +340,11 @@ def _quarantine_groups(ec2: Any, vpc: str | None = None) -> list[dict[str, Any]]
     return list(ec2.describe_security_groups(Filters=filters)["SecurityGroups"])
 
 
-def _reaper_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m reaper``."""
-    script = shutil.which("reaper", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "reaper"]
-
-
 def _cli(sandbox: MotoServer, cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run ``reaper`` against the sandbox, finding moto through AWS_ENDPOINT_URL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=sandbox.endpoint_url,
-        AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
-        AWS_DEFAULT_REGION=REGION,
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    env.pop("REAPER_CONFIG", None)
     return subprocess.run(
-        [*_reaper_command(), *map(str, args)],
-        env=env,
+        [*reaper_command(), *map(str, args)],
+        env=sandbox_env(sandbox.endpoint_url, REGION),
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -9,11 +9,8 @@ parsing of plan documents (``reaper.pinned.read_pinned``) is also tested on its 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
 
 from reaper.app import ExitCode
 from reaper.config import PolicySettings, TagKeys
@@ -29,30 +27,19 @@ from reaper.model import Action, Resource, ResourceRef, Scope
 from reaper.pinned import PinnedItem, PlanRefused, read_pinned
 from reaper.policy import make_plan
 from reaper.report import plan_to_json
-from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI, SANDBOX_KEY_ID, SANDBOX_SECRET
+from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
 
 REGION = "us-east-1"
 HOUR = timedelta(hours=1)
 EXPIRED = 2 * 24 * HOUR  # the demo config gives EC2 instances a TTL of 12h
 FRESH = HOUR
-CLI_TIMEOUT = 120
 
 ConfigFactory = Callable[..., dict[str, Any]]
 ReadAudit = Callable[[Path | str], list[dict[str, Any]]]
 
 
 # -- the command line against the sandbox --------------------------------------------------------
-
-
-def _reaper_command() -> list[str]:
-    """The installed console script next to this interpreter, else ``python -m reaper``."""
-    script = shutil.which("reaper", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "reaper"]
-
-
-def _explain(result: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
 
 
 class Operator:
@@ -71,18 +58,7 @@ class Operator:
         self.plan_path = tmp_path / "plan.json"
         self.config_path = tmp_path / "reaper.yaml"
         self._make_config = make_config
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(
-            AWS_ENDPOINT_URL=sandbox.endpoint_url,
-            AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
-            AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
-            AWS_DEFAULT_REGION=REGION,
-            AWS_EC2_METADATA_DISABLED="true",
-            AWS_CONFIG_FILE=os.devnull,
-            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        )
-        env.pop("REAPER_CONFIG", None)
-        self._env = env
+        self._env = sandbox_env(sandbox.endpoint_url, REGION)
 
     def write_config(self, safety: Mapping[str, Any] | None = None) -> Path:
         """A dry-run config acting on first sight (grace 0s); apply acts regardless."""
@@ -99,7 +75,7 @@ class Operator:
 
     def __call__(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*_reaper_command(), *map(str, args)],
+            [*reaper_command(), *map(str, args)],
             env=self._env,
             cwd=self.tmp_path,
             capture_output=True,
@@ -111,7 +87,7 @@ class Operator:
     def plan(self) -> dict[str, Any]:
         """`reaper plan -c CONFIG -o plan.json`; returns the plan document."""
         result = self("plan", "-c", self.config_path, "-o", self.plan_path)
-        assert result.returncode in (ExitCode.OK, ExitCode.SAFETY_BRAKE), _explain(result)
+        assert result.returncode in (ExitCode.OK, ExitCode.SAFETY_BRAKE), explain(result)
         document: dict[str, Any] = json.loads(self.plan_path.read_text(encoding="utf-8"))
         return document
 
@@ -193,7 +169,7 @@ def test_apply_acts_on_exactly_the_planned_resources_that_still_qualify(
 
     result = operator.apply()
 
-    assert result.returncode == ExitCode.OK, _explain(result)
+    assert result.returncode == ExitCode.OK, explain(result)
     assert operator.states(reowned, unchanged, fresh, unreviewed) == {
         reowned: "running",
         unchanged: "terminated",
@@ -225,7 +201,7 @@ def test_apply_skips_a_planned_resource_that_no_longer_qualifies(
 
     result = operator.apply()
 
-    assert result.returncode == ExitCode.OK, _explain(result)
+    assert result.returncode == ExitCode.OK, explain(result)
     assert operator.states(protected) == {protected: "running"}
     (skipped,) = _events(read_audit(audit_path), "skipped")
     assert skipped["resource"]["id"] == protected
@@ -246,7 +222,7 @@ def test_apply_refuses_a_plan_older_than_plan_max_age(operator: Operator) -> Non
 
     result = operator.apply()
 
-    assert result.returncode == ExitCode.USAGE, _explain(result)
+    assert result.returncode == ExitCode.USAGE, explain(result)
     assert "plan_max_age" in result.stderr
     assert operator.states(instance) == {instance: "running"}
 
@@ -262,7 +238,7 @@ def test_apply_refuses_a_plan_made_with_a_different_config(operator: Operator) -
 
     result = operator.apply()
 
-    assert result.returncode == ExitCode.USAGE, _explain(result)
+    assert result.returncode == ExitCode.USAGE, explain(result)
     assert "different config" in result.stderr
     assert operator.states(instance) == {instance: "running"}
 
@@ -276,7 +252,7 @@ def test_the_safety_brake_holds_an_apply(
 
     result = operator.apply()
 
-    assert result.returncode == ExitCode.SAFETY_BRAKE, _explain(result)
+    assert result.returncode == ExitCode.SAFETY_BRAKE, explain(result)
     assert "max_actions_per_sweep=0" in result.stderr
     assert operator.states(*instances) == dict.fromkeys(instances, "running")
     records = read_audit(audit_path)

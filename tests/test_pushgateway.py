@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,16 +27,16 @@ from typing import Any
 
 import pytest
 import yaml
+from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
 from reaper.app import ExitCode
 from reaper.pushgateway import push_metrics
-from reaper.sandbox.estate import SANDBOX_KEY_ID, SANDBOX_SECRET, SeededInstance, seed_estate
+from reaper.sandbox.estate import SeededInstance, seed_estate
 from reaper.sandbox.moto_server import MotoServer
 
 LAYOUT = {"ci": ("us-east-1", "eu-west-1")}
-CLI_TIMEOUT = 120
 READY_TIMEOUT = 20.0
 LAST_SUCCESS = "reaper_last_successful_sweep_timestamp_seconds"
 # bcrypt (cost 4) of "s3cret-pw", for the Pushgateway's basic-auth web config.
@@ -187,27 +186,6 @@ def shard() -> str:
 # -- reaper run, as the CronJob runs it -----------------------------------------------------
 
 
-def _reaper_command() -> list[str]:
-    script = shutil.which("reaper", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "reaper"]
-
-
-def _cli_env(endpoint_url: str) -> dict[str, str]:
-    """This environment minus any AWS setting, plus the sandbox's (as in test_cli_sweep)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=endpoint_url,
-        AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    env.pop("REAPER_CONFIG", None)
-    return env
-
-
 @dataclass
 class Run:
     sandbox: MotoServer
@@ -225,8 +203,8 @@ class Run:
         config = self.tmp_path / "reaper.yaml"
         config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         return subprocess.run(
-            [*_reaper_command(), "run", "--config", str(config), *args],
-            env=_cli_env(self.sandbox.endpoint_url),
+            [*reaper_command(), "run", "--config", str(config), *args],
+            env=sandbox_env(self.sandbox.endpoint_url),
             cwd=self.tmp_path,
             capture_output=True,
             text=True,
@@ -245,10 +223,6 @@ def seeded(sandbox: MotoServer) -> list[SeededInstance]:
     return seed_estate(sandbox, datetime.now(UTC), LAYOUT)
 
 
-def _explain(result: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-
-
 def _ec2(**labels: str) -> Labels:
     return tuple(sorted({"provider": "aws", "kind": "ec2_instance", **labels}.items()))
 
@@ -265,7 +239,7 @@ def test_run_apply_pushes_its_metrics_under_job_and_shard(
 
     result = run({"pushgateway": pushgateway.url, "shard": shard}, "--apply")
 
-    assert result.returncode == ExitCode.OK, _explain(result)
+    assert result.returncode == ExitCode.OK, explain(result)
     assert f"metrics pushed pushgateway={pushgateway.url} job=reaper shard={shard}" in (
         result.stderr
     )
@@ -310,13 +284,13 @@ def test_a_failed_run_keeps_the_last_success_of_the_run_before(
 ) -> None:
     settings = {"pushgateway": pushgateway.url, "shard": shard}
     dry_run = run(settings)
-    assert dry_run.returncode == ExitCode.OK, _explain(dry_run)
+    assert dry_run.returncode == ExitCode.OK, explain(dry_run)
     succeeded = pushgateway.samples(shard)[LAST_SUCCESS][()]
     assert succeeded > 0
 
     braked = run(settings, "--apply", safety={"max_actions_per_sweep": 1})
 
-    assert braked.returncode == ExitCode.SAFETY_BRAKE, _explain(braked)
+    assert braked.returncode == ExitCode.SAFETY_BRAKE, explain(braked)
     assert "method=POST" in braked.stderr
     pushed = pushgateway.samples(shard)
     assert pushed[LAST_SUCCESS] == {(): succeeded}
@@ -333,10 +307,10 @@ def test_a_push_to_a_dead_port_is_logged_and_the_run_still_succeeds(
 
     result = run({"pushgateway": dead, "shard": "nowhere"}, "--apply")
 
-    assert result.returncode == ExitCode.OK, _explain(result)
+    assert result.returncode == ExitCode.OK, explain(result)
     assert alive(LAYOUT) == {s.instance_id for s in seeded if not s.expect_deleted}
     failed = [line for line in result.stderr.splitlines() if "metrics push failed" in line]
-    assert len(failed) == 1, _explain(result)
+    assert len(failed) == 1, explain(result)
     assert "level=ERROR" in failed[0]
     assert "pushgateway=http://127.0.0.1:" in failed[0]
     assert password not in result.stderr
