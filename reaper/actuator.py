@@ -85,6 +85,11 @@ class StopFlag:
 _stop_flag: ContextVar[StopFlag | None] = ContextVar("reaper_stop_flag", default=None)
 
 
+def current_stop() -> StopFlag | None:
+    """The flag of an enclosing :func:`stopped_by` in this thread, if any."""
+    return _stop_flag.get()
+
+
 @contextmanager
 def stopped_by(flag: StopFlag) -> Iterator[None]:
     """Actuators created in this block (in this thread) honour ``flag``.

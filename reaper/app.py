@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from reaper.actuator import Actuator
+from reaper.actuator import Actuator, current_stop
 from reaper.audit import AuditLog, dangling_intents
 from reaper.config import Settings
-from reaper.errors import AuditError, ReaperError, SafetyLimitExceeded
+from reaper.errors import AuditError, NotStarted, ReaperError, SafetyLimitExceeded
 from reaper.model import (
     Action,
     Collected,
@@ -105,19 +105,28 @@ def collect(
     """Run every kind's collector in every scope concurrently; failures are kept, not raised.
 
     ``on_scope_done(kind_key, scope)`` is called as each (kind, scope) finishes (progress).
-    At most ``per_account`` collectors run on one account at once.
+    At most ``per_account`` collectors run on one account at once. Under a requested stop
+    (:func:`reaper.actuator.stopped_by`) no further collector starts; the scopes left out
+    are collect errors.
     """
     pairs = [(kind, scope) for kind in kinds for scope in kind.scopes()]
     jobs = [
         Job(account_of(kind.provider, scope), partial(_collect_one, kind, scope, on_scope_done))
         for kind, scope in pairs
     ]
+    flag = current_stop()
+    stop = None if flag is None else (lambda: flag.reason)
+    futures = run_jobs(jobs, max_workers, per_account, stop)
     resources: list[Resource] = []
     errors: list[CollectError] = []
     skipped = 0
-    for (kind, scope), future in zip(pairs, run_jobs(jobs, max_workers, per_account), strict=True):
+    for (kind, scope), future in zip(pairs, futures, strict=True):
         try:
             collected = future.result()
+        except NotStarted as err:
+            log.warning("not collected kind=%s scope=%s: %s", kind.key(), scope, err)
+            errors.append(CollectError(kind.key(), scope, f"not collected: {err}"))
+            continue
         except ReaperError as err:
             log.error("collect failed kind=%s scope=%s: %s", kind.key(), scope, err)
             errors.append(CollectError(kind.key(), scope, str(err)))

@@ -18,8 +18,9 @@ HTTP on ``daemon.listen``: ``/metrics``; ``/healthz`` (200 while the scheduler r
 
 Stopping. The first SIGTERM (or SIGINT) schedules nothing more and asks the running
 sweep to stop after the action group it is in (see :class:`reaper.actuator.StopFlag`):
-groups not started get ``skipped`` records and no intents, the sweep writes its
-``sweep-end`` and the daemon exits 0. A second signal, or ``daemon.shutdown_timeout``
+groups not started get ``skipped`` records and no intents, scopes not yet collected are
+not collected (collect errors in the end record), the sweep writes its ``sweep-end`` and
+the daemon exits 0. A second signal, or ``daemon.shutdown_timeout``
 passing, abandons the sweep: a ``shutdown-abandoned`` record names the intents still
 without an outcome (the next sweep's recovery completes them) and the daemon exits 1.
 """

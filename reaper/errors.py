@@ -27,6 +27,10 @@ class ProviderError(ReaperError):
     """A cloud API call failed in a way reaper could not recover from."""
 
 
+class NotStarted(ReaperError):
+    """Work that was not begun because a stop was requested (the daemon shutting down)."""
+
+
 class AuditError(ReaperError):
     """The audit trail could not be written; no action may proceed without it."""
 

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from reaper.errors import NotStarted
+
 if TYPE_CHECKING:
     from reaper.config import Settings
     from reaper.model import Scope
 
 T = TypeVar("T")
+
+_STOP_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -70,18 +74,28 @@ def interleave(jobs: Sequence[Job[T]]) -> list[int]:
 
 
 def run_jobs(
-    jobs: Sequence[Job[T]], max_workers: int, per_account: int | None = None
+    jobs: Sequence[Job[T]],
+    max_workers: int,
+    per_account: int | None = None,
+    stop: Callable[[], str | None] | None = None,
 ) -> list[Future[T]]:
     """Run every job, at most ``max_workers`` at once and ``per_account`` of one account.
 
-    A job waits for its account's turn before it is handed to the pool, so no worker
-    thread sits blocked on a busy account. Returns when all have finished: their futures,
-    in the order of ``jobs``; a job's exception is in its future, not raised here.
+    A job waits for a free worker and its account's turn before it is handed to the pool,
+    so no worker thread sits blocked on a busy account. Once ``stop()`` gives a reason, no
+    further job starts: the future of each one left holds :class:`NotStarted` with that
+    reason.
+    Returns when all started jobs have finished: every future, in the order of ``jobs``;
+    a job's exception is in its future, not raised here.
     """
     waiting = deque(interleave(jobs))
     busy: Counter[str] = Counter()
     changed = threading.Condition()  # re-entrant: a callback may run in the submitting thread
     futures: dict[int, Future[T]] = {}
+    # Without a stop to watch, only a finished job can change what may start.
+    poll = None if stop is None else _STOP_POLL_SECONDS
+
+    workers = max(1, min(max_workers, len(jobs)))
 
     def done(account: str, _: Future[T]) -> None:
         with changed:
@@ -89,16 +103,25 @@ def run_jobs(
             changed.notify()
 
     def startable() -> int | None:
+        # Jobs wait here rather than in the pool's queue, where a stop could not reach them.
+        if busy.total() >= workers:
+            return None
         for index in waiting:
             if per_account is None or busy[jobs[index].account] < per_account:
                 return index
         return None
 
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(jobs)))) as pool, changed:
+    with ThreadPoolExecutor(max_workers=workers) as pool, changed:
         while waiting:
+            reason = stop() if stop is not None else None
+            if reason is not None:
+                for left in waiting:
+                    futures[left] = Future()
+                    futures[left].set_exception(NotStarted(reason))
+                break
             index = startable()
             if index is None:
-                changed.wait()
+                changed.wait(poll)
                 continue
             waiting.remove(index)
             account = jobs[index].account

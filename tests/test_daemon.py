@@ -367,6 +367,38 @@ def test_sigterm_mid_sweep_finishes_the_current_group_and_skips_the_rest(
         assert states <= ({"shutting-down", "terminated"} if region in acted else {"running"})
 
 
+def test_sigterm_during_collection_starts_no_further_collector_and_exits_promptly(
+    sandbox: MotoServer, make_daemon: Callable[..., DaemonProcess]
+) -> None:
+    regions = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1")
+    expired = {r: _seed(sandbox, r, expired=1) for r in regions}
+    # One worker and a second per request: collecting the four regions one after the
+    # other would take twelve seconds; the stop lands during the first region's.
+    with CountingProxy(sandbox.endpoint_url, latency=1.0) as proxy:
+        daemon = make_daemon(proxy.endpoint_url, regions, max_workers=1)
+        daemon.start(apply=True)
+        daemon.wait_for("DescribeInstances", lambda: proxy.count("ec2", "DescribeInstances") > 0)
+        daemon.signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        assert daemon.wait(timeout=20) == 0, daemon
+        took = time.monotonic() - stopping
+        described = proxy.count("ec2", "DescribeInstances")
+
+    assert described == 1, f"a collector started after the signal\n{daemon}"
+    assert took < 8, f"took {took:.1f} s to stop"
+    records = daemon.records()
+    assert [r for r in records if r["event"] == "intent"] == []
+    end = records[-1]
+    assert end["event"] == "sweep-end"
+    not_collected = [e for e in end["collect_errors"] if "not collected" in e]
+    assert len(not_collected) == len(regions) - 1, end["collect_errors"]
+    assert all(STOP_REASON in e for e in not_collected)
+    _assert_chain_intact(daemon.audit)
+    for region in regions:
+        assert set(_states(sandbox, region).values()) == {"running"}, region
+        assert set(expired[region]) <= set(_states(sandbox, region))
+
+
 def test_second_sigterm_abandons_a_hanging_call_and_names_the_dangling_intents(
     sandbox: MotoServer, make_daemon: Callable[..., DaemonProcess]
 ) -> None:

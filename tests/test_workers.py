@@ -11,11 +11,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import pytest
 
 from reaper.app import collect
 from reaper.config import parse_settings
+from reaper.errors import NotStarted
 from reaper.model import Collected, Outcome, Resource, Scope
 from reaper.providers.base import ResourceKind
 from reaper.workers import Job, WorkerLimits, interleave, run_jobs
@@ -117,6 +119,33 @@ def test_a_failing_job_leaves_its_error_in_its_future_and_frees_its_slot() -> No
     with pytest.raises(RuntimeError, match="boom"):
         futures[0].result()
     assert [f.result() for f in futures[1:]] == [2, 3]
+
+
+def test_after_a_stop_no_further_job_starts_and_the_ones_left_say_why() -> None:
+    gauge = Gauge()
+    gate = threading.Event()
+    reason: list[str] = []
+    jobs = [gated(gauge, "aws:ci", gate, n) for n in range(3)]
+    futures: list[list[Future[int]]] = []
+    runner = threading.Thread(
+        target=lambda: futures.append(
+            run_jobs(jobs, 4, per_account=1, stop=lambda: reason[0] if reason else None)
+        )
+    )
+
+    runner.start()
+    until(lambda: gauge.now["aws:ci"] == 1)
+    reason.append("daemon shutting down")
+    time.sleep(0.3)  # a few of run_jobs' polls: nothing else starts meanwhile
+    gate.set()
+    runner.join(WAIT)
+
+    (done,) = futures
+    assert done[0].result() == 0  # the job already running finishes
+    for left in done[1:]:
+        with pytest.raises(NotStarted, match="daemon shutting down"):
+            left.result()
+    assert gauge.started == ["aws:ci"]
 
 
 class RegionsKind(ResourceKind):
