@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import textwrap
+import typing
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from reaper.config import Settings, load_settings, parse_settings
 from reaper.errors import ConfigError, ReaperError
@@ -41,6 +44,29 @@ def with_minimal(**sections: object) -> dict[str, object]:
 
 
 # --- valid files ----------------------------------------------------------------------------
+
+
+def _setting_keys(model: type[BaseModel], path: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted path, key) of every setting, through nested sections and kind overrides."""
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        dotted = f"{path}.{key}" if path else key
+        yield dotted, key
+        for arg in (field.annotation, *typing.get_args(field.annotation)):
+            for inner in typing.get_args(arg) or (arg,):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    yield from _setting_keys(inner, dotted)
+
+
+def test_the_example_config_shows_every_setting() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    undocumented = [
+        dotted
+        for dotted, key in _setting_keys(Settings)
+        # As a YAML key, set or commented out, in block or flow style.
+        if not re.search(rf"(^|[\s#{{,]){re.escape(key)}:", text, re.MULTILINE)
+    ]
+    assert undocumented == []
 
 
 def test_the_example_config_loads_and_is_a_dry_run() -> None:
