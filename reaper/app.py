@@ -347,7 +347,8 @@ class _Sweep:
             return
         duration = time.monotonic() - self.started
         finished = report.plan.created_at + timedelta(seconds=duration)
-        self.metrics.observe_sweep(report, duration, finished)
+        providers = {kind.provider for kind in self.kinds.values()}
+        self.metrics.observe_sweep(report, duration, finished, providers)
         self._observe_failures(self.metrics)
 
     def _observe_failures(self, metrics: Metrics) -> None:

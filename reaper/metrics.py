@@ -12,10 +12,11 @@ the daemon keeps one for its lifetime and serves it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections import Counter as Tally
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -157,11 +158,20 @@ class Metrics:
                 counter.labels(name).inc(new)
             seen[name] = total
 
-    def observe_sweep(self, report: SweepReport, duration: float, finished: datetime) -> None:
+    def observe_sweep(
+        self,
+        report: SweepReport,
+        duration: float,
+        finished: datetime,
+        providers: Collection[str] | None = None,
+    ) -> None:
         """Record one finished sweep (or pinned apply).
 
         ``duration`` is the sweep's wall time in seconds, ``finished`` when it ended: the
         last-success gauge holds ``finished`` and the marks' seconds-left count from it.
+        The snapshot gauges (seen, candidates, marked) are replaced for ``providers``, the
+        ones the sweep covered (all when None); other providers', swept on schedules of
+        their own, stay as their last sweep left them.
         """
         plan = report.plan
         self.sweep_duration.observe(duration)
@@ -171,11 +181,11 @@ class Metrics:
             self.brake_trips.inc()
         if report.exit_code == 0:
             self.last_success.set(finished.timestamp())
-        self.resources_seen.clear()
+        _forget(self.resources_seen, providers)
         for key, count in plan.population.items():
             provider, kind = key.split(":", 1)
             self.resources_seen.labels(provider, kind).set(count)
-        self.candidates.clear()
+        _forget(self.candidates, providers)
         tally: Tally[tuple[str, str, str]] = Tally()
         for decision in plan.decisions:
             if decision.action in (Action.MARK, Action.QUARANTINE, Action.DELETE):
@@ -192,11 +202,13 @@ class Metrics:
                 self.errors.labels(ref.provider, str(outcome.action)).inc()
         for error in report.collection.errors:
             self.errors.labels(error.kind_key.split(":", 1)[0], "collect").inc()
-        self._observe_marks(report, finished)
+        self._observe_marks(report, finished, providers)
 
-    def _observe_marks(self, report: SweepReport, finished: datetime) -> None:
-        self.marked.clear()
-        self.marked_seconds_left.clear()
+    def _observe_marks(
+        self, report: SweepReport, finished: datetime, providers: Collection[str] | None
+    ) -> None:
+        _forget(self.marked, providers)
+        _forget(self.marked_seconds_left, providers)
         soonest: dict[tuple[str, str], float] = {}
         counts: Tally[tuple[str, str]] = Tally()
         for decision in report.plan.decisions:
@@ -212,3 +224,16 @@ class Metrics:
         for key, count in counts.items():
             self.marked.labels(*key).set(count)
             self.marked_seconds_left.labels(*key).set(soonest[key])
+
+
+def _forget(gauge: Gauge, providers: Collection[str] | None) -> None:
+    """Drop the gauge's series of ``providers`` (every series when None)."""
+    if providers is None:
+        gauge.clear()
+        return
+    for family in gauge.collect():
+        for sample in family.samples:
+            if sample.labels.get("provider") in providers:
+                # Samples list their labels in the gauge's label order.
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*sample.labels.values())

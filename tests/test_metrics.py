@@ -18,12 +18,12 @@ import boto3
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reaper.app import ExitCode, SweepReport, apply_pinned, plan_sweep, run_sweep
+from reaper.app import Collection, ExitCode, SweepReport, apply_pinned, plan_sweep, run_sweep
 from reaper.audit import AuditLog
 from reaper.config import Settings
 from reaper.errors import AuditError
 from reaper.metrics import Metrics
-from reaper.model import Action, Reason
+from reaper.model import Action, Decision, Plan, Reason, Resource, ResourceRef, Scope
 from reaper.notify import WebhookNotifier
 from reaper.pinned import read_pinned
 from reaper.providers.aws.clients import AwsClients
@@ -502,3 +502,42 @@ def test_clients_report_every_attempt_without_disturbing_requests(
         ("aws", "GetCallerIdentity"): 1,
     }
     assert _proxy_requests(proxy) == {"RunInstances": 2, "GetCallerIdentity": 1}
+
+
+def _snapshot(provider: str, kind: str, now: datetime, marked: int) -> SweepReport:
+    """A finished sweep of one provider: ``marked`` resources marked for deletion."""
+    decisions = tuple(
+        Decision(
+            Resource(ResourceRef(provider, kind, Scope("ci", "r1"), f"id-{n}"), f"n{n}", now),
+            Action.MARK,
+            (Reason.TTL_EXPIRED,),
+            now,
+            now + timedelta(hours=1),
+            intended=Action.DELETE,
+        )
+        for n in range(marked)
+    )
+    plan = Plan(now, decisions, {f"{provider}:{kind}": marked})
+    return SweepReport("s", plan, Collection((), (), 0), dry_run=False)
+
+
+def test_a_sweep_replaces_the_snapshot_of_its_own_providers_only(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    # Two providers on schedules of their own: each sweep refreshes its provider's gauges.
+    now = datetime.now(UTC)
+    metrics.observe_sweep(_snapshot("aws", "ec2_instance", now, 3), 1.0, now, {"aws"})
+    metrics.observe_sweep(_snapshot("gcp", "compute_instance", now, 2), 1.0, now, {"gcp"})
+    metrics.observe_sweep(_snapshot("aws", "ec2_instance", now, 1), 1.0, now, {"aws"})
+
+    gcp = {"provider": "gcp", "kind": "compute_instance"}
+    assert _value(registry, "reaper_resources_seen", **EC2) == 1
+    assert _value(registry, "reaper_resources_seen", **gcp) == 2
+    assert _value(registry, "reaper_marked_resources", **EC2) == 1
+    assert _value(registry, "reaper_marked_resources", **gcp) == 2
+    assert _value(registry, "reaper_candidates", **gcp, reason="ttl-expired") == 2
+
+    # A sweep that covers every provider (providers=None) starts the snapshot afresh.
+    metrics.observe_sweep(_snapshot("aws", "ec2_instance", now, 1), 1.0, now)
+    assert _value(registry, "reaper_resources_seen", **gcp) is None
+    assert _value(registry, "reaper_marked_next_action_seconds", **gcp) is None
