@@ -77,7 +77,8 @@ from reaper.config import KNOWN_KINDS, TagKeys, parse_settings
 from reaper.model import Action, Result
 from reaper.providers import catalog
 from reaper.providers.aws.eks import EksClusters
-from reaper.sandbox.estate import SANDBOX_KEY_ID, SANDBOX_SECRET, sandbox_session
+from reaper.sandbox.environment import sandbox_environ
+from reaper.sandbox.estate import sandbox_session
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
 
@@ -102,24 +103,6 @@ TARGET_REQUESTS = 1.05
 TARGET_WALL = 1.3
 TARGET_KB_PER_RESOURCE = 5.0
 TARGET_PLAN_RATE = 50_000.0
-
-# Ambient AWS settings that could point the SDK at a real account or another endpoint.
-_AMBIENT_AWS = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_EC2",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_ENDPOINT_URL_EKS",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
 
 
 @dataclass(frozen=True)
@@ -203,18 +186,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def sandbox_environment() -> None:
     """Placeholder credentials and no ambient AWS config, as the tests use."""
-    os.environ.update(
-        AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
-    for name in _AMBIENT_AWS:
-        os.environ.pop(name, None)
-    for name in ("NO_PROXY", "no_proxy"):
-        current = [p for p in os.environ.get(name, "").split(",") if p]
-        os.environ[name] = ",".join([*current, "127.0.0.1", "localhost"])
+    wanted = sandbox_environ(os.environ)
+    os.environ.clear()
+    os.environ.update(wanted)
 
 
 def bench_config(

@@ -211,13 +211,19 @@ def _serialize(
     return lines, seq, prev
 
 
+def record_seq(line: bytes) -> int | None:
+    """The ``seq`` of an audit record line; None when the line is not one. Pure."""
+    try:
+        seq = json.loads(line)["seq"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return seq if type(seq) is int else None
+
+
 def _chain_after(last: bytes, source: str) -> tuple[int, str]:
     """The sequence number and hash of a stored last line, to continue the chain."""
-    try:
-        seq = json.loads(last)["seq"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise AuditError(f"audit trail {source} does not end with a reaper record") from err
-    if type(seq) is not int:
+    seq = record_seq(last)
+    if seq is None:
         raise AuditError(f"audit trail {source} does not end with a reaper record")
     return seq, hashlib.sha256(last).hexdigest()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import logging
 import os
 import re
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TextIO, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from reaper.audit import AuditLog, AuditSink
+from reaper.audit import AuditLog, AuditSink, record_seq
 from reaper.config import AuditSettings, GcsAuditSettings, S3AuditSettings
 from reaper.errors import AuditError, ConfigError
 
@@ -370,16 +369,12 @@ class S3Sink(_BucketSink):
         self._clock = clock
 
     def _put(self, key: str, body: bytes) -> None:
-        if self.object_lock_mode is None or self.retain_days is None:
-            self._client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType="application/x-ndjson",
-                ChecksumAlgorithm="SHA256",
-                IfNoneMatch="*",
-            )
-            return
+        lock: dict[str, Any] = {}
+        if self.object_lock_mode is not None and self.retain_days is not None:
+            lock = {
+                "ObjectLockMode": self.object_lock_mode,
+                "ObjectLockRetainUntilDate": self._clock() + timedelta(days=self.retain_days),
+            }
         self._client.put_object(
             Bucket=self.bucket,
             Key=key,
@@ -387,8 +382,7 @@ class S3Sink(_BucketSink):
             ContentType="application/x-ndjson",
             ChecksumAlgorithm="SHA256",
             IfNoneMatch="*",
-            ObjectLockMode=self.object_lock_mode,
-            ObjectLockRetainUntilDate=self._clock() + timedelta(days=self.retain_days),
+            **lock,
         )
 
     def _keys(self) -> list[str]:
@@ -468,12 +462,9 @@ class GcsSink(_BucketSink):
 
 
 def _seq_of(line: bytes, source: str) -> int:
-    try:
-        seq = json.loads(line)["seq"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise AuditError(f"{source}: a line to write is not an audit record") from err
-    if type(seq) is not int:
-        raise AuditError(f"{source}: a line to write has no integer seq")
+    seq = record_seq(line)
+    if seq is None:
+        raise AuditError(f"{source}: a line to write is not an audit record with a seq")
     return seq
 
 

@@ -25,7 +25,8 @@ from reaper.audit import AuditLog
 from reaper.audit_sinks import build_audit_log
 from reaper.cli_audit import audit
 from reaper.cli_daemon import daemon
-from reaper.config import Settings, load_settings
+from reaper.cli_options import config_option
+from reaper.config import Settings, describe_settings, load_settings
 from reaper.errors import ConfigError, ReaperError
 from reaper.logs import LOG_FORMATS, LogFormat, configure_logging
 from reaper.metrics import Metrics
@@ -39,18 +40,6 @@ from reaper.report import FORMATS, render
 log = logging.getLogger("reaper")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def config_option(func: F) -> F:
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        envvar="REAPER_CONFIG",
-        type=click.Path(dir_okay=False),
-        required=True,
-        help="YAML config file (env REAPER_CONFIG).",
-    )(func)
 
 
 def output_options(func: F) -> F:
@@ -317,32 +306,6 @@ def _check_stdout(settings: Settings, fmt: str, output: str | None) -> None:
 
 def _notifier(settings: Settings) -> WebhookNotifier:
     return _guard(lambda: WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ))
-
-
-def describe_settings(settings: Settings) -> str:
-    parts = [f"dry_run={str(settings.dry_run).lower()}"]
-    aws = settings.providers.aws
-    if aws is not None:
-        parts.append(
-            f"aws accounts={','.join(a.name for a in aws.accounts)} "
-            f"regions={','.join(aws.regions)} kinds={','.join(aws.kinds)}"
-        )
-    parts.append(
-        f"max_actions={settings.safety.max_actions_per_sweep} "
-        f"max_fraction={settings.safety.max_fraction:g} audit={_sinks(settings)}"
-    )
-    return " ".join(parts)
-
-
-def _sinks(settings: Settings) -> str:
-    audit_settings = settings.audit
-    sinks = [f"file:{audit_settings.path}"] if audit_settings.path else []
-    sinks += ["stdout"] if audit_settings.stdout else []
-    if audit_settings.s3 is not None:
-        sinks.append(f"s3://{audit_settings.s3.bucket}/{audit_settings.s3.prefix}")
-    if audit_settings.gcs is not None:
-        sinks.append(f"gs://{audit_settings.gcs.bucket}/{audit_settings.gcs.prefix}")
-    return ",".join(sinks)
 
 
 def _startup(command: str, path: str, settings: Settings, dry_run: bool) -> None:

@@ -21,8 +21,9 @@ from prometheus_client import CollectorRegistry
 
 from reaper import __version__
 from reaper.app import ExitCode
-from reaper.config import load_settings
-from reaper.daemon import Daemon, describe_settings, plan_jobs
+from reaper.cli_options import config_option
+from reaper.config import describe_settings, load_settings
+from reaper.daemon import Daemon, plan_jobs
 from reaper.errors import ConfigError, ReaperError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
@@ -32,15 +33,7 @@ log = logging.getLogger("reaper")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    envvar="REAPER_CONFIG",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="YAML config file (env REAPER_CONFIG).",
-)
+@config_option
 @click.option("--apply", is_flag=True, help="Act for real (the config's dry_run is ignored).")
 def daemon(config_path: str, apply: bool) -> None:
     """Sweep on the configured schedule; serve /metrics, /healthz and /readyz.
@@ -74,10 +67,11 @@ def daemon(config_path: str, apply: bool) -> None:
         notifier=notifier,
     )
     log.info(
-        "reaper %s command=daemon config=%s %s %s",
+        "reaper %s command=daemon config=%s effective_dry_run=%s %s %s",
         __version__,
         config_path,
-        describe_settings(settings, dry_run),
+        str(dry_run).lower(),
+        describe_settings(settings),
         app.describe(),
     )
     try:

@@ -530,6 +530,27 @@ class Settings(_Section):
     daemon: DaemonSettings = DaemonSettings()
 
 
+def describe_settings(settings: Settings) -> str:
+    """What a config sweeps and how carefully, for start-up and validate lines. Pure."""
+    parts = [f"dry_run={str(settings.dry_run).lower()}"]
+    aws = settings.providers.aws
+    if aws is not None:
+        parts.append(
+            f"aws accounts={','.join(a.name for a in aws.accounts)} "
+            f"regions={','.join(aws.regions)} kinds={','.join(aws.kinds)}"
+        )
+    audit = settings.audit
+    sinks = [f"file:{audit.path}"] if audit.path else []
+    sinks += ["stdout"] if audit.stdout else []
+    sinks += [f"s3://{audit.s3.bucket}/{audit.s3.prefix}"] if audit.s3 else []
+    sinks += [f"gs://{audit.gcs.bucket}/{audit.gcs.prefix}"] if audit.gcs else []
+    parts.append(
+        f"max_actions={settings.safety.max_actions_per_sweep} "
+        f"max_fraction={settings.safety.max_fraction:g} audit={','.join(sinks)}"
+    )
+    return " ".join(parts)
+
+
 def parse_settings(data: object, source: str) -> Settings:
     """Validate already-parsed YAML. Pure. Raises ConfigError listing every problem."""
     if data is None:

@@ -549,27 +549,6 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def describe_settings(settings: Settings, dry_run: bool) -> str:
-    """What the daemon sweeps and how carefully, for the startup line. Pure."""
-    parts = [f"effective_dry_run={str(dry_run).lower()}"]
-    aws = settings.providers.aws
-    if aws is not None:
-        parts.append(
-            f"aws accounts={','.join(a.name for a in aws.accounts)} "
-            f"regions={','.join(aws.regions)} kinds={','.join(aws.kinds)}"
-        )
-    audit = settings.audit
-    sinks = [f"file:{audit.path}"] if audit.path else []
-    sinks += ["stdout"] if audit.stdout else []
-    sinks += [f"s3://{audit.s3.bucket}/{audit.s3.prefix}"] if audit.s3 else []
-    sinks += [f"gs://{audit.gcs.bucket}/{audit.gcs.prefix}"] if audit.gcs else []
-    parts.append(
-        f"max_actions={settings.safety.max_actions_per_sweep} "
-        f"max_fraction={settings.safety.max_fraction:g} audit={','.join(sinks)}"
-    )
-    return " ".join(parts)
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -611,7 +590,6 @@ __all__ = [
     "SweepStatus",
     "abandoned_record",
     "crontab_weekdays",
-    "describe_settings",
     "make_trigger",
     "parse_listen",
     "plan_jobs",

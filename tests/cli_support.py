@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reaper.sandbox.estate import SANDBOX_KEY_ID, SANDBOX_SECRET
+from reaper.sandbox.environment import sandbox_environ
 
 CLI_TIMEOUT = 120
 
@@ -20,23 +20,15 @@ def reaper_command() -> list[str]:
 
 
 def sandbox_env(endpoint_url: str | None, region: str = "us-east-1") -> dict[str, str]:
-    """This environment minus any AWS setting, plus the sandbox's.
+    """The sandbox's environment (:func:`sandbox_environ`) with its endpoint and a region.
 
-    No ambient credentials, profile, config file or instance metadata can reach a real
-    account; ``endpoint_url=None`` sets no endpoint (for a command that starts its own
-    sandbox). ``REAPER_CONFIG`` is dropped so only the config a test passes is read.
+    ``endpoint_url=None`` sets no endpoint (for a command that starts its own sandbox).
+    ``REAPER_CONFIG`` is dropped so only the config a test passes is read.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = sandbox_environ(os.environ)
     if endpoint_url is not None:
         env["AWS_ENDPOINT_URL"] = endpoint_url
-    env.update(
-        AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
-        AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
-        AWS_DEFAULT_REGION=region,
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
+    env["AWS_DEFAULT_REGION"] = region
     env.pop("REAPER_CONFIG", None)
     return env
 

@@ -23,32 +23,13 @@ import yaml
 from reaper.config import Settings, parse_settings
 from reaper.providers.base import ResourceKind
 from reaper.providers.catalog import Connections, build_kinds
+from reaper.sandbox.environment import sandbox_environ
 from reaper.sandbox.estate import (
-    SANDBOX_KEY_ID,
-    SANDBOX_SECRET,
     STAGING_ROLE,
     sandbox_session,
 )
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
-
-# Ambient AWS settings that could point the SDK at a real account or another endpoint.
-_AMBIENT_AWS = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_EC2",
-    "AWS_ENDPOINT_URL_STS",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-)
-_LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,19 +38,12 @@ def _no_real_aws() -> Iterator[None]:
 
     No default region either: every client in reaper and in the tests names its region.
     """
+    wanted = sandbox_environ(os.environ)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ACCESS_KEY_ID", SANDBOX_KEY_ID)
-        env.setenv("AWS_SECRET_ACCESS_KEY", SANDBOX_SECRET)
-        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        # Not regular files, so botocore reads no profile from the machine running the tests.
-        env.setenv("AWS_CONFIG_FILE", os.devnull)
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        for name in _AMBIENT_AWS:
-            env.delenv(name, raising=False)
-        # The sandbox is on loopback; an HTTP(S)_PROXY from the environment must not see it.
-        for name in ("NO_PROXY", "no_proxy"):
-            current = [p for p in os.environ.get(name, "").split(",") if p]
-            env.setenv(name, ",".join([*current, *_LOOPBACK_NAMES]))
+        for name in set(os.environ) - set(wanted):
+            env.delenv(name)
+        for name, value in wanted.items():
+            env.setenv(name, value)
         yield
 
 
