@@ -18,22 +18,19 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from reaper import __version__, lifecycle
+from reaper import __version__, lifecycle, records
 from reaper.audit import AuditLog
 from reaper.errors import AuditError, ReaperError
 from reaper.model import Action, Decision, Outcome, Plan, Resource, Result, Scope
 from reaper.providers.base import NotSupported, ResourceKind
-from reaper.workers import Job, account_of, run_jobs
+from reaper.records import Event
+from reaper.workers import Job, WorkerLimits, account_of, run_jobs
 
 log = logging.getLogger(__name__)
-
-# Tags worth keeping in the audit trail besides reaper's own keys.
-_AUDITED_TAGS = ("Name",)
 
 
 class StopFlag:
@@ -82,28 +79,6 @@ class StopFlag:
                 del self._in_flight[token]
 
 
-_stop_flag: ContextVar[StopFlag | None] = ContextVar("reaper_stop_flag", default=None)
-
-
-def current_stop() -> StopFlag | None:
-    """The flag of an enclosing :func:`stopped_by` in this thread, if any."""
-    return _stop_flag.get()
-
-
-@contextmanager
-def stopped_by(flag: StopFlag) -> Iterator[None]:
-    """Actuators created in this block (in this thread) honour ``flag``.
-
-    For callers that reach the actuator through :func:`reaper.app.run_sweep`, which does
-    not take a flag itself.
-    """
-    token = _stop_flag.set(flag)
-    try:
-        yield
-    finally:
-        _stop_flag.reset(token)
-
-
 class Actuator:
     """Executes the actionable decisions of a plan and records every step."""
 
@@ -112,25 +87,24 @@ class Actuator:
         kinds: Sequence[ResourceKind],
         audit: AuditLog,
         sweep_id: str,
-        audited_tags: Iterable[str],
-        max_workers: int = 8,
+        tag_keys: Iterable[str],
+        limits: WorkerLimits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         stop: StopFlag | None = None,
-        per_account: int | None = None,
     ) -> None:
-        """``stop`` defaults to the flag of an enclosing :func:`stopped_by`, else none.
-        At most ``max_workers`` groups are acted on at once, ``per_account`` of one account."""
+        """``tag_keys``: the configured keys, kept in the audit records with each kind's
+        ``audited_tags``. ``stop``: the flag that stops the actuator between
+        calls (none: it cannot be stopped). ``limits``: how many (kind, scope) groups are
+        acted on at once."""
         self._clock = clock
-        if stop is None:
-            stop = _stop_flag.get()
         self._stop = stop if stop is not None else StopFlag()
         self._kinds = {k.key(): k for k in kinds}
         self._audit = audit
-        self._sweep_id = sweep_id
-        self._audited_tags = frozenset(audited_tags) | frozenset(_AUDITED_TAGS)
-        self._max_workers = max_workers
-        self._per_account = per_account
-        self._host = socket.gethostname()
+        self._writer = records.Writer(sweep_id, f"reaper/{__version__}", socket.gethostname())
+        self._audited_tags = frozenset(tag_keys) | frozenset(
+            t for k in kinds for t in k.audited_tags
+        )
+        self._limits = limits or WorkerLimits()
 
     def execute(self, plan: Plan, dry_run: bool) -> list[Outcome]:
         """Carry out (or, in dry-run, only record) every decision that is not keep."""
@@ -153,7 +127,7 @@ class Actuator:
                 )
                 for key in levels[level]
             ]
-            for future in run_jobs(jobs, self._max_workers, self._per_account):
+            for future in run_jobs(jobs, self._limits):
                 outcomes.extend(future.result())
         return outcomes
 
@@ -167,7 +141,7 @@ class Actuator:
         if stopping is not None:
             return self._not_started(kind_key, scope, decisions, stopping)
         principal = self._principal(kind, scope)
-        intents = [self._record("intent", d, principal) for d in decisions]
+        intents = [self._record(Event.INTENT, d, principal) for d in decisions]
         # In flight from before the intents are written until after the outcomes are.
         with self._stop.acting(intents):
             try:
@@ -189,7 +163,7 @@ class Actuator:
             by_ref = {d.ref: d for d in decisions}
             try:
                 self._audit.append(
-                    [self._record("outcome", by_ref[o.ref], principal, o) for o in acted]
+                    [self._record(Event.OUTCOME, by_ref[o.ref], principal, o) for o in acted]
                 )
             except AuditError as err:
                 # The actions happened; the missing outcomes show as intents without
@@ -297,7 +271,7 @@ class Actuator:
     def _record_dry_run(self, decisions: list[Decision]) -> list[Outcome]:
         outcomes = [Outcome(d.ref, d.action, Result.DRY_RUN, "dry run") for d in decisions]
         records = [
-            self._record("decision", d, "", o, dry_run=True)
+            self._record(Event.DECISION, d, "", o, dry_run=True)
             for d, o in zip(decisions, outcomes, strict=True)
         ]
         self._audit.append(records)
@@ -307,51 +281,23 @@ class Actuator:
         """Operator-initiated release of one resource, recorded like any action."""
         decision = Decision(resource, Action.RELEASE, ())
         principal = self._principal(kind, resource.ref.scope)
-        self._audit.append([self._record("intent", decision, principal)])
+        self._audit.append([self._record(Event.INTENT, decision, principal)])
         try:
             outcome = kind.release(resource.ref.scope, resource)
         except ReaperError as err:
             outcome = Outcome(resource.ref, Action.RELEASE, Result.FAILED, str(err))
-        self._audit.append([self._record("outcome", decision, principal, outcome)])
+        self._audit.append([self._record(Event.OUTCOME, decision, principal, outcome)])
         return outcome
 
     def recovered_record(
         self, intent: Mapping[str, Any], result: Result, message: str
     ) -> dict[str, Any]:
         """The outcome an interrupted run owed for ``intent``, written by a later run."""
-        record = self.sweep_record("outcome")
-        for key in ("sweep_id", "resource", "action", "intended", "reasons", "deadline"):
-            if key in intent:
-                record[key] = intent[key]
-        record.update(
-            dry_run=False,
-            result=str(result),
-            message=message,
-            recovered_by=self._sweep_id,
-            intent_seq=intent.get("seq"),
-        )
-        return record
+        return self._writer.recovered_record(self._clock(), intent, result, message)
 
     def record_skipped(self, outcomes: Sequence[Outcome]) -> None:
-        """Record pinned-plan items that were not acted on, and why."""
-        records = []
-        for outcome in outcomes:
-            record = self.sweep_record("skipped")
-            ref = outcome.ref
-            record.update(
-                resource={
-                    "provider": ref.provider,
-                    "kind": ref.kind,
-                    "id": ref.id,
-                    "account": ref.scope.account,
-                    "region": ref.scope.region,
-                },
-                action=str(outcome.action),
-                result=str(outcome.result),
-                message=outcome.message,
-            )
-            records.append(record)
-        self._audit.append(records)
+        """Record actions that were not attempted (pinned-plan items), and why."""
+        self._audit.append([self._writer.skipped_record(self._clock(), o) for o in outcomes])
 
     def _principal(self, kind: ResourceKind, scope: Scope) -> str:
         try:
@@ -364,48 +310,24 @@ class Actuator:
     def _skip(decision: Decision, message: str) -> Outcome:
         return Outcome(decision.ref, decision.action, Result.SKIPPED, message)
 
-    def sweep_record(self, event: str, **fields: Any) -> dict[str, Any]:
-        """A sweep-level record (start, end, brake) in the same shape as action records."""
-        return {
-            "event": event,
-            "ts": self._clock().isoformat(),
-            "sweep_id": self._sweep_id,
-            "actor": {"tool": f"reaper/{__version__}", "host": self._host},
-            **fields,
-        }
+    def sweep_record(self, event: Event, **fields: Any) -> dict[str, Any]:
+        """A sweep-level record (start, end, brake)."""
+        return self._writer.sweep_record(event, self._clock(), **fields)
 
     def _record(
         self,
-        event: str,
+        event: Event,
         decision: Decision,
         principal: str,
         outcome: Outcome | None = None,
         dry_run: bool = False,
     ) -> dict[str, Any]:
-        record = self.sweep_record(event)
-        record["actor"]["principal"] = principal
-        record.update(
-            resource=describe(decision.resource, self._audited_tags),
-            action=str(decision.action),
-            intended=str(decision.intended) if decision.intended else None,
-            reasons=[str(r) for r in decision.reasons],
-            deadline=decision.deadline.isoformat() if decision.deadline else None,
+        return self._writer.action_record(
+            event,
+            self._clock(),
+            decision,
+            principal,
+            self._audited_tags,
+            outcome=outcome,
             dry_run=dry_run,
         )
-        if outcome is not None:
-            record.update(result=str(outcome.result), message=outcome.message)
-        return record
-
-
-def describe(resource: Resource, tag_keys: frozenset[str]) -> Mapping[str, Any]:
-    """The who/what/where of a resource for records and reports."""
-    ref = resource.ref
-    return {
-        "provider": ref.provider,
-        "kind": ref.kind,
-        "id": ref.id,
-        "name": resource.name,
-        "account": ref.scope.account,
-        "region": ref.scope.region,
-        "tags": {k: v for k, v in sorted(resource.tags.items()) if k in tag_keys},
-    }

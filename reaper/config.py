@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
 from pydantic import (
@@ -29,11 +29,7 @@ from pydantic import (
 
 from reaper.durations import format_duration, parse_duration
 from reaper.errors import ConfigError
-from reaper.versions import EKS_END_OF_STANDARD_SUPPORT, parse_version
-
-# The kinds each provider knows. Provider modules register an implementation for each;
-# a test checks the two lists agree, so config stays free of SDK imports.
-KNOWN_KINDS: Mapping[str, tuple[str, ...]] = {"aws": ("ec2_instance", "eks_cluster")}
+from reaper.versions import parse_version
 
 # Tag keys must also be valid GCP label keys.
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -122,6 +118,55 @@ class TagKeys(_Section):
         return self
 
 
+def _calendar(value: Mapping[str, date]) -> Mapping[str, date]:
+    for version in value:
+        parse_version(version)
+    return value
+
+
+SupportCalendar = Annotated[
+    Mapping[str, Annotated[date, Field(strict=False)]], AfterValidator(_calendar)
+]
+"""Kubernetes versions and the end of their standard support: ``{"1.31": 2025-11-26}``."""
+
+
+# -- provider sections ----------------------------------------------------------------------
+# One class per provider, and one field of ``Providers``. Each section names the package
+# that builds its kinds (``reaper.providers.<name>``), which is imported only when the
+# section is configured.
+
+
+class ProviderSection(_Section):
+    """What every provider's section has: the kinds it sweeps and its own workers."""
+
+    PACKAGE: ClassVar[str]
+    """The provider package, whose ``build`` turns this section into ResourceKinds."""
+    KINDS: ClassVar[tuple[str, ...]]
+    """Every kind the provider can sweep; ``kinds`` chooses among them."""
+
+    kinds: tuple[str, ...]
+    max_workers: int = Field(default=8, ge=1, le=64)
+    """Concurrent API workers of this provider in all, across its accounts and regions."""
+    max_workers_per_account: int | None = Field(default=None, ge=1, le=64)
+    """At most this many of them on one account (project, cluster); None: no cap."""
+
+    @field_validator("kinds")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(f"at least one kind is needed (valid: {', '.join(cls.KINDS)})")
+        for kind in value:
+            if kind not in cls.KINDS:
+                raise ValueError(f"unknown kind {kind!r} (valid: {', '.join(cls.KINDS)})")
+        if len(set(value)) != len(value):
+            raise ValueError("kinds are listed more than once")
+        return value
+
+    def describe(self) -> str:
+        """This section's part of the startup line. Pure."""
+        return f"kinds={','.join(self.kinds)} max_workers={self.max_workers}"
+
+
 class AwsAccount(_Section):
     """One AWS account to sweep."""
 
@@ -146,20 +191,21 @@ class AwsAccount(_Section):
         return value
 
 
-class AwsSettings(_Section):
+class AwsSettings(ProviderSection):
     """Where and what to sweep in AWS. Credentials come from the standard AWS environment."""
+
+    PACKAGE = "reaper.providers.aws"
+    KINDS = ("ec2_instance", "eks_cluster")
 
     # strict=False only so YAML lists are accepted as tuples; items stay strict.
     accounts: tuple[AwsAccount, ...] = Field(default=(AwsAccount(name="default"),), strict=False)
     regions: tuple[str, ...] = Field(min_length=1, strict=False)
     # Clusters are opt-in: a config written before they existed must not start deleting them.
-    kinds: tuple[str, ...] = Field(default=("ec2_instance",), min_length=1, strict=False)
+    kinds: tuple[str, ...] = Field(default=("ec2_instance",), strict=False)
     restrict_public_endpoint: bool = False
     """On quarantine of an EKS cluster, also turn off its public API endpoint."""
-    max_workers: int = Field(default=8, ge=1, le=64)
-    """Concurrent API workers in all, across accounts and regions."""
-    max_workers_per_account: int | None = Field(default=None, ge=1, le=64)
-    """At most this many of them on one account at once; None: no cap beyond max_workers."""
+    kubernetes_end_of_support: SupportCalendar = Field(default_factory=dict)
+    """Overrides and additions to the shipped EKS calendar, over ``policy``'s."""
 
     @field_validator("regions")
     @classmethod
@@ -171,11 +217,6 @@ class AwsSettings(_Section):
             raise ValueError("regions are listed more than once")
         return value
 
-    @field_validator("kinds")
-    @classmethod
-    def _kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return _known_kinds("aws", value)
-
     @field_validator("accounts")
     @classmethod
     def _unique_accounts(cls, value: tuple[AwsAccount, ...]) -> tuple[AwsAccount, ...]:
@@ -186,28 +227,52 @@ class AwsSettings(_Section):
             raise ValueError("account names must be unique")
         return value
 
-
-def _known_kinds(provider: str, kinds: Sequence[str]) -> tuple[str, ...]:
-    valid = KNOWN_KINDS[provider]
-    for kind in kinds:
-        if kind not in valid:
-            raise ValueError(f"unknown kind {kind!r} (valid: {', '.join(valid)})")
-    return tuple(kinds)
+    def describe(self) -> str:
+        return (
+            f"accounts={','.join(a.name for a in self.accounts)} "
+            f"regions={','.join(self.regions)} {super().describe()}"
+        )
 
 
 class Providers(_Section):
+    """The providers to sweep: one section each; at least one."""
+
     aws: AwsSettings | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Providers:
-        if self.aws is None:
-            raise ValueError("no provider configured (add providers.aws)")
+        if not self.configured():
+            names = ", ".join(f"providers.{name}" for name in provider_sections())
+            raise ValueError(f"no provider configured (add one of {names})")
         return self
+
+    def configured(self) -> dict[str, ProviderSection]:
+        """The configured sections by provider name, in declaration order."""
+        found = {name: getattr(self, name) for name in type(self).model_fields}
+        return {name: section for name, section in found.items() if section is not None}
+
+
+def provider_sections() -> dict[str, type[ProviderSection]]:
+    """Every provider reaper knows, by name, with the type of its section."""
+    return {name: _section_class(name) for name in Providers.model_fields}
+
+
+def _section_class(name: str) -> type[ProviderSection]:
+    found = _section_type(Providers.model_fields[name].annotation)
+    if found is None or not issubclass(found, ProviderSection):
+        raise TypeError(f"Providers.{name} is not a ProviderSection")
+    return found
+
+
+def known_kinds() -> dict[str, tuple[str, ...]]:
+    """Every provider's kinds: ``{"aws": ("ec2_instance", "eks_cluster"), ...}``."""
+    return {name: section.KINDS for name, section in provider_sections().items()}
 
 
 def _kind_name(name: str) -> str:
-    valid = [k for kinds in KNOWN_KINDS.values() for k in kinds]
-    valid += [f"{p}:{k}" for p, kinds in KNOWN_KINDS.items() for k in kinds]
+    known = known_kinds()
+    valid = [k for kinds in known.values() for k in kinds]
+    valid += [f"{p}:{k}" for p, kinds in known.items() for k in kinds]
     if name not in valid:
         raise ValueError(f"unknown kind {name!r} (valid: {', '.join(valid)})")
     return name
@@ -249,10 +314,9 @@ class PolicySettings(_Section):
     """A VM whose image is older than this is unpatched."""
     min_kubernetes_version: str | None = None
     """Clusters below this ``major.minor`` are unpatched (also: past end of standard support)."""
-    kubernetes_end_of_support: Mapping[str, Annotated[date, Field(strict=False)]] = Field(
-        default_factory=dict
-    )
-    """Overrides and additions to the shipped calendar: ``{"1.31": 2025-11-26}``."""
+    kubernetes_end_of_support: SupportCalendar = Field(default_factory=dict)
+    """Overrides of every provider's shipped calendar: ``{"1.31": 2025-11-26}``;
+    ``providers.<name>.kubernetes_end_of_support`` overrides these for one provider."""
     exposed_ports: tuple[int, ...] = Field(default=(22, 3389), strict=False)
     """Ports that must not be open to 0.0.0.0/0 or ::/0 (all-ports rules always count)."""
     kinds: Mapping[KindName, KindPolicy] = Field(default_factory=dict)
@@ -265,13 +329,6 @@ class PolicySettings(_Section):
             parse_version(value)
         return value
 
-    @field_validator("kubernetes_end_of_support")
-    @classmethod
-    def _calendar(cls, value: Mapping[str, date]) -> Mapping[str, date]:
-        for version in value:
-            parse_version(version)
-        return value
-
     @field_validator("exposed_ports")
     @classmethod
     def _ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
@@ -279,10 +336,6 @@ class PolicySettings(_Section):
         if bad:
             raise ValueError(f"not TCP/UDP ports: {bad}")
         return value
-
-    def support_calendar(self) -> Mapping[str, date]:
-        """The shipped EKS calendar with this config's overrides."""
-        return {**EKS_END_OF_STANDARD_SUPPORT, **self.kubernetes_end_of_support}
 
     def action_for(self, provider: str, kind: str, reason: str) -> str:
         """``delete`` or ``quarantine``: the kind's rule, else the global rule, else delete."""
@@ -307,6 +360,10 @@ class SafetySettings(_Section):
     max_actions_per_sweep: int = Field(default=50, ge=0)
     max_fraction: float = Field(default=0.5, gt=0, le=1)
     """Of the pipeline-tagged population of each provider/kind."""
+    min_actions_for_fraction: int = Field(default=10, ge=0)
+    """``max_fraction`` applies to a provider/kind only when more than this many of its
+    resources would be acted on: a CI account is mostly ephemeral, and after a weekend most
+    of a small population can rightly be due."""
     plan_max_age: Duration = timedelta(hours=1)
     """``reaper apply`` refuses a pinned plan older than this."""
 
@@ -502,9 +559,10 @@ class DaemonSettings(_Section):
     @field_validator("providers")
     @classmethod
     def _providers(cls, value: Mapping[str, Schedule]) -> Mapping[str, Schedule]:
+        known = provider_sections()
         for name in value:
-            if name not in KNOWN_KINDS:
-                raise ValueError(f"unknown provider {name!r} (valid: {', '.join(KNOWN_KINDS)})")
+            if name not in known:
+                raise ValueError(f"unknown provider {name!r} (valid: {', '.join(known)})")
         return value
 
     @field_validator("listen")
@@ -533,12 +591,7 @@ class Settings(_Section):
 def describe_settings(settings: Settings) -> str:
     """What a config sweeps and how carefully, for start-up and validate lines. Pure."""
     parts = [f"dry_run={str(settings.dry_run).lower()}"]
-    aws = settings.providers.aws
-    if aws is not None:
-        parts.append(
-            f"aws accounts={','.join(a.name for a in aws.accounts)} "
-            f"regions={','.join(aws.regions)} kinds={','.join(aws.kinds)}"
-        )
+    parts += [f"{name} {s.describe()}" for name, s in settings.providers.configured().items()]
     audit = settings.audit
     sinks = [f"file:{audit.path}"] if audit.path else []
     sinks += ["stdout"] if audit.stdout else []

@@ -51,16 +51,17 @@ from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from reaper import __version__
-from reaper.actuator import StopFlag, stopped_by
-from reaper.app import ExitCode, SweepReport, run_sweep
+from reaper.actuator import StopFlag
+from reaper.app import SweepService
 from reaper.audit import AuditLog
-from reaper.audit_sinks import build_audit_log
+from reaper.audit.build import build_audit_log
 from reaper.config import Schedule, Settings
 from reaper.durations import format_duration
 from reaper.errors import ConfigError, ReaperError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.providers.base import ResourceKind
+from reaper.results import ExitCode, SweepReport
 
 log = logging.getLogger(__name__)
 
@@ -387,32 +388,20 @@ class Daemon:
 
     def _sweep(self, job: Job) -> SweepReport | None:
         now = self._clock()
-        kinds = [k for k in self._kinds if k.provider in job.providers]
+        service = SweepService(
+            self.settings,
+            [k for k in self._kinds if k.provider in job.providers],
+            self._open_audit,
+            notifier=self._notifier,
+            metrics=self.metrics,
+            stop=self._stop,
+            config_sha256=self._config_sha256,
+            label=f"job={job.name}",
+        )
         with self._state_lock:
             self._running = (job.name, None)
         try:
-            try:
-                audit = build_audit_log(self.settings.audit)
-            except ReaperError as err:
-                log.error(
-                    "job=%s sweep not started: cannot open the audit trail: %s", job.name, err
-                )
-                self.metrics.observe_error(0.0)
-                self._finished(job, None, ExitCode.PARTIAL_FAILURE)
-                return None
-            with self._state_lock:
-                self._running = (job.name, audit)
-            with audit, stopped_by(self._stop):
-                report = run_sweep(
-                    self.settings,
-                    kinds,
-                    audit,
-                    now,
-                    self.dry_run,
-                    self._config_sha256,
-                    self._notifier,
-                    metrics=self.metrics,
-                )
+            report = service.run(now, self.dry_run)
         except ReaperError as err:
             log.error("job=%s sweep failed: %s", job.name, err)
             self._finished(job, None, ExitCode.PARTIAL_FAILURE)
@@ -425,9 +414,19 @@ class Daemon:
         finally:
             with self._state_lock:
                 self._running = None
-        log.info("job=%s %s", job.name, report.summary())
         self._finished(job, report.sweep_id, report.exit_code)
         return report
+
+    def _open_audit(self) -> AuditLog:
+        """The audit trail of the running sweep, noted for a ``shutdown-abandoned`` record."""
+        try:
+            audit = build_audit_log(self.settings.audit)
+        except ReaperError as err:
+            raise ReaperError(f"sweep not started: cannot open the audit trail: {err}") from err
+        with self._state_lock:
+            if self._running is not None:
+                self._running = (self._running[0], audit)
+        return audit
 
     def _finished(self, job: Job, sweep_id: str | None, exit_code: int) -> None:
         with self._state_lock:

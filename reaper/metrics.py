@@ -25,9 +25,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from reaper.model import Action
 
 if TYPE_CHECKING:
-    from reaper.app import SweepReport
     from reaper.audit import AuditLog
     from reaper.notify import WebhookNotifier
+    from reaper.results import SweepReport
 
 SWEEP_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -162,6 +162,9 @@ class Resource:
     """Inbound rules of its firewall (security groups) open to the whole internet."""
     kubernetes_version: str | None = None
     """For clusters: ``major.minor``."""
+    support_ends: date | None = None
+    """For clusters: the end of standard support of its version, from its provider's
+    calendar (EKS's, GKE's); None when the calendar does not know the version."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 from reaper import __version__
 from reaper.errors import ConfigError
 from reaper.model import Action, CollectError, Decision, Outcome, ResourceRef, Result
-from reaper.report import human
+from reaper.report.text import human
 
 if TYPE_CHECKING:
-    from reaper.app import SweepReport
+    from reaper.results import SweepReport
 
 log = logging.getLogger(__name__)
 

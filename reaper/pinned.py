@@ -13,7 +13,8 @@ from typing import Any
 
 from reaper.durations import format_duration
 from reaper.errors import ReaperError
-from reaper.model import Action, ResourceRef, Scope
+from reaper.model import Action, ResourceRef
+from reaper.records import RecordError, decode_ref
 
 
 class PlanRefused(ReaperError):
@@ -46,7 +47,7 @@ def read_pinned(
         plan_hash = str(document["config_sha256"])
         items = tuple(_item(d) for d in document["decisions"] if d.get("action") != "keep")
         population = {str(k): int(v) for k, v in document["summary"]["population"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, RecordError) as err:
         raise PlanRefused(f"{source}: malformed plan: {err!r}") from None
     if generated_at.tzinfo is None:
         raise PlanRefused(f"{source}: generated_at has no UTC offset")
@@ -67,11 +68,4 @@ def read_pinned(
 
 
 def _item(raw: Mapping[str, Any]) -> PinnedItem:
-    scope = raw["scope"]
-    ref = ResourceRef(
-        str(raw["provider"]),
-        str(raw["kind"]),
-        Scope(str(scope["account"]), str(scope["region"])),
-        str(raw["id"]),
-    )
-    return PinnedItem(ref, Action(raw["action"]), raw.get("owner"))
+    return PinnedItem(decode_ref(raw), Action(raw["action"]), raw.get("owner"))

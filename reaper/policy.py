@@ -20,7 +20,7 @@ from reaper.durations import parse_duration, parse_timestamp
 from reaper.errors import BrakeCount, SafetyLimitExceeded
 from reaper.lifecycle import QUARANTINED_AT, Lifecycle, LifecycleTagError, State, read_lifecycle
 from reaper.model import Action, Decision, Plan, Reason, Resource
-from reaper.versions import end_of_support, parse_version
+from reaper.versions import parse_version
 
 # Values of the protect tag that mean "not protected". Anything else, including an empty
 # value, protects: when in doubt, keep.
@@ -182,7 +182,7 @@ def _risks(
                 f"(max {policy.max_image_age.days}d)"
             )
     if resource.kubernetes_version is not None:
-        details.extend(_outdated_kubernetes(resource.kubernetes_version, policy, now))
+        details.extend(_outdated_kubernetes(resource, policy, now))
     reasons: list[Reason] = [Reason.UNPATCHED] if details else []
     if resource.public:
         open_ports = sorted(
@@ -199,7 +199,9 @@ def _risks(
     return tuple(reasons), tuple(details)
 
 
-def _outdated_kubernetes(version: str, policy: PolicySettings, now: datetime) -> list[str]:
+def _outdated_kubernetes(resource: Resource, policy: PolicySettings, now: datetime) -> list[str]:
+    """Below the minimum version, or past the end of support its provider reported."""
+    version = resource.kubernetes_version or ""
     try:
         current = parse_version(version)
     except ValueError:
@@ -207,7 +209,7 @@ def _outdated_kubernetes(version: str, policy: PolicySettings, now: datetime) ->
     found = []
     if policy.min_kubernetes_version and current < parse_version(policy.min_kubernetes_version):
         found.append(f"Kubernetes {version} is below {policy.min_kubernetes_version}")
-    ends = end_of_support(version, policy.support_calendar())
+    ends = resource.support_ends
     if ends is not None and now.date() > ends:
         found.append(f"Kubernetes {version} is past end of standard support ({ends})")
     return found
@@ -306,7 +308,8 @@ def check_brake(plan: Plan, safety: SafetySettings) -> None:
     """Raise SafetyLimitExceeded if the plan's destructive actions exceed the limits. Pure.
 
     Counts deletions and quarantines, in total against ``max_actions_per_sweep`` and per
-    provider/kind against ``max_fraction`` of that kind's pipeline-tagged population.
+    provider/kind against ``max_fraction`` of that kind's pipeline-tagged population; the
+    fraction only counts for a kind with more than ``min_actions_for_fraction`` actions.
     """
     acting = Counter(d.ref.kind_key for d in plan.decisions if d.action.destructive)
     counts = [
@@ -321,6 +324,8 @@ def check_brake(plan: Plan, safety: SafetySettings) -> None:
             f"max_actions_per_sweep={safety.max_actions_per_sweep}"
         )
     for count in counts:
+        if count.actions <= safety.min_actions_for_fraction:
+            continue
         # Exact arithmetic: 57 of 100 must pass max_fraction=0.57 (0.57 * 100 < 57 in floats).
         if Fraction(count.actions) > Fraction(str(safety.max_fraction)) * count.population:
             reasons.append(

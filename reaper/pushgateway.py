@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry
@@ -26,12 +27,37 @@ from prometheus_client.exposition import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+if TYPE_CHECKING:
+    from reaper.config import MetricsSettings
+    from reaper.metrics import Metrics
+    from reaper.results import SweepReport
+
 log = logging.getLogger(__name__)
+
+LAST_SUCCESS = "reaper_last_successful_sweep_timestamp_seconds"
 
 PUSH_TIMEOUT = 10.0
 """Seconds a push may take before it is given up."""
 
 Handler = Callable[..., Callable[[], None]]
+
+
+def push_sweep_metrics(
+    settings: MetricsSettings, metrics: Metrics, report: SweepReport | None
+) -> bool:
+    """Push a run's metrics when ``metrics.pushgateway`` is set; False if that failed.
+
+    After a sweep that did not succeed (or that never got a report), the last-success
+    timestamp is left out of the push so the Pushgateway keeps the one of the last good
+    run. Never changes the exit code.
+    """
+    if settings.pushgateway is None:
+        return True
+    ok = report is not None and report.exit_code == 0
+    keep = () if ok else (LAST_SUCCESS,)
+    return push_metrics(
+        metrics.registry, settings.pushgateway, settings.job, settings.shard, keep=keep
+    )
 
 
 def push_metrics(

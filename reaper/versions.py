@@ -1,7 +1,8 @@
-"""Pure: Kubernetes versions and the end of their standard support on managed services.
+"""Pure: Kubernetes versions, and looking one up in a provider's support calendar.
 
-The calendar ships with reaper and is overridable in config
-(``policy.kubernetes_end_of_support``), because providers publish new dates.
+The calendars themselves belong to their providers (EKS's in ``reaper.providers.aws``);
+a collector reports a cluster's end of support as a fact (``Resource.support_ends``), and
+the policy only compares dates.
 """
 
 from __future__ import annotations
@@ -9,25 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-
-# End of standard support of Amazon EKS Kubernetes versions, from AWS's published
-# release calendar. After it a version runs on paid extended support and stops getting
-# patches by default: reaper treats clusters on it as unpatched.
-EKS_END_OF_STANDARD_SUPPORT: Mapping[str, date] = {
-    "1.23": date(2023, 10, 11),
-    "1.24": date(2024, 1, 31),
-    "1.25": date(2024, 5, 1),
-    "1.26": date(2024, 6, 11),
-    "1.27": date(2024, 7, 24),
-    "1.28": date(2024, 11, 26),
-    "1.29": date(2025, 3, 23),
-    "1.30": date(2025, 7, 23),
-    "1.31": date(2025, 11, 26),
-    "1.32": date(2026, 3, 23),
-    "1.33": date(2026, 7, 29),
-    "1.34": date(2026, 12, 2),
-    "1.35": date(2027, 3, 27),
-}
 
 _VERSION = re.compile(r"^v?(\d{1,3})\.(\d{1,3})(?:\.\d+)?(?:[-+].*)?$")
 
@@ -41,6 +23,23 @@ def parse_version(text: str) -> tuple[int, int]:
 
 
 def end_of_support(version: str, calendar: Mapping[str, date]) -> date | None:
-    """The end of standard support of a version, or None if the calendar does not know it."""
-    major, minor = parse_version(version)
+    """The end of standard support of a version, or None if the calendar does not know it
+    (or the version cannot be read). Pure."""
+    try:
+        major, minor = parse_version(version)
+    except ValueError:
+        return None
     return calendar.get(f"{major}.{minor}")
+
+
+def merged_calendar(shipped: Mapping[str, date], *overrides: Mapping[str, date]) -> dict[str, date]:
+    """A shipped calendar with config overrides applied in order, keyed ``major.minor``. Pure.
+
+    Override keys are normalized (``v1.31`` and ``1.31.0`` both mean ``1.31``).
+    """
+    merged = dict(shipped)
+    for override in overrides:
+        for version, ends in override.items():
+            major, minor = parse_version(version)
+            merged[f"{major}.{minor}"] = ends
+    return merged

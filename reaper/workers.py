@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -28,17 +28,47 @@ _STOP_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
-class WorkerLimits:
-    """How many API workers a sweep runs, in all and on one account."""
+class Budget:
+    """The workers of one provider."""
 
-    total: int = 8
+    workers: int = 8
+    """At most this many of the provider's jobs at once."""
     per_account: int | None = None
-    """None: no cap beyond ``total``."""
+    """At most this many on one of its accounts (projects, clusters); None: no cap."""
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """How many API workers a sweep runs: each provider's budget, from its config section.
+
+    A provider without a budget of its own (in tests, a kind given by hand) gets
+    ``default``.
+    """
+
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+    default: Budget = Budget()
 
     @classmethod
     def of(cls, settings: Settings) -> WorkerLimits:
-        aws = settings.providers.aws
-        return cls(aws.max_workers, aws.max_workers_per_account) if aws else cls()
+        return cls(
+            {
+                name: Budget(section.max_workers, section.max_workers_per_account)
+                for name, section in settings.providers.configured().items()
+            }
+        )
+
+    @classmethod
+    def uniform(cls, workers: int, per_account: int | None = None) -> WorkerLimits:
+        """One budget for every provider."""
+        return cls(default=Budget(workers, per_account))
+
+    def budget(self, provider: str) -> Budget:
+        return self.budgets.get(provider, self.default)
+
+    def pool_size(self, jobs: Sequence[Job[T]]) -> int:
+        """Threads enough for every provider with jobs to use its whole budget."""
+        providers = {job.provider for job in jobs}
+        return max(1, min(len(jobs), sum(self.budget(p).workers for p in providers)))
 
 
 def account_of(provider: str, scope: Scope) -> str:
@@ -53,6 +83,10 @@ class Job(Generic[T]):
     account: str
     """Who the job's requests count against, e.g. ``aws:ci``."""
     run: Callable[[], T]
+
+    @property
+    def provider(self) -> str:
+        return self.account.partition(":")[0]
 
 
 def interleave(jobs: Sequence[Job[T]]) -> list[int]:
@@ -75,11 +109,10 @@ def interleave(jobs: Sequence[Job[T]]) -> list[int]:
 
 def run_jobs(
     jobs: Sequence[Job[T]],
-    max_workers: int,
-    per_account: int | None = None,
+    limits: WorkerLimits,
     stop: Callable[[], str | None] | None = None,
 ) -> list[Future[T]]:
-    """Run every job, at most ``max_workers`` at once and ``per_account`` of one account.
+    """Run every job within ``limits``: each provider's workers, and its cap per account.
 
     A job waits for a free worker and its account's turn before it is handed to the pool,
     so no worker thread sits blocked on a busy account. Once ``stop()`` gives a reason, no
@@ -90,16 +123,18 @@ def run_jobs(
     """
     waiting = deque(interleave(jobs))
     busy: Counter[str] = Counter()
+    busy_providers: Counter[str] = Counter()
     changed = threading.Condition()  # re-entrant: a callback may run in the submitting thread
     futures: dict[int, Future[T]] = {}
     # Without a stop to watch, only a finished job can change what may start.
     poll = None if stop is None else _STOP_POLL_SECONDS
 
-    workers = max(1, min(max_workers, len(jobs)))
+    workers = limits.pool_size(jobs)
 
-    def done(account: str, _: Future[T]) -> None:
+    def done(job: Job[T], _: Future[T]) -> None:
         with changed:
-            busy[account] -= 1
+            busy[job.account] -= 1
+            busy_providers[job.provider] -= 1
             changed.notify()
 
     def startable() -> int | None:
@@ -107,7 +142,11 @@ def run_jobs(
         if busy.total() >= workers:
             return None
         for index in waiting:
-            if per_account is None or busy[jobs[index].account] < per_account:
+            job = jobs[index]
+            budget = limits.budget(job.provider)
+            if busy_providers[job.provider] >= budget.workers:
+                continue
+            if budget.per_account is None or busy[job.account] < budget.per_account:
                 return index
         return None
 
@@ -124,8 +163,9 @@ def run_jobs(
                 changed.wait(poll)
                 continue
             waiting.remove(index)
-            account = jobs[index].account
-            busy[account] += 1
-            futures[index] = pool.submit(jobs[index].run)
-            futures[index].add_done_callback(partial(done, account))
+            job = jobs[index]
+            busy[job.account] += 1
+            busy_providers[job.provider] += 1
+            futures[index] = pool.submit(job.run)
+            futures[index].add_done_callback(partial(done, job))
     return [futures[i] for i in range(len(jobs))]

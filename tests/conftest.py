@@ -21,8 +21,9 @@ import pytest
 import yaml
 
 from reaper.config import Settings, parse_settings
+from reaper.providers.aws.clients import AwsConnection
 from reaper.providers.base import ResourceKind
-from reaper.providers.catalog import Connections, build_kinds
+from reaper.providers.catalog import build_kinds
 from reaper.sandbox.environment import sandbox_environ
 from reaper.sandbox.estate import (
     STAGING_ROLE,
@@ -163,8 +164,8 @@ def make_kinds(moto_server: MotoServer, aws_session: boto3.Session) -> KindsFact
     """
 
     def make(settings: Settings, endpoint_url: str | None = None) -> list[ResourceKind]:
-        connections = Connections(aws_session, endpoint_url or moto_server.endpoint_url)
-        return build_kinds(settings, connections)
+        connection = AwsConnection(aws_session, endpoint_url or moto_server.endpoint_url)
+        return build_kinds(settings, {"aws": connection})
 
     return make
 

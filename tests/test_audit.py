@@ -28,8 +28,8 @@ from reaper.audit import (
     read_records,
     verify_lines,
 )
-from reaper.audit_sinks import FileSink
-from reaper.cli_audit import audit
+from reaper.audit.file_sink import FileSink
+from reaper.cli.audit import audit
 from reaper.errors import AuditError
 
 DEV_FULL = Path("/dev/full")
@@ -448,7 +448,7 @@ def test_the_verify_command_runs_on_its_own(tmp_path: Path) -> None:
     path = tmp_path / "trail.jsonl"
     write_trail(path, sweep_records("sweep-a"))
     done = subprocess.run(
-        [sys.executable, "-m", "reaper.cli_audit", "verify", str(path)],
+        [sys.executable, "-m", "reaper.cli.audit", "verify", str(path)],
         capture_output=True,
         text=True,
         check=False,

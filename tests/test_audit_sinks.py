@@ -28,14 +28,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from click.testing import CliRunner
 
 from reaper.audit import AuditLog, verify_lines
-from reaper.audit_sinks import (
-    FileSink,
-    GcsSink,
-    S3Sink,
-    StdoutSink,
-    build_audit_log,
-)
-from reaper.cli_audit import audit
+from reaper.audit.build import build_audit_log
+from reaper.audit.file_sink import FileSink
+from reaper.audit.gcs_sink import GcsSink
+from reaper.audit.s3_sink import S3Sink
+from reaper.audit.stdout_sink import StdoutSink
+from reaper.cli.audit import audit
 from reaper.config import AuditSettings, parse_settings
 from reaper.errors import AuditError, ConfigError
 from reaper.sandbox.moto_server import MotoServer

@@ -18,12 +18,12 @@ import yaml
 from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
 
 from reaper import __version__
-from reaper.app import ExitCode
+from reaper.results import ExitCode
 from reaper.sandbox.estate import SeededInstance, seed_estate
 from reaper.sandbox.moto_server import MotoServer
 
 LAYOUT = {"ci": ("us-east-1", "eu-west-1")}
-DECISION_FIELDS = {"provider", "kind", "id", "scope", "action", "reasons"}
+DECISION_FIELDS = {"provider", "kind", "id", "account", "region", "action", "reasons"}
 
 ConfigFactory = Callable[..., dict[str, Any]]
 AliveFactory = Callable[[Mapping[str, Sequence[str]]], set[str]]
@@ -98,7 +98,7 @@ def test_plan_json_lists_the_decisions_and_changes_nothing(
     assert {d["id"] for d in decisions if d["action"] == "delete"} == _ids(seeded, deleted=True)
     assert {d["provider"] for d in decisions} == {"aws"}
     assert {d["kind"] for d in decisions} == {"ec2_instance"}
-    assert {(d["scope"]["account"], d["scope"]["region"]) for d in decisions} == {
+    assert {(d["account"], d["region"]) for d in decisions} == {
         ("ci", "us-east-1"),
         ("ci", "eu-west-1"),
     }

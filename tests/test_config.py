@@ -165,8 +165,8 @@ def test_every_problem_is_reported_at_once_with_file_and_key(tmp_path: Path) -> 
         f"{path}: tags.pipeline: 'Reaper-Pipeline' is not a valid tag key (lowercase letters",
         f"{path}: providers.aws.regions: not AWS region names: 'mars-north-1'",
         f"{path}: providers.aws.colour: unknown key "
-        "(valid: accounts, regions, kinds, restrict_public_endpoint, max_workers, "
-        "max_workers_per_account)",
+        "(valid: kinds, max_workers, max_workers_per_account, accounts, regions, "
+        "restrict_public_endpoint, kubernetes_end_of_support)",
         f"{path}: policy.default_ttl: '3 dayz' is not a duration (e.g. 90m, 6h, 3d)",
         f"{path}: safety.max_actions_per_sweep: input should be a valid integer, got 'lots'",
     ]
@@ -191,7 +191,7 @@ def test_config_error_is_a_reaper_error_with_one_line_per_problem() -> None:
         pytest.param({}, "bad.yaml: providers: required key is missing", id="no-providers"),
         pytest.param(
             {"providers": {}},
-            "bad.yaml: providers: no provider configured (add providers.aws)",
+            "bad.yaml: providers: no provider configured (add one of providers.aws)",
             id="empty-providers",
         ),
         pytest.param(
@@ -284,7 +284,7 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
         pytest.param(
             with_minimal(safety={"max_action": 5}),
             "bad.yaml: safety.max_action: unknown key "
-            "(valid: max_actions_per_sweep, max_fraction, plan_max_age)",
+            "(valid: max_actions_per_sweep, max_fraction, min_actions_for_fraction, plan_max_age)",
             id="safety-typo",
         ),
         pytest.param(

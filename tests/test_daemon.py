@@ -1,6 +1,6 @@
 """``reaper daemon``: a real subprocess sweeping the shared moto, probed over HTTP.
 
-The daemon runs as ``python -m reaper.cli_daemon`` with a config written to a temp dir
+The daemon runs as ``python -m reaper.cli.daemon`` with a config written to a temp dir
 and finds moto (or a ``CountingProxy`` in front of it) through ``AWS_ENDPOINT_URL``.
 What it did is checked in moto, in the audit file and in its ``/metrics``, not in its
 logs. The pure parts (schedules, readiness, the actuator's stop flag, the one-sweep
@@ -62,6 +62,7 @@ from reaper.providers.base import ResourceKind
 from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI, SANDBOX_KEY_ID, SANDBOX_SECRET
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
+from reaper.workers import WorkerLimits
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "kubernetes" / "daemon"
 EXPIRED_AGE = timedelta(days=2)
@@ -83,7 +84,7 @@ def _free_port() -> int:
 
 
 class DaemonProcess:
-    """``python -m reaper.cli_daemon -c CONFIG`` against an endpoint, in ``tmp_path``."""
+    """``python -m reaper.cli.daemon -c CONFIG`` against an endpoint, in ``tmp_path``."""
 
     def __init__(
         self,
@@ -126,7 +127,7 @@ class DaemonProcess:
     def start(self, *, apply: bool) -> None:
         with self.stdout.open("wb") as out, self.stderr.open("wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "reaper.cli_daemon", "-c", str(self.config)]
+                [sys.executable, "-m", "reaper.cli.daemon", "-c", str(self.config)]
                 + (["--apply"] if apply else []),
                 env=self._env,
                 cwd=self._tmp_path,
@@ -695,7 +696,7 @@ def test_a_stop_leaves_groups_not_started_without_intents(tmp_path: Path) -> Non
     )
     with AuditLog(tmp_path / "audit.jsonl") as audit:
         # One worker: the groups run in order, eu-west-1 first.
-        actuator = Actuator([kind], audit, "sweep1", (), max_workers=1, stop=flag)
+        actuator = Actuator([kind], audit, "sweep1", (), WorkerLimits.uniform(1), stop=flag)
         outcomes = actuator.execute(plan, dry_run=False)
 
     assert kind.calls == [("delete", first)]

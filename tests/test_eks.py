@@ -33,10 +33,9 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
+from sweep_support import run_sweep
 
 from reaper import lifecycle
-from reaper.app import run_sweep
-from reaper.audit import AuditLog
 from reaper.config import AwsSettings, Settings, TagKeys, parse_settings
 from reaper.errors import ProviderError
 from reaper.model import Action, Decision, PortRange, Reason, Resource, ResourceRef, Result, Scope
@@ -757,8 +756,7 @@ def test_a_sweep_deletes_expired_clusters_quarantines_outdated_ones_and_keeps_pr
     )
     kind, _ = make_kind()
 
-    with AuditLog(audit_path) as audit:
-        report = run_sweep(settings, [kind], audit, datetime.now(UTC) + timedelta(days=2), False)
+    report = run_sweep(settings, [kind], audit_path, datetime.now(UTC) + timedelta(days=2), False)
 
     assert {(o.ref.id, o.action, o.result) for o in report.outcomes} == {
         ("ci-expired", Action.DELETE, Result.DONE),

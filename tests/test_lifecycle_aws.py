@@ -1,7 +1,7 @@
 """The lifecycle end to end on EC2: mark -> grace -> act, unmark, quarantine and release,
 failure backoff and webhook notices, with real boto3 over HTTP to the moto server.
 
-Time passes by handing ``run_sweep`` a later ``now``; what a sweep did is read back from
+Time passes by handing a sweep a later ``now``; what a sweep did is read back from
 moto (tags, instance state, the security groups of network interfaces) and from the
 audit trail, not from the sweep's own report.
 """
@@ -22,10 +22,9 @@ import boto3
 import pytest
 import yaml
 from cli_support import CLI_TIMEOUT, reaper_command, sandbox_env
+from sweep_support import run_sweep
 
 from reaper import lifecycle
-from reaper.app import ExitCode, SweepReport, run_sweep
-from reaper.audit import AuditLog
 from reaper.config import Settings, parse_settings
 from reaper.lifecycle import epoch
 from reaper.model import Action, Reason, Result
@@ -39,6 +38,7 @@ from reaper.providers.aws.ec2_isolation import (
 )
 from reaper.providers.base import ResourceKind
 from reaper.report import plan_to_json
+from reaper.results import ExitCode, SweepReport
 from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
@@ -95,8 +95,7 @@ def _sweep(
     now: datetime,
     notifier: WebhookNotifier | None = None,
 ) -> SweepReport:
-    with AuditLog(audit_path) as audit:
-        return run_sweep(settings, kinds, audit, now, dry_run=False, notifier=notifier)
+    return run_sweep(settings, kinds, audit_path, now, False, notifier=notifier)
 
 
 def _ec2(session: boto3.Session, sandbox: MotoServer) -> Any:

@@ -17,8 +17,9 @@ from typing import Any
 import boto3
 import pytest
 from prometheus_client import CollectorRegistry
+from sweep_support import run_sweep
 
-from reaper.app import Collection, ExitCode, SweepReport, apply_pinned, plan_sweep, run_sweep
+from reaper.app import SweepService
 from reaper.audit import AuditLog
 from reaper.config import Settings
 from reaper.errors import AuditError
@@ -26,10 +27,11 @@ from reaper.metrics import Metrics
 from reaper.model import Action, Decision, Plan, Reason, Resource, ResourceRef, Scope
 from reaper.notify import WebhookNotifier
 from reaper.pinned import read_pinned
-from reaper.providers.aws.clients import AwsClients
+from reaper.providers.aws.clients import AwsClients, AwsConnection
 from reaper.providers.base import ResourceKind
-from reaper.providers.catalog import Connections, build_kinds
+from reaper.providers.catalog import build_kinds
 from reaper.report import plan_to_json
+from reaper.results import Collection, ExitCode, SweepReport
 from reaper.sandbox.estate import SANDBOX_AMI, SeededInstance, seed_estate
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
@@ -65,21 +67,18 @@ def _value(registry: CollectorRegistry, name: str, **labels: str) -> float | Non
 def _kinds(
     settings: Settings, aws_session: boto3.Session, endpoint_url: str, metrics: Metrics
 ) -> list[ResourceKind]:
-    return build_kinds(settings, Connections(aws_session, endpoint_url), metrics=metrics)
+    return build_kinds(settings, {"aws": AwsConnection(aws_session, endpoint_url)}, metrics=metrics)
 
 
 def _sweep(
     settings: Settings,
     kinds: list[ResourceKind],
-    audit: AuditLog | Path,
+    audit: Callable[[], AuditLog] | Path,
     now: datetime,
     metrics: Metrics,
     notifier: WebhookNotifier | None = None,
 ) -> SweepReport:
-    if isinstance(audit, AuditLog):
-        return run_sweep(settings, kinds, audit, now, False, notifier=notifier, metrics=metrics)
-    with AuditLog(audit) as log:
-        return run_sweep(settings, kinds, log, now, False, notifier=notifier, metrics=metrics)
+    return run_sweep(settings, kinds, audit, now, False, notifier=notifier, metrics=metrics)
 
 
 def _api(registry: CollectorRegistry, operation: str) -> float | None:
@@ -383,23 +382,28 @@ def test_audit_sink_and_notification_failures_are_counted_once_each(
     dead = f"http://127.0.0.1:{_dead_port()}/hook"
     notifier = WebhookNotifier(dead, timeout=2, retries=0, sleep=lambda _: None)
 
-    with AuditLog(audit_path, sinks=[_BrokenSink()]) as audit:
-        # Opening read the chain from the file, then tried the broken sink: one failure.
-        assert audit.failures == {f"file:{audit_path}": 0, "broken": 1}
-        first = _sweep(settings, kinds, audit, now, metrics, notifier)
-        assert first.exit_code == ExitCode.OK
-        # sweep-start, the intents, the outcomes, sweep-end: four batches missed.
-        assert audit.failures["broken"] == 1 + 4
-        assert _value(registry, "reaper_audit_sink_failures_total", sink="broken") == 5
-        assert notifier.failed == 1  # the summary; nothing was marked
-        assert _value(registry, "reaper_notification_failures_total") == 1
+    opened: list[AuditLog] = []
 
-        # The same log and notifier in a second sweep (as in the daemon): only new failures.
-        second = _sweep(settings, kinds, audit, now, metrics, notifier)
-        assert second.outcomes == ()
-        assert audit.failures["broken"] == 5 + 2
-        assert _value(registry, "reaper_audit_sink_failures_total", sink="broken") == 7
-        assert _value(registry, "reaper_notification_failures_total") == notifier.failed == 2
+    def open_audit() -> AuditLog:
+        opened.append(AuditLog(audit_path, sinks=[_BrokenSink()]))
+        return opened[-1]
+
+    first = _sweep(settings, kinds, open_audit, now, metrics, notifier)
+    assert first.exit_code == ExitCode.OK
+    # Opening read the chain from the empty file, then tried the broken sink (one failure);
+    # then sweep-start, the intents, the outcomes, sweep-end: four batches missed.
+    assert opened[0].failures == {f"file:{audit_path}": 0, "broken": 1 + 4}
+    assert _value(registry, "reaper_audit_sink_failures_total", sink="broken") == 5
+    assert notifier.failed == 1  # the summary; nothing was marked
+    assert _value(registry, "reaper_notification_failures_total") == 1
+
+    # A second sweep opens the trail afresh (as the daemon does): only new failures count.
+    # The chain continues from the file, so the broken sink is not read this time.
+    second = _sweep(settings, kinds, open_audit, now, metrics, notifier)
+    assert second.outcomes == ()
+    assert opened[1].failures["broken"] == 2
+    assert _value(registry, "reaper_audit_sink_failures_total", sink="broken") == 7
+    assert _value(registry, "reaper_notification_failures_total") == notifier.failed == 2
 
     assert _value(registry, "reaper_audit_sink_failures_total", sink=f"file:{audit_path}") is None
     assert dead not in _label_values(registry)
@@ -426,8 +430,8 @@ def test_a_sweep_that_raises_counts_as_an_error(
     settings = make_settings(accounts=("ci",), regions=ONE_REGION["ci"], dry_run=False)
     kinds = _kinds(settings, aws_session, sandbox.endpoint_url, metrics)
 
-    with _NoStart(audit_path) as audit, pytest.raises(AuditError):
-        _sweep(settings, kinds, audit, datetime.now(UTC), metrics)
+    with pytest.raises(AuditError):
+        _sweep(settings, kinds, lambda: _NoStart(audit_path), datetime.now(UTC), metrics)
 
     assert _value(registry, "reaper_sweeps_total", result="error") == 1
     assert _value(registry, "reaper_sweep_duration_seconds_count") == 1
@@ -448,9 +452,8 @@ def test_a_pinned_apply_is_recorded_like_a_sweep(
     now = datetime.now(UTC)
     seeded = seed_estate(sandbox, now, ONE_REGION)
     settings = make_settings(accounts=("ci",), regions=ONE_REGION["ci"], dry_run=False)
-    plan, _, _ = plan_sweep(
-        settings, build_kinds(settings, Connections(aws_session, sandbox.endpoint_url)), now
-    )
+    direct = build_kinds(settings, {"aws": AwsConnection(aws_session, sandbox.endpoint_url)})
+    plan, _, _ = SweepService(settings, direct, lambda: AuditLog(audit_path)).plan(now)
     document = plan_to_json(plan, True, config_sha256="sha")
     pinned = read_pinned(document, "plan.json", "sha", settings.safety.plan_max_age, now)
     # One planned instance is gone before the apply: skipped, not failed.
@@ -459,8 +462,10 @@ def test_a_pinned_apply_is_recorded_like_a_sweep(
     ec2.terminate_instances(InstanceIds=[gone])
     kinds = _kinds(settings, aws_session, proxy.endpoint_url, metrics)
 
-    with AuditLog(audit_path) as audit:
-        report = apply_pinned(settings, kinds, audit, pinned, now, False, "sha", metrics=metrics)
+    service = SweepService(
+        settings, kinds, lambda: AuditLog(audit_path), metrics=metrics, config_sha256="sha"
+    )
+    report = service.apply(pinned, now, False)
 
     assert report.exit_code == ExitCode.OK
     assert _value(registry, "reaper_actions_total", **EC2, action="delete", outcome="done") == (

@@ -25,14 +25,16 @@ import boto3
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
+from sweep_support import run_sweep
 
-from reaper.app import ExitCode, run_sweep
 from reaper.audit import AuditLog
 from reaper.config import Settings, parse_settings
 from reaper.errors import AuditError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
-from reaper.providers.catalog import Connections, build_kinds
+from reaper.providers.aws.clients import AwsConnection
+from reaper.providers.catalog import build_kinds
+from reaper.results import ExitCode
 from reaper.sandbox.estate import seed_estate
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
@@ -138,11 +140,13 @@ def swept(
     )
     expositions: list[str] = []
     names: set[str] = set()
-    with (
-        CountingProxy(moto_server.endpoint_url) as proxy,
-        AuditLog(tmp / "audit.jsonl", sinks=[_BrokenSink()]) as audit,
-    ):
-        kinds = build_kinds(settings, Connections(aws_session, proxy.endpoint_url), metrics=metrics)
+
+    def audit() -> AuditLog:
+        return AuditLog(tmp / "audit.jsonl", sinks=[_BrokenSink()])
+
+    with CountingProxy(moto_server.endpoint_url) as proxy:
+        connection = AwsConnection(aws_session, proxy.endpoint_url)
+        kinds = build_kinds(settings, {"aws": connection}, metrics=metrics)
         first = run_sweep(settings, kinds, audit, now, False, notifier=notifier, metrics=metrics)
         assert first.exit_code == ExitCode.OK
         expositions.append(generate_latest(registry).decode())

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from reaper import __version__
-from reaper.app import Collection, SweepReport
 from reaper.errors import BrakeCount, ConfigError, SafetyLimitExceeded
 from reaper.model import (
     Action,
@@ -32,6 +31,7 @@ from reaper.model import (
     Scope,
 )
 from reaper.notify import MAX_BLOCK_TEXT, WebhookNotifier
+from reaper.results import Collection, SweepReport
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SCOPE = Scope("prod", "us-east-1")

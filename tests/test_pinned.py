@@ -21,12 +21,12 @@ import pytest
 import yaml
 from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
 
-from reaper.app import ExitCode
 from reaper.config import PolicySettings, TagKeys
 from reaper.model import Action, Resource, ResourceRef, Scope
 from reaper.pinned import PinnedItem, PlanRefused, read_pinned
 from reaper.policy import make_plan
 from reaper.report import plan_to_json
+from reaper.results import ExitCode
 from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
 
@@ -368,8 +368,8 @@ def _first(
         ),
         pytest.param(_set("decisions", ["i-01"]), "malformed", id="decision-not-a-mapping"),
         pytest.param(_first("id", delete=True), "malformed", id="decision-without-id"),
-        pytest.param(_first("scope", delete=True), "malformed", id="decision-without-scope"),
-        pytest.param(_first("scope", "ci/us-east-1"), "malformed", id="scope-a-string"),
+        pytest.param(_first("account", delete=True), "malformed", id="decision-without-account"),
+        pytest.param(_first("region", 7), "malformed", id="region-not-text"),
         pytest.param(_first("scope", {"account": "ci"}), "malformed", id="scope-without-region"),
         pytest.param(_first("action", delete=True), "malformed", id="decision-without-action"),
         pytest.param(_first("action", "nuke"), "malformed", id="unknown-action"),

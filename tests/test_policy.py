@@ -387,8 +387,14 @@ def brake_plan(groups: Mapping[str, tuple[int, int]], action: Action = Action.DE
     return Plan(created_at=NOW, decisions=tuple(decisions), population=population)
 
 
-def safety(max_actions: int = 50, max_fraction: float = 1.0) -> SafetySettings:
-    return SafetySettings(max_actions_per_sweep=max_actions, max_fraction=max_fraction)
+def safety(
+    max_actions: int = 50, max_fraction: float = 1.0, min_for_fraction: int = 0
+) -> SafetySettings:
+    return SafetySettings(
+        max_actions_per_sweep=max_actions,
+        max_fraction=max_fraction,
+        min_actions_for_fraction=min_for_fraction,
+    )
 
 
 def test_brake_stops_more_actions_than_max_actions_per_sweep() -> None:
@@ -424,6 +430,19 @@ def test_brake_reports_every_limit_exceeded() -> None:
     assert reasons[0] == "6 actions planned, more than max_actions_per_sweep=5"
     assert reasons[1].startswith("aws:ec2_instance: 3 of 3 pipeline resources planned (100%)")
     assert reasons[2].startswith("gcp:compute_instance: 3 of 4 pipeline resources planned (75%)")
+
+
+def test_the_fraction_spares_a_small_population_but_the_total_still_counts() -> None:
+    """8 of 10 pipeline VMs expired over a weekend: cleaned, although 80% > max_fraction."""
+    weekend = brake_plan({"aws:ec2_instance": (8, 10)})
+    check_brake(weekend, safety(max_fraction=0.5, min_for_fraction=10))
+
+    over = brake_plan({"aws:ec2_instance": (11, 14)})
+    with pytest.raises(SafetyLimitExceeded, match="11 of 14 pipeline resources planned"):
+        check_brake(over, safety(max_fraction=0.5, min_for_fraction=10))
+
+    with pytest.raises(SafetyLimitExceeded, match="max_actions_per_sweep=5"):
+        check_brake(weekend, safety(max_actions=5, max_fraction=0.5, min_for_fraction=10))
 
 
 def test_brake_counts_quarantine_as_destructive() -> None:

@@ -17,7 +17,17 @@ from hypothesis import strategies as st
 from reaper.config import PolicySettings, SafetySettings, TagKeys
 from reaper.durations import MAX_DURATION, format_duration, parse_duration, parse_timestamp
 from reaper.errors import SafetyLimitExceeded
-from reaper.model import Action, ImageFacts, Plan, PortRange, Reason, Resource, ResourceRef, Scope
+from reaper.model import (
+    Action,
+    Decision,
+    ImageFacts,
+    Plan,
+    PortRange,
+    Reason,
+    Resource,
+    ResourceRef,
+    Scope,
+)
 from reaper.policy import check_brake, decide, make_plan
 
 TAGS = TagKeys()
@@ -155,9 +165,12 @@ def policies(draw: st.DrawFn) -> PolicySettings:
 
 
 safeties = st.builds(
-    lambda n, f: SafetySettings(max_actions_per_sweep=n, max_fraction=f),
+    lambda n, f, m: SafetySettings(
+        max_actions_per_sweep=n, max_fraction=f, min_actions_for_fraction=m
+    ),
     st.integers(0, 25),
     st.floats(0, 1, exclude_min=True),
+    st.integers(0, 12),
 )
 
 
@@ -290,20 +303,75 @@ def test_the_brake_never_lets_through_more_than_its_limits(
     assert len(plan.decisions) == len({r.ref for r in items})
     acting = Counter(d.ref.kind_key for d in plan.decisions if d.action.destructive)
     over_total = sum(acting.values()) > safety.max_actions_per_sweep
+    small = safety.min_actions_for_fraction
     over_kind = [
-        key for key, n in acting.items() if n > safety.max_fraction * plan.population.get(key, 0)
+        key
+        for key, n in acting.items()
+        if n > small and n > safety.max_fraction * plan.population.get(key, 0)
     ]
     tripped = _brake(plan, safety)
     if tripped is None:
         event("brake passed with destructive actions" if acting else "brake passed, nothing to do")
         assert sum(acting.values()) <= safety.max_actions_per_sweep
         for key, n in acting.items():
-            assert n <= safety.max_fraction * plan.population[key]
+            # Within the fraction, or a population small enough to be spared the fraction.
+            assert n <= small or n <= safety.max_fraction * plan.population[key]
+            if n > safety.max_fraction * plan.population[key]:
+                event("a small population passed over max_fraction")
     else:
         event("brake tripped")
         assert over_total or over_kind, "the brake tripped although no limit was exceeded"
         assert {c.group: c.actions for c in tripped.counts} == dict(acting)
         assert len(tripped.reasons) == int(over_total) + len(over_kind)
+
+
+def _counted_plan(groups: dict[str, tuple[int, int]]) -> Plan:
+    """A plan acting on ``acting`` of ``size`` pipeline resources per kind key."""
+    decisions = []
+    for key, (acting, size) in groups.items():
+        provider, kind = key.split(":")
+        for n in range(size):
+            res = Resource(
+                ref=ResourceRef(provider, kind, Scope("ci", "us-east-1"), f"{kind}-{n}"),
+                name=f"{kind}-{n}",
+                created_at=_NOW,
+                tags={TAGS.pipeline: "run-1"},
+            )
+            action = Action.DELETE if n < acting else Action.KEEP
+            decisions.append(Decision(res, action, (Reason.TTL_EXPIRED,)))
+    return Plan(_NOW, tuple(decisions), {key: size for key, (_, size) in groups.items()})
+
+
+_NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+_GROUPS = st.dictionaries(
+    st.sampled_from(["aws:ec2_instance", "aws:eks_cluster", "gcp:gce_instance"]),
+    st.integers(1, 40).flatmap(lambda size: st.tuples(st.integers(0, size), st.just(size))),
+    max_size=3,
+)
+
+
+@settings(PROPERTY, max_examples=300)
+@given(_GROUPS, safeties)
+def test_small_populations_are_spared_the_fraction_never_the_total(
+    groups: dict[str, tuple[int, int]], safety: SafetySettings
+) -> None:
+    """A kind with at most ``min_actions_for_fraction`` actions never trips ``max_fraction``;
+    ``max_actions_per_sweep`` holds whatever the populations."""
+    plan = _counted_plan(groups)
+    total = sum(acting for acting, _ in groups.values())
+    tripped = _brake(plan, safety)
+    if total > safety.max_actions_per_sweep:
+        assert tripped is not None
+        assert any("max_actions_per_sweep" in r for r in tripped.reasons)
+    if tripped is None:
+        assert total <= safety.max_actions_per_sweep
+        return
+    for reason in tripped.reasons:
+        if "max_fraction" in reason:
+            key = reason.split(":", 2)[0] + ":" + reason.split(":", 2)[1]
+            acting, size = groups[key]
+            assert acting > safety.min_actions_for_fraction, reason
+            assert acting > safety.max_fraction * size, reason
 
 
 def _brake(plan: Plan, safety: SafetySettings) -> SafetyLimitExceeded | None:

@@ -31,8 +31,8 @@ from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
-from reaper.app import ExitCode
 from reaper.pushgateway import push_metrics
+from reaper.results import ExitCode
 from reaper.sandbox.estate import SeededInstance, seed_estate
 from reaper.sandbox.moto_server import MotoServer
 

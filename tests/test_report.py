@@ -22,16 +22,10 @@ from reaper.model import (
     Result,
     Scope,
 )
-from reaper.report import (
-    FORMATS,
-    NO_OWNER,
-    build_view,
-    clean,
-    render,
-    render_markdown,
-    time_left,
-)
-from reaper.report_html import render_html
+from reaper.report import FORMATS, render, render_markdown
+from reaper.report.html import render_html
+from reaper.report.text import clean
+from reaper.report.view import NO_OWNER, build_view, time_left
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)

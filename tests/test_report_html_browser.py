@@ -34,7 +34,7 @@ from reaper.model import (
     Result,
     Scope,
 )
-from reaper.report_html import render_html
+from reaper.report.html import render_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

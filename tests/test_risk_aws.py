@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from sweep_support import run_sweep
 
-from reaper.app import run_sweep
-from reaper.audit import AuditLog
 from reaper.providers.aws.ec2_isolation import QUARANTINE_GROUP
 from reaper.sandbox.estate import seed_estate
 from reaper.sandbox.moto_server import MotoServer
@@ -36,8 +35,7 @@ def test_unpatched_and_exposed_instances_are_quarantined_the_rest_as_before(
     seeded = seed_estate(sandbox, now, LAYOUT, risks=True)
     settings = make_settings(accounts=("ci",), regions=("eu-west-1",), dry_run=False)
     kinds = make_kinds(settings, endpoint_url=proxy.endpoint_url)
-    with AuditLog(audit_path) as audit:
-        report = run_sweep(settings, kinds, audit, now, dry_run=False)
+    report = run_sweep(settings, kinds, audit_path, now, dry_run=False)
     assert report.exit_code == 0
 
     instances = _instances(aws_session, sandbox)
@@ -98,8 +96,7 @@ def test_an_instance_whose_image_was_deregistered_is_unpatched(
     )["Instances"][0]
     ec2.deregister_image(ImageId=image_id)
     settings = make_settings(accounts=("ci",), regions=("us-east-1",), dry_run=True)
-    with AuditLog(audit_path) as audit:
-        report = run_sweep(settings, make_kinds(settings), audit, datetime.now(UTC), dry_run=True)
+    report = run_sweep(settings, make_kinds(settings), audit_path, datetime.now(UTC), True)
     decision = next(d for d in report.plan.decisions if d.ref.id == launched["InstanceId"])
     assert decision.reasons == ("unpatched",)
     assert decision.resource.image is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from reaper.config import PolicySettings, TagKeys
 from reaper.model import Action, ImageFacts, PortRange, Reason, Resource, ResourceRef, Scope
 from reaper.policy import decide
+from reaper.versions import end_of_support, merged_calendar
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -33,8 +34,8 @@ def vm(**facts: Any) -> Resource:
     )
 
 
-def cluster(version: str) -> Resource:
-    return replace(vm(image=None), kubernetes_version=version)
+def cluster(version: str, support_ends: date | None = None) -> Resource:
+    return replace(vm(image=None), kubernetes_version=version, support_ends=support_ends)
 
 
 @pytest.mark.parametrize(
@@ -131,30 +132,49 @@ def test_untagged_resources_are_never_touched_whatever_their_risks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "settings", "unpatched"),
+    ("version", "support_ends", "settings", "unpatched"),
     [
-        pytest.param("1.35", {}, False, id="supported"),
-        pytest.param("1.33", {}, True, id="past-end-of-standard-support"),
-        pytest.param("1.35", {"min_kubernetes_version": "1.36"}, True, id="below-minimum"),
-        pytest.param(
-            "1.33",
-            {"kubernetes_end_of_support": {"1.33": "2027-01-01"}},
-            False,
-            id="calendar-override",
-        ),
-        pytest.param("v1.35.2-eks-1", {}, False, id="patch-and-suffix"),
-        pytest.param("not-a-version", {}, False, id="unreadable-is-no-evidence"),
+        pytest.param("1.35", date(2027, 3, 27), {}, False, id="supported"),
+        pytest.param("1.33", date(2026, 2, 28), {}, True, id="past-end-of-standard-support"),
+        pytest.param("1.33", NOW.date(), {}, False, id="support-ends-today"),
+        pytest.param("1.35", None, {}, False, id="unknown-to-the-calendar"),
+        pytest.param("1.35", None, {"min_kubernetes_version": "1.36"}, True, id="below-minimum"),
+        pytest.param("v1.35.2-eks-1", None, {}, False, id="patch-and-suffix"),
+        pytest.param("not-a-version", date(2020, 1, 1), {}, False, id="unreadable-is-no-evidence"),
     ],
 )
 def test_outdated_kubernetes_is_unpatched(
-    version: str, settings: dict[str, Any], unpatched: bool
+    version: str, support_ends: date | None, settings: dict[str, Any], unpatched: bool
 ) -> None:
-    decision = decide(cluster(version), policy(**settings), TAGS, NOW)
+    """The policy compares the end of support its provider reported; it knows no calendar."""
+    decision = decide(cluster(version, support_ends), policy(**settings), TAGS, NOW)
     assert (Reason.UNPATCHED in decision.reasons) is unpatched
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param((), date(2026, 7, 29), id="shipped"),
+        pytest.param(({"1.33": date(2027, 1, 1)},), date(2027, 1, 1), id="policy-override"),
+        pytest.param(
+            ({"1.33": date(2027, 1, 1)}, {"v1.33.0": date(2028, 1, 1)}),
+            date(2028, 1, 1),
+            id="provider-override-wins",
+        ),
+    ],
+)
+def test_calendar_overrides_apply_in_order(
+    overrides: tuple[dict[str, date], ...], expected: date
+) -> None:
+    from reaper.providers.aws.calendar import EKS_END_OF_STANDARD_SUPPORT
+
+    calendar = merged_calendar(EKS_END_OF_STANDARD_SUPPORT, *overrides)
+    assert end_of_support("1.33.4-eks-abc", calendar) == expected
+
+
 def test_the_shipped_calendar_has_no_gaps_and_ascending_dates() -> None:
-    from reaper.versions import EKS_END_OF_STANDARD_SUPPORT, parse_version
+    from reaper.providers.aws.calendar import EKS_END_OF_STANDARD_SUPPORT
+    from reaper.versions import parse_version
 
     versions = sorted(EKS_END_OF_STANDARD_SUPPORT, key=parse_version)
     minors = [parse_version(v)[1] for v in versions]

@@ -1,7 +1,7 @@
 """End-to-end sweeps of EC2 instances: real boto3 over HTTP to a moto server.
 
 Each test seeds an estate whose every instance says whether the demo policy should
-delete it (``SeededInstance.expect_deleted``), runs ``reaper.app.run_sweep`` and then
+delete it (``SeededInstance.expect_deleted``), runs a sweep through the service and then
 checks what is left in moto and what the audit trail says, not what the sweep reported.
 Failures at the network edge are injected by a ``CountingProxy`` between boto3 and moto.
 """
@@ -22,15 +22,17 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from sweep_support import run_sweep
 
 from reaper.actuator import Actuator
-from reaper.app import ExitCode, SweepReport, plan_sweep, run_sweep
+from reaper.app import SweepService
 from reaper.audit import GENESIS, AuditLog
 from reaper.config import Settings, parse_settings
 from reaper.errors import AuditError
 from reaper.model import Action, Resource, ResourceRef, Result, Scope
 from reaper.providers.aws.ec2 import Ec2Instances
 from reaper.providers.base import ResourceKind
+from reaper.results import ExitCode, SweepReport
 from reaper.sandbox.estate import (
     CI_ACCOUNT_ID,
     SANDBOX_AMI,
@@ -72,8 +74,7 @@ def _sweep(
     *,
     dry_run: bool,
 ) -> SweepReport:
-    with AuditLog(audit_path) as audit:
-        return run_sweep(settings, kinds, audit, now, dry_run=dry_run)
+    return run_sweep(settings, kinds, audit_path, now, dry_run)
 
 
 def _assert_chained(path: Path) -> None:
@@ -406,7 +407,11 @@ def test_throttled_describes_are_retried_until_the_sweep_succeeds(
     ("safety", "reason"),
     [
         pytest.param({"max_actions_per_sweep": 3}, "max_actions_per_sweep=3", id="max-actions"),
-        pytest.param({"max_fraction": 0.2}, "max_fraction=0.2", id="max-fraction"),
+        pytest.param(
+            {"max_fraction": 0.2, "min_actions_for_fraction": 0},
+            "max_fraction=0.2",
+            id="max-fraction",
+        ),
     ],
 )
 def test_safety_brake_stops_the_whole_sweep(
@@ -464,7 +469,7 @@ def test_no_action_without_a_recorded_intent(
     seeded = seed_estate(sandbox, now, ONE_REGION)
     settings = make_settings(accounts=("ci",), regions=("us-east-1",), dry_run=False)
     kinds = make_kinds(settings)
-    plan, collection, brake = plan_sweep(settings, kinds, now)
+    plan, collection, brake = SweepService(settings, kinds, lambda: AuditLog(audit_path)).plan(now)
     assert brake is None
     assert collection.errors == ()
     assert plan.count(Action.DELETE) == PER_REGION_EXPIRED

@@ -20,7 +20,7 @@ from reaper.config import parse_settings
 from reaper.errors import NotStarted
 from reaper.model import Collected, Outcome, Resource, Scope
 from reaper.providers.base import ResourceKind
-from reaper.workers import Job, WorkerLimits, interleave, run_jobs
+from reaper.workers import Budget, Job, WorkerLimits, interleave, run_jobs
 
 WAIT = 10.0
 
@@ -78,7 +78,9 @@ def test_a_capped_account_runs_at_most_the_cap_while_other_accounts_go_on() -> N
     jobs.append(gated(gauge, "aws:quiet", gate, 100))
     outcome: list[list[int]] = []
     runner = threading.Thread(
-        target=lambda: outcome.append([f.result() for f in run_jobs(jobs, 8, per_account=2)])
+        target=lambda: outcome.append(
+            [f.result() for f in run_jobs(jobs, WorkerLimits.uniform(8, per_account=2))]
+        )
     )
 
     runner.start()
@@ -96,7 +98,7 @@ def test_without_a_cap_only_the_total_limits() -> None:
     gauge = Gauge()
     gate = threading.Event()
     jobs = [gated(gauge, "aws:ci", gate, n) for n in range(5)]
-    runner = threading.Thread(target=lambda: run_jobs(jobs, 4))
+    runner = threading.Thread(target=lambda: run_jobs(jobs, WorkerLimits.uniform(4)))
 
     runner.start()
     until(lambda: gauge.now["aws:ci"] == 4)
@@ -112,8 +114,7 @@ def test_a_failing_job_leaves_its_error_in_its_future_and_frees_its_slot() -> No
 
     futures = run_jobs(
         [Job("aws:ci", boom), Job("aws:ci", lambda: 2), Job("aws:ci", lambda: 3)],
-        max_workers=4,
-        per_account=1,
+        WorkerLimits.uniform(4, per_account=1),
     )
 
     with pytest.raises(RuntimeError, match="boom"):
@@ -129,7 +130,11 @@ def test_after_a_stop_no_further_job_starts_and_the_ones_left_say_why() -> None:
     futures: list[list[Future[int]]] = []
     runner = threading.Thread(
         target=lambda: futures.append(
-            run_jobs(jobs, 4, per_account=1, stop=lambda: reason[0] if reason else None)
+            run_jobs(
+                jobs,
+                WorkerLimits.uniform(4, per_account=1),
+                stop=lambda: reason[0] if reason else None,
+            )
         )
     )
 
@@ -184,7 +189,9 @@ def test_collect_honours_the_per_account_cap_across_regions() -> None:
     kind = RegionsKind(scopes, gauge, gate)
     done: list[int] = []
     runner = threading.Thread(
-        target=lambda: done.append(len(collect([kind], 8, per_account=1).errors))
+        target=lambda: done.append(
+            len(collect([kind], WorkerLimits.uniform(8, per_account=1)).errors)
+        )
     )
 
     runner.start()
@@ -197,7 +204,7 @@ def test_collect_honours_the_per_account_cap_across_regions() -> None:
     assert len(gauge.started) == 8
 
 
-def test_worker_limits_come_from_the_aws_settings() -> None:
+def test_worker_limits_come_from_each_providers_section() -> None:
     settings = parse_settings(
         {
             "providers": {
@@ -207,4 +214,4 @@ def test_worker_limits_come_from_the_aws_settings() -> None:
         "test.yaml",
     )
 
-    assert WorkerLimits.of(settings) == WorkerLimits(total=6, per_account=2)
+    assert WorkerLimits.of(settings) == WorkerLimits({"aws": Budget(6, 2)})

@@ -1,18 +1,47 @@
-"""The contract every resource kind implements, and the registry that holds them.
+"""The contract every resource kind implements, the registry that holds them, and the
+seam every provider package exposes.
 
 Adding a kind means one module with a ``ResourceKind`` subclass decorated with
-``@register``; the registry meta-test checks it declares what the rest of reaper needs.
+``@register``, built by its provider's ``build``; the registry meta-tests check it declares
+what the rest of reaper needs and that a config enabling it builds it. Adding a provider
+means one package ``reaper.providers.<name>`` whose ``build`` follows
+:class:`ProviderBuilder`, and one config section (``reaper.config.ProviderSection``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from reaper.config import PolicySettings, TagKeys
 from reaper.errors import ProviderError
 from reaper.model import Action, Collected, Decision, Outcome, Resource, Scope
+
+OnRequest = Callable[[str, str], None]
+"""``on_request(provider, operation)``: called once per HTTP attempt a provider's client
+sends (retries included), from the thread that sends it; for the request metrics."""
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What every provider's ``build`` gets besides its own config section."""
+
+    tags: TagKeys
+    policy: PolicySettings
+    """For provider facts the policy only compares (support calendars and their overrides)."""
+    connection: Any = None
+    """How to reach the provider instead of its SDK's defaults, for the sandbox and tests:
+    each provider defines its own type (``AwsConnection``); None in production."""
+    on_request: OnRequest | None = None
+
+
+class ProviderBuilder(Protocol):
+    """``reaper.providers.<name>.build``: one ResourceKind per kind in ``section.kinds``."""
+
+    def __call__(self, section: Any, context: BuildContext) -> list[ResourceKind]: ...
 
 
 class NotSupported(ProviderError):
@@ -28,6 +57,9 @@ class ResourceKind(ABC):
     """The cloud permissions the kind needs, for the deployment docs and IAM policies."""
     delete_order: ClassVar[int]
     """Kinds with lower numbers are deleted first (dependants before what they depend on)."""
+    audited_tags: ClassVar[tuple[str, ...]] = ()
+    """Tags of the provider's own conventions worth keeping in audit records (AWS's
+    ``Name``), besides the configured tag keys."""
 
     @classmethod
     def key(cls) -> str:

@@ -1,52 +1,56 @@
-"""Builds the configured resource kinds from settings and connections."""
+"""Builds the configured resource kinds: each configured provider's package, loaded lazily.
+
+A provider's package is named by its config section (``ProviderSection.PACKAGE``) and
+imported only when the section is configured, so a run that sweeps only AWS never imports
+google or kubernetes. Nothing here names a provider.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from collections.abc import Mapping
+from typing import Any
 
-import boto3
-
-from reaper.config import Settings
+from reaper.config import ProviderSection, Settings
+from reaper.errors import ConfigError
 from reaper.metrics import Metrics
-from reaper.providers.aws.clients import AwsClients
-from reaper.providers.aws.ec2 import Ec2Instances
-from reaper.providers.aws.eks import EksClusters
-from reaper.providers.base import REGISTRY, ResourceKind
+from reaper.providers.base import BuildContext, ProviderBuilder, ResourceKind
 
 
-@dataclass(frozen=True)
-class Connections:
-    """How to reach the clouds. Defaults use the standard environment of each SDK."""
-
-    aws_session: boto3.Session | None = None
-    aws_endpoint_url: str | None = None
-    """Only for the sandbox and tests; in production boto3 reads AWS_ENDPOINT_URL itself."""
+def load_builder(section: ProviderSection) -> ProviderBuilder:
+    """The ``build`` of a section's provider package, imported now."""
+    module = importlib.import_module(section.PACKAGE)
+    builder: ProviderBuilder = module.build
+    return builder
 
 
 def build_kinds(
-    settings: Settings, connections: Connections | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    connections: Mapping[str, Any] | None = None,
+    metrics: Metrics | None = None,
 ) -> list[ResourceKind]:
-    """One ResourceKind per configured provider kind, sharing each provider's clients.
+    """One ResourceKind per configured kind of every configured provider.
 
-    With ``metrics``, every request the clients send is counted in
-    ``reaper_cloud_api_requests_total`` by provider and operation.
+    ``connections`` maps a provider name to how to reach it instead of its SDK's defaults
+    (the sandbox, tests). With ``metrics``, every request the providers' clients send is
+    counted in ``reaper_cloud_api_requests_total``. Raises ConfigError (exit 2) when a
+    configured kind is not built by its provider.
     """
-    connections = connections or Connections()
+    connections = connections or {}
     on_request = metrics.count_api_request if metrics is not None else None
     kinds: list[ResourceKind] = []
-    aws = settings.providers.aws
-    if aws is not None:
-        clients = AwsClients(aws, connections.aws_session, connections.aws_endpoint_url, on_request)
-        for name in aws.kinds:
-            kind = REGISTRY[f"aws:{name}"]
-            if kind is Ec2Instances:
-                kinds.append(Ec2Instances(clients, settings.tags))
-            elif kind is EksClusters:
-                kinds.append(
-                    EksClusters(
-                        clients,
-                        settings.tags,
-                        restrict_public_endpoint=aws.restrict_public_endpoint,
-                    )
-                )
+    problems: list[str] = []
+    for name, section in settings.providers.configured().items():
+        context = BuildContext(settings.tags, settings.policy, connections.get(name), on_request)
+        built = load_builder(section)(section, context)
+        names = [kind.kind for kind in built]
+        problems += [
+            f"providers.{name}.kinds: {kind!r} is configured, but the {name} provider does "
+            f"not build it (it builds: {', '.join(names) or 'nothing'})"
+            for kind in section.kinds
+            if kind not in names
+        ]
+        kinds += [kind for kind in built if kind.kind in section.kinds]
+    if problems:
+        raise ConfigError(problems)
     return kinds

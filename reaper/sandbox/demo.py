@@ -10,11 +10,13 @@ from pathlib import Path
 
 import click
 
-from reaper.app import SweepReport
-from reaper.cli import render_report, sweep
+from reaper.app import SweepService
+from reaper.audit.build import build_audit_log
 from reaper.config import Settings, parse_settings
-from reaper.providers.catalog import Connections, build_kinds
-from reaper.report import human
+from reaper.providers.aws.clients import AwsConnection
+from reaper.providers.catalog import build_kinds
+from reaper.report import human, render_sweep
+from reaper.results import ExitCode, SweepReport
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
 from reaper.sandbox.moto_server import MotoServer
@@ -62,7 +64,7 @@ def demo_settings(audit_path: str) -> Settings:
     return parse_settings(data, "reaper/sandbox/demo.yaml")
 
 
-def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
+def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
     """Start moto, seed the estate, sweep it, print the result; returns the exit code.
 
     With ``apply`` the demo runs two sweeps: the first marks what is due, the second runs
@@ -88,13 +90,14 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
             len(DEMO_LAYOUT),
             len(clusters),
         )
-        connections = Connections(sandbox_session(), server.endpoint_url)
+        connections = {"aws": AwsConnection(sandbox_session(), server.endpoint_url)}
         kinds = build_kinds(settings, connections)
-        report = sweep(settings, kinds, dry_run=not apply, digest="", now=now)
+        service = SweepService(settings, kinds, lambda: build_audit_log(settings.audit))
+        report = service.run(now, dry_run=not apply)
         _show(report, fmt, "Sweep 1: mark what is due" if apply else "")
-        if apply and report.exit_code == 0:
+        if apply and report.exit_code == ExitCode.OK:
             later = now + settings.policy.grace_period
-            report = sweep(settings, kinds, dry_run=False, digest="", now=later)
+            report = service.run(later, dry_run=False)
             title = f"Sweep 2: {human(settings.policy.grace_period)} later, act on the marked"
             _show(report, fmt, title)
         if fmt == "table":
@@ -129,4 +132,4 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> int:
 def _show(report: SweepReport, fmt: str, title: str) -> None:
     if fmt == "table" and title:
         click.echo(f"\n== {title} ==")
-    click.echo(render_report(report, fmt), nl=False)
+    click.echo(render_sweep(report, fmt), nl=False)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -25,15 +26,21 @@ from reaper import __version__
 from reaper.config import AwsAccount, AwsSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
+from reaper.providers.base import OnRequest
 
 log = logging.getLogger(__name__)
 
 _SESSION_NAME = "reaper"
 PROVIDER = "aws"
 
-OnRequest = Callable[[str, str], None]
-"""``on_request(provider, operation)``: called once per HTTP attempt, e.g. ``("aws",
-"DescribeInstances")``, from the thread that sends it."""
+
+@dataclass(frozen=True)
+class AwsConnection:
+    """How to reach AWS instead of boto3's defaults: the sandbox's and the tests' ``Connections``
+    entry for ``aws``. In production boto3 reads ``AWS_ENDPOINT_URL`` and credentials itself."""
+
+    session: boto3.Session | None = None
+    endpoint_url: str | None = None
 
 
 class AwsClients:

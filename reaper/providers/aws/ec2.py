@@ -68,6 +68,7 @@ class Ec2Instances(ResourceKind):
         "ec2:ModifyNetworkInterfaceAttribute",
         "sts:GetCallerIdentity",
     )
+    audited_tags = ("Name",)
     delete_order = 50
 
     def __init__(self, clients: AwsClients, tags: TagKeys) -> None:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from reaper import lifecycle
@@ -35,8 +35,10 @@ from reaper.model import (
     Result,
     Scope,
 )
+from reaper.providers.aws.calendar import EKS_END_OF_STANDARD_SUPPORT
 from reaper.providers.aws.clients import AwsClients, error_code, translate_errors
 from reaper.providers.base import ResourceKind, register
+from reaper.versions import end_of_support
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +215,7 @@ class EksClusters(ResourceKind):
     # replaced by their group, and the cluster would be deleted no sooner. With clusters
     # first, node group deletion starts, and the EC2 kind then finds those instances
     # already shutting down (already gone) or terminates them while their group drains.
+    audited_tags = ("Name",)
     delete_order = 40
 
     def __init__(
@@ -221,6 +224,7 @@ class EksClusters(ResourceKind):
         tags: TagKeys,
         *,
         restrict_public_endpoint: bool = False,
+        calendar: Mapping[str, date] = EKS_END_OF_STANDARD_SUPPORT,
         wait_seconds: float = 60.0,
         poll_seconds: float = 5.0,
         workers: int = 4,
@@ -229,10 +233,12 @@ class EksClusters(ResourceKind):
     ) -> None:
         """``wait_seconds`` bounds how long one ``delete`` call waits for node groups and
         Fargate profiles to go (for all its clusters together), polling every
-        ``poll_seconds``. ``workers`` bounds the concurrent API calls of one call."""
+        ``poll_seconds``. ``workers`` bounds the concurrent API calls of one call.
+        ``calendar``: the end of standard support of each version, with config overrides."""
         self._clients = clients
         self._tags = tags
         self._restrict_public_endpoint = restrict_public_endpoint
+        self._calendar = calendar
         self._wait_seconds = wait_seconds
         self._poll_seconds = poll_seconds
         self._workers = workers
@@ -318,6 +324,7 @@ class EksClusters(ResourceKind):
             # The API server listens on 443; a public endpoint open to any address is that.
             open_to_world=(PortRange("tcp", 443, 443),) if facts.open_to_internet else (),
             kubernetes_version=facts.version or None,
+            support_ends=end_of_support(facts.version, self._calendar) if facts.version else None,
         )
 
     def _describe_cluster(self, eks: Any, scope: Scope, name: str) -> Mapping[str, Any] | None:

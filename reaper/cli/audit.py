@@ -7,7 +7,7 @@ chain is intact, 1 it is broken, 2 the source cannot be read.
 
 Credentials and endpoints come from the environment: boto3's chain and
 ``AWS_ENDPOINT_URL`` for S3, Application Default Credentials and
-``STORAGE_EMULATOR_HOST`` for GCS. Runs on its own (``python -m reaper.cli_audit``) or as
+``STORAGE_EMULATOR_HOST`` for GCS. Runs on its own (``python -m reaper.cli.audit``) or as
 a subcommand of ``reaper``.
 """
 
@@ -19,7 +19,7 @@ from typing import NoReturn
 import click
 
 from reaper.audit import verify_lines
-from reaper.audit_sinks import GcsSink, S3Sink, gcs_client, read_file_lines, s3_client
+from reaper.audit.file_sink import read_file_lines
 from reaper.errors import ConfigError, ReaperError
 
 OK, BROKEN, UNREADABLE = 0, 1, 2
@@ -59,9 +59,14 @@ def read_source(source: str) -> Iterator[bytes]:
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise ConfigError([f"{source}: no bucket name"])
+    # Imported only when asked for: each pulls in its cloud's SDK.
     if scheme == "s3":
+        from reaper.audit.s3_sink import S3Sink, s3_client
+
         return S3Sink(s3_client(), bucket, prefix).read_lines()
     if scheme == "gs":
+        from reaper.audit.gcs_sink import GcsSink, gcs_client
+
         return GcsSink(gcs_client(), bucket, prefix).read_lines()
     raise ConfigError([f"{source}: unknown scheme {scheme!r} (valid: a file path, s3://, gs://)"])
 

@@ -3,9 +3,7 @@
 Exit codes: 0 stopped by a signal after the running sweep wrapped up, 1 the endpoint
 could not be bound, the providers could not be set up, or a second signal (or
 ``daemon.shutdown_timeout``) abandoned a sweep, 2 usage or config error. Runs on its
-own (``python -m reaper.cli_daemon``) or as a subcommand of ``reaper``.
-
-Does not import :mod:`reaper.cli`, which adds this command to its group.
+own (``python -m reaper.cli.daemon``) or as a subcommand of ``reaper``.
 """
 
 from __future__ import annotations
@@ -17,17 +15,14 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 import click
-from prometheus_client import CollectorRegistry
 
-from reaper import __version__
-from reaper.app import ExitCode
-from reaper.cli_options import config_option
-from reaper.config import describe_settings, load_settings
+from reaper.cli.common import config_option, exit_with, fail_config, new_metrics, startup
+from reaper.config import load_settings
 from reaper.daemon import Daemon, plan_jobs
 from reaper.errors import ConfigError, ReaperError
-from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.providers.catalog import build_kinds
+from reaper.results import ExitCode
 
 log = logging.getLogger("reaper")
 
@@ -44,16 +39,14 @@ def daemon(config_path: str, apply: bool) -> None:
     try:
         settings, digest = load_settings(config_path)
         jobs = plan_jobs(settings, datetime.now(UTC))
-        metrics = Metrics(CollectorRegistry())
+        metrics = new_metrics()
         kinds = build_kinds(settings, metrics=metrics)
         notifier = WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ)
     except ConfigError as err:
-        for problem in err.problems:
-            click.echo(problem, err=True)
-        sys.exit(ExitCode.USAGE)
+        fail_config(err)
     except ReaperError as err:
         click.echo(f"error: {err}", err=True)
-        sys.exit(ExitCode.PARTIAL_FAILURE)
+        exit_with(ExitCode.PARTIAL_FAILURE)
     dry_run = settings.dry_run and not apply
     # "Running job ..." twice per sweep: the summary line says it better.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -66,22 +59,15 @@ def daemon(config_path: str, apply: bool) -> None:
         config_sha256=digest,
         notifier=notifier,
     )
-    log.info(
-        "reaper %s command=daemon config=%s effective_dry_run=%s %s %s",
-        __version__,
-        config_path,
-        str(dry_run).lower(),
-        describe_settings(settings),
-        app.describe(),
-    )
+    startup("daemon", config_path, settings, dry_run, app.describe())
     try:
         code = app.run()
     except OSError as err:
         click.echo(f"error: cannot listen on {settings.daemon.listen}: {err}", err=True)
-        sys.exit(ExitCode.PARTIAL_FAILURE)
+        exit_with(ExitCode.PARTIAL_FAILURE)
     if app.abandoned:
         _exit_now(code)
-    sys.exit(code)
+    raise SystemExit(code)
 
 
 def _exit_now(code: int) -> NoReturn:
@@ -93,7 +79,7 @@ def _exit_now(code: int) -> NoReturn:
 
 
 def main() -> None:
-    """``python -m reaper.cli_daemon``: logging as ``reaper`` sets it up, then the command."""
+    """``python -m reaper.cli.daemon``: logging as ``reaper`` sets it up, then the command."""
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,

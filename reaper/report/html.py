@@ -17,15 +17,14 @@ from dataclasses import dataclass
 
 from reaper import __version__
 from reaper.model import Action, CollectError, Outcome, Plan, Reason, Result
-from reaper.report import (
-    MAX_MESSAGE,
+from reaper.report.text import MAX_MESSAGE, clean
+from reaper.report.view import (
     Brake,
     Candidates,
     ReportView,
     Row,
     actions_line,
     build_view,
-    clean,
     mode_line,
     outcome_message,
     owner_label,

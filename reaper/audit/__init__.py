@@ -1,0 +1,21 @@
+"""The tamper-evident audit trail: the chain, the record schema, recovery, verification
+and one module per sink (file, stdout, S3, GCS).
+
+Cloud SDKs are imported only by the bucket sinks that need them, and only when configured.
+"""
+
+from reaper.audit.chain import GENESIS, AuditLog, AuditSink, record_seq
+from reaper.audit.recovery import dangling_intents, find_dangling, read_records
+from reaper.audit.verify import VerifyResult, verify_lines
+
+__all__ = [
+    "GENESIS",
+    "AuditLog",
+    "AuditSink",
+    "VerifyResult",
+    "dangling_intents",
+    "find_dangling",
+    "read_records",
+    "record_seq",
+    "verify_lines",
+]

@@ -1,0 +1,150 @@
+"""What reaper's commands share: options, loading the config, mapping errors to exit codes.
+
+Exit codes (:class:`reaper.results.ExitCode`): 0 ok, 1 some collectors or actions failed,
+2 usage or config error, 3 safety brake. Logs always go to standard error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from prometheus_client import CollectorRegistry
+
+from reaper import __version__
+from reaper.app import SweepService
+from reaper.audit.build import build_audit_log
+from reaper.config import Settings, describe_settings, load_settings
+from reaper.errors import ConfigError, ReaperError
+from reaper.metrics import Metrics
+from reaper.notify import WebhookNotifier
+from reaper.providers.catalog import build_kinds
+from reaper.report import FORMATS
+from reaper.results import ExitCode
+
+log = logging.getLogger("reaper")
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def config_option(func: F) -> F:
+    """``-c/--config FILE`` (or ``REAPER_CONFIG``), passed as ``config_path``."""
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        envvar="REAPER_CONFIG",
+        type=click.Path(dir_okay=False),
+        required=True,
+        help="YAML config file (env REAPER_CONFIG).",
+    )(func)
+
+
+def output_options(func: F) -> F:
+    """``--format`` and ``--output``: how and where a report is written."""
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(func)
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        help="Write the report to this file instead of standard output.",
+    )(func)
+
+
+def exit_with(code: ExitCode) -> NoReturn:
+    raise SystemExit(int(code))
+
+
+def load(path: str) -> tuple[Settings, str]:
+    """The settings and the file's SHA-256; exit 2 with every problem listed."""
+    try:
+        return load_settings(path)
+    except ConfigError as err:
+        fail_config(err)
+
+
+def fail_config(err: ConfigError) -> NoReturn:
+    for problem in err.problems:
+        click.echo(problem, err=True)
+    exit_with(ExitCode.USAGE)
+
+
+def guard(call: Callable[[], T]) -> T:
+    """Run a call, turning reaper's own errors into a one-line message and an exit code:
+    2 for config errors, 1 for the rest."""
+    try:
+        return call()
+    except ConfigError as err:
+        fail_config(err)
+    except ReaperError as err:
+        click.echo(f"error: {err}", err=True)
+        exit_with(ExitCode.PARTIAL_FAILURE)
+
+
+def startup(command: str, path: str, settings: Settings, dry_run: bool, extra: str = "") -> None:
+    """The one startup line: version, command, effective dry-run and the config's gist."""
+    log.info(
+        "reaper %s command=%s config=%s effective_dry_run=%s %s%s",
+        __version__,
+        command,
+        path,
+        str(dry_run).lower(),
+        describe_settings(settings),
+        f" {extra}" if extra else "",
+    )
+
+
+def make_service(
+    settings: Settings,
+    digest: str,
+    metrics: Metrics | None = None,
+    *,
+    notify: bool = True,
+) -> SweepService:
+    """The sweep service of a command: the configured kinds, audit log and notifier.
+
+    Raises ReaperError (ConfigError for config problems) when a part cannot be set up.
+    """
+    kinds = build_kinds(settings, metrics=metrics)
+    notifier = (
+        WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ) if notify else None
+    )
+    return SweepService(
+        settings,
+        kinds,
+        lambda: build_audit_log(settings.audit),
+        notifier=notifier,
+        metrics=metrics,
+        config_sha256=digest,
+    )
+
+
+def new_metrics() -> Metrics:
+    """A fresh registry per run: pushed, never the process-wide default."""
+    return Metrics(CollectorRegistry())
+
+
+def emit(text: str, output: str | None) -> None:
+    """Write a report to standard output or to a file (exit 1 if it cannot be written)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as err:
+        click.echo(f"error: cannot write {output}: {err}", err=True)
+        exit_with(ExitCode.PARTIAL_FAILURE)
+    log.info("report written to %s", output)
