@@ -25,8 +25,8 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check reaper tests
-	$(BIN)/ruff format --check reaper tests
+	$(BIN)/ruff check reaper tests bench
+	$(BIN)/ruff format --check reaper tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

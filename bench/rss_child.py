@@ -1,8 +1,8 @@
-"""Child of bench/sweep.py: collect + plan one region and print the peak RSS as JSON.
+"""Child of ``bench.sweep``: collect + plan one region and print the peak RSS as JSON.
 
-Usage: ``python bench/rss_child.py --endpoint URL --region REGION``. Prints one JSON line
-(KB figures): ``baseline_kb`` (after imports), ``peak_kb`` (after plan_sweep), and the
-number of ``resources`` planned.
+Usage, from the repository root: ``python -m bench.rss_child --endpoint URL --region
+REGION``. Prints one JSON line (KB figures): ``baseline_kb`` (after imports), ``peak_kb``
+(after ``SweepService.plan``), and the number of ``resources`` planned.
 
 The peak is read from ``VmHWM`` in /proc/self/status where there is one: on Linux,
 ``getrusage(RUSAGE_SELF).ru_maxrss`` carries the parent's peak into a child across
@@ -20,9 +20,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reaper.app import plan_sweep
+from reaper.app import SweepService
+from reaper.audit import AuditLog
 from reaper.config import parse_settings
-from reaper.providers.catalog import Connections, build_kinds
+from reaper.providers.aws.clients import AwsConnection
+from reaper.providers.catalog import build_kinds
 from reaper.sandbox.estate import sandbox_session
 
 _STATUS = Path("/proc/self/status")
@@ -46,6 +48,11 @@ def _peak_kb() -> tuple[int, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "ru_maxrss"
 
 
+def _no_audit() -> AuditLog:
+    """The child only plans, and a plan writes no audit record."""
+    raise RuntimeError("the RSS child plans only; it opens no audit log")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--endpoint", required=True)
@@ -59,15 +66,20 @@ def main() -> None:
         {
             "providers": {"aws": {"accounts": [{"name": "ci"}], "regions": [args.region]}},
             "policy": {"grace_period": "0s", "kinds": {"ec2_instance": {"ttl": "12h"}}},
-            "safety": {"max_actions_per_sweep": 10**9, "max_fraction": 1.0},
+            "safety": {
+                "max_actions_per_sweep": 10**9,
+                "max_fraction": 1.0,
+                "min_actions_for_fraction": 10**9,
+            },
             "audit": {"path": None, "stdout": True},
         },
-        "bench/rss_child",
+        "bench.rss_child",
     )
     session = sandbox_session()
-    kinds = build_kinds(settings, Connections(session, args.endpoint))
+    kinds = build_kinds(settings, {"aws": AwsConnection(session, args.endpoint)})
+    service = SweepService(settings, kinds, _no_audit)
     started = time.perf_counter()
-    plan, collection, _brake = plan_sweep(settings, kinds, datetime.now(UTC))
+    plan, collection, _brake = service.plan(datetime.now(UTC))
     seconds = time.perf_counter() - started
     peak, _ = _peak_kb()
     if collection.errors:

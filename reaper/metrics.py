@@ -3,7 +3,7 @@
 Labels stay low-cardinality: provider, kind, action, reason, outcome, operation, sink;
 never resource ids, accounts or regions.
 
-The shell (:func:`reaper.app.run_sweep`, :func:`reaper.app.apply_pinned`) feeds one
+The sweep service (:class:`reaper.app.SweepService`) feeds one
 :class:`Metrics` per process: ``observe_sweep`` after each sweep, ``observe_error`` when a
 sweep raised, and the provider clients call ``count_api_request`` for every HTTP attempt.
 Never the default global registry: ``reaper run`` builds a fresh one per run and pushes it,

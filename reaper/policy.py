@@ -1,7 +1,7 @@
 """Pure decisions: which resources are stale, and whether a plan is safe to carry out.
 
 No I/O and no clock: ``now`` is read once per sweep by the caller and passed in.
-``decide`` is consumed by ``make_plan``; ``make_plan`` by ``app.run_sweep`` and the CLI;
+``decide`` is consumed by ``make_plan``; ``make_plan`` by ``SweepService.plan``;
 ``check_brake`` by the actuator's caller before the first action.
 """
 

@@ -17,9 +17,23 @@ from reaper.metrics import Metrics
 from reaper.providers.base import BuildContext, ProviderBuilder, ResourceKind
 
 
-def load_builder(section: ProviderSection) -> ProviderBuilder:
-    """The ``build`` of a section's provider package, imported now."""
-    module = importlib.import_module(section.PACKAGE)
+def load_builder(name: str, section: ProviderSection) -> ProviderBuilder:
+    """The ``build`` of a section's provider package, imported now.
+
+    Raises ConfigError when the provider's SDK is not installed (an extra not chosen).
+    """
+    try:
+        module = importlib.import_module(section.PACKAGE)
+    except ModuleNotFoundError as err:
+        missing = err.name or "?"
+        if missing.split(".")[0] == "reaper":
+            raise
+        raise ConfigError(
+            [
+                f"providers.{name}: the {name} provider needs {missing}, which is not "
+                f"installed: pip install 'reaper[{name}]'"
+            ]
+        ) from None
     builder: ProviderBuilder = module.build
     return builder
 
@@ -42,7 +56,7 @@ def build_kinds(
     problems: list[str] = []
     for name, section in settings.providers.configured().items():
         context = BuildContext(settings.tags, settings.policy, connections.get(name), on_request)
-        built = load_builder(section)(section, context)
+        built = load_builder(name, section)(section, context)
         names = [kind.kind for kind in built]
         problems += [
             f"providers.{name}.kinds: {kind!r} is configured, but the {name} provider does "

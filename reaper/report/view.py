@@ -134,7 +134,7 @@ def build_view(
     dry_run: bool | None = None,
 ) -> ReportView:
     """Group, count and format a plan for people. Pure; consumed by the Markdown and HTML
-    renderers (``render_markdown``, ``report_html.render_html``)."""
+    renderers (``render_markdown``, ``html.render_html``)."""
     now = plan.created_at
     results = {o.ref: o for o in outcomes}
     planned = {d.ref for d in plan.decisions}

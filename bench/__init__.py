@@ -1,0 +1,17 @@
+"""Benchmark of one reaper sweep on the moto sandbox: ``python -m bench.sweep [--quick]``.
+
+Run from the repository root. The modules:
+
+- ``sweep``: the entry point; parses the options, runs the phases, prints the summary.
+- ``options``: the command line, the estate's constants and the reaper config used.
+- ``output``: printing, tables and the summary's figures.
+- ``sweep_phase``: seed, plan, apply, check and print the sweep phase.
+- ``estate``: seeding moto. ``minimum``: the fewest requests and the critical path.
+- ``inrun``: the critical path costed with the proxy's own measurements.
+- ``request_counts``: requests by operation. ``timing``: direct per-request timings.
+- ``cpu``: CPU seconds per phase. ``rss`` and ``rss_child``: peak memory in a child.
+- ``policy``: ``make_plan`` throughput in a child.
+
+Nothing is imported here: the children (``python -m bench.rss_child``, ``python -m
+bench.policy``) import this package first, and must not pay for the rest of it.
+"""

@@ -1,0 +1,19 @@
+"""A stateful fake of the Compute Engine v1 and GKE v1 REST APIs, for the sandbox and tests.
+
+Standard library only, so it runs anywhere; see ``FakeGcp``.
+"""
+
+from reaper.sandbox.gcp.fake import DEFAULT_MASTER_VERSION, FakeGcp
+from reaper.sandbox.gcp.faults import Fault
+from reaper.sandbox.gcp.seeding import NodePoolSpec
+from reaper.sandbox.gcp.stats import RequestStats
+from reaper.sandbox.gcp.world import DEFAULT_ZONES
+
+__all__ = [
+    "DEFAULT_MASTER_VERSION",
+    "DEFAULT_ZONES",
+    "FakeGcp",
+    "Fault",
+    "NodePoolSpec",
+    "RequestStats",
+]
