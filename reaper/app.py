@@ -9,6 +9,7 @@ it; none of them opens an audit log or logs a summary themselves.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections import defaultdict
@@ -22,6 +23,7 @@ from reaper.actuator import Actuator, StopFlag
 from reaper.audit import AuditLog, dangling_intents
 from reaper.config import Settings
 from reaper.errors import AuditError, NotStarted, ReaperError, SafetyLimitExceeded
+from reaper.lifecycle import LifecycleTagError, State, StateSigner, read_lifecycle
 from reaper.model import (
     Action,
     Collected,
@@ -58,7 +60,8 @@ class SweepService:
     again every time (a ``reaper release`` between two daemon sweeps continues the chain
     instead of forking it). ``stop`` is the daemon's flag: once requested, no further
     collector starts and no further action group is begun. ``label`` prefixes the summary
-    line (``job=default``).
+    line (``job=default``). ``signer`` verifies and signs reaper's lifecycle tags; by default
+    its key comes from the environment variable ``safety.state_key_env`` names.
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class SweepService:
         stop: StopFlag | None = None,
         config_sha256: str = "",
         label: str = "",
+        signer: StateSigner | None = None,
     ) -> None:
         self.settings = settings
         self.kinds = tuple(kinds)
@@ -82,6 +86,7 @@ class SweepService:
         self.config_sha256 = config_sha256
         self.label = label
         self.limits = WorkerLimits.of(settings)
+        self.signer = signer or StateSigner.for_settings(settings, os.environ)
 
     # -- the three things reaper does ------------------------------------------------
 
@@ -90,7 +95,8 @@ class SweepService:
     ) -> tuple[Plan, Collection, SafetyLimitExceeded | None]:
         """Collect and decide; never changes anything and writes no audit record."""
         collection = collect(self.kinds, self.limits, on_scope_done, self.stop)
-        plan = make_plan(collection.resources, self.settings.policy, self.settings.tags, now)
+        settings = self.settings
+        plan = make_plan(collection.resources, settings.policy, settings.tags, now, self.signer)
         for decision in plan.decisions:
             for warning in decision.warnings:
                 log.warning("kind=%s id=%s %s", decision.ref.kind_key, decision.ref.id, warning)
@@ -135,11 +141,34 @@ class SweepService:
         found = [r for f in lookups for r in f.result().resources]
         if not found:
             return None
+        refusal = self._not_releasable(found[0])
+        if refusal:
+            log.error("release of %s refused: %s", found[0].ref, refusal)
+            return Outcome(found[0].ref, Action.RELEASE, Result.FAILED, f"refused: {refusal}")
         with self.open_audit() as audit:
             actuator = self._actuator(audit, uuid.uuid4().hex[:12])
             return actuator.release(kind, found[0])
 
     # -- the parts -------------------------------------------------------------------
+
+    def _not_releasable(self, resource: Resource) -> str:
+        """Why a resource may not be released, or "": only what reaper itself quarantined.
+
+        Release restores what the resource's tags record; tags anyone could write must not
+        choose security groups or sizes, so they count only when pipeline-tagged and
+        signed by reaper, with a quarantined state.
+        """
+        if self.settings.tags.pipeline not in resource.tags:
+            return f"it has no {self.settings.tags.pipeline} tag; reaper never touches it"
+        if not self.signer.verify(resource.ref, resource.tags):
+            return "its reaper tags are not signed with the state key; they are not reaper's"
+        try:
+            state = read_lifecycle(resource.tags).state
+        except LifecycleTagError as err:
+            return str(err)
+        if state is not State.QUARANTINED:
+            return "reaper did not quarantine it"
+        return ""
 
     @contextmanager
     def _sweep(self, dry_run: bool) -> Iterator[_Sweep]:
@@ -164,6 +193,7 @@ class SweepService:
             self.settings.tags.model_dump().values(),
             self.limits,
             stop=self.stop,
+            signer=self.signer,
         )
 
     def _log_summary(self, report: SweepReport) -> None:
@@ -210,7 +240,7 @@ class SweepService:
             elif current.owner != item.owner:
                 why = f"owner changed from {item.owner} to {current.owner}"
             else:
-                decision = decide(current, settings.policy, settings.tags, now)
+                decision = decide(current, settings.policy, settings.tags, now, self.signer)
                 if decision.action is item.action:
                     decisions.append(decision)
                     continue

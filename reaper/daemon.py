@@ -58,6 +58,7 @@ from reaper.audit.build import build_audit_log
 from reaper.config import Schedule, Settings
 from reaper.durations import format_duration
 from reaper.errors import ConfigError, ReaperError
+from reaper.lifecycle import StateSigner
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.providers.base import ResourceKind
@@ -261,6 +262,7 @@ class Daemon:
         config_sha256: str = "",
         notifier: WebhookNotifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        signer: StateSigner | None = None,
     ) -> None:
         if not jobs:
             raise ValueError("a daemon needs at least one job")
@@ -272,6 +274,7 @@ class Daemon:
         self._config_sha256 = config_sha256
         self._notifier = notifier
         self._clock = clock
+        self._signer = signer
         self._stop = StopFlag()
         # Held by the one sweep running, whichever job it belongs to; held by the stop
         # sequence once it is over, so that no late job starts.
@@ -397,6 +400,7 @@ class Daemon:
             stop=self._stop,
             config_sha256=self._config_sha256,
             label=f"job={job.name}",
+            signer=self._signer,
         )
         with self._state_lock:
             self._running = (job.name, None)

@@ -16,7 +16,14 @@ from typing import NoReturn
 
 import click
 
-from reaper.cli.common import config_option, exit_with, fail_config, new_metrics, startup
+from reaper.cli.common import (
+    config_option,
+    exit_with,
+    fail_config,
+    new_metrics,
+    startup,
+    state_signer,
+)
 from reaper.config import load_settings
 from reaper.daemon import Daemon, plan_jobs
 from reaper.errors import ConfigError, ReaperError
@@ -40,7 +47,8 @@ def daemon(config_path: str, apply: bool) -> None:
         settings, digest = load_settings(config_path)
         jobs = plan_jobs(settings, datetime.now(UTC))
         metrics = new_metrics()
-        kinds = build_kinds(settings, metrics=metrics)
+        signer = state_signer(settings, acting=not (settings.dry_run and not apply))
+        kinds = build_kinds(settings, metrics=metrics, signer=signer)
         notifier = WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ)
     except ConfigError as err:
         fail_config(err)
@@ -58,6 +66,7 @@ def daemon(config_path: str, apply: bool) -> None:
         dry_run=dry_run,
         config_sha256=digest,
         notifier=notifier,
+        signer=signer,
     )
     startup("daemon", config_path, settings, dry_run, app.describe())
     try:

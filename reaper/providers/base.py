@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from reaper.config import PolicySettings, TagKeys
 from reaper.errors import ProviderError
+from reaper.lifecycle import StateSigner
 from reaper.model import Action, Collected, Decision, Outcome, Resource, Scope
 
 OnRequest = Callable[[str, str], None]
@@ -36,6 +37,9 @@ class BuildContext:
     """How to reach the provider instead of its SDK's defaults, for the sandbox and tests:
     each provider defines its own type (``AwsConnection``); None in production."""
     on_request: OnRequest | None = None
+    signer: StateSigner = field(default_factory=lambda: StateSigner(None, ()))
+    """Signs the lifecycle tags a kind writes itself (quarantine state and originals); see
+    :mod:`reaper.lifecycle`."""
 
 
 class ProviderBuilder(Protocol):
@@ -57,6 +61,9 @@ class ResourceKind(ABC):
     """The cloud permissions the kind needs, for the deployment docs and IAM policies."""
     delete_order: ClassVar[int]
     """Kinds with lower numbers are deleted first (dependants before what they depend on)."""
+    recorded_keys: ClassVar[tuple[str, ...]] = ()
+    """The tags the kind writes itself to undo a quarantine (``reaper-original-sgs``). They
+    start with ``reaper-``, so the state signature covers them (a meta-test checks)."""
     audited_tags: ClassVar[tuple[str, ...]] = ()
     """Tags of the provider's own conventions worth keeping in audit records (AWS's
     ``Name``), besides the configured tag keys."""

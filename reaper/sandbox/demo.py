@@ -13,10 +13,12 @@ import click
 from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
 from reaper.config import Settings, parse_settings
+from reaper.lifecycle import StateSigner
 from reaper.providers.aws.clients import AwsConnection
 from reaper.providers.catalog import build_kinds
 from reaper.report import human, render_sweep
 from reaper.results import ExitCode, SweepReport
+from reaper.sandbox.environment import SANDBOX_STATE_KEY
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
 from reaper.sandbox.moto_server import MotoServer
@@ -91,8 +93,12 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
             len(clusters),
         )
         connections = {"aws": AwsConnection(sandbox_session(), server.endpoint_url)}
-        kinds = build_kinds(settings, connections)
-        service = SweepService(settings, kinds, lambda: build_audit_log(settings.audit))
+        user_keys = settings.tags.model_dump().values()
+        signer = StateSigner(SANDBOX_STATE_KEY.encode(), user_keys)
+        kinds = build_kinds(settings, connections, signer=signer)
+        service = SweepService(
+            settings, kinds, lambda: build_audit_log(settings.audit), signer=signer
+        )
         report = service.run(now, dry_run=not apply)
         _show(report, fmt, "Sweep 1: mark what is due" if apply else "")
         if apply and report.exit_code == ExitCode.OK:

@@ -12,7 +12,7 @@ from typing import Any
 from reaper import lifecycle
 from reaper.config import TagKeys
 from reaper.errors import ProviderError
-from reaper.lifecycle import quarantine_tags
+from reaper.lifecycle import StateSigner, quarantine_tags
 from reaper.model import (
     Action,
     Collected,
@@ -68,12 +68,16 @@ class Ec2Instances(ResourceKind):
         "ec2:ModifyNetworkInterfaceAttribute",
         "sts:GetCallerIdentity",
     )
+    recorded_keys = (ORIGINAL_GROUPS, ORIGINAL_STATE)
     audited_tags = ("Name",)
     delete_order = 50
 
-    def __init__(self, clients: AwsClients, tags: TagKeys) -> None:
+    def __init__(
+        self, clients: AwsClients, tags: TagKeys, signer: StateSigner | None = None
+    ) -> None:
         self._clients = clients
         self._tags = tags
+        self._signer = signer or StateSigner(None, ())
         self._quarantine_groups = QuarantineGroups()
 
     def scopes(self) -> Sequence[Scope]:
@@ -187,26 +191,29 @@ class Ec2Instances(ResourceKind):
             raise ProviderError(f"{decision.ref.id} has no VPC; cannot isolate it")
         group_id = self._quarantine_groups.group_for(ec2, scope, vpc_id)
         current = _tags(raw.get("Tags")) or {}
+        # Only what reaper signed counts: originals someone else wrote are not kept.
+        trusted = decision.resource.tags if decision.verified else {}
         reason = decision.reasons[0] if decision.reasons else "policy"
-        tags = quarantine_tags(now, reason)
+        updates: dict[str, str | None] = {**quarantine_tags(now, reason)}
         # Record the originals once: a retry after a crash must not record the quarantine
         # group as the original.
-        if ORIGINAL_GROUPS not in current:
-            tags[ORIGINAL_GROUPS] = encode_groups(interface_groups(raw))
-            tags[ORIGINAL_STATE] = str(raw.get("State", {}).get("Name", ""))
+        if ORIGINAL_GROUPS not in trusted:
+            updates[ORIGINAL_GROUPS] = encode_groups(interface_groups(raw))
+            updates[ORIGINAL_STATE] = str(raw.get("State", {}).get("Name", ""))
+        # Earlier failed attempts are settled; the quarantine TTL starts afresh.
+        updates.update(dict.fromkeys(lifecycle.FAILURE_KEYS))
+        change = lifecycle.change_owned(self._signer, decision.ref, trusted, current, updates)
+        if change.remove:
+            with translate_errors(f"ec2 DeleteTags {decision.ref.id} in {scope}"):
+                ec2.delete_tags(
+                    Resources=[decision.ref.id], Tags=[{"Key": k} for k in change.remove]
+                )
         with translate_errors(f"ec2 CreateTags {decision.ref.id} in {scope}"):
             ec2.create_tags(
                 Resources=[decision.ref.id],
-                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(change.write.items())],
             )
         isolate(ec2, scope, raw, group_id)
-        failure_keys = [k for k in lifecycle.FAILURE_KEYS if k in current]
-        if failure_keys:
-            # Earlier failed attempts are settled; the quarantine TTL starts afresh.
-            with translate_errors(f"ec2 DeleteTags {decision.ref.id} in {scope}"):
-                ec2.delete_tags(
-                    Resources=[decision.ref.id], Tags=[{"Key": k} for k in failure_keys]
-                )
         return f"stopped and isolated in {group_id}"
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:
@@ -217,7 +224,11 @@ class Ec2Instances(ResourceKind):
         tags = _tags(raw.get("Tags")) or {}
         try:
             restore(ec2, scope, raw, tags)
-            keys = [k for k in (*lifecycle.ALL_KEYS, ORIGINAL_GROUPS, ORIGINAL_STATE) if k in tags]
+            keys = [
+                k
+                for k in (*lifecycle.ALL_KEYS, *self.recorded_keys, lifecycle.SIGNATURE)
+                if k in tags
+            ]
             if keys:
                 with translate_errors(f"ec2 DeleteTags {resource.ref.id} in {scope}"):
                     ec2.delete_tags(Resources=[resource.ref.id], Tags=[{"Key": k} for k in keys])

@@ -17,6 +17,7 @@ from typing import Any
 
 from reaper.config import TagKeys
 from reaper.errors import ProviderError
+from reaper.lifecycle import StateSigner
 from reaper.model import (
     Action,
     Collected,
@@ -74,6 +75,7 @@ class EksClusters(ResourceKind):
     # replaced by their group, and the cluster would be deleted no sooner. With clusters
     # first, node group deletion starts, and the EC2 kind then finds those instances
     # already shutting down (already gone) or terminates them while their group drains.
+    recorded_keys = (ORIGINAL_SCALING, ORIGINAL_ENDPOINT)
     audited_tags = ("Name",)
     delete_order = 40
 
@@ -84,6 +86,7 @@ class EksClusters(ResourceKind):
         *,
         restrict_public_endpoint: bool = False,
         calendar: Mapping[str, date] = EKS_END_OF_STANDARD_SUPPORT,
+        signer: StateSigner | None = None,
         wait_seconds: float = 60.0,
         poll_seconds: float = 5.0,
         workers: int = 4,
@@ -98,6 +101,7 @@ class EksClusters(ResourceKind):
         self._tags = tags
         self._restrict_public_endpoint = restrict_public_endpoint
         self._calendar = calendar
+        self._signer = signer or StateSigner(None, ())
         self._wait = Wait(wait_seconds, poll_seconds, sleep, monotonic)
         self._api = EksApi(workers)
         self.facts: dict[ResourceRef, ClusterFacts] = {}
@@ -236,7 +240,7 @@ class EksClusters(ResourceKind):
     ) -> list[Outcome]:
         eks = self._clients.client(scope, "eks")
         return quarantine_clusters(
-            self._api, eks, scope, decisions, now, self._restrict_public_endpoint
+            self._api, eks, scope, decisions, now, self._restrict_public_endpoint, self._signer
         )
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:

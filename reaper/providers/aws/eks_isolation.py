@@ -10,7 +10,7 @@ from typing import Any
 
 from reaper import lifecycle
 from reaper.errors import ProviderError
-from reaper.lifecycle import quarantine_tags
+from reaper.lifecycle import StateSigner, quarantine_tags
 from reaper.model import Action, Decision, Outcome, Resource, Result, Scope
 from reaper.providers.aws.clients import translate_errors
 from reaper.providers.aws.eks_api import DELETING, EksApi, count_of
@@ -33,11 +33,14 @@ def quarantine_clusters(
     decisions: Sequence[Decision],
     now: datetime,
     restrict_public_endpoint: bool,
+    signer: StateSigner,
 ) -> list[Outcome]:
     outcomes = []
     for decision in decisions:
         try:
-            outcome = _quarantine_one(api, eks, scope, decision, now, restrict_public_endpoint)
+            outcome = _quarantine_one(
+                api, eks, scope, decision, now, restrict_public_endpoint, signer
+            )
         except ProviderError as err:
             outcome = Outcome(decision.ref, Action.QUARANTINE, Result.FAILED, str(err))
         outcomes.append(outcome)
@@ -51,6 +54,7 @@ def _quarantine_one(
     decision: Decision,
     now: datetime,
     restrict_public_endpoint: bool,
+    signer: StateSigner,
 ) -> Outcome:
     """Record originals and the quarantine state, then scale down and close the endpoint.
 
@@ -68,15 +72,17 @@ def _quarantine_one(
         found = "cluster does not exist" if raw is None else "cluster is being deleted"
         return Outcome(ref, Action.QUARANTINE, Result.ALREADY_GONE, found)
     current: Mapping[str, str] = raw.get("tags") or {}
+    # Only what reaper signed counts: originals someone else wrote are not kept.
+    trusted = decision.resource.tags if decision.verified else {}
     nodegroups = api.nodegroups(eks, scope, name)
-    on_cluster = decode_scaling(current.get(ORIGINAL_SCALING, ""))
+    on_cluster = decode_scaling(trusted.get(ORIGINAL_SCALING, ""))
     recorded = set(on_cluster) | {n.name for n in nodegroups if ORIGINAL_SCALING in n.tags}
     missing: dict[str, Scaling] = {}
     for n in nodegroups:
         if n.scaling is not None and n.name not in recorded:
             missing[n.name] = n.scaling
     reason = decision.reasons[0] if decision.reasons else "policy"
-    tags = quarantine_tags(now, reason)
+    tags: dict[str, str | None] = {**quarantine_tags(now, reason)}
     if missing:
         together = encode_scaling({**on_cluster, **missing})
         if len(together) <= TAG_VALUE_LIMIT:
@@ -91,11 +97,17 @@ def _quarantine_one(
                         )
     vpc = raw.get("resourcesVpcConfig") or {}
     close_endpoint = restrict_public_endpoint and vpc.get("endpointPublicAccess") is True
-    if close_endpoint and ORIGINAL_ENDPOINT not in current:
+    if close_endpoint and ORIGINAL_ENDPOINT not in trusted:
         private = vpc.get("endpointPrivateAccess") is True
         tags[ORIGINAL_ENDPOINT] = "public+private" if private else "public"
+    # Earlier failed attempts are settled; the quarantine TTL starts afresh.
+    tags.update(dict.fromkeys(lifecycle.FAILURE_KEYS))
+    change = lifecycle.change_owned(signer, ref, trusted, current, tags)
+    if change.remove:
+        with translate_errors(f"eks UntagResource {name} in {scope}"):
+            eks.untag_resource(resourceArn=str(raw["arn"]), tagKeys=list(change.remove))
     with translate_errors(f"eks TagResource {name} in {scope}"):
-        eks.tag_resource(resourceArn=str(raw["arn"]), tags=tags)
+        eks.tag_resource(resourceArn=str(raw["arn"]), tags=dict(change.write))
 
     scaled = 0
     for n in nodegroups:
@@ -116,11 +128,6 @@ def _quarantine_one(
                     "endpointPrivateAccess": True,
                 },
             )
-    failure_keys = [k for k in lifecycle.FAILURE_KEYS if k in current]
-    if failure_keys:
-        # Earlier failed attempts are settled; the quarantine TTL starts afresh.
-        with translate_errors(f"eks UntagResource {name} in {scope}"):
-            eks.untag_resource(resourceArn=str(raw["arn"]), tagKeys=failure_keys)
     message = f"scaled {count_of(scaled, 'node group') or '0 node groups'} to zero"
     if close_endpoint:
         message += "; public endpoint closed"
@@ -173,7 +180,7 @@ def release_cluster(api: EksApi, eks: Any, scope: Scope, resource: Resource) -> 
             if ORIGINAL_SCALING in n.tags:
                 with translate_errors(f"eks UntagResource {name}/{n.name} in {scope}"):
                     eks.untag_resource(resourceArn=n.arn, tagKeys=[ORIGINAL_SCALING])
-        keys = [k for k in (*lifecycle.ALL_KEYS, *ORIGINAL_KEYS) if k in tags]
+        keys = [k for k in (*lifecycle.ALL_KEYS, *ORIGINAL_KEYS, lifecycle.SIGNATURE) if k in tags]
         if keys:
             with translate_errors(f"eks UntagResource {name} in {scope}"):
                 eks.untag_resource(resourceArn=str(raw["arn"]), tagKeys=keys)
