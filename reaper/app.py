@@ -269,6 +269,8 @@ def collect(
     Once ``stop`` is requested no further collector starts; the scopes left out are
     collect errors.
     """
+    for kind in kinds:
+        kind.begin_collection()
     pairs = [(kind, scope) for kind in kinds for scope in kind.scopes()]
     jobs = [
         Job(account_of(kind.provider, scope), partial(_collect_one, kind, scope, on_scope_done))
@@ -292,6 +294,11 @@ def collect(
             continue
         resources.extend(collected.resources)
         skipped += collected.skipped
+        for error in collected.errors:
+            log.error(
+                "collect failed kind=%s scope=%s: %s", error.kind_key, error.scope, error.message
+            )
+        errors.extend(collected.errors)
         if collected.skipped:
             log.warning(
                 "skipped %d unreadable items kind=%s scope=%s",

@@ -247,6 +247,9 @@ class Collected:
     resources: tuple[Resource, ...]
     skipped: int = 0
     """Items the cloud returned that reaper could not read (missing id, odd fields)."""
+    errors: tuple[CollectError, ...] = ()
+    """Parts of the scope the cloud could not list (a GCP zone that did not answer): the
+    collector returns what it could read, and each part is a collect error of the sweep."""
 
 
 def age(resource: Resource, now: datetime) -> timedelta | None:

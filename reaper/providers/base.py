@@ -76,9 +76,15 @@ class ResourceKind(ABC):
     def scopes(self) -> Sequence[Scope]:
         """Every account/region this kind is swept in."""
 
+    def begin_collection(self) -> None:  # noqa: B027 (a hook; most kinds need none)
+        """Called once before a sweep's collectors start: facts a kind shares between the
+        scopes of one sweep (a GCP image, say) are looked up afresh from here on."""
+
     @abstractmethod
     def collect(self, scope: Scope) -> Collected:
-        """List the pipeline-tagged resources in one scope. Raises ProviderError."""
+        """List the pipeline-tagged resources in one scope. Raises ProviderError.
+
+        Parts of the scope that could not be listed go in ``Collected.errors``."""
 
     @abstractmethod
     def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
