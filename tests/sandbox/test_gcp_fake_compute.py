@@ -613,6 +613,60 @@ class TestImages:
             images.get(project="ci-images", image="golden-v0")
 
 
+class TestDisks:
+    def test_aggregated_list_pages_every_zones_disks_with_their_source_image(
+        self, fake: FakeGcp
+    ) -> None:
+        fake.add_image("debian-cloud", "debian-12-bookworm-v20240110")
+        for i in range(3):
+            fake.add_instance(PROJECT, "us-central1-a", f"vm-a{i}", boot_image=DEBIAN)
+        fake.add_instance(PROJECT, "europe-west1-b", "vm-b", boot_image=DEBIAN)
+        fake.add_disk(PROJECT, "europe-west1-b", "scratch")
+        disks = client(compute_v1.DisksClient, fake)
+        request = compute_v1.AggregatedListDisksRequest(project=PROJECT, max_results=2)
+
+        pages = list(disks.aggregated_list(request=request).pages)
+
+        assert len(pages) == 3
+        found = {
+            d.name: d.source_image for page in pages for s in page.items.values() for d in s.disks
+        }
+        assert set(found) == {"vm-a0", "vm-a1", "vm-a2", "vm-b", "scratch"}
+        assert found["vm-b"].endswith(DEBIAN)
+        assert found["scratch"] == ""
+        empty = pages[0].items["zones/europe-west1-b"].warning
+        assert empty.code == "NO_RESULTS_ON_PAGE"
+        assert fake.stats.count("compute.disks.aggregatedList") == 3
+
+    def test_zonal_list_pages_and_filters(self, fake: FakeGcp) -> None:
+        for i in range(3):
+            fake.add_disk(PROJECT, "us-central1-a", f"d{i}", labels={"n": str(i)})
+        fake.add_disk(PROJECT, "us-central1-b", "elsewhere")
+        disks = client(compute_v1.DisksClient, fake)
+
+        listed = [d.name for d in disks.list(project=PROJECT, zone="us-central1-a")]
+        filtered = disks.list(
+            request=compute_v1.ListDisksRequest(
+                project=PROJECT, zone="us-central1-a", filter="labels.n = 1"
+            )
+        )
+
+        assert listed == ["d0", "d1", "d2"]
+        assert [d.name for d in filtered] == ["d1"]
+        assert fake.stats.filtered("compute.disks.list") == 1
+
+    def test_an_unreachable_zone_is_left_out_and_reported(self, fake: FakeGcp) -> None:
+        fake.add_disk(PROJECT, "us-central1-a", "seen")
+        fake.add_disk(PROJECT, "us-central1-b", "hidden")
+        fake.set_zone_unreachable(PROJECT, "us-central1-b")
+
+        body = raw_get(fake, f"/compute/v1/projects/{PROJECT}/aggregated/disks")
+
+        assert body["unreachables"] == ["zones/us-central1-b"]
+        assert "zones/us-central1-b" not in body["items"]
+        assert [d["name"] for d in body["items"]["zones/us-central1-a"]["disks"]] == ["seen"]
+
+
 class TestFirewalls:
     def test_insert_takes_effect_when_its_global_operation_is_done(self, fake: FakeGcp) -> None:
         firewalls = client(compute_v1.FirewallsClient, fake)

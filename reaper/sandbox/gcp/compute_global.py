@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Any
 
 from reaper.sandbox.gcp.compute_common import (
@@ -29,7 +30,7 @@ from reaper.sandbox.gcp.errors import (
 )
 from reaper.sandbox.gcp.filters import FilterSyntaxError, parse_filter
 from reaper.sandbox.gcp.gke_json import group_manager_name
-from reaper.sandbox.gcp.model import ComputeOperation, Firewall
+from reaper.sandbox.gcp.model import ComputeOperation, Disk, Firewall
 from reaper.sandbox.gcp.paging import max_results, page
 from reaper.sandbox.gcp.request import ApiRequest, JsonObject
 from reaper.sandbox.gcp.timefmt import compute_timestamp
@@ -68,12 +69,99 @@ def get_disk(world: World, request: ApiRequest) -> JsonObject:
     disk = world.disks.get((p, z, name))
     if disk is None:
         raise compute_not_found(f"projects/{p}/zones/{z}/disks/{name}")
+    return _disk_body(world, disk)
+
+
+def _disk_body(world: World, disk: Disk) -> JsonObject:
     image_id = None
     if disk.source_image is not None:
         parts = disk.source_image.split("/")
         image = world.images.get((parts[-4], parts[-1])) if len(parts) >= 4 else None
         image_id = image.id if image is not None else None
     return disk_json(disk, image_id)
+
+
+def _disk_filter(request: ApiRequest) -> Callable[[JsonObject], bool]:
+    text = request.arg("filter")
+    if not text:
+        return lambda _body: True
+    try:
+        return parse_filter(text)
+    except FilterSyntaxError as exc:
+        raise compute_invalid(
+            f"Invalid value for field 'filter': '{text}'. Invalid list filter expression: {exc}."
+        ) from exc
+
+
+def list_disks(world: World, request: ApiRequest) -> JsonObject:
+    """``disks.list`` in one zone, by name, in pages of ``maxResults`` (500 at most)."""
+    p, z = request.params["project"], request.params["zone"]
+    require_zone(world, p, z)
+    wanted = _disk_filter(request)
+    rows = [
+        ((name,), body)
+        for (dp, dz, name), disk in sorted(world.disks.items())
+        if (dp, dz) == (p, z) and wanted(body := _disk_body(world, disk))
+    ]
+    chosen, token = page(rows, max_results(request.arg("maxResults")), request.arg("pageToken"))
+    result: JsonObject = {
+        "kind": "compute#diskList",
+        "id": f"projects/{p}/zones/{z}/disks",
+        "selfLink": f"{project_url(p)}/zones/{z}/disks",
+    }
+    if chosen:
+        result["items"] = [body for _key, body in chosen]
+    if token:
+        result["nextPageToken"] = token
+    return result
+
+
+def aggregated_disks(world: World, request: ApiRequest) -> JsonObject:
+    """``disks.aggregatedList``: every zone keyed ``zones/<zone>``, ``NO_RESULTS_ON_PAGE``
+    for a zone with none on this page, and unreachable zones (the instances' outage
+    switch) in ``unreachables``, as ``instances.aggregatedList`` does."""
+    p = request.params["project"]
+    project = require_project(world, p)
+    wanted = _disk_filter(request)
+    order = {zone: index for index, zone in enumerate(project.zones)}
+    unreachable = [z for z in project.zones if world.faults.zone_unreachable(p, z)]
+    rows = [
+        ((f"{order[dz]:06d}", name), body)
+        for (dp, dz, name), disk in sorted(world.disks.items())
+        if dp == p and dz not in unreachable and wanted(body := _disk_body(world, disk))
+    ]
+    rows.sort(key=lambda row: row[0])
+    chosen, token = page(rows, max_results(request.arg("maxResults")), request.arg("pageToken"))
+    by_zone: dict[str, list[JsonObject]] = {}
+    for _key, body in chosen:
+        by_zone.setdefault(body["zone"].rsplit("/", 1)[1], []).append(body)
+    items: JsonObject = {}
+    for zone in project.zones:
+        scope = f"zones/{zone}"
+        if zone in unreachable:
+            continue
+        if zone in by_zone:
+            items[scope] = {"disks": by_zone[zone]}
+        else:
+            message = f"There are no results for scope '{scope}' on this page."
+            items[scope] = {
+                "warning": {
+                    "code": "NO_RESULTS_ON_PAGE",
+                    "message": message,
+                    "data": [{"key": "scope", "value": scope}],
+                }
+            }
+    result: JsonObject = {
+        "kind": "compute#diskAggregatedList",
+        "id": f"projects/{p}/aggregated/disks",
+        "items": items,
+        "selfLink": f"{project_url(p)}/aggregated/disks",
+    }
+    if token:
+        result["nextPageToken"] = token
+    if unreachable:
+        result["unreachables"] = [f"zones/{zone}" for zone in unreachable]
+    return result
 
 
 def get_image(world: World, request: ApiRequest) -> JsonObject:

@@ -149,6 +149,14 @@ def _compute() -> list[Route]:
             co.wait_operation,
         ),
         _route("GET", f"{zone}/disks/{{disk}}", "compute.disks.get", cg.get_disk),
+        _route("GET", f"{zone}/disks", "compute.disks.list", cg.list_disks, _LIST),
+        _route(
+            "GET",
+            f"{_COMPUTE}/aggregated/disks",
+            "compute.disks.aggregatedList",
+            cg.aggregated_disks,
+            _AGGREGATED,
+        ),
         _route("GET", f"{_COMPUTE}/global/images/{{image}}", "compute.images.get", cg.get_image),
         _route(
             "GET", f"{_COMPUTE}/global/networks", "compute.networks.list", cg.list_networks, _LIST
