@@ -97,6 +97,17 @@ class TestInjectedErrors:
         assert caught.value.errors[0]["domain"] == "usageLimits"
         assert fake.stats.count("compute.instances.get") == 1
 
+    def test_a_permission_denial_is_a_403_forbidden_not_a_rate_limit(self, fake: FakeGcp) -> None:
+        fake.fail_next("compute.instances.get", Fault.PERMISSION_DENIED)
+        instances = client(compute_v1.InstancesClient, fake)
+
+        with pytest.raises(gexc.Forbidden) as caught:
+            instances.get(project=PROJECT, zone=ZONE, instance="vm")
+
+        assert caught.value.errors[0]["reason"] == "forbidden"
+        assert "Required 'compute.instances.get' permission" in caught.value.message
+        assert fake.stats.count("compute.instances.get") == 1
+
     def test_a_mutation_is_not_retried_on_503(self, fake: FakeGcp) -> None:
         fake.fail_next("compute.instances.delete", Fault.UNAVAILABLE)
         instances = client(compute_v1.InstancesClient, fake)

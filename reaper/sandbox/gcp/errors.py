@@ -174,3 +174,12 @@ def _quota_details(service: str, consumer: str, kind: str) -> list[JsonObject]:
             ],
         },
     ]
+
+
+def denied_error(method: str, *, gke: bool) -> ApiError:
+    """403 for a missing permission, as each family words it (an injected denial)."""
+    permission = method.replace("projects.locations.", "").replace("projects.zones.", "")
+    message = f"Required '{permission}' permission for the resource"
+    if gke:
+        return gke_error(403, "PERMISSION_DENIED", message)
+    return compute_error(403, "forbidden", message)

@@ -21,6 +21,9 @@ class Fault(enum.StrEnum):
     """HTTP 403 ``rateLimitExceeded``: the older per-100-seconds quota answer."""
     UNAVAILABLE = "unavailable"
     """HTTP 503 ``backendError`` / UNAVAILABLE: a transient backend failure."""
+    PERMISSION_DENIED = "permission-denied"
+    """HTTP 403 ``forbidden`` / PERMISSION_DENIED: the caller lacks a permission; not a
+    rate limit, so retrying does not help."""
 
 
 @dataclass

@@ -17,7 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from reaper.sandbox.gcp.errors import ApiError, compute_error, gke_error, quota_error
+from reaper.sandbox.gcp.errors import (
+    ApiError,
+    compute_error,
+    denied_error,
+    gke_error,
+    quota_error,
+)
 from reaper.sandbox.gcp.faults import Fault
 from reaper.sandbox.gcp.request import ApiRequest
 from reaper.sandbox.gcp.routes import SYSTEM_PARAMETERS, Route, resolve
@@ -99,13 +105,16 @@ class _Handler(BaseHTTPRequestHandler):
         fault = world.faults.take_error(route.method)
         if fault is not None:
             project = world.project(params.get("project", ""))
-            error = quota_error(
-                _FAULT_STATUS[fault],
-                gke=gke,
-                service="container.googleapis.com" if gke else "compute.googleapis.com",
-                project_number=project.number if project is not None else 0,
-                read=self.command == "GET",
-            )
+            if fault is Fault.PERMISSION_DENIED:
+                error = denied_error(route.method, gke=gke)
+            else:
+                error = quota_error(
+                    _FAULT_STATUS[fault],
+                    gke=gke,
+                    service="container.googleapis.com" if gke else "compute.googleapis.com",
+                    project_number=project.number if project is not None else 0,
+                    read=self.command == "GET",
+                )
             self._reply(error.status, error.body)
             return
         try:
