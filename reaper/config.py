@@ -36,6 +36,16 @@ _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_SERVICE_ACCOUNT = re.compile(
+    r"^[a-z0-9][a-z0-9.-]{0,62}@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$"
+)
+_ZONE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]$")
+_ENDPOINT = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?(/\S*)?$"
+)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+"""Hosts an ``http://`` endpoint may name: there, and only there, no credentials are sent."""
 
 
 def _duration(value: object) -> timedelta:
@@ -234,10 +244,119 @@ class AwsSettings(ProviderSection):
         )
 
 
+class GcpProject(_Section):
+    """One Google Cloud project to sweep."""
+
+    name: str
+    """Lowercase name used in reports, the audit trail and resource scopes."""
+    project_id: str
+    impersonate_service_account: str | None = None
+    """A service account to impersonate in this project; None uses Application Default
+    Credentials (Workload Identity on GKE) as they are."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid project name (lowercase, digits, '-', '_')")
+        return value
+
+    @field_validator("project_id")
+    @classmethod
+    def _project_id(cls, value: str) -> str:
+        if not _PROJECT_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a project ID (6-30 of a-z, 0-9, '-', starting with a letter)"
+            )
+        return value
+
+    @field_validator("impersonate_service_account")
+    @classmethod
+    def _service_account(cls, value: str | None) -> str | None:
+        if value is not None and not _SERVICE_ACCOUNT.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a service account email (NAME@PROJECT.iam.gserviceaccount.com)"
+            )
+        return value
+
+
+def _endpoint(value: str | None) -> str | None:
+    if value is None:
+        return None
+    match = _ENDPOINT.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an http(s) URL (e.g. https://compute.googleapis.com)")
+    if match.group("scheme") == "http" and match.group("host") not in LOOPBACK_HOSTS:
+        raise ValueError(
+            f"{value!r}: plain http only on loopback ({', '.join(LOOPBACK_HOSTS)}), where "
+            "reaper sends no credentials; use https"
+        )
+    return value
+
+
+Endpoint = Annotated[str | None, AfterValidator(_endpoint)]
+
+
+class GcpEndpoints(_Section):
+    """Where the Compute Engine and GKE APIs are reached; None: Google's public endpoints."""
+
+    compute: Endpoint = None
+    container: Endpoint = None
+
+
+class GcpSettings(ProviderSection):
+    """Where and what to sweep in Google Cloud. Credentials come from Application Default
+    Credentials (or Workload Identity), never from the config."""
+
+    PACKAGE = "reaper.providers.gcp"
+    KINDS = ("gce_instance", "gke_cluster")
+
+    projects: tuple[GcpProject, ...] = Field(strict=False)
+    zones: tuple[str, ...] = Field(default=(), strict=False)
+    """Zones to sweep; empty: every zone (one aggregated list per project)."""
+    # Clusters are opt-in, as on AWS.
+    kinds: tuple[str, ...] = Field(default=("gce_instance",), strict=False)
+    endpoints: GcpEndpoints = GcpEndpoints()
+    """Emulators or private endpoints; an ``http://`` one on loopback gets no credentials."""
+    restrict_public_endpoint: bool = False
+    """On quarantine of a GKE cluster, also enable master authorized networks with no
+    network in them."""
+    kubernetes_end_of_support: SupportCalendar = Field(default_factory=dict)
+    """Overrides and additions to the shipped GKE calendar, over ``policy``'s."""
+
+    @field_validator("projects")
+    @classmethod
+    def _unique_projects(cls, value: tuple[GcpProject, ...]) -> tuple[GcpProject, ...]:
+        if not value:
+            raise ValueError("at least one project is needed")
+        for field in ("name", "project_id"):
+            found = [getattr(p, field) for p in value]
+            if len(set(found)) != len(found):
+                raise ValueError(f"project {field}s must be unique")
+        return value
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [z for z in value if not _ZONE.fullmatch(z)]
+        if bad:
+            raise ValueError(f"not GCP zone names: {', '.join(map(repr, bad))}")
+        if len(set(value)) != len(value):
+            raise ValueError("zones are listed more than once")
+        return value
+
+    def describe(self) -> str:
+        return (
+            f"projects={','.join(p.name for p in self.projects)} "
+            f"zones={','.join(self.zones) or 'all'} {super().describe()}"
+        )
+
+
 class Providers(_Section):
     """The providers to sweep: one section each; at least one."""
 
     aws: AwsSettings | None = None
+    gcp: GcpSettings | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Providers:

@@ -74,7 +74,8 @@ def gcs_client() -> Any:
     credentials are found.
     """
     try:
-        from google.cloud import storage
+        # attr-defined: google.cloud is typed (google-cloud-compute), storage is not.
+        from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
     except ImportError as err:
         raise ConfigError(
             [

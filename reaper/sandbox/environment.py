@@ -8,22 +8,30 @@ from collections.abc import Mapping
 from reaper.sandbox.estate import SANDBOX_KEY_ID, SANDBOX_SECRET
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+_NO_METADATA = "127.0.0.1:9"  # the discard port: nothing listens, a connection is refused
 SANDBOX_STATE_KEY = "sandbox-state-key-not-a-secret"
 """The key that signs lifecycle tags in the sandbox: a placeholder, public like the rest."""
 
 
 def sandbox_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` without any AWS setting of its own, with the sandbox's placeholders. Pure.
+    """``environ`` without any cloud setting of its own, with the sandbox's placeholders. Pure.
 
-    Every ``AWS_*`` variable goes: a profile, token, role, endpoint or region could point
-    the SDK at a real account. Credentials become placeholders; instance metadata and the
-    config files are off (``os.devnull`` is not a regular file, so botocore reads no
-    profile); no default region, so every client names its own. The sandbox listens on
-    loopback, which is added to ``NO_PROXY`` so an HTTP(S) proxy never sees it. The state
-    key that signs lifecycle tags is the sandbox's placeholder.
+    Every ``AWS_*``, ``GOOGLE_*`` and ``CLOUDSDK_*`` variable goes: a profile, token, role,
+    key file, endpoint or region could point an SDK at a real account. Credentials become
+    placeholders; instance metadata (AWS's and Google's) and the config files are off
+    (``os.devnull`` is not a regular file, so botocore reads no profile and gcloud's
+    config directory does not exist); no default region, so every client names its own.
+    The sandbox listens on loopback, which is added to ``NO_PROXY`` so an HTTP(S) proxy
+    never sees it. The state key that signs lifecycle tags is the sandbox's placeholder.
     """
-    env = {k: v for k, v in environ.items() if not k.startswith("AWS_")}
+    clouds = ("AWS_", "GOOGLE_", "CLOUDSDK_")
+    env = {k: v for k, v in environ.items() if not k.startswith(clouds)}
     env.update(
+        # No Google credentials either: no gcloud config, and a metadata server that
+        # refuses at once, so Application Default Credentials find nothing.
+        CLOUDSDK_CONFIG=os.devnull,
+        GCE_METADATA_HOST=_NO_METADATA,
+        GCE_METADATA_IP=_NO_METADATA,
         AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
         AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
         AWS_EC2_METADATA_DISABLED="true",

@@ -26,7 +26,7 @@ from reaper.model import Action, Resource, ResourceRef, Scope
 from reaper.policy import decide
 from reaper.providers import catalog
 from reaper.providers.base import REGISTRY, BuildContext, ResourceKind
-from reaper.sandbox import estate, estate_eks
+from reaper.sandbox import estate, estate_eks, gcp_estate
 from reaper.sandbox.demo import demo_settings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -44,11 +44,18 @@ PERMISSION_FORMATS: dict[str, tuple[re.Pattern[str], tuple[str, ...], tuple[str,
         ("Describe", "List", "Get"),
         ("Delete", "Terminate"),
     ),
+    # IAM permissions: compute.instances.delete
+    "gcp": (
+        re.compile(r"^[a-z]+\.[a-z][A-Za-z]+\.[a-z][A-Za-z]+$"),
+        ("list", "get"),
+        ("delete",),
+    ),
 }
 
 # The smallest section of each provider that is valid once ``kinds`` is added.
 MINIMAL_SECTIONS: dict[str, dict[str, Any]] = {
     "aws": {"regions": ["us-east-1"]},
+    "gcp": {"projects": [{"name": "ci", "project_id": "acme-ci-123"}]},
 }
 
 # kind_key -> the function that yields the seeded specimens of the sandbox for that kind.
@@ -56,6 +63,8 @@ MINIMAL_SECTIONS: dict[str, dict[str, Any]] = {
 FIXTURES: dict[str, Callable[[datetime], Sequence[estate.Specimen]]] = {
     "aws:ec2_instance": estate.specimens,
     "aws:eks_cluster": estate_eks.cluster_specimens,
+    "gcp:gce_instance": gcp_estate.instance_specimens,
+    "gcp:gke_cluster": gcp_estate.cluster_specimens,
 }
 
 KIND_KEYS = sorted(REGISTRY)

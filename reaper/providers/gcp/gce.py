@@ -1,0 +1,435 @@
+"""Compute Engine instances left behind by pipeline runs.
+
+Listing: one ``instances.aggregatedList`` per project (pages of 500, zones without results
+on a page say ``NO_RESULTS_ON_PAGE``), or ``instances.list`` per configured zone. A zone in
+``unreachables`` is a collect error of its own; the rest of the project is swept.
+
+The pipeline label is filtered client-side: a server-side ``filter`` is billed against the
+separate, non-raisable "filtered list cost overhead" quota and, where pipeline instances
+are most of a CI project (as they are), saves no page (``bench/gcp.py`` measures both).
+
+What the policy needs is collected here: an instance in ``STOPPING`` or ``SUSPENDING`` is
+between states and left to the next sweep; a stopped (``TERMINATED``) one is swept like any
+other (a stopped leftover still costs its disks, and a quarantined instance is stopped and
+must still be found, to be deleted after ``quarantine_ttl``), but only a running one can be
+exposed. GKE node VMs (label ``goog-gke-node``) are their cluster's: never swept here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from google.cloud import compute_v1
+
+from reaper import lifecycle
+from reaper.config import GcpProject, TagKeys
+from reaper.errors import ProviderError
+from reaper.lifecycle import StateSigner
+from reaper.model import (
+    Action,
+    Collected,
+    CollectError,
+    Decision,
+    ImageFacts,
+    Outcome,
+    Resource,
+    ResourceRef,
+    Result,
+    Scope,
+)
+from reaper.providers.base import ResourceKind, register
+from reaper.providers.gcp import gce_facts
+from reaper.providers.gcp.clients import GcpClients, status_of
+from reaper.providers.gcp.gce_api import InstanceApi, StaleFingerprint, not_ready
+from reaper.providers.gcp.gce_facts import PAGE_SIZE, Rule, SweepMemo
+from reaper.providers.gcp.gce_quarantine import quarantine_instances, release_instance
+from reaper.providers.gcp.labels import actuator_change
+from reaper.providers.gcp.operations import Pending, wait_compute
+from reaper.providers.gcp.records import INSTANCE_KEYS, QUARANTINE_TAG
+
+log = logging.getLogger(__name__)
+
+BETWEEN_STATES = ("STOPPING", "SUSPENDING")
+NOT_RUNNING = ("TERMINATED", "SUSPENDED", "STOPPING", "SUSPENDING")
+GKE_NODE_LABEL = "goog-gke-node"
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One instance as read, with what its facts need."""
+
+    resource: Resource
+    boot_disk: str | None
+    networks: tuple[str, ...]
+    tags: tuple[str, ...]
+    accounts: tuple[str, ...]
+    fingerprint: str
+
+
+@register
+class GceInstances(ResourceKind):
+    provider = "gcp"
+    kind = "gce_instance"
+    permissions = (
+        "compute.instances.list",
+        "compute.instances.get",
+        "compute.instances.delete",
+        "compute.instances.setLabels",
+        "compute.instances.setTags",
+        "compute.instances.stop",
+        "compute.instances.start",
+        "compute.zoneOperations.get",
+        "compute.globalOperations.get",
+        "compute.disks.list",
+        "compute.disks.get",
+        "compute.images.get",
+        "compute.firewalls.list",
+        "compute.firewalls.get",
+        "compute.firewalls.create",
+        "compute.networks.updatePolicy",
+    )
+    recorded_keys = INSTANCE_KEYS
+    delete_order = 50
+
+    def __init__(
+        self,
+        clients: GcpClients,
+        tags: TagKeys,
+        signer: StateSigner | None = None,
+        *,
+        server_side_filter: bool = False,
+    ) -> None:
+        """``server_side_filter``: filter on the pipeline label in the list call instead
+        (for ``bench/gcp.py``, which measures both)."""
+        self._clients = clients
+        self._api = InstanceApi(clients)
+        self._tags = tags
+        self._signer = signer or StateSigner(None, ())
+        self._server_side_filter = server_side_filter
+        self._images: SweepMemo[str, ImageFacts] = SweepMemo()
+        self._rules: SweepMemo[str, list[Rule]] = SweepMemo()
+        self._lock = threading.Lock()
+        self._fingerprints: dict[ResourceRef, tuple[Mapping[str, str], str]] = {}
+        """Labels and label fingerprint of each instance as the last read saw them: the
+        first label write needs no read of its own."""
+
+    def scopes(self) -> Sequence[Scope]:
+        zones = self._clients.settings.zones or ("",)
+        return [Scope(p.name, zone) for p in self._clients.projects() for zone in zones]
+
+    def principal(self, scope: Scope) -> str:
+        return self._clients.principal(scope, self._clients.settings.endpoints.compute)
+
+    def begin_collection(self) -> None:
+        self._images.clear()
+        self._rules.clear()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def collect(self, scope: Scope) -> Collected:
+        project = self._clients.project(scope)
+        unreachable: list[str] = []
+        raws = self._list(project, scope, unreachable)
+        reads, skipped = self._read(project, raws)
+        disks = partial(self._listed_disk_images, project, scope, len(raws))
+        resources = self._with_facts(project, reads, disks, self._images, self._rules)
+        self._remember(scope, reads)
+        errors = tuple(
+            CollectError(
+                self.key(),
+                Scope(project.name, zone),
+                f"zone {zone} did not answer (unreachable): its instances were not swept",
+            )
+            for zone in sorted(set(unreachable))
+        )
+        return Collected(tuple(resources), skipped, errors)
+
+    def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
+        """By name, in the scope's zone; without a zone (``reaper release``), in every zone
+        of the project (a list filtered on the name). Facts are looked up afresh."""
+        project = self._clients.project(scope)
+        raws: list[compute_v1.Instance] = []
+        for name in ids:
+            if scope.region:
+                raw = self._api.get(project, scope.region, name)
+                raws += [raw] if raw is not None else []
+            else:
+                raws += self._aggregated(project, str(scope), [], f'name = "{name}"')
+        reads, skipped = self._read(project, raws)
+        disks = partial(self._each_disk_image, project)
+        resources = self._with_facts(project, reads, disks, SweepMemo(), SweepMemo())
+        self._remember(None, reads)
+        return Collected(tuple(resources), skipped)
+
+    def _list(
+        self, project: GcpProject, scope: Scope, unreachable: list[str]
+    ) -> list[compute_v1.Instance]:
+        wanted = f"labels.{self._tags.pipeline}:*" if self._server_side_filter else ""
+        if not scope.region:
+            return self._aggregated(project, str(scope), unreachable, wanted)
+        instances = self._clients.compute(project).instances
+
+        def fetch(token: str) -> Any:
+            request = compute_v1.ListInstancesRequest(
+                project=project.project_id,
+                zone=scope.region,
+                max_results=PAGE_SIZE,
+                page_token=token,
+                filter=wanted,
+            )
+            return instances.list(request=request, retry=None, timeout=self._clients.timeout)
+
+        pages = self._clients.pages("compute.instances.list", f"instances in {scope}", fetch)
+        return [raw for page in pages for raw in page.items]
+
+    def _aggregated(
+        self, project: GcpProject, where: str, unreachable: list[str], wanted: str
+    ) -> list[compute_v1.Instance]:
+        """Every instance of the project; zones that did not answer go in ``unreachable``."""
+        instances = self._clients.compute(project).instances
+
+        def fetch(token: str) -> Any:
+            request = compute_v1.AggregatedListInstancesRequest(
+                project=project.project_id, max_results=PAGE_SIZE, page_token=token, filter=wanted
+            )
+            return instances.aggregated_list(
+                request=request, retry=None, timeout=self._clients.timeout
+            )
+
+        found: list[compute_v1.Instance] = []
+        method = "compute.instances.aggregatedList"
+        for page in self._clients.pages(method, f"instances in {where}", fetch):
+            for key, scoped in page.items.items():
+                # Zones with nothing on this page say NO_RESULTS_ON_PAGE; older answers
+                # also mark an unreachable zone with an UNREACHABLE warning of its own.
+                if scoped.warning.code == "UNREACHABLE":
+                    unreachable.append(key.rsplit("/", 1)[-1])
+                found.extend(scoped.instances)
+            unreachable.extend(u.rsplit("/", 1)[-1] for u in page.unreachables)
+        return found
+
+    def _read(
+        self, project: GcpProject, raws: Iterable[compute_v1.Instance]
+    ) -> tuple[list[_Read], int]:
+        """Pipeline instances as resources; unreadable ones logged and counted."""
+        reads: list[_Read] = []
+        skipped = 0
+        for raw in raws:
+            labels = dict(raw.labels)
+            if self._tags.pipeline not in labels or GKE_NODE_LABEL in labels:
+                continue
+            zone = raw.zone.rsplit("/", 1)[-1]
+            if not raw.name or not zone:
+                log.warning("skipping a GCE instance without name or zone in %s", project.name)
+                skipped += 1
+                continue
+            created = gce_facts.parse_time(raw.creation_timestamp)
+            if raw.creation_timestamp and created is None:
+                log.warning(
+                    "skipping GCE instance %s in %s/%s: unreadable creationTimestamp %r",
+                    raw.name,
+                    project.name,
+                    zone,
+                    raw.creation_timestamp,
+                )
+                skipped += 1
+                continue
+            if raw.status in BETWEEN_STATES:
+                log.debug("instance %s is %s: left to the next sweep", raw.name, raw.status)
+                continue
+            scope = Scope(project.name, zone)
+            resource = Resource(
+                ref=ResourceRef(self.provider, self.kind, scope, raw.name),
+                name=raw.name,
+                created_at=created,
+                tags=labels,
+                state=raw.status.lower(),
+                pipeline_run=labels.get(self._tags.pipeline),
+                owner=labels.get(self._tags.owner),
+                public=gce_facts.public(raw) and raw.status not in NOT_RUNNING,
+            )
+            reads.append(
+                _Read(
+                    resource,
+                    gce_facts.boot_disk(raw),
+                    gce_facts.networks(raw),
+                    tuple(raw.tags.items),
+                    gce_facts.accounts(raw),
+                    raw.label_fingerprint,
+                )
+            )
+        return reads, skipped
+
+    def _with_facts(
+        self,
+        project: GcpProject,
+        reads: Sequence[_Read],
+        disk_images: Callable[[set[str]], dict[str, str]],
+        images: SweepMemo[str, ImageFacts],
+        rules: SweepMemo[str, list[Rule]],
+    ) -> list[Resource]:
+        """Image, exposure and isolation facts, each looked up once (see gce_facts)."""
+        wanted_disks = {r.boot_disk for r in reads if r.boot_disk}
+        disks = disk_images(wanted_disks) if wanted_disks else {}
+        facts = {
+            path: images.get(path, partial(gce_facts.image_facts, self._clients, project, path))
+            for path in sorted({disks[d] for d in wanted_disks if d in disks})
+        }
+        need_rules = [r for r in reads if r.resource.public or _quarantined(r.resource)]
+        owners = gce_facts.by_owner(n for r in need_rules for n in r.networks)
+        by_owner = {
+            owner: rules.get(owner, partial(gce_facts.list_rules, self._clients, project, owner))
+            for owner in owners
+        }
+        resources = []
+        for read in reads:
+            image = disks.get(read.boot_disk or "")
+            resource = replace(read.resource, image=facts.get(image) if image else None)
+            found = [rule for n in read.networks for rule in by_owner.get(_owner(n), [])]
+            if resource.public:
+                ports = (
+                    port
+                    for n in read.networks
+                    for port in gce_facts.open_to_world(found, n, read.tags, read.accounts)
+                )
+                resource = replace(resource, open_to_world=tuple(dict.fromkeys(ports)))
+            if _quarantined(resource):
+                resource = replace(
+                    resource,
+                    isolated=resource.state == "terminated"
+                    and QUARANTINE_TAG in read.tags
+                    and all(gce_facts.isolates(found, n) for n in read.networks),
+                )
+            resources.append(resource)
+        return resources
+
+    def _listed_disk_images(
+        self, project: GcpProject, scope: Scope, listed: int, wanted: set[str]
+    ) -> dict[str, str]:
+        """Boot disk -> image, from the scope's disk list when that takes fewer requests
+        than a ``disks.get`` per disk (a scope has about as many disks as instances)."""
+        pages = -(-max(listed, 1) // PAGE_SIZE)
+        if len(wanted) <= pages:
+            return self._each_disk_image(project, wanted)
+        return gce_facts.disk_images(self._clients, project, scope.region or None, str(scope))
+
+    def _each_disk_image(self, project: GcpProject, wanted: set[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for path in sorted(wanted):
+            source = gce_facts.disk_image(self._clients, project, path)
+            if source:
+                found[path] = source
+        return found
+
+    def _remember(self, scope: Scope | None, reads: Sequence[_Read]) -> None:
+        with self._lock:
+            if scope is not None:
+                # Forget what a long-running daemon learnt about instances now gone.
+                for ref in [r for r in self._fingerprints if _within(r.scope, scope)]:
+                    del self._fingerprints[ref]
+            for read in reads:
+                self._fingerprints[read.resource.ref] = (read.resource.tags, read.fingerprint)
+
+    def _known(self, ref: ResourceRef) -> tuple[Mapping[str, str], str] | None:
+        with self._lock:
+            return self._fingerprints.pop(ref, None)
+
+    # -- labels ------------------------------------------------------------------------
+
+    def tag(
+        self, scope: Scope, resources: Sequence[Resource], tags: Mapping[str, str], action: Action
+    ) -> list[Outcome]:
+        return [self._relabel(r, dict(tags), action) for r in resources]
+
+    def untag(
+        self, scope: Scope, resources: Sequence[Resource], keys: Sequence[str], action: Action
+    ) -> list[Outcome]:
+        return [self._relabel(r, dict.fromkeys(keys), action) for r in resources]
+
+    def _relabel(
+        self, resource: Resource, updates: Mapping[str, str | None], action: Action
+    ) -> Outcome:
+        ref = resource.ref
+        project = self._clients.project(ref.scope)
+        change = partial(actuator_change, self._signer, ref, updates)
+        try:
+            labels = self._api.relabel(project, ref, change, self._known(ref))
+        except StaleFingerprint as err:
+            return Outcome(ref, action, Result.FAILED, str(err))
+        except ProviderError as err:
+            if not_ready(err):
+                return Outcome(ref, action, Result.SKIPPED, "in progress: it is being deleted")
+            return Outcome(ref, action, Result.FAILED, str(err))
+        if labels is None:
+            return Outcome(ref, action, Result.ALREADY_GONE, "instance does not exist")
+        return Outcome(ref, action, Result.DONE, "labels set")
+
+    # -- delete, quarantine, release -------------------------------------------------
+
+    def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
+        """Start every delete (within the project's worker budget), then wait for all."""
+        project = self._clients.project(scope)
+
+        def start(resource: Resource) -> Outcome | Pending:
+            ref = resource.ref
+            try:
+                op = self._api.delete(project, ref.scope.region, ref.id)
+            except ProviderError as err:
+                if status_of(err) == 404:
+                    return Outcome(
+                        ref, Action.DELETE, Result.ALREADY_GONE, "instance does not exist"
+                    )
+                if not_ready(err):
+                    message = "in progress: another operation is running on it"
+                    return Outcome(ref, Action.DELETE, Result.SKIPPED, message)
+                return Outcome(ref, Action.DELETE, Result.FAILED, str(err))
+            return Pending(ref, op.name, ref.scope.region)
+
+        started = self._clients.parallel(project, start, list(resources))
+        pending = [p for p in started if isinstance(p, Pending)]
+        finished = wait_compute(self._clients, project, pending, str(scope)) if pending else {}
+        outcomes: list[Outcome] = []
+        for resource, item in zip(resources, started, strict=True):
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+                continue
+            result = finished[item.key]
+            ref = resource.ref
+            if result.http_status == 404:
+                outcomes.append(Outcome(ref, Action.DELETE, Result.ALREADY_GONE, result.error))
+            elif result.error:
+                outcomes.append(Outcome(ref, Action.DELETE, Result.FAILED, result.error))
+            elif not result.done:
+                message = f"deleting (operation {item.name} still running)"
+                outcomes.append(Outcome(ref, Action.DELETE, Result.DONE, message))
+            else:
+                outcomes.append(Outcome(ref, Action.DELETE, Result.DONE, "deleted"))
+        return outcomes
+
+    def quarantine(
+        self, scope: Scope, decisions: Sequence[Decision], now: datetime
+    ) -> list[Outcome]:
+        project = self._clients.project(scope)
+        return quarantine_instances(self._api, self._signer, project, decisions, now)
+
+    def release(self, scope: Scope, resource: Resource) -> Outcome:
+        project = self._clients.project(resource.ref.scope)
+        return release_instance(self._api, self._signer, project, resource)
+
+
+def _quarantined(resource: Resource) -> bool:
+    return resource.tags.get(lifecycle.STATE) == lifecycle.State.QUARANTINED
+
+
+def _owner(network: str) -> str:
+    return gce_facts.network_owner(network)
+
+
+def _within(scope: Scope, listed: Scope) -> bool:
+    return scope.account == listed.account and (not listed.region or scope.region == listed.region)

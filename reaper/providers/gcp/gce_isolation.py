@@ -1,0 +1,131 @@
+"""The quarantine firewall of a VPC network: two rules reaper creates on demand.
+
+For each network a quarantined instance is attached to, ``reaper-quarantine-in-<network>``
+denies all ingress from anywhere and ``reaper-quarantine-out-<network>`` all egress to
+anywhere, at priority 0 (the highest; a deny wins a tie with an allow), for instances with
+the network tag ``reaper-quarantine``. VPC firewall rules have no labels: reaper's are
+known by their name and description, and a rule of that name is used only if it reads
+back as exactly that, else the quarantine fails and says so (reaper does not rewrite
+rules it did not make).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from functools import partial
+
+from google.cloud import compute_v1
+
+from reaper.config import GcpProject
+from reaper.errors import ProviderError
+from reaper.providers.gcp.clients import GcpClients, status_of
+from reaper.providers.gcp.gce_facts import Rule, is_quarantine_rule, network_owner
+from reaper.providers.gcp.operations import Pending, wait_compute
+from reaper.providers.gcp.records import QUARANTINE_TAG
+
+DESCRIPTION = "reaper-managed: quarantine of pipeline VMs; do not edit (deny all, {direction})"
+_NAME_LIMIT = 63
+DIRECTIONS = {"INGRESS": "in", "EGRESS": "out"}
+
+
+def rule_name(network: str, direction: str) -> str:
+    """``reaper-quarantine-in-default``; long network names are cut and hashed. Pure."""
+    net = network.rsplit("/", 1)[-1]
+    name = f"{QUARANTINE_TAG}-{DIRECTIONS[direction]}-{net}"
+    if len(name) <= _NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(network.encode()).hexdigest()[:8]
+    keep = _NAME_LIMIT - len(f"{QUARANTINE_TAG}-{DIRECTIONS[direction]}--{digest}")
+    return f"{QUARANTINE_TAG}-{DIRECTIONS[direction]}-{net[:keep].rstrip('-')}-{digest}"
+
+
+def rule_body(network: str, direction: str) -> compute_v1.Firewall:
+    """The deny-all rule of one direction for a network path. Pure."""
+    body = compute_v1.Firewall(
+        name=rule_name(network, direction),
+        network=network,
+        direction=direction,
+        priority=0,
+        denied=[compute_v1.Denied(I_p_protocol="all")],
+        target_tags=[QUARANTINE_TAG],
+        description=DESCRIPTION.format(direction=direction.lower()),
+    )
+    if direction == "INGRESS":
+        body.source_ranges = ["0.0.0.0/0"]
+    else:
+        body.destination_ranges = ["0.0.0.0/0"]
+    return body
+
+
+@dataclass(frozen=True)
+class Ensured:
+    """A network's quarantine rules, read back."""
+
+    network: str
+    created: tuple[str, ...]
+
+
+def ensure_rules(clients: GcpClients, project: GcpProject, network: str) -> Ensured:
+    """Find or create both quarantine rules of ``network`` and read them back.
+
+    Rules go in the project that owns the network (a Shared VPC's host project). Raises
+    ProviderError when a rule cannot be made or reads back as something else.
+    """
+    owner = network_owner(network) or project.project_id
+    firewalls = clients.compute(project).firewalls
+    found = {d: _read(clients, project, owner, rule_name(network, d)) for d in DIRECTIONS}
+    pending: list[Pending] = []
+    for direction in [d for d, rule in found.items() if rule is None]:
+        body = rule_body(network, direction)
+        request = compute_v1.InsertFirewallRequest(
+            project=owner, firewall_resource=body, request_id=str(uuid.uuid4())
+        )
+        try:
+            op = clients.call(
+                "compute.firewalls.insert",
+                f"firewall rule {body.name} in project {owner}",
+                partial(
+                    firewalls.insert_unary, request=request, retry=None, timeout=clients.timeout
+                ),
+            )
+        except ProviderError as err:
+            if status_of(err) != 409:  # 409: made meanwhile by someone else; read below
+                raise
+        else:
+            pending.append(Pending(direction, op.name))
+    if pending:
+        finished = wait_compute(clients, project, pending, f"project {owner}")
+        failed = [f"{k}: {f.error or 'still running'}" for k, f in finished.items() if not f.ok]
+        if failed:
+            raise ProviderError(f"creating quarantine rules failed: {'; '.join(failed)}")
+    created = []
+    for direction in [d for d, rule in found.items() if rule is None]:
+        found[direction] = _read(clients, project, owner, rule_name(network, direction))
+        created.append(rule_name(network, direction))
+    for direction, rule in found.items():
+        if rule is None or not is_quarantine_rule(rule, network, direction):
+            raise ProviderError(
+                f"firewall rule {rule_name(network, direction)} in project {owner} is not "
+                f"reaper's deny-all {direction.lower()} rule (changed, or made by someone "
+                "else): fix or delete it"
+            )
+    return Ensured(network, tuple(created))
+
+
+def _read(clients: GcpClients, project: GcpProject, owner: str, name: str) -> Rule | None:
+    firewalls = clients.compute(project).firewalls
+    try:
+        raw = clients.call(
+            "compute.firewalls.get",
+            f"firewall rule {name} in project {owner}",
+            lambda: firewalls.get(
+                project=owner, firewall=name, retry=None, timeout=clients.timeout
+            ),
+        )
+    except ProviderError as err:
+        if status_of(err) == 404:
+            return None
+        raise
+    return Rule.of(raw)

@@ -1,0 +1,330 @@
+"""GKE clusters left behind by pipeline runs, node pools and all.
+
+Listing: one ``clusters.list`` per project with location ``-`` (every location); locations
+in ``missingZones`` are collect errors, the rest is swept. Clusters being created or
+deleted (``PROVISIONING``, ``STOPPING``) are left alone. A cluster is one resource: its
+node pools go with it when it is deleted. GKE refuses a delete while another operation
+(an auto-upgrade, a repair) runs on the cluster; that cluster is ``skipped: in progress``
+and a later sweep deletes it. Quarantine and release are in :mod:`.gke_quarantine`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from functools import partial
+
+from google.cloud import container_v1
+
+from reaper import lifecycle
+from reaper.config import GcpProject, TagKeys
+from reaper.errors import ProviderError
+from reaper.lifecycle import StateSigner
+from reaper.model import (
+    Action,
+    Collected,
+    CollectError,
+    Decision,
+    Outcome,
+    PortRange,
+    Resource,
+    ResourceRef,
+    Result,
+    Scope,
+)
+from reaper.providers.base import ResourceKind, register
+from reaper.providers.gcp.calendar import GKE_END_OF_STANDARD_SUPPORT
+from reaper.providers.gcp.clients import GcpClients, message_of, status_of
+from reaper.providers.gcp.gce_api import StaleFingerprint
+from reaper.providers.gcp.gce_facts import parse_time
+from reaper.providers.gcp.gke_api import ClusterApi, busy, cluster_of
+from reaper.providers.gcp.gke_quarantine import (
+    endpoint_public,
+    isolation,
+    quarantine_cluster,
+    release_cluster,
+)
+from reaper.providers.gcp.labels import actuator_change
+from reaper.providers.gcp.operations import GKE_DONE, Pending, wait_gke
+from reaper.providers.gcp.records import CLUSTER_KEYS
+from reaper.versions import end_of_support
+
+log = logging.getLogger(__name__)
+
+Status = container_v1.Cluster.Status
+LEFT_ALONE = (Status.PROVISIONING, Status.STOPPING)
+IDLE = ("running", "error", "degraded")
+"""Statuses in which no operation of GKE's own is expected on the cluster."""
+WORLD = ("0.0.0.0/0", "::/0")
+
+
+@register
+class GkeClusters(ResourceKind):
+    provider = "gcp"
+    kind = "gke_cluster"
+    permissions = (
+        "container.clusters.list",
+        "container.clusters.get",
+        "container.clusters.delete",
+        "container.clusters.update",
+        "container.operations.list",
+        "container.operations.get",
+        "compute.instanceGroupManagers.get",
+    )
+    # Before GCE instances (50): GKE copies a cluster's labels, the pipeline label among
+    # them, to its node VMs; those are skipped by the instance kind, and go with the cluster.
+    recorded_keys = CLUSTER_KEYS
+    delete_order = 40
+
+    def __init__(
+        self,
+        clients: GcpClients,
+        tags: TagKeys,
+        signer: StateSigner | None = None,
+        *,
+        restrict_public_endpoint: bool = False,
+        calendar: Mapping[str, date] = GKE_END_OF_STANDARD_SUPPORT,
+    ) -> None:
+        self._clients = clients
+        self._api = ClusterApi(clients)
+        self._tags = tags
+        self._signer = signer or StateSigner(None, ())
+        self._restrict_public_endpoint = restrict_public_endpoint
+        self._calendar = calendar
+        self._lock = threading.Lock()
+        self._fingerprints: dict[ResourceRef, tuple[Mapping[str, str], str]] = {}
+
+    def scopes(self) -> Sequence[Scope]:
+        return [Scope(p.name, "") for p in self._clients.projects()]
+
+    def principal(self, scope: Scope) -> str:
+        return self._clients.principal(scope, self._clients.settings.endpoints.container)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def collect(self, scope: Scope) -> Collected:
+        project = self._clients.project(scope)
+        listed = self._api.list_clusters(project)
+        resources, skipped = self._read(project, listed.clusters)
+        errors = tuple(
+            CollectError(
+                self.key(),
+                Scope(project.name, location),
+                f"location {location} did not answer: its clusters were not swept",
+            )
+            for location in sorted(set(listed.missing_zones))
+            if self._wanted(location)
+        )
+        with self._lock:
+            for ref in [r for r in self._fingerprints if r.scope.account == project.name]:
+                del self._fingerprints[ref]
+        self._remember(listed.clusters, resources)
+        return Collected(tuple(resources), skipped, errors)
+
+    def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
+        """By name in the scope's location; without one (``reaper release``), in any."""
+        project = self._clients.project(scope)
+        if scope.region:
+            found = [self._api.get(project, scope.region, name) for name in ids]
+            raws = [raw for raw in found if raw is not None]
+        else:
+            raws = [c for c in self._api.list_clusters(project).clusters if c.name in set(ids)]
+        resources, skipped = self._read(project, raws)
+        self._remember(raws, resources)
+        return Collected(tuple(resources), skipped)
+
+    def _wanted(self, location: str) -> bool:
+        """Within the configured zones (a zone, or the region of one), if any are."""
+        zones = self._clients.settings.zones
+        return not zones or location in zones or location in {z.rsplit("-", 1)[0] for z in zones}
+
+    def _read(
+        self, project: GcpProject, raws: Sequence[container_v1.Cluster]
+    ) -> tuple[list[Resource], int]:
+        resources: list[Resource] = []
+        skipped = 0
+        for raw in raws:
+            labels = dict(raw.resource_labels)
+            if self._tags.pipeline not in labels or raw.status in LEFT_ALONE:
+                continue
+            if not raw.name or not raw.location:
+                log.warning("skipping a GKE cluster without name or location in %s", project.name)
+                skipped += 1
+                continue
+            if not self._wanted(raw.location):
+                continue
+            created = parse_time(raw.create_time)
+            if raw.create_time and created is None:
+                log.warning(
+                    "skipping GKE cluster %s in %s: unreadable createTime %r",
+                    raw.name,
+                    project.name,
+                    raw.create_time,
+                )
+                skipped += 1
+                continue
+            resources.append(self._resource(project, raw, labels, created))
+        return resources, skipped
+
+    def _resource(
+        self,
+        project: GcpProject,
+        raw: container_v1.Cluster,
+        labels: Mapping[str, str],
+        created: datetime | None,
+    ) -> Resource:
+        scope = Scope(project.name, raw.location)
+        public = endpoint_public(raw)
+        authorized = raw.master_authorized_networks_config
+        open_to_all = not authorized.enabled or any(
+            b.cidr_block in WORLD for b in authorized.cidr_blocks
+        )
+        version = raw.current_master_version
+        resource = Resource(
+            ref=ResourceRef(self.provider, self.kind, scope, raw.name),
+            name=raw.name,
+            created_at=created,
+            tags=dict(labels),
+            state=Status(raw.status).name.lower(),
+            pipeline_run=labels.get(self._tags.pipeline),
+            owner=labels.get(self._tags.owner),
+            public=public,
+            # The API server listens on 443; a public endpoint any address may reach is that.
+            open_to_world=(PortRange("tcp", 443, 443),) if public and open_to_all else (),
+            kubernetes_version=version or None,
+            support_ends=end_of_support(version, self._calendar) if version else None,
+        )
+        if labels.get(lifecycle.STATE) == lifecycle.State.QUARANTINED:
+            try:
+                isolated = isolation(self._api, project, raw, labels).complete
+            except ProviderError as err:
+                log.warning("cannot read the isolation of %s: %s", resource.ref, err)
+                isolated = False
+            resource = replace(resource, isolated=isolated)
+        return resource
+
+    def _remember(
+        self, raws: Sequence[container_v1.Cluster], resources: Sequence[Resource]
+    ) -> None:
+        by_name = {(r.location, r.name): r for r in raws}
+        with self._lock:
+            for resource in resources:
+                raw = by_name[(resource.ref.scope.region, resource.ref.id)]
+                self._fingerprints[resource.ref] = (resource.tags, raw.label_fingerprint)
+
+    def _known(self, ref: ResourceRef) -> tuple[Mapping[str, str], str] | None:
+        with self._lock:
+            return self._fingerprints.pop(ref, None)
+
+    # -- labels ------------------------------------------------------------------------
+
+    def tag(
+        self, scope: Scope, resources: Sequence[Resource], tags: Mapping[str, str], action: Action
+    ) -> list[Outcome]:
+        return [self._relabel(r, dict(tags), action) for r in resources]
+
+    def untag(
+        self, scope: Scope, resources: Sequence[Resource], keys: Sequence[str], action: Action
+    ) -> list[Outcome]:
+        return [self._relabel(r, dict.fromkeys(keys), action) for r in resources]
+
+    def _relabel(
+        self, resource: Resource, updates: Mapping[str, str | None], action: Action
+    ) -> Outcome:
+        ref = resource.ref
+        project = self._clients.project(ref.scope)
+        change = partial(actuator_change, self._signer, ref, updates)
+        try:
+            labels = self._api.relabel(project, ref, change, self._known(ref))
+        except StaleFingerprint as err:
+            return Outcome(ref, action, Result.FAILED, str(err))
+        except ProviderError as err:
+            if busy(err):
+                return Outcome(ref, action, Result.SKIPPED, f"in progress: {message_of(err)}")
+            return Outcome(ref, action, Result.FAILED, str(err))
+        if labels is None:
+            return Outcome(ref, action, Result.ALREADY_GONE, "cluster does not exist")
+        return Outcome(ref, action, Result.DONE, "labels set")
+
+    # -- delete, quarantine, release -------------------------------------------------
+
+    def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
+        """Delete clusters (node pools go with them) and track their operations.
+
+        A cluster whose status says an operation may be running is first checked with one
+        ``operations.list`` for its location (instead of a refused delete per cluster);
+        a refused delete is ``skipped: in progress`` all the same.
+        """
+        project = self._clients.project(scope)
+        running: dict[str, container_v1.Operation] = {}
+        if any(r.state not in IDLE for r in resources):
+            for op in self._api.operations(project, scope.region):
+                if op.status != GKE_DONE and cluster_of(op):
+                    running.setdefault(cluster_of(op), op)
+
+        def start(resource: Resource) -> Outcome | Pending:
+            ref = resource.ref
+            blocking = running.get(ref.id)
+            if blocking is not None:
+                kind = container_v1.Operation.Type(blocking.operation_type).name
+                return Outcome(
+                    ref,
+                    Action.DELETE,
+                    Result.SKIPPED,
+                    f"in progress: operation {blocking.name} ({kind}) is running on it; "
+                    "a later sweep deletes it",
+                )
+            try:
+                op = self._api.delete(project, ref.scope.region, ref.id)
+            except ProviderError as err:
+                if status_of(err) == 404:
+                    return Outcome(
+                        ref, Action.DELETE, Result.ALREADY_GONE, "cluster does not exist"
+                    )
+                if busy(err):
+                    message = f"in progress: {message_of(err)} A later sweep deletes it."
+                    return Outcome(ref, Action.DELETE, Result.SKIPPED, message)
+                return Outcome(ref, Action.DELETE, Result.FAILED, str(err))
+            return Pending(ref, op.name, op.location or ref.scope.region)
+
+        started = self._clients.parallel(project, start, list(resources))
+        pending = [p for p in started if isinstance(p, Pending)]
+        finished = wait_gke(self._clients, project, pending, str(scope)) if pending else {}
+        outcomes = []
+        for resource, item in zip(resources, started, strict=True):
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+                continue
+            result = finished[item.key]
+            ref = resource.ref
+            if result.error:
+                outcomes.append(Outcome(ref, Action.DELETE, Result.FAILED, result.error))
+            elif not result.done:
+                message = f"deleting (operation {item.name} still running)"
+                outcomes.append(Outcome(ref, Action.DELETE, Result.DONE, message))
+            else:
+                outcomes.append(
+                    Outcome(ref, Action.DELETE, Result.DONE, "deleted with its node pools")
+                )
+        return outcomes
+
+    def quarantine(
+        self, scope: Scope, decisions: Sequence[Decision], now: datetime
+    ) -> list[Outcome]:
+        project = self._clients.project(scope)
+        one = partial(
+            quarantine_cluster,
+            self._api,
+            self._signer,
+            project,
+            now=now,
+            restrict_public_endpoint=self._restrict_public_endpoint,
+        )
+        return self._clients.parallel(project, one, list(decisions))
+
+    def release(self, scope: Scope, resource: Resource) -> Outcome:
+        project = self._clients.project(resource.ref.scope)
+        return release_cluster(self._api, self._signer, project, resource)

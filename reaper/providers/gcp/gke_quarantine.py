@@ -1,0 +1,309 @@
+"""Quarantine and release of GKE clusters: node pools to zero, optionally the endpoint shut.
+
+Per cluster, one step after another (GKE refuses a second operation on a cluster while
+one runs), clusters side by side:
+
+1. unless reaper's signed labels hold them, record each node pool's size and autoscaling
+   (and, with ``restrict_public_endpoint``, that master authorized networks were off) as
+   labels on the cluster, before anything changes;
+2. turn autoscaling off and set every pool's size to 0, then, if asked, turn master
+   authorized networks on with no network in them, waiting for each operation;
+3. read the cluster back (its pools' instance groups for their size) and only if all of it
+   holds write the ``quarantined`` state.
+
+A cluster with an operation running (an auto-upgrade) is ``skipped: in progress``, not
+failed: a later sweep quarantines it. Release restores what was recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from google.cloud import container_v1
+
+from reaper import lifecycle
+from reaper.config import GcpProject
+from reaper.errors import ProviderError
+from reaper.lifecycle import StateSigner, quarantine_tags
+from reaper.model import Action, Decision, Outcome, Resource, ResourceRef, Result
+from reaper.providers.gcp.clients import message_of
+from reaper.providers.gcp.gke_api import ClusterApi, busy
+from reaper.providers.gcp.labels import owned_change, without_owned
+from reaper.providers.gcp.operations import Pending, wait_gke
+from reaper.providers.gcp.records import (
+    ENDPOINT_OPEN,
+    ORIGINAL_ENDPOINT,
+    PoolOriginal,
+    RecordTooLong,
+    pool_labels,
+    read_pools,
+)
+
+
+class _Busy(ProviderError):
+    """Another operation runs on the cluster."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What a cluster's quarantine reads back as."""
+
+    pools_at_zero: bool
+    autoscaling_off: bool
+    endpoint_closed: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.pools_at_zero and self.autoscaling_off and self.endpoint_closed
+
+
+def endpoint_public(raw: container_v1.Cluster) -> bool:
+    """The control plane has a public endpoint."""
+    private = raw.private_cluster_config.enable_private_endpoint
+    return bool(raw.endpoint) and not private
+
+
+def authorized_networks_closed(raw: container_v1.Cluster) -> bool:
+    """Master authorized networks on, with no network in them."""
+    config = raw.master_authorized_networks_config
+    return bool(config.enabled) and not list(config.cidr_blocks)
+
+
+def isolation(
+    api: ClusterApi, project: GcpProject, raw: container_v1.Cluster, labels: Mapping[str, str]
+) -> Isolation:
+    """Read what quarantine should have made of a cluster (instance group sizes too)."""
+    return Isolation(
+        pools_at_zero=all(api.pool_size(project, p) == 0 for p in raw.node_pools),
+        autoscaling_off=not any(p.autoscaling.enabled for p in raw.node_pools),
+        endpoint_closed=labels.get(ORIGINAL_ENDPOINT) != ENDPOINT_OPEN
+        or authorized_networks_closed(raw),
+    )
+
+
+def quarantine_cluster(
+    api: ClusterApi,
+    signer: StateSigner,
+    project: GcpProject,
+    decision: Decision,
+    now: datetime,
+    restrict_public_endpoint: bool,
+) -> Outcome:
+    ref = decision.ref
+
+    def outcome(result: Result, message: str) -> Outcome:
+        return Outcome(ref, Action.QUARANTINE, result, message)
+
+    try:
+        done = _quarantine(api, signer, project, decision, now, restrict_public_endpoint)
+    except _Busy as err:
+        return outcome(Result.SKIPPED, f"in progress: {err}; a later sweep quarantines it")
+    except ProviderError as err:
+        return outcome(Result.FAILED, str(err))
+    if done is None:
+        return outcome(Result.ALREADY_GONE, "cluster does not exist")
+    return outcome(Result.DONE, done)
+
+
+def _quarantine(
+    api: ClusterApi,
+    signer: StateSigner,
+    project: GcpProject,
+    decision: Decision,
+    now: datetime,
+    restrict_public_endpoint: bool,
+) -> str | None:
+    ref = decision.ref
+    location, name = ref.scope.region, ref.id
+    raw = api.get(project, location, name)
+    if raw is None:
+        return None
+    trusted: Mapping[str, str] = decision.resource.tags if decision.verified else {}
+    updates: dict[str, str | None] = {}
+    sizes: dict[str, int] = {}
+    if read_pools(trusted) is None:
+        originals = []
+        for pool in raw.node_pools:
+            sizes[pool.name] = api.pool_size(project, pool)
+            scaling = pool.autoscaling
+            bounds = (scaling.min_node_count, scaling.max_node_count) if scaling.enabled else None
+            originals.append(PoolOriginal(pool.name, sizes[pool.name], bounds))
+        try:
+            updates.update(pool_labels(originals))
+        except RecordTooLong as err:
+            raise ProviderError(
+                f"its node pools do not fit in reaper's labels ({err}); not quarantined"
+            ) from None
+    close = restrict_public_endpoint and (
+        trusted.get(ORIGINAL_ENDPOINT) == ENDPOINT_OPEN
+        or (endpoint_public(raw) and not raw.master_authorized_networks_config.enabled)
+    )
+    if close and ORIGINAL_ENDPOINT not in trusted:
+        updates[ORIGINAL_ENDPOINT] = ENDPOINT_OPEN
+    if updates:
+        known = (dict(raw.resource_labels), raw.label_fingerprint)
+        labels = _labels(
+            api, project, ref, partial(owned_change, signer, ref, trusted, updates), known
+        )
+        if labels is None:
+            return None
+        trusted = labels
+
+    for pool in raw.node_pools:
+        if pool.autoscaling.enabled:
+            _run(
+                api,
+                project,
+                ref,
+                f"turning off autoscaling of {pool.name}",
+                partial(api.set_autoscaling, project, location, name, pool.name, None),
+            )
+        size = sizes.get(pool.name)
+        if size is None:
+            size = api.pool_size(project, pool)
+        if size:
+            _run(
+                api,
+                project,
+                ref,
+                f"scaling {pool.name} to zero",
+                partial(api.set_size, project, location, name, pool.name, 0),
+            )
+    if close and not authorized_networks_closed(raw):
+        _run(
+            api,
+            project,
+            ref,
+            "closing the endpoint",
+            partial(api.set_authorized_networks, project, location, name, True),
+        )
+
+    after = api.get(project, location, name)
+    if after is None:
+        return None
+    read = isolation(api, project, after, trusted)
+    if not read.complete:
+        missing = [
+            what
+            for what, ok in (
+                ("node pools at zero", read.pools_at_zero),
+                ("autoscaling off", read.autoscaling_off),
+                ("endpoint closed", read.endpoint_closed),
+            )
+            if not ok
+        ]
+        raise ProviderError(f"isolation did not read back: not {', '.join(missing)}")
+    reason = decision.reasons[0] if decision.reasons else "policy"
+    state: dict[str, str | None] = {**quarantine_tags(now, reason)}
+    earlier = trusted.get(lifecycle.QUARANTINED_AT)
+    if trusted.get(lifecycle.STATE) == lifecycle.State.QUARANTINED and earlier:
+        state[lifecycle.QUARANTINED_AT] = earlier
+    state.update(dict.fromkeys(lifecycle.FAILURE_KEYS))
+    known = (dict(after.resource_labels), after.label_fingerprint)
+    if (
+        _labels(api, project, ref, partial(owned_change, signer, ref, trusted, state), known)
+        is None
+    ):
+        return None
+    message = f"scaled {len(after.node_pools)} node pool(s) to zero, autoscaling off"
+    return message + ("; endpoint closed" if close else "")
+
+
+def _labels(
+    api: ClusterApi,
+    project: GcpProject,
+    ref: ResourceRef,
+    change: partial[dict[str, str]],
+    known: tuple[Mapping[str, str], str],
+) -> dict[str, str] | None:
+    try:
+        return api.relabel(project, ref, change, known)
+    except ProviderError as err:
+        if busy(err):
+            raise _Busy(message_of(err)) from err
+        raise
+
+
+def _run(
+    api: ClusterApi,
+    project: GcpProject,
+    ref: ResourceRef,
+    doing: str,
+    start: partial[container_v1.Operation],
+) -> None:
+    """Start one operation and wait for it; a refusal while another runs is ``_Busy``."""
+    try:
+        op = start()
+    except ProviderError as err:
+        if busy(err):
+            raise _Busy(message_of(err)) from err
+        raise
+    pending = Pending(ref, op.name, op.location or ref.scope.region)
+    finished = wait_gke(api.clients, project, [pending], str(ref.scope))[ref]
+    if not finished.ok:
+        raise ProviderError(f"{doing} failed: {finished.error or 'still running'}")
+
+
+def release_cluster(
+    api: ClusterApi, signer: StateSigner, project: GcpProject, resource: Resource
+) -> Outcome:
+    """Restore the recorded sizes, autoscaling and endpoint; remove reaper's labels."""
+    ref = resource.ref
+    location, name = ref.scope.region, ref.id
+
+    def outcome(result: Result, message: str) -> Outcome:
+        return Outcome(ref, Action.RELEASE, result, message)
+
+    try:
+        raw = api.get(project, location, name)
+        if raw is None:
+            return outcome(Result.ALREADY_GONE, "cluster does not exist")
+        pools = {p.name: p for p in read_pools(resource.tags) or []}
+        present = {p.name for p in raw.node_pools}
+        restored = []
+        for original in sorted(pools.values()):
+            if original.name not in present:
+                continue
+            _run(
+                api,
+                project,
+                ref,
+                f"resizing {original.name}",
+                partial(api.set_size, project, location, name, original.name, original.nodes),
+            )
+            if original.autoscaling is not None:
+                _run(
+                    api,
+                    project,
+                    ref,
+                    f"autoscaling {original.name}",
+                    partial(
+                        api.set_autoscaling,
+                        project,
+                        location,
+                        name,
+                        original.name,
+                        original.autoscaling,
+                    ),
+                )
+            restored.append(f"{original.name}={original.nodes}")
+        if resource.tags.get(ORIGINAL_ENDPOINT) == ENDPOINT_OPEN:
+            _run(
+                api,
+                project,
+                ref,
+                "reopening the endpoint",
+                partial(api.set_authorized_networks, project, location, name, False),
+            )
+            restored.append("endpoint reopened")
+        labels = api.relabel(project, ref, partial(without_owned, signer))
+    except _Busy as err:
+        return outcome(Result.FAILED, f"in progress: {err}; release it again later")
+    except ProviderError as err:
+        return outcome(Result.FAILED, str(err))
+    if labels is None:
+        return outcome(Result.ALREADY_GONE, "cluster does not exist")
+    return outcome(Result.DONE, f"released: {', '.join(restored) or 'labels cleared'}")

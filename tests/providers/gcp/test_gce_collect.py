@@ -1,0 +1,459 @@
+"""Collecting Compute Engine instances: listing, the facts the policy needs, request counts
+against the fewest the APIs allow, and the faults GCP answers with. Real google-cloud-compute
+over HTTP to the embedded fake; outcomes are read from the plan, the fake and the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from gcp_support import (
+    DAY,
+    DEBIAN,
+    EXPIRED,
+    HOUR,
+    NAME,
+    NOW,
+    PIPELINE,
+    PROJECT,
+    ZONE,
+    ZONES,
+    counted,
+    gcp_config,
+    kinds_of,
+    seed_project,
+    settings_of,
+    sweep,
+)
+from google.cloud import compute_v1
+from prometheus_client import CollectorRegistry
+
+from reaper.errors import ProviderError
+from reaper.metrics import Metrics
+from reaper.model import Action, Collected, PortRange, Reason, Resource, Scope
+from reaper.policy import decide
+from reaper.providers.gcp.gce import GceInstances
+from reaper.results import ExitCode
+from reaper.sandbox.gcp import FakeGcp, Fault
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGcp]:
+    with FakeGcp(wait_seconds=0.01) as server:
+        seed_project(server)
+        yield server
+        assert server.failures == []
+
+
+@pytest.fixture
+def audit_path(tmp_path: Path) -> Path:
+    return tmp_path / "audit.jsonl"
+
+
+def collect(fake: FakeGcp, audit_path: Path, **options: object) -> tuple[Collected, Metrics]:
+    metrics = Metrics(CollectorRegistry())
+    settings = settings_of(gcp_config(fake, audit_path, **options))  # type: ignore[arg-type]
+    (kind,) = kinds_of(settings, metrics)
+    kind.begin_collection()
+    fake.stats.reset()
+    found = [kind.collect(scope) for scope in kind.scopes()]
+    return (
+        Collected(
+            tuple(r for c in found for r in c.resources),
+            sum(c.skipped for c in found),
+            tuple(e for c in found for e in c.errors),
+        ),
+        metrics,
+    )
+
+
+def by_name(collected: Collected) -> dict[str, Resource]:
+    return {r.ref.id: r for r in collected.resources}
+
+
+# -- listing -----------------------------------------------------------------------------
+
+
+def test_1500_instances_in_3_zones_cost_3_pages_and_only_pipeline_ones_are_resources(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    for zone in ZONES:
+        for i in range(450):
+            fake.add_instance(PROJECT, zone, f"ci-{zone[-1]}-{i:03d}", labels=PIPELINE)
+        for i in range(50):
+            fake.add_instance(PROJECT, zone, f"pet-{zone[-1]}-{i:02d}", labels={"team": "x"})
+
+    collected, metrics = collect(fake, audit_path)
+
+    assert len(collected.resources) == 1350
+    assert all(r.ref.id.startswith("ci-") for r in collected.resources)
+    assert {r.ref.scope for r in collected.resources} == {Scope(NAME, z) for z in ZONES}
+    # Client-side filtering: 1,500 instances are 3 pages of 500, and no filtered list; their
+    # 1,500 boot disks are 3 pages of the disk list, not 1,350 disks.get.
+    expected = {"compute.instances.aggregatedList": 3, "compute.disks.aggregatedList": 3}
+    assert fake.stats.counts() == expected
+    assert fake.stats.filtered("compute.instances.aggregatedList") == 0
+    assert counted(metrics) == expected
+
+
+def test_server_side_filtering_is_a_filtered_list(fake: FakeGcp, audit_path: Path) -> None:
+    fake.add_instance(PROJECT, ZONE, "ci", labels=PIPELINE)
+    fake.add_instance(PROJECT, ZONE, "pet", labels={"team": "x"})
+    settings = settings_of(gcp_config(fake, audit_path))
+    clients = kinds_of(settings)[0]._clients  # type: ignore[attr-defined]
+    kind = GceInstances(clients, settings.tags, server_side_filter=True)
+    fake.stats.reset()
+
+    found = kind.collect(Scope(NAME, ""))
+
+    assert [r.ref.id for r in found.resources] == ["ci"]
+    assert fake.stats.filtered("compute.instances.aggregatedList") == 1
+
+
+def test_configured_zones_are_listed_one_by_one_and_no_others(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    for zone in ZONES:
+        fake.add_instance(PROJECT, zone, f"ci-{zone}", labels=PIPELINE)
+
+    collected, _ = collect(fake, audit_path, section={"zones": list(ZONES[:2])})
+
+    assert sorted(by_name(collected)) == [f"ci-{z}" for z in sorted(ZONES[:2])]
+    # One instance per zone: its boot disk costs a disks.get, fewer than a disk list.
+    assert fake.stats.counts() == {"compute.instances.list": 2, "compute.disks.get": 2}
+
+
+@pytest.mark.parametrize(
+    ("status", "collected_as"),
+    [
+        pytest.param("RUNNING", "running", id="running"),
+        pytest.param("TERMINATED", "terminated", id="stopped-is-swept"),
+        pytest.param("SUSPENDED", "suspended", id="suspended-is-swept"),
+        pytest.param("STAGING", "staging", id="starting"),
+        pytest.param("STOPPING", None, id="stopping-waits-for-the-next-sweep"),
+        pytest.param("SUSPENDING", None, id="suspending-waits-for-the-next-sweep"),
+    ],
+)
+def test_which_statuses_are_collected(
+    fake: FakeGcp, audit_path: Path, status: str, collected_as: str | None
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, status=status)
+
+    collected, _ = collect(fake, audit_path)
+
+    found = by_name(collected).get("vm")
+    assert (found.state if found else None) == collected_as
+
+
+def test_gke_nodes_are_left_to_their_cluster(fake: FakeGcp, audit_path: Path) -> None:
+    fake.add_instance(PROJECT, ZONE, "node", labels={**PIPELINE, "goog-gke-node": ""})
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE)
+
+    collected, _ = collect(fake, audit_path)
+
+    assert list(by_name(collected)) == ["vm"]
+
+
+def test_an_instance_reads_back_with_its_labels_age_and_owner(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, created=NOW - EXPIRED)
+
+    (vm,) = collect(fake, audit_path)[0].resources
+
+    assert vm.ref.scope == Scope(NAME, ZONE)
+    assert vm.created_at == NOW - EXPIRED
+    assert vm.tags == PIPELINE
+    assert (vm.pipeline_run, vm.owner) == ("gitlab-ci-4711", "team-payments")
+    assert vm.isolated is None
+
+
+def test_unreadable_items_are_logged_counted_and_skipped(
+    fake: FakeGcp, audit_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_of(gcp_config(fake, audit_path))
+    (kind,) = kinds_of(settings)
+    assert isinstance(kind, GceInstances)
+    raws = [
+        compute_v1.Instance(name="ok", zone=f"z/{ZONE}", labels=PIPELINE, status="RUNNING"),
+        compute_v1.Instance(name="", zone=f"z/{ZONE}", labels=PIPELINE),
+        compute_v1.Instance(
+            name="bad-time", zone=f"z/{ZONE}", labels=PIPELINE, creation_timestamp="yesterday"
+        ),
+    ]
+
+    reads, skipped = kind._read(settings.providers.gcp.projects[0], raws)  # type: ignore[union-attr]
+
+    assert [r.resource.ref.id for r in reads] == ["ok"]
+    assert skipped == 2
+    assert "unreadable creationTimestamp 'yesterday'" in caplog.text
+
+
+# -- unreachable zones, failing projects ---------------------------------------------------
+
+
+def test_an_unreachable_zone_is_a_collect_error_and_the_rest_is_swept(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONES[0], "seen", labels=PIPELINE, created=NOW - EXPIRED)
+    fake.add_instance(PROJECT, ZONES[1], "hidden", labels=PIPELINE, created=NOW - EXPIRED)
+    fake.set_zone_unreachable(PROJECT, ZONES[1])
+    settings = settings_of(gcp_config(fake, audit_path))
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+    assert [(e.scope, e.message) for e in report.collection.errors] == [
+        (
+            Scope(NAME, ZONES[1]),
+            f"zone {ZONES[1]} did not answer (unreachable): its instances were not swept",
+        )
+    ]
+    assert fake.instance(PROJECT, ZONES[0], "seen") is None
+    assert fake.instance(PROJECT, ZONES[1], "hidden") is not None
+
+
+def test_a_failing_project_is_reported_and_the_others_are_swept(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "doomed", labels=PIPELINE, created=NOW - EXPIRED)
+    projects = (("gone", "deleted-project-1"), (NAME, PROJECT))
+    settings = settings_of(gcp_config(fake, audit_path, projects=projects))
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+    (error,) = report.collection.errors
+    assert error.scope == Scope("gone", "")
+    assert "HTTP 404" in error.message
+    assert fake.instance(PROJECT, ZONE, "doomed") is None
+
+
+# -- faults ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.RATE_LIMITED, Fault.QUOTA_FORBIDDEN, Fault.UNAVAILABLE],
+    ids=["429", "403-rate-limit", "503"],
+)
+def test_throttling_and_outages_are_retried_and_every_attempt_is_counted(
+    fake: FakeGcp, audit_path: Path, fault: Fault
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE)
+    fake.fail_next("compute.instances.aggregatedList", fault, times=2)
+
+    collected, metrics = collect(fake, audit_path)
+
+    assert list(by_name(collected)) == ["vm"]
+    assert fake.stats.count("compute.instances.aggregatedList") == 3
+    assert counted(metrics)["compute.instances.aggregatedList"] == 3
+
+
+@pytest.mark.parametrize(
+    "fault", [Fault.PERMISSION_DENIED, None], ids=["403-permission-denied", "404-no-project"]
+)
+def test_a_denial_or_a_missing_project_is_not_retried(
+    fake: FakeGcp, audit_path: Path, fault: Fault | None
+) -> None:
+    if fault is not None:
+        fake.fail_next("compute.instances.aggregatedList", fault)
+    project = PROJECT if fault is not None else "no-such-project"
+    settings = settings_of(gcp_config(fake, audit_path, projects=((NAME, project),)))
+    (kind,) = kinds_of(settings)
+    fake.stats.reset()
+
+    with pytest.raises(ProviderError, match=r"HTTP 40[34]"):
+        kind.collect(Scope(NAME, ""))
+
+    assert fake.stats.count("compute.instances.aggregatedList") == 1
+
+
+# -- unpatched -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "seed", "unpatched"),
+    [
+        pytest.param("fresh", {"created_days": 10}, False, id="fresh"),
+        pytest.param("old", {"created_days": 200}, True, id="older-than-max-image-age"),
+        pytest.param("dep", {"deprecated": "DEPRECATED"}, True, id="deprecated"),
+        pytest.param("obs", {"deprecated": "OBSOLETE"}, True, id="obsolete"),
+        pytest.param("del", {"deprecated": "DELETED"}, True, id="deleted-state"),
+        pytest.param("gone", None, True, id="image-404"),
+    ],
+)
+def test_unpatched_follows_the_boot_disk_to_its_image(
+    fake: FakeGcp, audit_path: Path, image: str, seed: dict[str, object] | None, unpatched: bool
+) -> None:
+    if seed is not None:
+        days = int(seed.get("created_days", 30))  # type: ignore[call-overload]
+        fake.add_image(
+            "ci-images",
+            image,
+            created=NOW - timedelta(days=days),
+            deprecated=seed.get("deprecated"),  # type: ignore[arg-type]
+        )
+    fake.add_instance(
+        PROJECT,
+        ZONE,
+        "vm",
+        labels=PIPELINE,
+        created=NOW - HOUR,
+        boot_image=f"projects/ci-images/global/images/{image}",
+    )
+    settings = settings_of(gcp_config(fake, audit_path))
+
+    (vm,) = collect(fake, audit_path)[0].resources
+    decision = decide(vm, settings.policy, settings.tags, NOW)
+
+    assert vm.image is not None
+    assert vm.image.missing is (seed is None)
+    assert (Reason.UNPATCHED in decision.reasons) is unpatched
+    assert decision.action is (Action.QUARANTINE if unpatched else Action.KEEP)
+
+
+def test_each_image_is_fetched_once_per_sweep_across_zones_and_projects(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    seed_project(fake, "acme-ci-456")
+    for project in (PROJECT, "acme-ci-456"):
+        for zone in ZONES:
+            for i in range(3):
+                fake.add_instance(
+                    project, zone, f"vm-{zone}-{i}", labels=PIPELINE, boot_image=DEBIAN
+                )
+    fake.add_image("ci-images", "golden", created=NOW - DAY)
+    fake.add_instance(
+        PROJECT,
+        ZONE,
+        "golden",
+        labels=PIPELINE,
+        boot_image="projects/ci-images/global/images/golden",
+    )
+    projects = ((NAME, PROJECT), ("other", "acme-ci-456"))
+    settings = settings_of(
+        gcp_config(fake, audit_path, projects=projects, section={"zones": list(ZONES)})
+    )
+    kinds = kinds_of(settings)
+
+    for _ in range(2):
+        fake.stats.reset()
+        report = sweep(settings, kinds, audit_path, dry_run=True)
+        assert len(report.plan.decisions) == 19
+        assert fake.stats.count("compute.images.get") == 2  # debian's and golden
+    # One disk list per zone scope; no disks.get per instance.
+    assert fake.stats.count("compute.disks.list") == 6
+    assert fake.stats.count("compute.disks.get") == 0
+
+
+def test_one_instance_costs_a_disks_get_not_a_disk_list(fake: FakeGcp, audit_path: Path) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, boot_image=DEBIAN)
+
+    collect(fake, audit_path)
+
+    assert fake.stats.counts() == {
+        "compute.instances.aggregatedList": 1,
+        "compute.disks.get": 1,
+        "compute.images.get": 1,
+    }
+
+
+# -- exposed ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "instance", "exposed"),
+    [
+        pytest.param({}, {}, True, id="ssh-from-anywhere-to-all"),
+        pytest.param({"source_ranges": ["::/0"]}, {}, True, id="ipv6-anywhere"),
+        pytest.param({"source_ranges": ["10.0.0.0/8"]}, {}, False, id="internal-only"),
+        pytest.param({"target_tags": ["ssh"]}, {"tags": ["ssh"]}, True, id="matching-tag"),
+        pytest.param({"target_tags": ["ssh"]}, {"tags": ["web"]}, False, id="other-tag"),
+        pytest.param(
+            {"target_service_accounts": ["ci@acme-ci-123.iam.gserviceaccount.com"]},
+            {"service_accounts": ["ci@acme-ci-123.iam.gserviceaccount.com"]},
+            True,
+            id="matching-service-account",
+        ),
+        pytest.param(
+            {"target_service_accounts": ["ci@acme-ci-123.iam.gserviceaccount.com"]},
+            {},
+            False,
+            id="other-service-account",
+        ),
+        pytest.param(
+            {"allowed": [{"IPProtocol": "tcp", "ports": ["8000-9000"]}]}, {}, False, id="port-8k"
+        ),
+        pytest.param(
+            {"allowed": [{"IPProtocol": "tcp", "ports": ["20-25"]}]}, {}, True, id="range-22"
+        ),
+        pytest.param({"allowed": [{"IPProtocol": "all"}]}, {}, True, id="all-protocols"),
+        pytest.param({"allowed": [{"IPProtocol": "tcp"}]}, {}, True, id="all-tcp-ports"),
+        pytest.param({"disabled": True}, {}, False, id="disabled-rule"),
+        pytest.param({"network": "other"}, {}, False, id="other-network"),
+        pytest.param({}, {"external_ip": None}, False, id="no-external-ip"),
+        pytest.param({}, {"status": "TERMINATED"}, False, id="stopped"),
+    ],
+)
+def test_exposed_is_an_external_ip_and_a_rule_open_to_the_world(
+    fake: FakeGcp,
+    audit_path: Path,
+    rule: dict[str, object],
+    instance: dict[str, object],
+    exposed: bool,
+) -> None:
+    fake.add_network(PROJECT, "other")
+    fake.add_firewall(PROJECT, "leftover", **rule)  # type: ignore[arg-type]
+    fake.add_instance(
+        PROJECT,
+        ZONE,
+        "vm",
+        labels=PIPELINE,
+        created=NOW - HOUR,
+        **{"external_ip": "34.1.2.3", **instance},  # type: ignore[arg-type]
+    )
+    settings = settings_of(gcp_config(fake, audit_path))
+
+    (vm,) = collect(fake, audit_path)[0].resources
+    decision = decide(vm, settings.policy, settings.tags, NOW)
+
+    assert (Reason.EXPOSED in decision.reasons) is exposed
+
+
+def test_a_higher_priority_deny_all_hides_an_open_rule(fake: FakeGcp, audit_path: Path) -> None:
+    fake.add_firewall(PROJECT, "open", priority=1000)
+    fake.add_firewall(PROJECT, "shut", priority=10, denied=[{"IPProtocol": "all"}])
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, external_ip="34.1.2.3")
+
+    (vm,) = collect(fake, audit_path)[0].resources
+
+    assert vm.public
+    assert vm.open_to_world == ()
+
+
+def test_firewall_rules_are_listed_once_per_project_and_only_when_needed(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_firewall(PROJECT, "open")
+    for zone in ZONES:
+        fake.add_instance(PROJECT, zone, f"public-{zone}", labels=PIPELINE, external_ip="34.1.2.3")
+    fake.add_instance(PROJECT, ZONE, "private", labels=PIPELINE)
+
+    collected, _ = collect(fake, audit_path, section={"zones": list(ZONES)})
+
+    assert fake.stats.count("compute.firewalls.list") == 1
+    assert fake.stats.filtered("compute.firewalls.list") == 0
+    found = by_name(collected)
+    assert found[f"public-{ZONE}"].open_to_world == (PortRange("tcp", 22, 22),)
+    assert found["private"].open_to_world == ()
+
+
+def test_private_instances_cost_no_firewall_list(fake: FakeGcp, audit_path: Path) -> None:
+    fake.add_instance(PROJECT, ZONE, "private", labels=PIPELINE)
+
+    collect(fake, audit_path)
+
+    assert fake.stats.count("compute.firewalls.list") == 0
