@@ -16,11 +16,14 @@ from reaper.config import Settings, parse_settings
 from reaper.lifecycle import StateSigner
 from reaper.providers.aws.clients import AwsConnection
 from reaper.providers.catalog import build_kinds
+from reaper.providers.gcp.clients import GcpConnection
 from reaper.report import human, render_sweep
 from reaper.results import ExitCode, SweepReport
+from reaper.sandbox import gcp_estate
 from reaper.sandbox.environment import SANDBOX_STATE_KEY
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
+from reaper.sandbox.gcp import FakeGcp
 from reaper.sandbox.moto_server import MotoServer
 
 log = logging.getLogger(__name__)
@@ -56,13 +59,16 @@ def demo_cluster_specs(now: datetime) -> list[ClusterSpec]:
 DEMO_LAYOUT = {"ci": ("us-east-1", "eu-west-1", "us-west-2"), "staging": ("eu-west-1",)}
 
 
-def demo_settings(audit_path: str) -> Settings:
-    """The packaged demo config, writing its audit trail to ``audit_path``."""
+def demo_settings(audit_path: str, gcp_endpoint: str | None = None) -> Settings:
+    """The packaged demo config, writing its audit trail to ``audit_path``; with
+    ``gcp_endpoint``, also sweeping the GCP project of the fake serving there."""
     import yaml
 
     text = resources.files("reaper.sandbox").joinpath("demo.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     data["audit"] = {"path": audit_path}
+    if gcp_endpoint is not None:
+        data["providers"]["gcp"] = gcp_estate.demo_section(gcp_endpoint)
     return parse_settings(data, "reaper/sandbox/demo.yaml")
 
 
@@ -73,10 +79,11 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
     one grace period later (the clock is passed forward, as it is in the tests) and acts.
     """
     audit = audit_path or str(Path(tempfile.mkdtemp(prefix="reaper-demo-")) / "audit.jsonl")
-    settings = demo_settings(audit)
-    log.info("starting the sandbox (moto server mode on loopback)")
-    with MotoServer() as server:
+    log.info("starting the sandbox (moto server mode and the GCP fake on loopback)")
+    with MotoServer() as server, FakeGcp(wait_seconds=0.2) as gcp:
+        settings = demo_settings(audit, gcp.endpoint)
         now = datetime.now(UTC)
+        gcp_seeded = gcp_estate.seed_gcp(gcp, now)
         seeded = seed_estate(server, now, DEMO_LAYOUT, risks=True)
         clusters = seed_clusters(
             server,
@@ -92,7 +99,11 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
             len(DEMO_LAYOUT),
             len(clusters),
         )
-        connections = {"aws": AwsConnection(sandbox_session(), server.endpoint_url)}
+        log.info("seeded %d GCE instances and GKE clusters in GCP", len(gcp_seeded))
+        connections = {
+            "aws": AwsConnection(sandbox_session(), server.endpoint_url),
+            "gcp": GcpConnection(retry_initial=0.1, poll_seconds=0.05),
+        }
         user_keys = settings.tags.model_dump().values()
         signer = StateSigner(SANDBOX_STATE_KEY.encode(), user_keys)
         kinds = build_kinds(settings, connections, signer=signer)
@@ -129,6 +140,7 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
                     f"({', '.join(deleted_clusters) or 'none'}); the cluster on an outdated "
                     "Kubernetes version quarantined (node groups scaled to zero)."
                 )
+                click.echo(gcp_estate.summary(gcp, gcp_seeded))
             else:
                 click.echo("\nDry run: nothing was changed. Run `reaper demo --apply` to act.")
             click.echo(f"Audit trail: {audit}")
