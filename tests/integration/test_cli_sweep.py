@@ -164,3 +164,35 @@ def test_demo_runs_on_its_own_sandbox(tmp_path: Path) -> None:
 
     assert result.returncode == ExitCode.OK, explain(result)
     assert "Dry run" in result.stdout
+
+
+def test_demo_apply_sweeps_the_gcp_project_too(tmp_path: Path) -> None:
+    audit = tmp_path / "demo.jsonl"
+    result = subprocess.run(
+        [*reaper_command(), "demo", "--apply", "--audit", str(audit)],
+        env=sandbox_env(None),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=4 * CLI_TIMEOUT,  # two sweeps of the whole demo estate
+        check=False,
+    )
+
+    assert result.returncode == ExitCode.OK, explain(result)
+    assert (
+        "GCP: 8 of 12 GCE instances left, 4 deleted (expiry-passed, short-ttl-expired, "
+        "stopped-expired, ttl-expired)" in result.stdout
+    )
+    assert "GCP: 4 of 6 GKE clusters left, 2 deleted (short-ttl-expired, ttl-expired)" in (
+        result.stdout
+    )
+    outcomes = [
+        json.loads(line)
+        for line in audit.read_text().splitlines()
+        if '"event":"outcome"' in line and '"provider":"gcp"' in line
+    ]
+    done = sorted((r["action"], r["resource"]["kind"], r["result"]) for r in outcomes)
+    assert done.count(("quarantine", "gce_instance", "done")) == 3
+    assert done.count(("quarantine", "gke_cluster", "done")) == 1
+    assert done.count(("delete", "gce_instance", "done")) == 4
+    assert done.count(("delete", "gke_cluster", "done")) == 2

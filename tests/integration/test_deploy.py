@@ -60,3 +60,15 @@ def test_instance_actions_are_limited_to_pipeline_tagged_instances() -> None:
         assert len(granting) == 1, f"{action} granted by {len(granting)} statements"
         assert granting[0]["Resource"] == "arn:aws:ec2:*:*:instance/*"
         assert granting[0]["Condition"] == {"Null": {"aws:ResourceTag/reaper-pipeline": "false"}}
+
+
+def test_gcp_role_has_exactly_the_permissions_the_kinds_declare() -> None:
+    role = yaml.safe_load((DEPLOY / "gcp" / "reaper-role.yaml").read_text())
+    granted = role["includedPermissions"]
+    needed = {
+        p for key, kind in REGISTRY.items() if key.startswith("gcp:") for p in kind.permissions
+    }
+    assert len(granted) == len(set(granted)), "reaper-role.yaml lists a permission twice"
+    assert set(granted) == needed, (
+        f"missing: {sorted(needed - set(granted))}, not needed: {sorted(set(granted) - needed)}"
+    )
