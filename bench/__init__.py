@@ -1,4 +1,5 @@
-"""Benchmark of one reaper sweep on the moto sandbox: ``python -m bench.sweep [--quick]``.
+"""Benchmarks of reaper sweeps on the sandbox: ``python -m bench.sweep [--quick]`` (AWS, on
+moto) and ``python -m bench.gcp [--quick]`` (GCP, on the embedded GCP fake).
 
 Run from the repository root. The modules:
 
@@ -11,6 +12,8 @@ Run from the repository root. The modules:
 - ``request_counts``: requests by operation. ``timing``: direct per-request timings.
 - ``cpu``: CPU seconds per phase. ``rss`` and ``rss_child``: peak memory in a child.
 - ``policy``: ``make_plan`` throughput in a child.
+- ``gcp``: the GCP benchmark, on its own: requests against the minimum and wall time with
+  latency for Compute Engine and GKE, and the pipeline-label filter measured both ways.
 
 Nothing is imported here: the children (``python -m bench.rss_child``, ``python -m
 bench.policy``) import this package first, and must not pay for the rest of it.

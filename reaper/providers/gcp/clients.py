@@ -125,6 +125,7 @@ class GcpClients:
         self._semaphores = {
             p.name: threading.BoundedSemaphore(self.workers) for p in settings.projects
         }
+        self._holding = threading.local()
         self._info = ClientInfo(user_agent=f"reaper/{__version__}")  # type: ignore[no-untyped-call]
         c = self.connection
         self._retry = Retry(
@@ -274,11 +275,19 @@ class GcpClients:
     def slot(self, project: GcpProject) -> Iterator[None]:
         """Hold one of the project's request slots (``max_workers_per_account``)."""
         with self._semaphores[project.name]:
-            yield
+            self._holding.active = True
+            try:
+                yield
+            finally:
+                self._holding.active = False
 
     def parallel(self, project: GcpProject, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``work`` on every item, at most ``workers`` at once in the project; in order."""
-        if len(items) <= 1:
+        """``work`` on every item, at most ``workers`` at once in the project; in order.
+
+        Called from work that already holds a slot, it runs the items one after another
+        in that slot: waiting for more slots while holding one could wait forever.
+        """
+        if len(items) <= 1 or getattr(self._holding, "active", False):
             return [work(item) for item in items]
 
         def one(item: T) -> R:

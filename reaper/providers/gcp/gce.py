@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -48,6 +49,7 @@ from reaper.providers.gcp import gce_facts
 from reaper.providers.gcp.clients import GcpClients, status_of
 from reaper.providers.gcp.gce_api import InstanceApi, StaleFingerprint, not_ready
 from reaper.providers.gcp.gce_facts import PAGE_SIZE, Rule, SweepMemo
+from reaper.providers.gcp.gce_isolation import Ensured, ensure_rules
 from reaper.providers.gcp.gce_quarantine import quarantine_instances, release_instance
 from reaper.providers.gcp.labels import actuator_change
 from reaper.providers.gcp.operations import Pending, wait_compute
@@ -114,6 +116,7 @@ class GceInstances(ResourceKind):
         self._server_side_filter = server_side_filter
         self._images: SweepMemo[str, ImageFacts] = SweepMemo()
         self._rules: SweepMemo[str, list[Rule]] = SweepMemo()
+        self._ensured: SweepMemo[str, Ensured] = SweepMemo()
         self._lock = threading.Lock()
         self._fingerprints: dict[ResourceRef, tuple[Mapping[str, str], str]] = {}
         """Labels and label fingerprint of each instance as the last read saw them: the
@@ -129,6 +132,7 @@ class GceInstances(ResourceKind):
     def begin_collection(self) -> None:
         self._images.clear()
         self._rules.clear()
+        self._ensured.clear()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -274,23 +278,31 @@ class GceInstances(ResourceKind):
         images: SweepMemo[str, ImageFacts],
         rules: SweepMemo[str, list[Rule]],
     ) -> list[Resource]:
-        """Image, exposure and isolation facts, each looked up once (see gce_facts)."""
-        wanted_disks = {r.boot_disk for r in reads if r.boot_disk}
-        disks = disk_images(wanted_disks) if wanted_disks else {}
-        facts = {
-            path: images.get(path, partial(gce_facts.image_facts, self._clients, project, path))
-            for path in sorted({disks[d] for d in wanted_disks if d in disks})
-        }
+        """Image, exposure and isolation facts, each looked up once (see gce_facts).
+
+        The firewall rules are listed while the boot disks and images are looked up."""
         need_rules = [r for r in reads if r.resource.public or _quarantined(r.resource)]
-        owners = gce_facts.by_owner(n for r in need_rules for n in r.networks)
-        by_owner = {
-            owner: rules.get(owner, partial(gce_facts.list_rules, self._clients, project, owner))
-            for owner in owners
-        }
+        owners = sorted(gce_facts.by_owner(n for r in need_rules for n in r.networks))
+
+        def listed(owner: str) -> list[Rule]:
+            return rules.get(owner, partial(gce_facts.list_rules, self._clients, project, owner))
+
+        with ThreadPoolExecutor(1, "reaper-gcp-rules") as pool:
+            rule_lists = pool.submit(self._clients.parallel, project, listed, owners)
+            wanted_disks = {r.boot_disk for r in reads if r.boot_disk}
+            disks = disk_images(wanted_disks) if wanted_disks else {}
+            paths = sorted({disks[d] for d in wanted_disks if d in disks})
+
+            def lookup(path: str) -> ImageFacts:
+                load = partial(gce_facts.image_facts, self._clients, project, path)
+                return images.get(path, load)
+
+            facts = dict(zip(paths, self._clients.parallel(project, lookup, paths), strict=True))
+            by_owner = dict(zip(owners, rule_lists.result(), strict=True))
         resources = []
         for read in reads:
-            image = disks.get(read.boot_disk or "")
-            resource = replace(read.resource, image=facts.get(image) if image else None)
+            path = disks.get(read.boot_disk or "")
+            resource = replace(read.resource, image=facts.get(path) if path else None)
             found = [rule for n in read.networks for rule in by_owner.get(_owner(n), [])]
             if resource.public:
                 ports = (
@@ -416,7 +428,18 @@ class GceInstances(ResourceKind):
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
         project = self._clients.project(scope)
-        return quarantine_instances(self._api, self._signer, project, decisions, now)
+        ensure = partial(self._ensure_rules, project)
+        return quarantine_instances(self._api, self._signer, project, decisions, now, ensure)
+
+    def _ensure_rules(self, project: GcpProject, network: str) -> None:
+        """A network's quarantine rules, made sure of once per sweep: not at all when the
+        sweep's own firewall list shows them intact, without reads when it shows them
+        missing."""
+        listed = self._rules.peek(gce_facts.network_owner(network))
+        if listed is not None and gce_facts.isolates(listed, network):
+            return
+        load = partial(ensure_rules, self._clients, project, network, listed)
+        self._ensured.get(network, load)
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:
         project = self._clients.project(resource.ref.scope)

@@ -50,6 +50,14 @@ class SweepMemo(Generic[K, V]):
         with self._lock:
             self._found.clear()
 
+    def peek(self, key: K) -> V | None:
+        """The value looked up for ``key`` since ``clear``, if any; never a lookup."""
+        with self._lock:
+            future = self._found.get(key)
+        if future is None or not future.done() or future.exception() is not None:
+            return None
+        return future.result()
+
     def get(self, key: K, load: Callable[[], V]) -> V:
         with self._lock:
             future = self._found.get(key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -67,15 +68,26 @@ class Ensured:
     created: tuple[str, ...]
 
 
-def ensure_rules(clients: GcpClients, project: GcpProject, network: str) -> Ensured:
+def ensure_rules(
+    clients: GcpClients,
+    project: GcpProject,
+    network: str,
+    listed: Sequence[Rule] | None = None,
+) -> Ensured:
     """Find or create both quarantine rules of ``network`` and read them back.
 
-    Rules go in the project that owns the network (a Shared VPC's host project). Raises
-    ProviderError when a rule cannot be made or reads back as something else.
+    ``listed``: the owner's rules as this sweep listed them, if it did; rules found there
+    are not read again. Rules go in the project that owns the network (a Shared VPC's host
+    project). Raises ProviderError when a rule cannot be made or reads back as something
+    else.
     """
     owner = network_owner(network) or project.project_id
     firewalls = clients.compute(project).firewalls
-    found = {d: _read(clients, project, owner, rule_name(network, d)) for d in DIRECTIONS}
+    if listed is not None:
+        by_name = {rule.name: rule for rule in listed}
+        found = {d: by_name.get(rule_name(network, d)) for d in DIRECTIONS}
+    else:
+        found = {d: _read(clients, project, owner, rule_name(network, d)) for d in DIRECTIONS}
     pending: list[Pending] = []
     for direction in [d for d, rule in found.items() if rule is None]:
         body = rule_body(network, direction)

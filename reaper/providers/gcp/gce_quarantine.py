@@ -18,7 +18,7 @@ was running, and removes every label reaper owns and the signature.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -32,7 +32,6 @@ from reaper.lifecycle import StateSigner, quarantine_tags
 from reaper.model import Action, Decision, Outcome, Resource, Result
 from reaper.providers.gcp.gce_api import InstanceApi, not_ready
 from reaper.providers.gcp.gce_facts import networks
-from reaper.providers.gcp.gce_isolation import ensure_rules
 from reaper.providers.gcp.labels import owned_change, without_owned
 from reaper.providers.gcp.operations import Finished, Pending, wait_compute
 from reaper.providers.gcp.records import (
@@ -65,8 +64,13 @@ def quarantine_instances(
     project: GcpProject,
     decisions: Sequence[Decision],
     now: datetime,
+    ensure: Callable[[str], object],
 ) -> list[Outcome]:
-    """Quarantine the instances of one zone; one Outcome each, never raising for one."""
+    """Quarantine the instances of one zone; one Outcome each, never raising for one.
+
+    ``ensure(network)`` makes sure a network has its quarantine rules (see
+    :func:`.gce_isolation.ensure_rules`); raises ProviderError when it cannot.
+    """
     clients = api.clients
     jobs = [_Job(d, d.resource.tags if d.verified else {}) for d in decisions]
     clients.parallel(project, partial(_record, api, signer, project), jobs)
@@ -74,7 +78,7 @@ def quarantine_instances(
     live = [j for j in jobs if j.outcome is None]
     for network in sorted({n for j in live if j.raw is not None for n in networks(j.raw)}):
         try:
-            ensure_rules(clients, project, network)
+            ensure(network)
         except ProviderError as err:
             for job in live:
                 if job.raw is not None and network in networks(job.raw):

@@ -303,6 +303,44 @@ def test_quarantine_stops_isolates_and_release_restores(fake: FakeGcp, audit_pat
     assert records(audit_path, "outcome")[-1]["action"] == "release"
 
 
+def test_quarantine_costs_the_fewest_requests_and_makes_the_rules_once_a_sweep(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_firewall(PROJECT, "debug-ssh")
+    for zone in ZONES[:2]:
+        fake.add_instance(
+            PROJECT,
+            zone,
+            f"exposed-{zone}",
+            labels=PIPELINE,
+            created=NOW - HOUR,
+            external_ip="34.1.2.3",
+        )
+    settings = settings_of(gcp_config(fake, audit_path))
+    fake.stats.reset()
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    assert [(o.action, o.result) for o in report.outcomes] == [(Action.QUARANTINE, Result.DONE)] * 2
+    assert fake.stats.counts() == {
+        # collect: one page of instances, one of their disks, the project's rules
+        "compute.instances.aggregatedList": 1,
+        "compute.disks.aggregatedList": 1,
+        "compute.firewalls.list": 1,
+        # per instance: read, record originals, tag, stop, read back, record the state;
+        # two polls per operation (the fake's)
+        "compute.instances.get": 4,
+        "compute.instances.setLabels": 4,
+        "compute.instances.setTags": 2,
+        "compute.instances.stop": 2,
+        "compute.zoneOperations.wait": 8,
+        # the network's two rules, missing from the sweep's list: made once, read back
+        "compute.firewalls.insert": 2,
+        "compute.globalOperations.wait": 4,
+        "compute.firewalls.get": 2,
+    }
+
+
 def test_an_unreleased_quarantine_is_deleted_after_the_quarantine_ttl(
     fake: FakeGcp, audit_path: Path
 ) -> None:
