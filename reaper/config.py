@@ -29,6 +29,7 @@ from pydantic import (
 
 from reaper.durations import format_duration, parse_duration
 from reaper.errors import ConfigError
+from reaper.safetext import clean, clip
 from reaper.versions import parse_version
 
 # Tag keys must also be valid GCP label keys.
@@ -616,20 +617,89 @@ def parse_settings(data: object, source: str) -> Settings:
         raise ConfigError([f"{source}: {p}" for p in _problems(err)]) from None
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config file larger than this is refused before it is parsed."""
+MAX_CONFIG_VALUES = 20_000
+"""Keys and values the document may hold once its aliases are expanded; a real config has
+hundreds. With ``MAX_CONFIG_BYTES`` of text once expanded, this bounds the work an alias
+bomb (``&a [*b, *b, ...]`` nested) can cause."""
+MAX_CONFIG_DEPTH = 50
+"""Levels of nesting the document may have."""
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAX_SHOWN = 200
+"""Longest value repeated in a message."""
+
+
 def load_settings(path: str | Path) -> tuple[Settings, str]:
     """Read, parse and validate a config file; returns the settings and the file's SHA-256.
 
-    Raises ConfigError, never an OSError or a YAML error.
+    Raises ConfigError, never an OSError or a YAML error. Besides YAML syntax, a key given
+    twice in one mapping is an error (YAML would silently keep the last), and so are a file
+    over ``MAX_CONFIG_BYTES``, aliases expanding to more than ``MAX_CONFIG_VALUES`` values
+    and nesting deeper than ``MAX_CONFIG_DEPTH``: they are refused before anything is built.
     """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{source}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise ConfigError([f"{source}: cannot read: {err}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        limit = f"{MAX_CONFIG_BYTES // 1024} KiB"
+        raise ConfigError([f"{source}: the file is larger than {limit}; a config is far smaller"])
     try:
-        data = yaml.safe_load(text)
+        # As Path.read_text would: universal newlines, so the digest does not change.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as err:
+        raise ConfigError([f"{source}: cannot read: {err}"]) from None
+    data = _read_yaml(text, source)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return parse_settings(data, source), digest
+
+
+class _TooDeep(Exception):
+    """Raised by :class:`_Loader` past ``MAX_CONFIG_DEPTH``; carries the line."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing to nest deeper than ``MAX_CONFIG_DEPTH``.
+
+    Checked as each node is composed, so the scanner, whose work grows with the square of
+    the nesting, never reads far past the limit.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_CONFIG_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _TooDeep(event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _read_yaml(text: str, source: str) -> object:
+    """``yaml.safe_load(text)``, after :func:`_structure_problems` found nothing wrong."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problems = _structure_problems(node, loader)
+        if problems:
+            raise ConfigError([f"{source}: {problem}" for problem in problems])
+        return loader.construct_document(node)
     except yaml.YAMLError as err:
         where = ""
         mark = getattr(err, "problem_mark", None)
@@ -637,8 +707,107 @@ def load_settings(path: str | Path) -> tuple[Settings, str]:
             where = f"line {mark.line + 1}, column {mark.column + 1}: "
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError([f"{source}: {where}YAML syntax error: {problem}"]) from None
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return parse_settings(data, source), digest
+    except _TooDeep as err:
+        raise ConfigError([f"{source}: line {err.line}: {_too_deep()}"]) from None
+    finally:
+        loader.dispose()
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_CONFIG_DEPTH} levels deep (a config needs fewer than ten)"
+
+
+def _structure_problems(root: yaml.Node, loader: yaml.SafeLoader) -> list[str]:
+    """Duplicate keys, or the one reason the document is too big or too deep.
+
+    Walks the document as it would be built, aliases expanded, so it sees what validation
+    would see; it stops after ``MAX_CONFIG_VALUES`` nodes or ``MAX_CONFIG_BYTES`` of scalar
+    text, so a bomb costs no more than that.
+    """
+    duplicates: list[tuple[int, str]] = []
+    visited: set[int] = set()
+    on_path: set[int] = set()  # the nodes that contain the one being looked at
+    expanded = characters = 0
+    aliased = False
+    # (node, key path, depth), or a node's id when the walk leaves it.
+    stack: list[tuple[yaml.Node, str, int] | int] = [(root, "", 1)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int):
+            on_path.discard(item)
+            continue
+        node, path, depth = item
+        line = f"line {node.start_mark.line + 1}"
+        if id(node) in on_path:
+            return [f"{line}: {path}: a recursive alias: the value contains itself"]
+        if depth > MAX_CONFIG_DEPTH:
+            return [f"{line}: with its aliases expanded, {_too_deep()}"]
+        expanded += 1
+        if isinstance(node, yaml.ScalarNode):
+            characters += len(node.value)
+        if expanded > MAX_CONFIG_VALUES or characters > MAX_CONFIG_BYTES:
+            what = (
+                f"more than {MAX_CONFIG_VALUES:,} keys and values"
+                if expanded > MAX_CONFIG_VALUES
+                else f"more than {MAX_CONFIG_BYTES // 1024} KiB of text"
+            )
+            cause = "its aliases expand it to" if aliased else "it holds"
+            return [f"the document is too big: {cause} {what} (a config needs far less)"]
+        if id(node) in visited:
+            aliased = True
+        elif isinstance(node, yaml.MappingNode):
+            duplicates += _duplicate_keys(node, path, loader)
+        visited.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        on_path.add(id(node))
+        stack.append(id(node))
+        children: list[tuple[yaml.Node, str]] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = [(child, f"{path}[{i}]") for i, child in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.tag == _MERGE_TAG:  # ``<<: *base``: its keys join this mapping
+                    children.append((value, path))
+                else:
+                    children += [(key, path), (value, _key_path(path, key))]
+        stack += [(child, child_path, depth + 1) for child, child_path in reversed(children)]
+    return [problem for _, problem in sorted(duplicates)]
+
+
+def _duplicate_keys(
+    node: yaml.MappingNode, path: str, loader: yaml.SafeLoader
+) -> list[tuple[int, str]]:
+    """(first line, problem) for each key given more than once in one mapping."""
+    lines: dict[object, list[int]] = {}
+    nodes: dict[object, yaml.Node] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+            continue  # complex keys are refused when the document is built
+        value = loader.construct_object(key)
+        try:
+            lines.setdefault(value, []).append(key.start_mark.line + 1)
+        except TypeError:  # unhashable: refused when the document is built
+            continue
+        nodes.setdefault(value, key)
+    problems = []
+    for value, at in lines.items():
+        if len(at) > 1:
+            listed = ", ".join(map(str, at[:-1])) + f" and {at[-1]}"
+            problems.append(
+                (
+                    at[0],
+                    f"{_key_path(path, nodes[value])}: duplicate key at lines {listed} "
+                    "(YAML would silently keep the last one)",
+                )
+            )
+    return problems
+
+
+def _key_path(path: str, key: yaml.Node) -> str:
+    """The dotted path of a mapping's value, as validation messages name keys."""
+    name = clean(str(key.value), 80) if isinstance(key, yaml.ScalarNode) else "?"
+    return f"{path}.{name}" if path else name
 
 
 def _problems(err: ValidationError) -> list[str]:
@@ -656,7 +825,8 @@ def _problems(err: ValidationError) -> list[str]:
         elif kind == "value_error":
             message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
         else:
-            message = f"{item['msg'][0].lower()}{item['msg'][1:]}, got {item['input']!r}"
+            shown = clip(repr(item["input"]), _MAX_SHOWN)
+            message = f"{item['msg'][0].lower()}{item['msg'][1:]}, got {shown}"
         problems.append(f"{path}: {message}" if path else message)
     return problems
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import textwrap
+import time
+import tracemalloc
 import typing
 from collections.abc import Iterator
 from datetime import timedelta
@@ -558,3 +560,202 @@ def test_sha256_is_of_the_file_and_changes_with_it(tmp_path: Path) -> None:
     assert digest_b != digest_a
     assert settings_b == settings_a
     assert isinstance(settings_b, Settings)
+
+
+def test_a_crlf_file_has_the_digest_of_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.yaml"
+    path.write_bytes(b"providers: {aws: {regions: [us-east-1]}}\r\n")
+    assert (
+        load_settings(path)[1]
+        == hashlib.sha256(b"providers: {aws: {regions: [us-east-1]}}\n").hexdigest()
+    )
+
+
+# --- duplicate keys ----------------------------------------------------------------------------
+
+LATER = "(YAML would silently keep the last one)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            """\
+            dry_run: true
+            providers: {aws: {regions: [us-east-1]}}
+            dry_run: false
+            """,
+            (f"dry_run: duplicate key at lines 1 and 3 {LATER}",),
+            id="top-level",
+        ),
+        pytest.param(
+            """\
+            providers:
+              aws:
+                regions: [us-east-1]
+                accounts:
+                  - name: ci
+                    role_arn: arn:aws:iam::123456789012:role/a
+                    name: prod
+            """,
+            (f"providers.aws.accounts[0].name: duplicate key at lines 5 and 7 {LATER}",),
+            id="in-a-list-entry",
+        ),
+        pytest.param(
+            """\
+            providers: {aws: {regions: [us-east-1]}}
+            policy:
+              kinds:
+                ec2_instance: {ttl: 6h}
+                ec2_instance: {ttl: 1w}
+              default_ttl: 1h
+              default_ttl: 2h
+              default_ttl: 3h
+            """,
+            (
+                f"policy.kinds.ec2_instance: duplicate key at lines 4 and 5 {LATER}",
+                f"policy.default_ttl: duplicate key at lines 6, 7 and 8 {LATER}",
+            ),
+            id="every-one-at-once",
+        ),
+        pytest.param(
+            """\
+            providers: {aws: {regions: [us-east-1], regions: [eu-west-1]}}
+            """,
+            (f"providers.aws.regions: duplicate key at lines 1 and 1 {LATER}",),
+            id="flow-style",
+        ),
+        pytest.param(
+            """\
+            providers: {aws: {regions: [us-east-1]}}
+            "dry_run": true
+            dry_run: false
+            """,
+            (f"dry_run: duplicate key at lines 2 and 3 {LATER}",),
+            id="quoted-and-plain",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_an_error_naming_both_lines(
+    tmp_path: Path, text: str, expected: tuple[str, ...]
+) -> None:
+    path = write(tmp_path, text)
+    assert problems_of(path) == tuple(f"{path}: {problem}" for problem in expected)
+
+
+def test_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        providers: {aws: {regions: [us-east-1]}}
+        policy:
+          kinds:
+            ec2_instance: &short {ttl: 6h}
+            eks_cluster:
+              <<: *short
+              ttl: 1d
+        """,
+    )
+    settings, _ = load_settings(path)
+    assert settings.policy.ttl_for("aws", "eks_cluster") == timedelta(days=1)
+    assert settings.policy.ttl_for("aws", "ec2_instance") == timedelta(hours=6)
+
+
+# --- size, aliases and nesting ----------------------------------------------------------------
+
+
+def alias_bomb(levels: int, width: int = 10) -> str:
+    """``a0`` is ``width`` strings, each ``a{n}`` is ``width`` aliases of ``a{n-1}``: once
+    expanded, ``width ** levels`` values from a few hundred bytes."""
+    lines = [f"a0: &a0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * width)}]" for n in range(1, levels)]
+    lines.append(f"dry_run: *a{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    path = write(tmp_path, alias_bomb(6))  # a million values: seconds and megabytes before
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        problems = problems_of(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert problems == (
+        f"{path}: the document is too big: its aliases expand it to more than 20,000 keys "
+        "and values (a config needs far less)",
+    )
+    assert time.perf_counter() - started < 2
+    assert peak < 20_000_000
+
+
+def test_aliases_of_a_long_string_count_its_length(tmp_path: Path) -> None:
+    text = f'a: &a "{"x" * 200_000}"\npolicy: {{exposed_ports: [{", ".join(["*a"] * 10)}]}}\n'
+    path = write(tmp_path, text)
+    assert problems_of(path) == (
+        f"{path}: the document is too big: its aliases expand it to more than 1024 KiB of text "
+        "(a config needs far less)",
+    )
+
+
+def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        regions: &regions [us-east-1, eu-west-1]
+        providers: {aws: {regions: *regions}}
+        """,
+    )
+    assert problems_of(path) == (
+        f"{path}: regions: unknown key (valid: dry_run, tags, providers, policy, safety, "
+        "audit, notify, metrics, daemon)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("a: &a [*a]\n", "line 1: a[0]: a recursive alias", id="list"),
+        pytest.param("a: &a {b: [1, *a]}\n", "line 1: a.b[1]: a recursive alias", id="mapping"),
+    ],
+)
+def test_a_recursive_alias_is_an_error(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    assert problems_of(path) == (f"{path}: {expected}: the value contains itself",)
+
+
+@pytest.mark.parametrize("depth", [51, 400, 20_000], ids=["just-over", "python-limit", "deep"])
+def test_nesting_is_bounded(tmp_path: Path, depth: int) -> None:
+    path = write(tmp_path, "dry_run: " + "[" * depth + "]" * depth + "\n")
+    started = time.perf_counter()
+    assert problems_of(path) == (
+        f"{path}: line 1: nested more than 50 levels deep (a config needs fewer than ten)",
+    )
+    assert time.perf_counter() - started < 5
+
+
+def test_nesting_through_aliases_is_bounded(tmp_path: Path) -> None:
+    half = 30
+    text = f"a: &a {'[' * half}1{']' * half}\nb: {'[' * half}*a{']' * half}\n"
+    path = write(tmp_path, text)
+    assert problems_of(path) == (
+        f"{path}: line 1: with its aliases expanded, nested more than 50 levels deep "
+        "(a config needs fewer than ten)",
+    )
+
+
+def test_a_file_over_a_mebibyte_is_refused_unread(tmp_path: Path) -> None:
+    path = write(tmp_path, "dry_run: true\n" + "#" * 1024 * 1024 + "\n")
+    assert problems_of(path) == (
+        f"{path}: the file is larger than 1024 KiB; a config is far smaller",
+    )
+
+
+def test_a_long_wrong_value_is_clipped_in_the_message(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f"providers: {{aws: {{regions: [us-east-1]}}}}\ndry_run: [{'1, ' * 500}1]\n"
+    )
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}: dry_run: input should be a valid boolean, got [1, 1,")
+    assert len(problem) < len(str(path)) + 300
