@@ -212,7 +212,7 @@ def record_seq(line: bytes) -> int | None:
     """The ``seq`` of an audit record line; None when the line is not one. Pure."""
     try:
         seq = json.loads(line)["seq"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     return seq if type(seq) is int else None
 

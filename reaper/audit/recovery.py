@@ -26,7 +26,7 @@ def _iter_records(path: Path) -> Iterator[dict[str, Any]]:
             for number, line in enumerate(f, start=1):
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     record = None
                 if not isinstance(record, dict) or not line.endswith(b"\n"):
                     raise AuditError(f"audit log {path} line {number} is not a complete record")

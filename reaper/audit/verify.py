@@ -66,7 +66,7 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyResult:
         line = raw[:-1]
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit
             return failed(f"line {number}: not a JSON record")
         seq = record.get("seq") if isinstance(record, dict) else None
         prev_sha256 = record.get("prev_sha256") if isinstance(record, dict) else None
@@ -153,7 +153,7 @@ def _peek_record(raw: bytes | None) -> dict[str, Any] | None:
         return None
     try:
         record = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
 

@@ -111,6 +111,9 @@ def apply_command(
     except (OSError, ValueError) as err:
         click.echo(f"{plan_file}: cannot read plan: {err}", err=True)
         exit_with(ExitCode.USAGE)
+    except RecursionError:
+        click.echo(f"{plan_file}: cannot read plan: the JSON is nested too deeply", err=True)
+        exit_with(ExitCode.USAGE)
     try:
         pinned = read_pinned(document, plan_file, digest, settings.safety.plan_max_age, now)
     except PlanRefused as err:

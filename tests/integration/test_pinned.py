@@ -243,6 +243,31 @@ def test_apply_refuses_a_plan_made_with_a_different_config(operator: Operator) -
     assert operator.states(instance) == {instance: "running"}
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(
+            "[" * 100_000 + "]" * 100_000,
+            "cannot read plan: the JSON is nested too deeply",
+            id="nested-too-deeply",
+        ),
+        pytest.param("{", "cannot read plan: Expecting property name", id="not-json"),
+    ],
+)
+def test_apply_refuses_an_unreadable_plan_file_with_exit_2(
+    operator: Operator, text: str, problem: str
+) -> None:
+    operator.write_config()
+    operator.plan_path.write_text(text, encoding="utf-8")
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.USAGE, explain(result)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{operator.plan_path}: {problem}")
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_the_safety_brake_holds_an_apply(
     operator: Operator, audit_path: Path, read_audit: ReadAudit
 ) -> None:

@@ -363,6 +363,22 @@ def test_collect_follows_pages_and_forgets_the_facts_of_clusters_gone(
     assert sorted(ref.id for ref in kind.facts) == ["ci-0", "ci-2"]
 
 
+def test_a_reply_nested_too_deeply_to_parse_is_a_provider_error(
+    sandbox: MotoServer, proxy: CountingProxy, make_kind: KindFactory
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    proxy.add_unparseable(REGION, "GET", body=deep, service="eks")
+    kind, _ = make_kind(proxy.endpoint_url)
+
+    with pytest.raises(ProviderError) as raised:
+        kind.collect(SCOPE)
+
+    assert str(raised.value) == (
+        "eks ListClusters in ci/us-east-1 failed: unparseable response: RecursionError: "
+        "maximum recursion depth exceeded while decoding a JSON array from a unicode string"
+    )
+
+
 def test_get_rereads_named_clusters_and_leaves_out_missing_ones(
     sandbox: MotoServer, aws_session: boto3.Session, make_kind: KindFactory
 ) -> None:
