@@ -30,6 +30,7 @@ from pydantic import (
 from reaper.durations import format_duration, parse_duration
 from reaper.errors import ConfigError
 from reaper.safetext import clean, clip
+from reaper.schedules import cron_trigger
 from reaper.versions import parse_version
 
 # Tag keys must also be valid GCP label keys.
@@ -528,15 +529,21 @@ class Schedule(_Section):
     """When sweeps run: exactly one of a cron expression or an interval."""
 
     cron: str | None = None
-    """Five-field crontab expression in UTC, e.g. ``*/30 * * * *``."""
+    """Five-field crontab expression in UTC, e.g. ``*/30 * * * *``; checked with the
+    daemon's own parser (:func:`reaper.schedules.cron_trigger`)."""
     interval: Duration | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron_trigger(value)  # the daemon's own parser: what it would refuse, refused here
+        return value
 
     @model_validator(mode="after")
     def _one(self) -> Schedule:
         if (self.cron is None) == (self.interval is None):
             raise ValueError("give exactly one of cron or interval")
-        if self.cron is not None and len(self.cron.split()) != 5:
-            raise ValueError(f"{self.cron!r} is not a five-field cron expression")
         return self
 
     def period(self) -> timedelta | None:

@@ -46,7 +46,6 @@ from apscheduler.executors.pool import (  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
     BackgroundScheduler,
 )
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
@@ -62,6 +61,7 @@ from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.providers.base import ResourceKind
 from reaper.results import ExitCode, SweepReport
+from reaper.schedules import cron_trigger
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,6 @@ DEFAULT_JOB = "default"
 _POLL_SECONDS = 0.1
 _ABANDON_WRITE_SECONDS = 2.0
 """How long an abandoning daemon waits for its ``shutdown-abandoned`` record to be stored."""
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 # -- schedules -------------------------------------------------------------------------
@@ -102,8 +101,9 @@ class Job:
 def plan_jobs(settings: Settings, now: datetime) -> list[Job]:
     """The daemon's jobs. Pure but for building the triggers.
 
-    Raises ConfigError when a cron expression is refused or never fires, or a provider
-    with a schedule of its own is not configured. Consumed by :class:`Daemon`.
+    Raises ConfigError when a provider with a schedule of its own is not configured, or a
+    schedule is refused (a loaded config's crons were checked when it was loaded).
+    Consumed by :class:`Daemon`.
     """
     configured = [
         name
@@ -131,68 +131,17 @@ def plan_jobs(settings: Settings, now: datetime) -> list[Job]:
 
 
 def make_trigger(schedule: Schedule, key: str = "daemon.schedule") -> Any:
-    """The APScheduler trigger of a schedule. Raises ConfigError naming ``key``."""
+    """The APScheduler trigger of a schedule. Raises ConfigError naming ``key``.
+
+    A loaded config's crons were checked by the same :func:`reaper.schedules.cron_trigger`.
+    """
     if schedule.interval is not None:
         return IntervalTrigger(seconds=schedule.interval.total_seconds(), timezone=UTC)
     assert schedule.cron is not None  # Schedule allows exactly one of the two
-    minute, hour, day, month, weekday = schedule.cron.split()
-    if day != "*" and weekday != "*":
-        raise ConfigError(
-            [
-                f"{key}.cron: {schedule.cron!r}: give a day of the month or a day of the "
-                "week, not both (crontab runs on either, the scheduler only on both)"
-            ]
-        )
     try:
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=crontab_weekdays(weekday),
-            timezone=UTC,
-        )
+        return cron_trigger(schedule.cron)
     except ValueError as err:
-        raise ConfigError([f"{key}.cron: {schedule.cron!r}: {err}"]) from None
-
-
-def crontab_weekdays(field: str) -> str:
-    """A crontab day-of-week field as APScheduler 3 reads it. Pure.
-
-    crontab counts from Sunday (0 or 7); APScheduler 3's ``from_crontab`` counts from
-    Monday, so ``1-5`` would run Tuesday to Saturday. Numbers become day names here.
-    Raises ValueError on a field crontab would refuse.
-    """
-    if field == "*":
-        return field
-    days: set[int] = set()
-    for item in field.split(","):
-        spec, slash, step_text = item.partition("/")
-        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else 0
-        if slash and not step:
-            raise ValueError(f"day of week {item!r}: bad step")
-        if spec == "*":
-            first, last = 0, 6
-        elif "-" in spec:
-            start, _, end = spec.partition("-")
-            first, last = _weekday(start), _weekday(end)
-            if last == 0 and end != "0":  # 7 or "sun" closing a range: the end of the week
-                last = 7
-            if last < first:
-                raise ValueError(f"day of week {item!r}: the range runs backwards")
-        else:
-            first = _weekday(spec)
-            last = 6 if slash else first
-        days.update(day % 7 for day in range(first, last + 1, step or 1))
-    return ",".join(_DAYS[day] for day in sorted(days))
-
-
-def _weekday(text: str) -> int:
-    if text.isdigit() and int(text) <= 7:
-        return int(text) % 7
-    if text.lower() in _DAYS:
-        return _DAYS.index(text.lower())
-    raise ValueError(f"{text!r} is not a day of the week (0-7 or sun-sat)")
+        raise ConfigError([f"{key}.cron: {err}"]) from None
 
 
 def trigger_period(trigger: Any, now: datetime, key: str = "daemon.schedule") -> timedelta:
@@ -588,7 +537,6 @@ __all__ = [
     "Job",
     "SweepStatus",
     "abandoned_record",
-    "crontab_weekdays",
     "make_trigger",
     "parse_listen",
     "plan_jobs",

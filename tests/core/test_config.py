@@ -759,3 +759,70 @@ def test_a_long_wrong_value_is_clipped_in_the_message(tmp_path: Path) -> None:
     (problem,) = problems_of(path)
     assert problem.startswith(f"{path}: dry_run: input should be a valid boolean, got [1, 1,")
     assert len(problem) < len(str(path)) + 300
+
+
+# --- schedules -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "cron", "problem"),
+    [
+        pytest.param(
+            "schedule",
+            "61 * * * *",
+            "'61 * * * *': minute '61': Error validating expression '61': the last value (61) "
+            "is higher than the maximum value (59)",
+            id="minute-out-of-range",
+        ),
+        pytest.param(
+            "schedule",
+            "0 24 * * *",
+            "'0 24 * * *': hour '24': Error validating expression '24': the last value (24) "
+            "is higher than the maximum value (23)",
+            id="hour-out-of-range",
+        ),
+        pytest.param(
+            "schedule",
+            "0 9 * * 1-8",
+            "'0 9 * * 1-8': '8' is not a day of the week (0-7 or sun-sat)",
+            id="weekday-out-of-range",
+        ),
+        pytest.param(
+            "schedule",
+            "0 0 1 * 1",
+            "'0 0 1 * 1': give a day of the month or a day of the week, not both "
+            "(crontab runs on either, the scheduler only on both)",
+            id="day-and-weekday",
+        ),
+        pytest.param("schedule", "0 0 30 2 *", "'0 0 30 2 *' never fires", id="february-30"),
+        pytest.param(
+            "schedule",
+            "*/15 * * *",
+            "'*/15 * * *' is not a five-field cron expression",
+            id="four-fields",
+        ),
+        pytest.param(
+            "providers.aws",
+            "*/x * * * *",
+            "'*/x * * * *': minute '*/x': Unrecognized expression \"*/x\" for field \"minute\"",
+            id="per-provider",
+        ),
+    ],
+)
+def test_a_cron_the_daemon_would_refuse_is_refused_at_load(
+    key: str, cron: str, problem: str
+) -> None:
+    section: dict[str, object] = {"schedule": {"cron": cron}}
+    if key != "schedule":
+        section = {"providers": {"aws": {"cron": cron}}}
+    assert parse_problems(with_minimal(daemon=section)) == (
+        f"bad.yaml: daemon.{key}.cron: {problem}",
+    )
+
+
+@pytest.mark.parametrize(
+    "cron", ["*/30 * * * *", "0 9 * * 1-5", "0 0 29 2 *", "15 3 * * sun", "0 */6 1,15 * *"]
+)
+def test_a_cron_the_daemon_accepts_loads(cron: str) -> None:
+    settings = parse_settings(with_minimal(daemon={"schedule": {"cron": cron}}), "ok.yaml")
+    assert settings.daemon.schedule.cron == cron

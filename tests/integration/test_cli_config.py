@@ -107,6 +107,17 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
             "(YAML would silently keep the last one)",
         ),
     ),
+    "bad-cron": (
+        "cron.yaml",
+        """\
+        providers: {aws: {regions: [us-east-1]}}
+        daemon: {schedule: {cron: "61 * * * *"}}
+        """,
+        (
+            "cron.yaml: daemon.schedule.cron: '61 * * * *': minute '61': Error validating "
+            "expression '61': the last value (61) is higher than the maximum value (59)",
+        ),
+    ),
     "overflowing-duration": (
         "overflow.yaml",
         """\
@@ -194,6 +205,7 @@ def runs(
         ],
         pytest.param("two-problems", "validate", id="two-problems-validate"),
         pytest.param("duplicate-key", "validate", id="duplicate-key-validate"),
+        pytest.param("bad-cron", "validate", id="bad-cron-validate"),
     ],
 )
 def test_bad_config_exits_2_with_one_line_per_problem(
