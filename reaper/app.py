@@ -175,8 +175,14 @@ class SweepService:
         sweep.recover()
         by_key = {k.key(): k for k in self.kinds}
         wanted: dict[tuple[str, Scope], list[str]] = defaultdict(list)
+        malformed: dict[ResourceRef, str] = {}
         for item in pinned.items:
-            wanted[(item.ref.kind_key, item.ref.scope)].append(item.ref.id)
+            kind = by_key.get(item.ref.kind_key)
+            problem = kind.id_problem(item.ref.id) if kind is not None else None
+            if problem is not None:  # never sent: one bad id would fail its whole batch
+                malformed[item.ref] = problem
+            else:
+                wanted[(item.ref.kind_key, item.ref.scope)].append(item.ref.id)
         found: dict[ResourceRef, Resource] = {}
         errors: list[CollectError] = []
         unreadable: set[tuple[str, Scope]] = set()
@@ -203,6 +209,8 @@ class SweepService:
             why = ""
             if key[0] not in by_key:
                 why = f"kind {key[0]} is not enabled in the config"
+            elif item.ref in malformed:
+                why = malformed[item.ref]
             elif key in unreadable:
                 why = "could not be re-read"
             elif current is None:

@@ -156,6 +156,10 @@ def release(config_path: str, target: str) -> None:
             err=True,
         )
         exit_with(ExitCode.USAGE)
+    problem = kind.id_problem(resource_id)  # before any API call names it
+    if problem is not None:
+        click.echo(problem, err=True)
+        exit_with(ExitCode.USAGE)
     outcome = guard(lambda: service.release(kind, resource_id))
     if outcome is None:
         click.echo(f"{target}: not found in any configured scope", err=True)

@@ -10,6 +10,7 @@ means one package ``reaper.providers.<name>`` whose ``build`` follows
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,10 +61,24 @@ class ResourceKind(ABC):
     audited_tags: ClassVar[tuple[str, ...]] = ()
     """Tags of the provider's own conventions worth keeping in audit records (AWS's
     ``Name``), besides the configured tag keys."""
+    id_pattern: ClassVar[str] = r"[!-~]{1,1024}"
+    """The shape of this kind's ids: a regular expression an id must match as a whole.
+    Checked before any API call names an id that came from a person or a file (``reaper
+    release``, a pinned plan). The default takes 1 to 1,024 printable ASCII characters
+    without spaces; a kind whose ids have a known shape declares it."""
+    id_shape: ClassVar[str] = "1 to 1,024 printable ASCII characters, no spaces"
+    """``id_pattern`` in words, for the message that refuses an id."""
 
     @classmethod
     def key(cls) -> str:
         return f"{cls.provider}:{cls.kind}"
+
+    @classmethod
+    def id_problem(cls, resource_id: str) -> str | None:
+        """Why ``resource_id`` cannot be an id of this kind, or None when it can. Pure."""
+        if re.fullmatch(cls.id_pattern, resource_id):
+            return None
+        return f"{resource_id!r} is not an id of {cls.key()} ({cls.id_shape})"
 
     @abstractmethod
     def scopes(self) -> Sequence[Scope]:

@@ -58,6 +58,19 @@ FIXTURES: dict[str, Callable[[datetime], Sequence[estate.Specimen]]] = {
     "aws:eks_cluster": estate_eks.cluster_specimens,
 }
 
+# kind_key -> (ids of its shape, strings that are not). A new kind adds its own: ids given
+# by a person (``reaper release``) or a plan file are checked against them before any call.
+ID_EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "aws:ec2_instance": (
+        ("i-0abc1234def567890", "i-1234abcd"),
+        ("not-an-instance-id", "i-0ABC1234DEF567890", "i-123", "i-0abc1234def567890 ", "vol-1"),
+    ),
+    "aws:eks_cluster": (
+        ("ci-cluster_1", "C" * 100, "7"),
+        ("-leading-dash", "c" * 101, "has space", "name.with.dots", "ci/us-east-1"),
+    ),
+}
+
 KIND_KEYS = sorted(REGISTRY)
 
 
@@ -189,3 +202,31 @@ def test_kind_fixtures_expectations_agree_with_the_demo_policy(key: str) -> None
         if deleted != specimen.expect_deleted:
             wrong.append(f"{specimen.label} (expect_deleted={specimen.expect_deleted})")
     assert wrong == []
+
+
+def test_every_kind_has_id_examples() -> None:
+    assert sorted(set(REGISTRY) - set(ID_EXAMPLES)) == [], "add the kind to ID_EXAMPLES"
+
+
+@pytest.mark.parametrize("key", KIND_KEYS)
+def test_kind_declares_the_shape_of_its_ids(key: str) -> None:
+    cls = REGISTRY[key]
+    re.compile(cls.id_pattern)
+    assert cls.id_shape
+    good, bad = ID_EXAMPLES[key]
+    assert [i for i in good if cls.id_problem(i) is not None] == []
+    for wrong in (*bad, "", "x\ny", "\u202eevil"):
+        assert cls.id_problem(wrong) == f"{wrong!r} is not an id of {key} ({cls.id_shape})"
+
+
+def test_the_default_id_shape_refuses_only_what_no_api_takes() -> None:
+    class Undeclared(ResourceKind):  # not registered, never built: only its class methods
+        provider, kind = "test", "thing"
+
+    assert Undeclared.id_problem("projects/p/zones/z/instances/vm-1") is None
+    assert Undeclared.id_problem("x" * 1024) is None
+    for wrong in ("", "two words", "tab\tbed", "x" * 1025, "caf\u00e9"):
+        assert Undeclared.id_problem(wrong) == (
+            f"{wrong!r} is not an id of test:thing "
+            "(1 to 1,024 printable ASCII characters, no spaces)"
+        )

@@ -210,6 +210,27 @@ def test_apply_skips_a_planned_resource_that_no_longer_qualifies(
     assert not _events(read_audit(audit_path), "intent")
 
 
+def test_apply_skips_an_item_whose_id_is_malformed_without_sending_it(
+    operator: Operator, audit_path: Path, read_audit: ReadAudit
+) -> None:
+    planned = operator.launch()
+    operator.write_config()
+    document = operator.plan()
+    # A hand-edited plan: a copy of the item with an id no instance can have. Sent along,
+    # it would fail the whole DescribeInstances of its region (InvalidInstanceID).
+    forged = {**next(d for d in document["decisions"] if d["id"] == planned), "id": "i-$(rm)"}
+    document["decisions"].append(forged)
+    operator.plan_path.write_text(json.dumps(document), encoding="utf-8")
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.OK, explain(result)
+    assert operator.states(planned) == {planned: "terminated"}
+    (skipped,) = _events(read_audit(audit_path), "skipped")
+    assert skipped["resource"]["id"] == "i-$(rm)"
+    assert skipped["message"].startswith("'i-$(rm)' is not an id of aws:ec2_instance (i- and")
+
+
 # -- plans that are refused ------------------------------------------------------------------------
 
 

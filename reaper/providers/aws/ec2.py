@@ -70,6 +70,8 @@ class Ec2Instances(ResourceKind):
     )
     audited_tags = ("Name",)
     delete_order = 50
+    id_pattern = r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})"
+    id_shape = "i- and 8 or 17 lowercase hex digits, e.g. i-0abc1234def567890"
 
     def __init__(self, clients: AwsClients, tags: TagKeys) -> None:
         self._clients = clients

@@ -76,6 +76,9 @@ class EksClusters(ResourceKind):
     # already shutting down (already gone) or terminates them while their group drains.
     audited_tags = ("Name",)
     delete_order = 40
+    # EKS's CreateCluster: 1-100 characters, alphanumerics first, then also '-' and '_'.
+    id_pattern = r"[0-9A-Za-z][0-9A-Za-z_-]{0,99}"
+    id_shape = "a cluster name: 1-100 letters, digits, '-' and '_', starting with a letter or digit"
 
     def __init__(
         self,
