@@ -2,6 +2,8 @@
 
 Every problem in a file is reported at once, each naming the file, the key path and the
 reason (``config.yaml: policy.default_ttl: '3 dayz' is not a duration (e.g. 90m, 6h, 3d)``).
+A value repeated in a reason is clipped and passes :func:`reaper.safetext.redact` first:
+the userinfo of a URL (``https://user:secret@host``) and token-like material become ``***``.
 Pure apart from reading the one file it is given; imports no cloud SDK.
 """
 
@@ -29,7 +31,7 @@ from pydantic import (
 
 from reaper.durations import format_duration, parse_duration
 from reaper.errors import ConfigError
-from reaper.safetext import clean, clip
+from reaper.safetext import clean, clip, redact
 from reaper.schedules import cron_trigger
 from reaper.versions import parse_version
 
@@ -712,7 +714,7 @@ def _read_yaml(text: str, source: str) -> object:
         mark = getattr(err, "problem_mark", None)
         if mark is not None:
             where = f"line {mark.line + 1}, column {mark.column + 1}: "
-        problem = getattr(err, "problem", None) or str(err)
+        problem = redact(getattr(err, "problem", None) or str(err))
         raise ConfigError([f"{source}: {where}YAML syntax error: {problem}"]) from None
     except _TooDeep as err:
         raise ConfigError([f"{source}: line {err.line}: {_too_deep()}"]) from None
@@ -834,6 +836,7 @@ def _problems(err: ValidationError) -> list[str]:
         else:
             shown = clip(repr(item["input"]), _MAX_SHOWN)
             message = f"{item['msg'][0].lower()}{item['msg'][1:]}, got {shown}"
+        message = redact(message)  # a value may hold a password, a token, a webhook path
         problems.append(f"{path}: {message}" if path else message)
     return problems
 

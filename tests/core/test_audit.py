@@ -466,6 +466,15 @@ def test_a_trail_ending_in_a_line_nested_too_deeply_cannot_be_continued(tmp_path
         read_records(path)
 
 
+def test_the_verify_command_masks_credentials_in_the_source(tmp_path: Path) -> None:
+    code, out, err = verify_cli("ftp://reaper:s3cret-pw@files.example.com/trail")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: ftp://***@files.example.com/trail: unknown scheme 'ftp' "
+        "(valid: a file path, s3://, gs://)\n"
+    )
+
+
 def test_the_verify_command_reports_an_intact_trail(tmp_path: Path) -> None:
     path = tmp_path / "trail.jsonl"
     write_trail(path, sweep_records("sweep-a"), sweep_records("sweep-b", ended=False))

@@ -826,3 +826,50 @@ def test_a_cron_the_daemon_would_refuse_is_refused_at_load(
 def test_a_cron_the_daemon_accepts_loads(cron: str) -> None:
     settings = parse_settings(with_minimal(daemon={"schedule": {"cron": cron}}), "ok.yaml")
     assert settings.daemon.schedule.cron == cron
+
+
+# --- secrets in messages --------------------------------------------------------------------------
+
+PASSWORD = "s3cret-pw"
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected"),
+    [
+        pytest.param(
+            {"metrics": {"pushgateway": f"https://reaper:{PASSWORD}@push.example.com:9091/ x"}},
+            "metrics.pushgateway: 'https://***@push.example.com:9091/ x' is not an http(s) URL",
+            id="pushgateway-userinfo",
+        ),
+        pytest.param(
+            {"metrics": f"https://reaper:{PASSWORD}@push.example.com"},
+            "metrics: input should be a valid dictionary or instance of MetricsSettings, "
+            "got 'https://***@push.example.com'",
+            id="url-in-place-of-a-section",
+        ),
+        pytest.param(
+            {"notify": {"webhook_url_env": f"https://hooks.slack.com/services/T0/B0/{PASSWORD}"}},
+            "notify.webhook_url_env: 'https://hooks.slack.com/services/***' is not an "
+            "environment variable name; put the URL in the environment and name the variable here",
+            id="webhook-url-in-place-of-its-variable",
+        ),
+        pytest.param(
+            {"policy": {"default_ttl": f"password={PASSWORD}"}},
+            "policy.default_ttl: 'password=***' is not a duration (e.g. 90m, 6h, 3d)",
+            id="token-like-field",
+        ),
+    ],
+)
+def test_a_secret_in_a_bad_value_is_masked_in_the_message(
+    sections: dict[str, object], expected: str
+) -> None:
+    problems = parse_problems(with_minimal(**sections))
+    assert problems == (f"bad.yaml: {expected}",)
+    assert PASSWORD not in "\n".join(problems)
+
+
+def test_a_key_named_like_a_secret_keeps_its_message() -> None:
+    problems = parse_problems(with_minimal(notify={"api_key": "x"}))
+    assert problems == (
+        "bad.yaml: notify.api_key: unknown key (valid: webhook_url_env, on_mark, summary)",
+    )

@@ -118,6 +118,17 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
             "expression '61': the last value (61) is higher than the maximum value (59)",
         ),
     ),
+    "secret-in-url": (
+        "secret.yaml",
+        """\
+        providers: {aws: {regions: [us-east-1]}}
+        metrics: {pushgateway: "https://reaper:s3cret-pw@push.example.com:9091/ x"}
+        """,
+        (
+            "secret.yaml: metrics.pushgateway: 'https://***@push.example.com:9091/ x' "
+            "is not an http(s) URL",
+        ),
+    ),
     "overflowing-duration": (
         "overflow.yaml",
         """\
@@ -206,6 +217,7 @@ def runs(
         pytest.param("two-problems", "validate", id="two-problems-validate"),
         pytest.param("duplicate-key", "validate", id="duplicate-key-validate"),
         pytest.param("bad-cron", "validate", id="bad-cron-validate"),
+        pytest.param("secret-in-url", "validate", id="secret-in-url-validate"),
     ],
 )
 def test_bad_config_exits_2_with_one_line_per_problem(
