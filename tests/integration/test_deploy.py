@@ -8,8 +8,9 @@ from typing import Any
 import yaml
 from paths import REPO
 
-from reaper.config import parse_settings
+from reaper.config import load_settings, parse_settings
 from reaper.providers import catalog  # noqa: F401  (fills the registry)
+from reaper.providers.aws.iam_policy import policy_document, render
 from reaper.providers.base import REGISTRY
 
 DEPLOY = REPO / "deploy"
@@ -41,22 +42,23 @@ def test_kustomization_lists_every_manifest() -> None:
     assert listed == present
 
 
-def test_iam_policy_grants_every_permission_a_kind_declares() -> None:
-    policy = json.loads((DEPLOY / "aws" / "iam-policy.json").read_text())
-    granted: set[str] = set()
-    for statement in policy["Statement"]:
-        actions = statement["Action"]
-        granted.update([actions] if isinstance(actions, str) else actions)
-    needed = {
-        p for key, kind in REGISTRY.items() if key.startswith("aws:") for p in kind.permissions
-    }
-    assert needed <= granted, f"missing from iam-policy.json: {sorted(needed - granted)}"
+def test_the_shipped_iam_policy_is_the_generators_output_for_the_example_config() -> None:
+    settings, _ = load_settings(REPO / "config.example.yaml")
+
+    shipped = (DEPLOY / "aws" / "iam-policy.json").read_text(encoding="utf-8")
+
+    assert shipped == render(policy_document(settings)), (
+        "regenerate it: reaper iam-policy -c config.example.yaml -o deploy/aws/iam-policy.json"
+    )
 
 
-def test_instance_actions_are_limited_to_pipeline_tagged_instances() -> None:
+def test_the_shipped_iam_policy_grants_what_the_example_configs_kinds_declare() -> None:
+    settings, _ = load_settings(REPO / "config.example.yaml")
     policy = json.loads((DEPLOY / "aws" / "iam-policy.json").read_text())
-    for action in ("ec2:TerminateInstances", "ec2:StopInstances", "ec2:DeleteTags"):
-        granting = [s for s in policy["Statement"] if action in s["Action"]]
-        assert len(granting) == 1, f"{action} granted by {len(granting)} statements"
-        assert granting[0]["Resource"] == "arn:aws:ec2:*:*:instance/*"
-        assert granting[0]["Condition"] == {"Null": {"aws:ResourceTag/reaper-pipeline": "false"}}
+    granted = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
+    aws = settings.providers.aws
+    assert aws is not None
+
+    needed = {p for kind in aws.kinds for p in REGISTRY[f"aws:{kind}"].permissions}
+
+    assert needed == granted
