@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -30,12 +29,11 @@ from reaper.model import (
     Outcome,
     Plan,
     Resource,
-    ResourceRef,
     Result,
     Scope,
 )
-from reaper.pinned import PinnedPlan
-from reaper.policy import check_brake, decide, make_plan
+from reaper.pinned import PinnedPlan, refuse_outside_scope
+from reaper.policy import check_brake, decide, make_plan, pipeline_population
 from reaper.providers.base import ResourceKind
 from reaper.records import Event, RecordError, read_intent
 from reaper.results import Collection, SweepReport
@@ -117,13 +115,24 @@ class SweepService:
     def apply(self, pinned: PinnedPlan, now: datetime, dry_run: bool) -> SweepReport:
         """Act on exactly the resources of a pinned plan, each re-read and re-decided first.
 
-        A resource that is gone, changed owner or no longer gets the planned action is
-        skipped with the reason; nothing outside the plan is ever touched.
+        The plan only names resources: the kinds and scopes it names are collected afresh,
+        and each item is decided from that live state and the current config. A resource
+        that is gone, changed owner or no longer gets the planned action is skipped with
+        the reason; nothing outside the plan is ever touched. The safety brake measures
+        against the live pipeline population of those kinds and scopes, not the plan's.
+
+        Raises PlanRefused, before anything is done (no audit record, no API call), when
+        an item lies outside the configured kinds, accounts and regions.
         """
+        self.check_scope(pinned)
         with self._sweep(dry_run) as sweep:
             report = self._apply(sweep, pinned, now)
         self._log_summary(report)
         return report
+
+    def check_scope(self, pinned: PinnedPlan) -> None:
+        """Raise PlanRefused naming every item outside the configured kinds and scopes."""
+        refuse_outside_scope(pinned, {kind.key(): kind.scopes() for kind in self.kinds})
 
     def release(self, kind: ResourceKind, resource_id: str) -> Outcome | None:
         """Find a resource by id in the kind's scopes and release it; None if not found."""
@@ -174,44 +183,24 @@ class SweepService:
         sweep.start(pinned_plan=pinned.generated_at.isoformat())
         sweep.recover()
         by_key = {k.key(): k for k in self.kinds}
-        wanted: dict[tuple[str, Scope], list[str]] = defaultdict(list)
-        malformed: dict[ResourceRef, str] = {}
-        for item in pinned.items:
-            kind = by_key.get(item.ref.kind_key)
-            problem = kind.id_problem(item.ref.id) if kind is not None else None
-            if problem is not None:  # never sent: one bad id would fail its whole batch
-                malformed[item.ref] = problem
-            else:
-                wanted[(item.ref.kind_key, item.ref.scope)].append(item.ref.id)
-        found: dict[ResourceRef, Resource] = {}
-        errors: list[CollectError] = []
-        unreadable: set[tuple[str, Scope]] = set()
-        readable = [(key, ids) for key, ids in wanted.items() if key[0] in by_key]
-        jobs = [
-            Job(
-                account_of(by_key[key[0]].provider, key[1]),
-                partial(by_key[key[0]].get, key[1], ids),
-            )
-            for key, ids in readable
-        ]
-        futures = run_jobs(jobs, self.limits)
-        for (key, _), future in zip(readable, futures, strict=True):
-            try:
-                found.update((r.ref, r) for r in future.result().resources)
-            except ReaperError as err:
-                errors.append(CollectError(key[0], key[1], str(err)))
-                unreadable.add(key)
+        # Every (kind, scope) the plan names is collected whole: its live pipeline
+        # population is what the brake measures against.
+        named = dict.fromkeys((item.ref.kind_key, item.ref.scope) for item in pinned.items)
+        collection = _collect_pairs(
+            [(by_key[key], scope) for key, scope in named], self.limits, None, self.stop
+        )
+        found = {r.ref: r for r in collection.resources}
+        unreadable = {(e.kind_key, e.scope) for e in collection.errors}
         decisions: list[Decision] = []
         skipped: list[Outcome] = []
         for item in pinned.items:
-            key = (item.ref.kind_key, item.ref.scope)
             current = found.get(item.ref)
             why = ""
-            if key[0] not in by_key:
-                why = f"kind {key[0]} is not enabled in the config"
-            elif item.ref in malformed:
-                why = malformed[item.ref]
-            elif key in unreadable:
+            kind = by_key[item.ref.kind_key]
+            malformed = kind.id_problem(item.ref.id)
+            if malformed is not None:
+                why = malformed
+            elif (item.ref.kind_key, item.ref.scope) in unreadable:
                 why = "could not be re-read"
             elif current is None:
                 why = "gone"
@@ -226,8 +215,8 @@ class SweepService:
             log.warning("pinned %s %s skipped: %s", item.action, item.ref, why)
             skipped.append(Outcome(item.ref, item.action, Result.SKIPPED, why))
         sweep.actuator.record_skipped(skipped)
-        plan = Plan(created_at=now, decisions=tuple(decisions), population=pinned.population)
-        collection = Collection((), tuple(errors), 0)
+        population = pipeline_population(collection.resources, settings.tags)
+        plan = Plan(created_at=now, decisions=tuple(decisions), population=population)
         try:
             check_brake(plan, settings.safety)
         except SafetyLimitExceeded as brake:
@@ -248,6 +237,16 @@ def collect(
     collect errors.
     """
     pairs = [(kind, scope) for kind in kinds for scope in kind.scopes()]
+    return _collect_pairs(pairs, limits, on_scope_done, stop)
+
+
+def _collect_pairs(
+    pairs: Sequence[tuple[ResourceKind, Scope]],
+    limits: WorkerLimits,
+    on_scope_done: ScopeDone | None,
+    stop: StopFlag | None,
+) -> Collection:
+    """``collect`` for the given (kind, scope) pairs."""
     jobs = [
         Job(account_of(kind.provider, scope), partial(_collect_one, kind, scope, on_scope_done))
         for kind, scope in pairs

@@ -20,10 +20,15 @@ REASON = "reaper-reason"
 QUARANTINED_AT = "reaper-quarantined-at"
 FAILURES = "reaper-failures"
 LAST_FAILURE_AT = "reaper-last-failure-at"
+SIGNATURE = "reaper-signature"
+"""Reserved for signed lifecycle state, not written yet: reaper's IAM policy already lets
+reaper write it, and the example SCP already keeps every other principal from it."""
 
 MARK_KEYS = (STATE, MARKED_AT, ACTION, REASON)
 FAILURE_KEYS = (FAILURES, LAST_FAILURE_AT)
 ALL_KEYS = (*MARK_KEYS, QUARANTINED_AT, *FAILURE_KEYS)
+RESERVED_KEYS = (SIGNATURE,)
+"""Lifecycle keys reaper does not write yet but keeps for itself (IAM policy, SCP)."""
 _ANY_KEY = frozenset(ALL_KEYS)
 
 # What reaper writes: ASCII digits only (str.isdigit also takes "²" and other scripts'

@@ -281,8 +281,14 @@ def make_plan(
         ordered = sorted(unique.values(), key=_sort_key)
         rules = _Rules(policy)
         decisions = tuple(_decide(r, rules, tags, now) for r in ordered)
-        population = Counter(r.ref.kind_key for r in unique.values() if tags.pipeline in r.tags)
-    return Plan(created_at=now, decisions=decisions, population=dict(population))
+        population = pipeline_population(unique.values(), tags)
+    return Plan(created_at=now, decisions=decisions, population=population)
+
+
+def pipeline_population(resources: Iterable[Resource], tags: TagKeys) -> dict[str, int]:
+    """The pipeline-tagged resources per ``provider:kind``, which the brake measures
+    against. Pure; consumed by ``make_plan`` and by ``SweepService.apply``."""
+    return dict(Counter(r.ref.kind_key for r in resources if tags.pipeline in r.tags))
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from reaper.config import Settings, describe_settings, load_settings
 from reaper.errors import ConfigError, ReaperError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
+from reaper.pinned import PlanRefused
 from reaper.providers.catalog import build_kinds
 from reaper.report import FORMATS
 from reaper.results import ExitCode
@@ -82,13 +83,22 @@ def fail_config(err: ConfigError) -> NoReturn:
     exit_with(ExitCode.USAGE)
 
 
+def refuse(err: PlanRefused) -> NoReturn:
+    """A refused pinned plan: one ``refused:`` line per problem, exit 2."""
+    for problem in err.problems:
+        click.echo(f"refused: {problem}", err=True)
+    exit_with(ExitCode.USAGE)
+
+
 def guard(call: Callable[[], T]) -> T:
     """Run a call, turning reaper's own errors into a one-line message and an exit code:
-    2 for config errors, 1 for the rest."""
+    2 for config errors and refused plans, 1 for the rest."""
     try:
         return call()
     except ConfigError as err:
         fail_config(err)
+    except PlanRefused as err:
+        refuse(err)
     except ReaperError as err:
         click.echo(f"error: {err}", err=True)
         exit_with(ExitCode.PARTIAL_FAILURE)

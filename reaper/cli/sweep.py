@@ -22,6 +22,7 @@ from reaper.cli.common import (
     make_service,
     new_metrics,
     output_options,
+    refuse,
     startup,
 )
 from reaper.config import Settings, describe_settings
@@ -101,7 +102,9 @@ def apply_command(
 
     Naming a reviewed plan file is the opt-in: this acts unless --dry-run. Each resource is
     re-read first and skipped, with the reason, if it is gone, changed owner or no longer
-    qualifies. Plans older than safety.plan_max_age or made with another config are refused.
+    qualifies; the safety brake counts the live population. Plans older than
+    safety.plan_max_age, made with another config, or naming resources outside the
+    configured kinds, accounts and regions are refused (exit 2) before anything is done.
     """
     settings, digest = load(config_path)
     _check_stdout(settings, fmt, output)
@@ -117,11 +120,11 @@ def apply_command(
     try:
         pinned = read_pinned(document, plan_file, digest, settings.safety.plan_max_age, now)
     except PlanRefused as err:
-        click.echo(f"refused: {err}", err=True)
-        exit_with(ExitCode.USAGE)
+        refuse(err)
     startup("apply", config_path, settings, dry_run)
     metrics = new_metrics()
     service = guard(lambda: make_service(settings, digest, metrics))
+    guard(lambda: service.check_scope(pinned))
     report: SweepReport | None = None
     try:
         report = guard(lambda: service.apply(pinned, now, dry_run))

@@ -58,6 +58,10 @@ class ResourceKind(ABC):
     """The cloud permissions the kind needs, for the deployment docs and IAM policies."""
     delete_order: ClassVar[int]
     """Kinds with lower numbers are deleted first (dependants before what they depend on)."""
+    state_tags: ClassVar[tuple[str, ...]] = ()
+    """Tags of the kind's own that reaper writes on its resources, besides the lifecycle
+    keys (``reaper.lifecycle``): what quarantine records for release. Nobody else may
+    write them (the IAM policy and the example SCP name them)."""
     audited_tags: ClassVar[tuple[str, ...]] = ()
     """Tags of the provider's own conventions worth keeping in audit records (AWS's
     ``Name``), besides the configured tag keys."""

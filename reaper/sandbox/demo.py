@@ -14,12 +14,14 @@ from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
 from reaper.config import Settings, parse_settings
 from reaper.providers.aws.clients import AwsConnection
+from reaper.providers.aws.iam_policy import policy_document
 from reaper.providers.catalog import build_kinds
 from reaper.report import human, render_sweep
 from reaper.results import ExitCode, SweepReport
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
 from reaper.sandbox.moto_server import MotoServer
+from reaper.sandbox.principals import sweeper
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
 
     With ``apply`` the demo runs two sweeps: the first marks what is due, the second runs
     one grace period later (the clock is passed forward, as it is in the tests) and acts.
+    The sweeps run as an IAM user (and, in the staging account, a role) holding only the
+    policy ``reaper iam-policy`` generates for the demo config, with IAM enforced.
     """
     audit = audit_path or str(Path(tempfile.mkdtemp(prefix="reaper-demo-")) / "audit.jsonl")
     settings = demo_settings(audit)
@@ -90,16 +94,23 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
             len(DEMO_LAYOUT),
             len(clusters),
         )
-        connections = {"aws": AwsConnection(sandbox_session(), server.endpoint_url)}
+        principal = sweeper(server, settings, policy_document(settings))
+        log.info(
+            "sweeping as %s, which holds only the policy `reaper iam-policy` makes for this "
+            "config (IAM enforced)",
+            principal.arn,
+        )
+        connections = {"aws": AwsConnection(principal.session, server.endpoint_url)}
         kinds = build_kinds(settings, connections)
         service = SweepService(settings, kinds, lambda: build_audit_log(settings.audit))
-        report = service.run(now, dry_run=not apply)
-        _show(report, fmt, "Sweep 1: mark what is due" if apply else "")
-        if apply and report.exit_code == ExitCode.OK:
-            later = now + settings.policy.grace_period
-            report = service.run(later, dry_run=False)
-            title = f"Sweep 2: {human(settings.policy.grace_period)} later, act on the marked"
-            _show(report, fmt, title)
+        with server.iam_enforced():
+            report = service.run(now, dry_run=not apply)
+            _show(report, fmt, "Sweep 1: mark what is due" if apply else "")
+            if apply and report.exit_code == ExitCode.OK:
+                later = now + settings.policy.grace_period
+                report = service.run(later, dry_run=False)
+                title = f"Sweep 2: {human(settings.policy.grace_period)} later, act on the marked"
+                _show(report, fmt, title)
         if fmt == "table":
             if apply:
                 alive = live_instances(server, DEMO_LAYOUT)

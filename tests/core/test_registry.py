@@ -22,6 +22,7 @@ import pytest
 
 from reaper.config import known_kinds, parse_settings, provider_sections
 from reaper.errors import ConfigError
+from reaper.lifecycle import ALL_KEYS, RESERVED_KEYS
 from reaper.model import Action, Resource, ResourceRef, Scope
 from reaper.policy import decide
 from reaper.providers import catalog
@@ -165,6 +166,16 @@ def test_kind_declares_its_permissions_in_its_providers_format(key: str) -> None
     verbs = [re.split(r"[:.]", p)[-1] for p in permissions]
     assert any(v.startswith(lists) for v in verbs), f"{key} cannot list"
     assert any(v.startswith(deletes) for v in verbs), f"{key} cannot delete"
+
+
+@pytest.mark.parametrize("key", KIND_KEYS)
+def test_kind_state_tags_are_reapers_own_keys(key: str) -> None:
+    """What a kind writes besides the lifecycle keys goes in its IAM policy and the SCP."""
+    tags = REGISTRY[key].state_tags
+    assert isinstance(tags, tuple)
+    assert all(isinstance(t, str) and t.startswith("reaper-") for t in tags), tags
+    assert not set(tags) & {*ALL_KEYS, *RESERVED_KEYS}
+    assert len(set(tags)) == len(tags)
 
 
 @pytest.mark.parametrize("key", KIND_KEYS)

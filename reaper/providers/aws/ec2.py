@@ -68,6 +68,7 @@ class Ec2Instances(ResourceKind):
         "ec2:ModifyNetworkInterfaceAttribute",
         "sts:GetCallerIdentity",
     )
+    state_tags = (ORIGINAL_GROUPS, ORIGINAL_STATE)
     audited_tags = ("Name",)
     delete_order = 50
     id_pattern = r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})"

@@ -34,6 +34,7 @@ from reaper.providers.aws.eks_api import DELETING, NOT_FOUND, PAGE_SIZE, EksApi
 from reaper.providers.aws.eks_isolation import quarantine_clusters, release_cluster
 from reaper.providers.aws.eks_records import (
     ORIGINAL_ENDPOINT,
+    ORIGINAL_KEYS,
     ORIGINAL_SCALING,
     ClusterFacts,
     Scaling,
@@ -74,6 +75,8 @@ class EksClusters(ResourceKind):
     # replaced by their group, and the cluster would be deleted no sooner. With clusters
     # first, node group deletion starts, and the EC2 kind then finds those instances
     # already shutting down (already gone) or terminates them while their group drains.
+    state_tags = ORIGINAL_KEYS
+    """On the cluster; ``reaper-original-scaling`` also on node groups (eks_records)."""
     audited_tags = ("Name",)
     delete_order = 40
     # EKS's CreateCluster: 1-100 characters, alphanumerics first, then also '-' and '_'.
