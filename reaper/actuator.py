@@ -311,8 +311,17 @@ class Actuator:
         return Outcome(decision.ref, decision.action, Result.SKIPPED, message)
 
     def sweep_record(self, event: Event, **fields: Any) -> dict[str, Any]:
-        """A sweep-level record (start, end, brake)."""
+        """A sweep-level record (start, brake)."""
         return self._writer.sweep_record(event, self._clock(), **fields)
+
+    def sweep_end_record(
+        self,
+        open_intents: Sequence[Mapping[str, Any]],
+        why: Mapping[tuple[str, ...], str],
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """The ``sweep-end`` record, carrying the intents still open and why."""
+        return self._writer.sweep_end_record(self._clock(), open_intents, why, **fields)
 
     def _record(
         self,

@@ -18,9 +18,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from reaper.actuator import Actuator, StopFlag
-from reaper.audit import AuditLog, dangling_intents
+from reaper.audit import AuditLog
 from reaper.config import Settings
-from reaper.errors import AuditError, NotStarted, ReaperError, SafetyLimitExceeded
+from reaper.errors import NotStarted, ReaperError, SafetyLimitExceeded, TrailRefused
 from reaper.model import (
     Action,
     Collected,
@@ -35,7 +35,7 @@ from reaper.model import (
 from reaper.pinned import PinnedPlan, refuse_outside_scope
 from reaper.policy import check_brake, decide, make_plan, pipeline_population
 from reaper.providers.base import ResourceKind
-from reaper.records import Event, RecordError, read_intent
+from reaper.records import Event, RecordError, Unresolved, action_key, read_intent
 from reaper.results import Collection, SweepReport
 from reaper.workers import Job, WorkerLimits, account_of, run_jobs
 
@@ -106,7 +106,11 @@ class SweepService:
         """
         with self._sweep(dry_run) as sweep:
             sweep.start()
-            sweep.recover()
+            sweep.recover(
+                "this dry run only plans it; the next applied sweep decides about it afresh"
+                if dry_run
+                else "this sweep's plan decides about it afresh"
+            )
             plan, collection, brake = self.plan(now)
             report = sweep.finish(plan, collection, brake, [])
         self._log_summary(report)
@@ -156,9 +160,11 @@ class SweepService:
         started = time.monotonic()
         try:
             audit = self.open_audit()
-        except ReaperError:
+        except ReaperError as err:
             if self.metrics is not None:
                 self.metrics.observe_error(0.0)
+                if isinstance(err, TrailRefused):
+                    self.metrics.observe_refusal(err)
             raise
         with audit:
             sweep = _Sweep(self, audit, dry_run, started)
@@ -181,7 +187,11 @@ class SweepService:
     def _apply(self, sweep: _Sweep, pinned: PinnedPlan, now: datetime) -> SweepReport:
         settings = self.settings
         sweep.start(pinned_plan=pinned.generated_at.isoformat())
-        sweep.recover()
+        sweep.recover(
+            "this dry run acts on nothing"
+            if sweep.dry_run
+            else "this apply acts on it only if the pinned plan names it and it still qualifies"
+        )
         by_key = {k.key(): k for k in self.kinds}
         # Every (kind, scope) the plan names is collected whole: its live pipeline
         # population is what the brake measures against.
@@ -302,6 +312,8 @@ class _Sweep:
         self.sweep_id = uuid.uuid4().hex[:12]
         self.kinds = {k.key(): k for k in service.kinds}
         self.actuator = service._actuator(audit, self.sweep_id)
+        # Why each intent recovery could not complete is still open, by action_key.
+        self.unresolved: dict[tuple[str, ...], str] = {}
 
     @contextmanager
     def measured(self) -> Iterator[None]:
@@ -311,10 +323,12 @@ class _Sweep:
         """
         try:
             yield
-        except BaseException:
+        except BaseException as err:
             metrics = self.service.metrics
             if metrics is not None:
                 metrics.observe_error(time.monotonic() - self.started)
+                if isinstance(err, TrailRefused):
+                    metrics.observe_refusal(err)
                 self._observe_failures(metrics)
             raise
 
@@ -345,44 +359,47 @@ class _Sweep:
             ]
         )
 
-    def recover(self) -> None:
-        """Complete the intents an earlier run left without an outcome (it crashed).
+    def recover(self, next_step: str) -> None:
+        """Complete the intents the trail holds without an outcome: actions of unknown fate.
 
-        A delete whose resource is gone went through; anything else is recorded as not
-        performed, and this sweep's plan decides about the resource afresh. No action is
-        repeated here.
+        They come from the audit log, which read them back from the sink the chain
+        continues from (the bucket, for a pod whose local file is new), as far as the
+        last ``sweep-end``: the intents of a run that crashed, and those earlier
+        recoveries could not complete. Each resource is re-read: a delete whose resource
+        is gone went through (``already-gone``); anything else is recorded as ``skipped``,
+        with ``next_step`` saying what happens to the resource now. No action is repeated
+        here. An intent whose resource cannot be re-read (the API is down, its kind is
+        not swept by this run) stays open, and this sweep's ``sweep-end`` carries it,
+        with why, to the next sweep's recovery.
         """
-        path = self.service.settings.audit.path
-        if path is None:
-            return
-        try:
-            dangling = dangling_intents(path)
-        except AuditError as err:
-            log.error("cannot look for interrupted actions in %s: %s", path, err)
-            return
-        for record in dangling:
+        for record in self.audit.open_intents:
+            key = action_key(record)
             try:
                 intent = read_intent(record)
             except RecordError as err:
-                log.warning("unreadable dangling intent seq=%s: %s", record.get("seq"), err)
+                log.warning("unreadable open intent seq=%s: %s", record.get("seq"), err)
+                self.unresolved[key] = f"unreadable intent record: {err}"
                 continue
             ref = intent.ref
             kind = self.kinds.get(ref.kind_key)
-            result, message = Result.SKIPPED, "interrupted before the action; planned afresh"
             if kind is None:
-                message = f"interrupted; kind {ref.kind_key} is not enabled now"
-            else:
-                try:
-                    present = bool(kind.get(ref.scope, [ref.id]).resources)
-                except ReaperError as err:
-                    log.error(
-                        "cannot re-read %s after an interrupted %s: %s", ref, intent.action, err
-                    )
-                    continue
-                if not present and intent.action == str(Action.DELETE):
-                    result, message = Result.ALREADY_GONE, "interrupted; the delete went through"
-                elif not present:
-                    result, message = Result.ALREADY_GONE, "interrupted; the resource is gone"
+                self.unresolved[key] = f"not checked: kind {ref.kind_key} is not swept by this run"
+                log.warning(
+                    "interrupted %s on %s left open: %s", intent.action, ref, self.unresolved[key]
+                )
+                continue
+            try:
+                present = bool(kind.get(ref.scope, [ref.id]).resources)
+            except ReaperError as err:
+                self.unresolved[key] = f"cannot re-read the resource: {err}"
+                log.error(
+                    "cannot re-read %s after an interrupted %s (left open for the next sweep): %s",
+                    ref,
+                    intent.action,
+                    err,
+                )
+                continue
+            result, message = recovery_outcome(intent.action, present, next_step)
             log.warning("recovered interrupted %s on %s: %s", intent.action, ref, message)
             self.audit.append([self.actuator.recovered_record(record, result, message)])
 
@@ -417,11 +434,20 @@ class _Sweep:
                     decision.failures,
                     decision.intended or decision.action,
                 )
-        report = SweepReport(self.sweep_id, plan, collection, self.dry_run, tuple(outcomes), brake)
+        still_open = self.audit.open_intents
+        unresolved = tuple(
+            Unresolved.of(i, self.unresolved.get(action_key(i), "")) for i in still_open
+        )
+        for item in unresolved:
+            log.error("unresolved intent %s", item.describe())
+        report = SweepReport(
+            self.sweep_id, plan, collection, self.dry_run, tuple(outcomes), brake, unresolved
+        )
         self.audit.append(
             [
-                self.actuator.sweep_record(
-                    Event.SWEEP_END,
+                self.actuator.sweep_end_record(
+                    still_open,
+                    self.unresolved,
                     dry_run=self.dry_run,
                     exit_code=int(report.exit_code),
                     collect_errors=[
@@ -448,4 +474,32 @@ class _Sweep:
             notifier.notify_summary(report)
 
 
-__all__ = ["ScopeDone", "SweepService", "collect"]
+def recovery_outcome(action: str, present: bool, next_step: str) -> tuple[Result, str]:
+    """What became of an interrupted action, from whether its resource is still there. Pure.
+
+    Only what a re-read can tell: a resource that is gone is ``already-gone`` (for a
+    delete, it went through); one that is still there is ``skipped`` (the action is not
+    repeated here) with what happens to it next: ``next_step`` for the actions a plan
+    makes, running ``reaper release`` again for a release. Consumed by recovery.
+    """
+    if not present:
+        if action == Action.DELETE:
+            return Result.ALREADY_GONE, "interrupted; the resource is gone: the delete went through"
+        return Result.ALREADY_GONE, f"interrupted; the resource is gone, so the {action} is moot"
+    if action == Action.RELEASE:
+        return Result.SKIPPED, (
+            "interrupted; the release may be partly done and is not repeated: run "
+            "`reaper release` again to finish it"
+        )
+    if action == Action.DELETE:
+        return (
+            Result.SKIPPED,
+            f"interrupted; the resource still exists, so the delete did not happen; {next_step}",
+        )
+    return (
+        Result.SKIPPED,
+        f"interrupted; the {action} may be partly done and is not repeated; {next_step}",
+    )
+
+
+__all__ = ["ScopeDone", "SweepService", "collect", "recovery_outcome"]

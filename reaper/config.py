@@ -391,7 +391,7 @@ class S3AuditSettings(_Section):
 
     bucket: str
     prefix: str = "reaper-audit"
-    """Objects are ``{prefix}/{first_seq:012d}-{last_seq:012d}.jsonl``."""
+    """Objects are ``{prefix}/{first_seq:012d}.jsonl``, created only if the key is free."""
     region: str | None = None
     """The bucket's region; None leaves it to the AWS environment."""
     object_lock_mode: str | None = None
@@ -447,7 +447,7 @@ class GcsAuditSettings(_Section):
 
     bucket: str
     prefix: str = "reaper-audit"
-    """Objects are ``{prefix}/{first_seq:012d}-{last_seq:012d}.jsonl``."""
+    """Objects are ``{prefix}/{first_seq:012d}.jsonl``, created only if the key is free."""
     required: bool = False
     """True: when an upload fails, the sweep takes no action, as when the file fails."""
 
@@ -472,6 +472,9 @@ class AuditSettings(_Section):
     Always required: if it cannot be written, nothing is done. ``null`` turns it off."""
     stdout: bool = False
     """Also print every record as a JSON line on standard output, for a log collector."""
+    lock_timeout: ZeroOrDuration = timedelta(minutes=2)
+    """How long a run waits for another run that has the audit file open (its lock,
+    ``<path>.lock``) before it gives up with exit code 4. ``0s``: not at all."""
     s3: S3AuditSettings | None = None
     gcs: GcsAuditSettings | None = None
 

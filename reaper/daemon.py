@@ -7,14 +7,18 @@ one process-wide lock spans the jobs, so a job that fires while another job's sw
 is skipped (logged, and counted in ``reaper_daemon_skipped_runs_total``). Every job's
 first sweep starts as the daemon starts. Cron expressions are crontab's, in UTC.
 
-Each sweep reads the clock once and opens the audit trail afresh: the chain head is read
-again, so a ``reaper release`` run by hand between sweeps continues the same chain
-instead of forking it, and a sink that cannot be reached fails that sweep only, not
-every later one. The metrics registry lives as long as the daemon.
+Each sweep reads the clock once and opens the audit trail afresh, holding its lock only
+while the sweep runs: the chain head is read again, so a ``reaper release`` run by hand
+between sweeps continues the same chain instead of forking it, and a sink that cannot be
+reached fails that sweep only, not every later one. The daemon remembers the last record
+it wrote: a trail that ends before it (the local file deleted or replaced between
+sweeps) is refused, and so is every later sweep, until the trail is restored or the
+daemon restarted. The metrics registry lives as long as the daemon.
 
 HTTP on ``daemon.listen``: ``/metrics``; ``/healthz`` (200 while the scheduler runs);
-``/readyz`` (200 while, for every job, the last sweep ended with exit code 0 within
-``daemon.ready_after_missed`` schedule periods). Requests are not logged.
+``/readyz`` (200 while the last sweep left no intent unresolved and, for every job, the
+last sweep ended with exit code 0 within ``daemon.ready_after_missed`` schedule
+periods). Requests are not logged.
 
 Stopping. The first SIGTERM (or SIGINT) schedules nothing more and asks the running
 sweep to stop after the action group it is in (see :class:`reaper.actuator.StopFlag`):
@@ -52,11 +56,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from reaper import __version__
 from reaper.actuator import StopFlag
 from reaper.app import SweepService
-from reaper.audit import AuditLog
+from reaper.audit import AuditLog, ChainHead
 from reaper.audit.build import build_audit_log
 from reaper.config import Schedule, Settings
 from reaper.durations import format_duration
-from reaper.errors import ConfigError, ReaperError
+from reaper.errors import AuditError, AuditLocked, ConfigError, ReaperError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.providers.base import ResourceKind
@@ -165,24 +169,42 @@ class SweepStatus:
     """None when the sweep failed before it had one (the audit trail did not open)."""
     finished: datetime
     exit_code: int
+    error: str = ""
+    """Why the sweep failed before it had a report."""
+    unresolved: tuple[str, ...] | None = None
+    """The trail's intents still without an outcome after the sweep, described; None when
+    the sweep failed before it could tell."""
 
 
 def readiness(
     jobs: Sequence[Job], last: Mapping[str, SweepStatus], ready_after_missed: int, now: datetime
 ) -> tuple[bool, str]:
-    """Ready when every job's last sweep ended with exit code 0 recently enough. Pure.
+    """Ready when the trail has no unresolved intent and every job's last sweep ended with
+    exit code 0 recently enough. Pure.
 
-    Recently enough: within ``ready_after_missed`` periods of the job's schedule before
-    ``now``. Returns the verdict and the reason, for ``/readyz``.
+    Unresolved intents are the trail's, so the latest sweep of any job that could tell
+    says. Recently enough: within ``ready_after_missed`` periods of the job's schedule
+    before ``now``. Returns the verdict and the reason, for ``/readyz``.
     """
+    told = [s for s in last.values() if s.unresolved is not None]
+    latest = max(told, key=lambda s: s.finished, default=None)
+    if latest is not None and latest.unresolved:
+        count = len(latest.unresolved)
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        return False, (
+            f"{count} unresolved intent{'s' if count > 1 else ''} in the audit trail, "
+            f"actions of unknown fate that each sweep's recovery tries again: "
+            f"{latest.unresolved[0]}{more}"
+        )
     for job in jobs:
         status = last.get(job.name)
         if status is None:
             return False, f"job {job.name}: no sweep has finished yet"
         if status.exit_code != ExitCode.OK:
+            why = f": {status.error}" if status.error else ""
             return False, (
                 f"job {job.name}: the last sweep ({status.sweep_id or 'not started'}) "
-                f"ended with exit code {status.exit_code}"
+                f"ended with exit code {status.exit_code}{why}"
             )
         window = job.period * ready_after_missed
         if now - status.finished > window:
@@ -228,6 +250,9 @@ class Daemon:
         self._state_lock = threading.Lock()
         self._last: dict[str, SweepStatus] = {}
         self._running: tuple[str, AuditLog | None] | None = None
+        # The last record this daemon's sweeps wrote (or found): a trail that ends
+        # before it went back, and is refused.
+        self._known_head: ChainHead | None = None
         self._signals: list[int] = []
         self._server: _Server | None = None
         self.abandoned = False
@@ -353,23 +378,44 @@ class Daemon:
             report = service.run(now, self.dry_run)
         except ReaperError as err:
             log.error("job=%s sweep failed: %s", job.name, err)
-            self._finished(job, None, ExitCode.PARTIAL_FAILURE)
+            code = (
+                ExitCode.AUDIT_LOCKED if isinstance(err, AuditLocked) else ExitCode.PARTIAL_FAILURE
+            )
+            self._finished(job, None, code, error=str(err))
             return None
-        except Exception:
+        except Exception as err:
             # A bug: keep the daemon up (the next sweep may do better); /readyz shows it.
             log.exception("job=%s sweep failed", job.name)
-            self._finished(job, None, ExitCode.PARTIAL_FAILURE)
+            self._finished(
+                job, None, ExitCode.PARTIAL_FAILURE, error=f"{type(err).__name__}: {err}"
+            )
             return None
         finally:
-            with self._state_lock:
-                self._running = None
-        self._finished(job, report.sweep_id, report.exit_code)
+            self._done_running()
+        unresolved = tuple(u.describe() for u in report.unresolved)
+        self._finished(job, report.sweep_id, report.exit_code, unresolved=unresolved)
         return report
 
+    def _done_running(self) -> None:
+        """The sweep is over: remember the last record its trail holds."""
+        with self._state_lock:
+            audit = self._running[1] if self._running else None
+            self._running = None
+            if audit is not None:
+                self._known_head = audit.head
+
     def _open_audit(self) -> AuditLog:
-        """The audit trail of the running sweep, noted for a ``shutdown-abandoned`` record."""
+        """The audit trail of the running sweep, noted for a ``shutdown-abandoned`` record.
+
+        Refused (ChainWentBack) when it ends before the last record this daemon wrote.
+        """
+        with self._state_lock:
+            known = self._known_head
         try:
-            audit = build_audit_log(self.settings.audit)
+            audit = build_audit_log(self.settings.audit, known_head=known)
+        except AuditError as err:
+            # The same class (AuditLocked, ChainWentBack, ...): it decides exit code and metric.
+            raise type(err)(f"sweep not started: cannot open the audit trail: {err}") from err
         except ReaperError as err:
             raise ReaperError(f"sweep not started: cannot open the audit trail: {err}") from err
         with self._state_lock:
@@ -377,9 +423,19 @@ class Daemon:
                 self._running = (self._running[0], audit)
         return audit
 
-    def _finished(self, job: Job, sweep_id: str | None, exit_code: int) -> None:
+    def _finished(
+        self,
+        job: Job,
+        sweep_id: str | None,
+        exit_code: int,
+        *,
+        error: str = "",
+        unresolved: tuple[str, ...] | None = None,
+    ) -> None:
         with self._state_lock:
-            self._last[job.name] = SweepStatus(sweep_id, self._clock(), exit_code)
+            self._last[job.name] = SweepStatus(
+                sweep_id, self._clock(), exit_code, error, unresolved
+            )
 
     def _abandon(self, reason: str) -> int:
         """Give up on the running sweep: record what is left dangling; exit code 1."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from reaper.errors import AuditLocked, ChainForked, ChainHeadUnknown, ChainWentBack, TrailRefused
 from reaper.model import Action
 
 if TYPE_CHECKING:
@@ -112,6 +113,21 @@ class Metrics:
             "Webhook notifications that could not be delivered.",
             registry=registry,
         )
+        self.unresolved_intents = Gauge(
+            "reaper_unresolved_intents",
+            "Intents in the audit trail still without an outcome after the last sweep: "
+            "actions of unknown fate that recovery could not check yet.",
+            registry=registry,
+        )
+        self.trail_refusals = Counter(
+            "reaper_audit_trail_refusals_total",
+            "Sweeps that did nothing, or stopped, because the audit trail could not be "
+            "taken or trusted: locked by another run, head unknown, went back, forked.",
+            ["reason"],
+            registry=registry,
+        )
+        for refused in (AuditLocked, ChainHeadUnknown, ChainWentBack, ChainForked):
+            self.trail_refusals.labels(refused.reason)
         # What was already counted of each audit log's and notifier's own failure counts,
         # so a log or notifier that lives across sweeps (the daemon) is counted once.
         self._seen_lock = threading.Lock()
@@ -130,6 +146,10 @@ class Metrics:
         """Record a sweep that raised instead of finishing (``result="error"``)."""
         self.sweep_duration.observe(duration)
         self.sweeps.labels("error").inc()
+
+    def observe_refusal(self, refused: TrailRefused) -> None:
+        """Count a sweep the audit trail refused (``reason`` is the error's)."""
+        self.trail_refusals.labels(refused.reason).inc()
 
     def observe_audit(self, audit: AuditLog) -> None:
         """Count the sink failures ``audit.failures`` gained since this log was last seen.
@@ -181,6 +201,7 @@ class Metrics:
             self.brake_trips.inc()
         if report.exit_code == 0:
             self.last_success.set(finished.timestamp())
+        self.unresolved_intents.set(len(report.unresolved))
         _forget(self.resources_seen, providers)
         for key, count in plan.population.items():
             provider, kind = key.split(":", 1)

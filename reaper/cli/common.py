@@ -1,7 +1,8 @@
 """What reaper's commands share: options, loading the config, mapping errors to exit codes.
 
-Exit codes (:class:`reaper.results.ExitCode`): 0 ok, 1 some collectors or actions failed,
-2 usage or config error, 3 safety brake. Logs always go to standard error.
+Exit codes (:class:`reaper.results.ExitCode`): 0 ok, 1 some collectors or actions failed
+(or the audit trail cannot be trusted), 2 usage or config error, 3 safety brake, 4 another
+run holds the audit trail. Logs always go to standard error.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from reaper import __version__
 from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
 from reaper.config import Settings, describe_settings, load_settings
-from reaper.errors import ConfigError, ReaperError
+from reaper.errors import AuditLocked, ConfigError, ReaperError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.pinned import PlanRefused
@@ -92,13 +93,17 @@ def refuse(err: PlanRefused) -> NoReturn:
 
 def guard(call: Callable[[], T]) -> T:
     """Run a call, turning reaper's own errors into a one-line message and an exit code:
-    2 for config errors and refused plans, 1 for the rest."""
+    2 for config errors and refused plans, 4 when another run holds the audit trail, 1 for
+    the rest."""
     try:
         return call()
     except ConfigError as err:
         fail_config(err)
     except PlanRefused as err:
         refuse(err)
+    except AuditLocked as err:
+        click.echo(f"error: {err}", err=True)
+        exit_with(ExitCode.AUDIT_LOCKED)
     except ReaperError as err:
         click.echo(f"error: {err}", err=True)
         exit_with(ExitCode.PARTIAL_FAILURE)

@@ -29,8 +29,9 @@ from reaper.audit import (
     verify_lines,
 )
 from reaper.audit.file_sink import FileSink
+from reaper.audit.stdout_sink import StdoutSink
 from reaper.cli.audit import audit
-from reaper.errors import AuditError
+from reaper.errors import AuditError, AuditLocked
 
 DEV_FULL = Path("/dev/full")
 needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="needs /dev/full")
@@ -147,6 +148,9 @@ def test_an_audit_log_needs_a_sink_and_distinct_names(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="no audit sink"):
         AuditLog(None)
     with pytest.raises(AuditError, match="distinct names"):
+        AuditLog(sinks=[StdoutSink(), StdoutSink()])
+    # One file twice is not two sinks but two writers: the second waits for the lock.
+    with pytest.raises(AuditLocked):
         AuditLog(tmp_path / "a.jsonl", sinks=[FileSink(tmp_path / "a.jsonl")])
 
 
@@ -546,6 +550,8 @@ def _ids(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def test_dangling_intents_are_those_of_the_last_sweeps_without_an_outcome(tmp_path: Path) -> None:
+    """Sweep-ends as reaper 0.1.0 wrote them (no ``open_intents``): read as 0.1.0 did.
+    Carried intents are tests/core/test_recovery.py's."""
     path = tmp_path / "t.jsonl"
     write_trail(
         path,

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,15 +30,16 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
 
-def _config(tmp_path: Path, audit: Path) -> Path:
-    path = tmp_path / "reaper.yaml"
+def _config(tmp_path: Path, audit: Path, **sinks: Any) -> Path:
+    path = audit.parent / "reaper.yaml" if sinks else tmp_path / "reaper.yaml"
     config = {
         "dry_run": False,
         "providers": {"aws": {"accounts": [{"name": "ci"}], "regions": [REGION]}},
         "policy": {"default_ttl": "12h", "grace_period": "0s"},
         "safety": {"max_actions_per_sweep": 10, "max_fraction": 1},
-        "audit": {"path": str(audit)},
+        "audit": {"path": str(audit), **sinks},
     }
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -85,20 +87,26 @@ def _records(audit: Path) -> list[dict[str, Any]]:
 
 
 def _run_and_kill_after_intent(
-    config: Path, env: dict[str, str], audit: Path, proxy: CountingProxy
+    config: Path,
+    env: dict[str, str],
+    audit: Path,
+    proxy: CountingProxy,
+    records: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> None:
-    """Start an applied sweep; kill it once its intent is on disk and its
-    TerminateInstances request has reached the proxy (which holds it for a while)."""
+    """Start an applied sweep; kill it once its intent is stored (in ``audit``, or what
+    ``records`` reads) and its TerminateInstances request has reached the proxy (which
+    holds it for a while)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "reaper", "run", "-c", str(config), "--apply"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    stored = records or (lambda: _records(audit))
     deadline = time.monotonic() + 60
     try:
         while not (
-            any(r["event"] == "intent" for r in _records(audit))
+            any(r["event"] == "intent" for r in stored())
             and proxy.count("ec2", "TerminateInstances") > 0
         ):
             assert process.poll() is None, "reaper exited before its action"
@@ -182,3 +190,64 @@ def test_kill_before_the_action_happens_then_next_sweep_does_it_once(
     assert [r["resource"]["id"] for r in done] == ids
     result = verify_lines(audit.read_bytes().splitlines(keepends=True))
     assert result.ok, result
+
+
+def _bucket_lines(s3: Any, bucket: str) -> list[bytes]:
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="trail/").get("Contents", [])
+    bodies = [s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed]
+    return b"".join(bodies).splitlines(keepends=True)
+
+
+def test_a_new_pod_recovers_from_the_bucket_what_a_killed_pod_left(
+    sandbox: MotoServer, aws_session: boto3.Session, tmp_path: Path
+) -> None:
+    """The CronJob shape: the local file is on an emptyDir, S3 is the only durable copy.
+
+    Pod 1 is killed inside its TerminateInstances call, with its intents in S3 (a
+    required sink). Pod 2 starts with a new, empty local file and the same bucket: it
+    must find the intents there, complete them, and repeat nothing.
+    """
+    ids = _seed_expired(sandbox, 2)
+    s3 = aws_session.client("s3", endpoint_url=sandbox.endpoint_url)
+    bucket = "audit-cronjob"
+    s3.create_bucket(Bucket=bucket)
+    remote = {"s3": {"bucket": bucket, "prefix": "trail", "required": True}}
+
+    def in_bucket() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in _bucket_lines(s3, bucket)]
+
+    with CountingProxy(sandbox.endpoint_url, latency=1.5) as proxy:
+        env = sandbox_env(proxy.endpoint_url, REGION)
+        pod_1 = tmp_path / "pod-1" / "audit.jsonl"
+        config_1 = _config(tmp_path, pod_1, **remote)
+        _run_and_kill_after_intent(config_1, env, pod_1, proxy, in_bucket)
+        deadline = time.monotonic() + 20
+        while "running" in _states(sandbox, ids).values() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        killed = in_bucket()
+        assert {r["resource"]["id"] for r in killed if r["event"] == "intent"} == set(ids)
+        assert not [r for r in killed if r["event"] in ("outcome", "sweep-end")]
+        assert set(_states(sandbox, ids).values()) <= {"shutting-down", "terminated"}
+
+        proxy.latency = 0
+        proxy.reset_counts()
+        pod_2 = tmp_path / "pod-2" / "audit.jsonl"  # a new pod: a new, empty emptyDir
+        second = _run(_config(tmp_path, pod_2, **remote), env)
+        assert second.returncode == 0, second.stderr
+        assert proxy.count("ec2", "TerminateInstances") == 0, "an action was repeated"
+
+    records = in_bucket()
+    recovered = [r for r in records if r.get("recovered_by")]
+    assert {(r["resource"]["id"], r["result"]) for r in recovered} == {
+        (i, "already-gone") for i in ids
+    }
+    intent_seqs = {r["seq"] for r in records if r["event"] == "intent"}
+    assert {r["intent_seq"] for r in recovered} == intent_seqs
+    assert records[-1]["event"] == "sweep-end"
+    assert records[-1]["open_intents"] == []
+    # Pod 2's own file continues the bucket's chain; the bucket holds the whole trail.
+    local = _records(pod_2)
+    assert local[0]["seq"] == len(killed) + 1
+    assert local == records[len(killed) :]
+    result = verify_lines(_bucket_lines(s3, bucket))
+    assert (result.ok, result.unresolved) == (True, 0), result

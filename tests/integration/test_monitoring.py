@@ -185,6 +185,8 @@ def test_every_metric_had_samples_after_the_sweeps(swept: Swept) -> None:
         "reaper_safety_brake_trips_total",
         "reaper_audit_sink_failures_total",
         "reaper_notification_failures_total",
+        "reaper_unresolved_intents",
+        "reaper_audit_trail_refusals_total",
     }
     assert expected <= swept.sample_names
 
@@ -226,6 +228,8 @@ def test_the_alerts_cover_what_operators_need() -> None:
         "ReaperDeletionsFailing",
         "ReaperAuditSinkFailing",
         "ReaperNotificationsFailing",
+        "ReaperUnresolvedIntents",
+        "ReaperAuditTrailRefused",
     }
     assert 'reaper_sweeps_total{result!="ok"}' in rules["ReaperSweepFailing"]["expr"]
     no_success = rules["ReaperNoRecentSuccessfulSweep"]["expr"]
