@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import textwrap
-import time
 import tracemalloc
 import typing
 from collections.abc import Iterator
@@ -676,7 +675,6 @@ def alias_bomb(levels: int, width: int = 10) -> str:
 def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
     path = write(tmp_path, alias_bomb(6))  # a million values: seconds and megabytes before
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         problems = problems_of(path)
         _, peak = tracemalloc.get_traced_memory()
@@ -686,7 +684,7 @@ def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
         f"{path}: the document is too big: its aliases expand it to more than 20,000 keys "
         "and values (a config needs far less)",
     )
-    assert time.perf_counter() - started < 2
+    # Refused before expansion: a million values would take hundreds of megabytes.
     assert peak < 20_000_000
 
 
@@ -728,11 +726,9 @@ def test_a_recursive_alias_is_an_error(tmp_path: Path, text: str, expected: str)
 @pytest.mark.parametrize("depth", [51, 400, 20_000], ids=["just-over", "python-limit", "deep"])
 def test_nesting_is_bounded(tmp_path: Path, depth: int) -> None:
     path = write(tmp_path, "dry_run: " + "[" * depth + "]" * depth + "\n")
-    started = time.perf_counter()
     assert problems_of(path) == (
         f"{path}: line 1: nested more than 50 levels deep (a config needs fewer than ten)",
     )
-    assert time.perf_counter() - started < 5
 
 
 def test_nesting_through_aliases_is_bounded(tmp_path: Path) -> None:

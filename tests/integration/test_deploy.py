@@ -61,14 +61,17 @@ def test_the_cronjob_recommends_a_bucket_sink_and_the_policy_grants_it() -> None
     assert "lifecycle release" not in cronjob
     assert "audit.s3" in cronjob
     assert "audit.gcs" in cronjob
-    policy = json.loads((DEPLOY / "aws" / "iam-policy.json").read_text())
-    (bucket,) = [s for s in policy["Statement"] if s["Sid"] == "ReaperAuditTrailBucket"]
-    assert set(bucket["Action"]) == {
-        "s3:ListBucket",
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:PutObjectRetention",
+    # The policy generated for the ConfigMap's config with its S3 block uncommented.
+    text = _manifest("configmap.yaml")["data"]["config.yaml"]
+    settings = parse_settings(yaml.safe_load(_uncommented(text, "s3")), "configmap")
+    policy = policy_document(settings)
+    actions = {
+        action
+        for statement in policy["Statement"]
+        for action in statement["Action"]
+        if action.startswith("s3:")
     }
+    assert actions == {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:PutObjectRetention"}
 
 
 def test_cronjob_never_runs_two_sweeps_at_once_and_does_not_apply() -> None:
