@@ -60,6 +60,7 @@ from reaper.durations import format_duration
 from reaper.errors import ConfigError, ReaperError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
+from reaper.pipelines.facts import PipelineStep
 from reaper.providers.base import ResourceKind
 from reaper.results import ExitCode, SweepReport
 
@@ -261,7 +262,9 @@ class Daemon:
         config_sha256: str = "",
         notifier: WebhookNotifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pipelines: PipelineStep | None = None,
     ) -> None:
+        """``pipelines``: the CI-run lookups, one for the daemon's life so ETags last."""
         if not jobs:
             raise ValueError("a daemon needs at least one job")
         self.settings = settings
@@ -272,6 +275,7 @@ class Daemon:
         self._config_sha256 = config_sha256
         self._notifier = notifier
         self._clock = clock
+        self._pipelines = pipelines
         self._stop = StopFlag()
         # Held by the one sweep running, whichever job it belongs to; held by the stop
         # sequence once it is over, so that no late job starts.
@@ -397,6 +401,7 @@ class Daemon:
             stop=self._stop,
             config_sha256=self._config_sha256,
             label=f"job={job.name}",
+            pipelines=self._pipelines,
         )
         with self._state_lock:
             self._running = (job.name, None)
