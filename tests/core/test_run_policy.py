@@ -13,7 +13,8 @@ from reaper.config import PolicySettings, TagKeys, parse_settings
 from reaper.errors import ConfigError
 from reaper.lifecycle import mark_tags, quarantine_tags
 from reaper.model import Action, Reason, Resource, ResourceRef, RunFacts, RunPhase, Scope
-from reaper.policy import decide
+from reaper.policy import decide, make_plan
+from reaper.report.view import build_view
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -184,3 +185,20 @@ def test_run_finished_is_a_reason_the_actions_setting_accepts() -> None:
         parse_settings({**base, "policy": {"actions": {"run-active": "delete"}}}, "b")
 
     assert settings.policy.action_for("aws", "ec2_instance", "run-finished") == "quarantine"
+
+
+def test_reports_count_an_active_runs_resources_instead_of_listing_them() -> None:
+    kept = resource(ACTIVE)
+    due = Resource(
+        ref=ResourceRef("aws", "ec2_instance", Scope("ci", "us-east-1"), "i-0def"),
+        name="done",
+        created_at=NOW - HOUR,
+        tags=RUN_TAGS,
+        run=finished(HOUR),
+    )
+
+    view = build_view(make_plan([kept, due], policy(), TAGS, NOW))
+
+    assert dict(view.quiet) == {"run-active": 1}
+    listed = [r for o in view.owners for p in o.pipelines for r in p.rows]
+    assert [(r.decision.ref.id, r.reasons) for r in listed] == [("i-0def", "run-finished")]
