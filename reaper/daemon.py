@@ -10,7 +10,8 @@ first sweep starts as the daemon starts. Cron expressions are crontab's, in UTC.
 Each sweep reads the clock once and opens the audit trail afresh: the chain head is read
 again, so a ``reaper release`` run by hand between sweeps continues the same chain
 instead of forking it, and a sink that cannot be reached fails that sweep only, not
-every later one. The metrics registry lives as long as the daemon.
+every later one. The metrics registry lives as long as the daemon, and so do the CI-run
+lookups (``pipelines``), whose ETags make later sweeps ask conditionally.
 
 HTTP on ``daemon.listen``: ``/metrics``; ``/healthz`` (200 while the scheduler runs);
 ``/readyz`` (200 while, for every job, the last sweep ended with exit code 0 within

@@ -60,3 +60,17 @@ def test_instance_actions_are_limited_to_pipeline_tagged_instances() -> None:
         assert len(granting) == 1, f"{action} granted by {len(granting)} statements"
         assert granting[0]["Resource"] == "arn:aws:ec2:*:*:instance/*"
         assert granting[0]["Condition"] == {"Null": {"aws:ResourceTag/reaper-pipeline": "false"}}
+
+
+def test_ci_tokens_come_from_an_optional_secret_never_a_literal() -> None:
+    cronjob = _manifest("cronjob.yaml")
+    deployment = yaml.safe_load((DEPLOY / "kubernetes" / "daemon" / "deployment.yaml").read_text())
+    for pod in (
+        cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        deployment["spec"]["template"]["spec"],
+    ):
+        env = {e["name"]: e for e in pod["containers"][0]["env"]}
+        for name in ("GITHUB_TOKEN", "GITLAB_TOKEN"):
+            assert "value" not in env[name]
+            ref = env[name]["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["optional"]) == ("reaper-ci-tokens", True)

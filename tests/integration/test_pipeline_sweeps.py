@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sweep_support import run_sweep
 
 from reaper.config import Settings, parse_settings
+from reaper.daemon import Daemon, plan_jobs
 from reaper.metrics import Metrics
 from reaper.model import Action, Reason
 from reaper.pipelines.facts import PipelineFacts
@@ -187,6 +188,33 @@ def test_tokens_appear_in_no_log_audit_record_report_or_metric(
     assert "api-error" in texts["logs"]  # the echoing answer was seen and logged
     for secret in SANDBOX_TOKENS.values():
         assert [name for name, text in texts.items() if secret in text] == []
+
+
+def test_a_daemon_keeps_one_lookup_so_its_later_sweeps_ask_conditionally(
+    estate: Estate, make_kinds: Any
+) -> None:
+    settings = estate.settings(dry_run=True)
+    metrics = Metrics(CollectorRegistry())
+    jobs = plan_jobs(settings, datetime.now(UTC))
+    daemon = Daemon(
+        settings,
+        make_kinds(settings),
+        metrics,
+        jobs,
+        dry_run=True,
+        pipelines=PipelineFacts.from_settings(settings, SANDBOX_TOKENS),
+    )
+
+    first = daemon.sweep(jobs[0])
+    calls_first = estate.github.stats()
+    estate.github.reset_stats()
+    second = daemon.sweep(jobs[0])
+
+    assert first is not None
+    assert second is not None
+    assert (calls_first.total, calls_first.not_modified) == (3, 0)
+    assert (estate.github.stats().total, estate.github.stats().not_modified) == (3, 2)
+    assert metrics.registry.get_sample_value("reaper_pipeline_api_not_modified_total") == 2
 
 
 # -- the command line ---------------------------------------------------------------------------
