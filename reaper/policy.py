@@ -107,15 +107,20 @@ def _decide(resource: Resource, rules: _Rules, tags: TagKeys, now: datetime) -> 
         return _with_backoff(expired, life, policy, now)
 
     risks, details = _risks(resource, policy, now)
-    litter = litter_at(resource)  # set only for a run its CI system said is finished
+    # What its CI run's system said (reaper.run_policy); None for most resources, and then
+    # the lines below decide exactly as they would without pipeline sources.
+    has_run = resource.run is not None
+    litter = litter_at(resource) if has_run else None
     run_due = litter is not None and now >= litter
     if due is None and not risks and not run_due:
-        reason = kept_reason(resource, Reason.UNKNOWN_AGE)
+        reason = kept_reason(resource, Reason.UNKNOWN_AGE) if has_run else Reason.UNKNOWN_AGE
         return Decision(resource, Action.KEEP, (reason,), deadline=litter)
     past_deadline = due is not None and now >= due[0]
     if not past_deadline and not risks and not run_due:
         assert due is not None
         action = Action.UNMARK if life.state is State.MARKED else Action.KEEP
+        if not has_run:
+            return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=due[0])
         reason = kept_reason(resource, Reason.WITHIN_TTL)
         return Decision(resource, action, (reason,), deadline=earliest(due[0], litter))
     reasons = (
@@ -123,8 +128,10 @@ def _decide(resource: Resource, rules: _Rules, tags: TagKeys, now: datetime) -> 
         *([Reason.RUN_FINISHED] if run_due else []),
         *risks,
     )
-    passed = earliest(due[0] if past_deadline and due else None, litter if run_due else None)
-    deadline = passed or now
+    deadline = due[0] if past_deadline and due else now
+    if run_due:
+        assert litter is not None
+        deadline = min(deadline, litter) if past_deadline else litter
     provider, kind = resource.ref.provider, resource.ref.kind
     # Several reasons: the most destructive of their actions wins (delete over quarantine).
     intended = max((rules.action(provider, kind, r) for r in reasons), key=_DESTRUCTIVENESS)
