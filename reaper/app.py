@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from reaper.model import (
     Scope,
 )
 from reaper.pinned import PinnedPlan, refuse_outside_scope
+from reaper.pipelines.facts import INVALID_TAG, PipelineStep, Prepared
 from reaper.policy import check_brake, decide, make_plan, pipeline_population
 from reaper.providers.base import ResourceKind
 from reaper.records import Event, RecordError, Unresolved, action_key, read_intent
@@ -56,7 +58,9 @@ class SweepService:
     again every time (a ``reaper release`` between two daemon sweeps continues the chain
     instead of forking it). ``stop`` is the daemon's flag: once requested, no further
     collector starts and no further action group is begun. ``label`` prefixes the summary
-    line (``job=default``).
+    line (``job=default``). ``pipelines`` runs between collecting and planning: it looks up
+    the CI runs the resources name (``reaper.pipelines.facts``); keep one for a process's
+    life so its ETags last across sweeps.
     """
 
     def __init__(
@@ -70,8 +74,10 @@ class SweepService:
         stop: StopFlag | None = None,
         config_sha256: str = "",
         label: str = "",
+        pipelines: PipelineStep | None = None,
     ) -> None:
         self.settings = settings
+        self.pipelines = pipelines
         self.kinds = tuple(kinds)
         self.open_audit = open_audit
         self.notifier = notifier
@@ -88,7 +94,10 @@ class SweepService:
     ) -> tuple[Plan, Collection, SafetyLimitExceeded | None]:
         """Collect and decide; never changes anything and writes no audit record."""
         collection = collect(self.kinds, self.limits, on_scope_done, self.stop)
-        plan = make_plan(collection.resources, self.settings.policy, self.settings.tags, now)
+        prepared = self._prepare(collection.resources, now)
+        plan = make_plan(prepared.resources, prepared.policy, self.settings.tags, now)
+        if prepared.population is not None:
+            plan = replace(plan, population=prepared.population)
         for decision in plan.decisions:
             for warning in decision.warnings:
                 log.warning("kind=%s id=%s %s", decision.ref.kind_key, decision.ref.id, warning)
@@ -154,6 +163,26 @@ class SweepService:
 
     # -- the parts -------------------------------------------------------------------
 
+    def _prepare(self, resources: Sequence[Resource], now: datetime) -> Prepared:
+        """The pipeline step's view of the collected resources; they as they are without one."""
+        if self.pipelines is None:
+            return Prepared(tuple(resources), self.settings.policy)
+        prepared = self.pipelines.prepare(resources, self.settings.policy, now)
+        if self.metrics is not None:
+            stats = prepared.stats
+            unknown = {str(reason): n for reason, n in stats.unknown_reasons.items()}
+            if prepared.invalid:
+                unknown[INVALID_TAG] = prepared.invalid
+            self.metrics.observe_run_lookups(
+                requests=stats.requests,
+                not_modified=stats.not_modified,
+                throttled=stats.throttled,
+                waited_seconds=stats.waited_seconds,
+                states={str(state): n for state, n in stats.states.items()},
+                unknown=unknown,
+            )
+        return prepared
+
     @contextmanager
     def _sweep(self, dry_run: bool) -> Iterator[_Sweep]:
         """An open audit trail and the bookkeeping of one sweep, measured in metrics."""
@@ -201,6 +230,8 @@ class SweepService:
         )
         found = {r.ref: r for r in collection.resources}
         unreadable = {(e.kind_key, e.scope) for e in collection.errors}
+        # Re-decided with fresh run facts: a run may have been re-run since the plan.
+        found = {r.ref: r for r in self._prepare(list(found.values()), now).resources}
         decisions: list[Decision] = []
         skipped: list[Outcome] = []
         for item in pinned.items:

@@ -68,7 +68,7 @@ ZeroOrDuration = Annotated[
 ]
 
 # The reasons a rule can act on, and the actions it may choose for them.
-ACTING_REASONS = ("ttl-expired", "expiry-passed", "unpatched", "exposed")
+ACTING_REASONS = ("ttl-expired", "expiry-passed", "unpatched", "exposed", "run-finished")
 # Risks are isolated first by default; an expired resource is simply deleted.
 DEFAULT_ACTIONS: Mapping[str, str] = {"unpatched": "quarantine", "exposed": "quarantine"}
 RULE_ACTIONS = ("delete", "quarantine")
@@ -102,6 +102,8 @@ class TagKeys(_Section):
     expires_at: str = "reaper-expires-at"
     protect: str = "reaper-protect"
     owner: str = "reaper-owner"
+    ci_source: str = "reaper-ci"
+    """Names the CI source (an alias under ``pipelines.sources``) of the pipeline tag's run."""
 
     @field_validator("*")
     @classmethod
@@ -587,6 +589,123 @@ class DaemonSettings(_Section):
         return value
 
 
+# -- pipelines: CI systems asked whether a resource's run is over -------------------------
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A label value for GCP and Kubernetes alike, lower-case: a source alias is a tag value.
+_LABEL_VALUE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
+_GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_GITLAB_PROJECT = re.compile(r"[^/\s]+(/[^/\s]+)+")
+
+
+# GitHub's token shapes that are also valid variable names (GitLab's hold a '-').
+_TOKEN_SHAPE = re.compile(r"(gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}")
+
+
+def _token_env(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value) or _TOKEN_SHAPE.fullmatch(value):
+        # The value is not echoed: a token pasted here by mistake must not reach a log.
+        raise ValueError(
+            "not an environment variable name (the value is not shown, it may be a token); "
+            "put the token in the environment and name the variable here"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/@?#]+(/[^\s?#@]*)?", value):
+        raise ValueError(
+            "not an http(s) URL without credentials, query or fragment (the value is not "
+            "shown, it may hold credentials)"
+        )
+    return value.rstrip("/")
+
+
+def _source_alias(value: str) -> str:
+    if not _LABEL_VALUE.fullmatch(value):
+        raise ValueError(
+            f"source alias {value!r} is not a label value (lower-case letters, digits, "
+            "'_' and '-', at most 63, starting and ending with a letter or digit): it is "
+            "the value of the ci_source tag"
+        )
+    return value
+
+
+TokenEnv = Annotated[str, AfterValidator(_token_env)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+SourceAlias = Annotated[str, AfterValidator(_source_alias)]
+
+
+class GithubSourceSettings(_Section):
+    """A GitHub repository whose Actions runs resources name."""
+
+    repository: str
+    """``owner/repo``."""
+    token_env: TokenEnv = "GITHUB_TOKEN"  # noqa: S105 (a variable's name, not a token)
+    """The variable holding a token with ``actions: read``; the name, never the token."""
+    api_url: HttpUrl | None = None
+    """None: ``https://api.github.com``; GitHub Enterprise Server: ``https://HOST/api/v3``."""
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _GITHUB_REPOSITORY.fullmatch(value):
+            raise ValueError(f"{value!r} is not owner/repo")
+        return value
+
+
+class GitlabSourceSettings(_Section):
+    """A GitLab project whose pipelines resources name."""
+
+    project: str
+    """The full path, ``group/project`` or ``group/subgroup/project``."""
+    url: HttpUrl = "https://gitlab.com"
+    token_env: TokenEnv = "GITLAB_TOKEN"  # noqa: S105 (a variable's name, not a token)
+    """The variable holding a token with ``read_api``; the name, never the token."""
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not _GITLAB_PROJECT.fullmatch(value):
+            raise ValueError(f"{value!r} is not group/project")
+        return value
+
+
+class PipelineSource(_Section):
+    """One source alias: exactly one of ``github`` or ``gitlab``."""
+
+    github: GithubSourceSettings | None = None
+    gitlab: GitlabSourceSettings | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PipelineSource:
+        if (self.github is None) == (self.gitlab is None):
+            raise ValueError("give exactly one of github or gitlab")
+        return self
+
+
+class PipelineSettings(_Section):
+    """Pipeline-aware reaping: a resource whose CI run finished is litter, whatever its TTL."""
+
+    after_finish: ZeroOrDuration = timedelta(minutes=30)
+    """A finished run's resources are litter this long after it finished."""
+    sources: Mapping[SourceAlias, PipelineSource] = Field(default_factory=dict)
+    """Source aliases (the values of the ci_source tag) and where they point."""
+    max_workers: int = Field(default=4, ge=1, le=32)
+    """Run lookups in flight at once."""
+    max_wait: ZeroOrDuration = timedelta(seconds=30)
+    """Per sweep, how long a lookup may wait for a rate limit; past it the run is unknown."""
+    timeout: Duration = timedelta(seconds=10)
+    """Per request."""
+
+    def describe(self) -> str:
+        """This section's part of the startup line. Pure."""
+        kinds = ",".join(
+            f"{alias}:{'github' if s.github else 'gitlab'}" for alias, s in self.sources.items()
+        )
+        return f"pipelines={kinds} after_finish={format_duration(self.after_finish)}"
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -599,12 +718,14 @@ class Settings(_Section):
     notify: NotifySettings = NotifySettings()
     metrics: MetricsSettings = MetricsSettings()
     daemon: DaemonSettings = DaemonSettings()
+    pipelines: PipelineSettings = PipelineSettings()
 
 
 def describe_settings(settings: Settings) -> str:
     """What a config sweeps and how carefully, for start-up and validate lines. Pure."""
     parts = [f"dry_run={str(settings.dry_run).lower()}"]
     parts += [f"{name} {s.describe()}" for name, s in settings.providers.configured().items()]
+    parts += [settings.pipelines.describe()] if settings.pipelines.sources else []
     audit = settings.audit
     sinks = [f"file:{audit.path}"] if audit.path else []
     sinks += ["stdout"] if audit.stdout else []

@@ -13,7 +13,8 @@ between sweeps continues the same chain instead of forking it, and a sink that c
 reached fails that sweep only, not every later one. The daemon remembers the last record
 it wrote: a trail that ends before it (the local file deleted or replaced between
 sweeps) is refused, and so is every later sweep, until the trail is restored or the
-daemon restarted. The metrics registry lives as long as the daemon.
+daemon restarted. The metrics registry lives as long as the daemon, and so do the CI-run
+lookups (``pipelines``), whose ETags make later sweeps ask conditionally.
 
 HTTP on ``daemon.listen``: ``/metrics``; ``/healthz`` (200 while the scheduler runs);
 ``/readyz`` (200 while the last sweep left no intent unresolved and, for every job, the
@@ -63,6 +64,7 @@ from reaper.durations import format_duration
 from reaper.errors import AuditError, AuditLocked, ConfigError, ReaperError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
+from reaper.pipelines.facts import PipelineStep
 from reaper.providers.base import ResourceKind
 from reaper.results import ExitCode, SweepReport
 from reaper.schedules import cron_trigger
@@ -232,7 +234,9 @@ class Daemon:
         config_sha256: str = "",
         notifier: WebhookNotifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pipelines: PipelineStep | None = None,
     ) -> None:
+        """``pipelines``: the CI-run lookups, one for the daemon's life so ETags last."""
         if not jobs:
             raise ValueError("a daemon needs at least one job")
         self.settings = settings
@@ -243,6 +247,7 @@ class Daemon:
         self._config_sha256 = config_sha256
         self._notifier = notifier
         self._clock = clock
+        self._pipelines = pipelines
         self._stop = StopFlag()
         # Held by the one sweep running, whichever job it belongs to; held by the stop
         # sequence once it is over, so that no late job starts.
@@ -371,6 +376,7 @@ class Daemon:
             stop=self._stop,
             config_sha256=self._config_sha256,
             label=f"job={job.name}",
+            pipelines=self._pipelines,
         )
         with self._state_lock:
             self._running = (job.name, None)

@@ -128,6 +128,38 @@ class Metrics:
         )
         for refused in (AuditLocked, ChainHeadUnknown, ChainWentBack, ChainForked):
             self.trail_refusals.labels(refused.reason)
+        self.run_requests = Counter(
+            "reaper_pipeline_api_requests_total",
+            "Requests sent to CI systems (GitHub, GitLab) about pipeline runs, retries included.",
+            registry=registry,
+        )
+        self.run_not_modified = Counter(
+            "reaper_pipeline_api_not_modified_total",
+            "CI requests answered 304 Not Modified (an ETag kept from an earlier sweep).",
+            registry=registry,
+        )
+        self.run_throttled = Counter(
+            "reaper_pipeline_api_throttled_total",
+            "CI answers that were rate-limit refusals.",
+            registry=registry,
+        )
+        self.run_wait = Counter(
+            "reaper_pipeline_rate_limit_wait_seconds_total",
+            "Time spent waiting for CI rate limits to lift.",
+            registry=registry,
+        )
+        self.runs = Counter(
+            "reaper_pipeline_runs_total",
+            "Distinct pipeline runs looked up, by state (active, finished, unknown).",
+            ["state"],
+            registry=registry,
+        )
+        self.runs_unknown = Counter(
+            "reaper_pipeline_runs_unknown_total",
+            "Runs whose state could not be told, by reason (not-found, no-token, ...).",
+            ["reason"],
+            registry=registry,
+        )
         # What was already counted of each audit log's and notifier's own failure counts,
         # so a log or notifier that lives across sweeps (the daemon) is counted once.
         self._seen_lock = threading.Lock()
@@ -141,6 +173,26 @@ class Metrics:
     def count_api_request(self, provider: str, operation: str) -> None:
         """One HTTP attempt to a cloud API (``aws``, ``DescribeInstances``); retries count."""
         self.api_requests.labels(provider, operation).inc()
+
+    def observe_run_lookups(
+        self,
+        *,
+        requests: int = 0,
+        not_modified: int = 0,
+        throttled: int = 0,
+        waited_seconds: float = 0.0,
+        states: Mapping[str, int] | None = None,
+        unknown: Mapping[str, int] | None = None,
+    ) -> None:
+        """Count one sweep's pipeline-run lookups (``reaper.pipelines``' ``LookupStats``)."""
+        self.run_requests.inc(requests)
+        self.run_not_modified.inc(not_modified)
+        self.run_throttled.inc(throttled)
+        self.run_wait.inc(waited_seconds)
+        for state, count in (states or {}).items():
+            self.runs.labels(state).inc(count)
+        for reason, count in (unknown or {}).items():
+            self.runs_unknown.labels(reason).inc(count)
 
     def observe_error(self, duration: float) -> None:
         """Record a sweep that raised instead of finishing (``result="error"``)."""

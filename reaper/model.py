@@ -60,6 +60,10 @@ class Reason(StrEnum):
     """Runs an image that is too old, deprecated or gone, or an outdated Kubernetes version."""
     EXPOSED = "exposed"
     """Reachable from the whole internet on a sensitive port."""
+    RUN_FINISHED = "run-finished"
+    """The CI run that created it finished more than ``pipelines.after_finish`` ago."""
+    RUN_ACTIVE = "run-active"
+    """The CI run that created it is still going (and its TTL has not passed)."""
 
 
 class Result(StrEnum):
@@ -138,6 +142,32 @@ class PortRange:
         return self.protocol == "all" or (self.from_port <= 0 and self.to_port >= 65535)
 
 
+class RunPhase(StrEnum):
+    """What the CI system said about a run. An unknown state is no fact at all."""
+
+    ACTIVE = "active"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What is known about the CI run that created a resource, from its CI system.
+
+    Attached between collecting and planning (``reaper.pipelines``) only when the CI
+    system answered; a run whose state is unknown gets none, so it cannot change a
+    decision. Shared by every resource of the run.
+    """
+
+    run: str
+    """The run for people and logs: ``web/4711-2`` (source alias / run id - attempt)."""
+    phase: RunPhase
+    finished_at: datetime | None = None
+    """When a finished run ended (GitHub ``updated_at``, GitLab ``finished_at``)."""
+    litter_at: datetime | None = None
+    """When a finished run's leftovers become litter: ``finished_at`` plus
+    ``pipelines.after_finish`` (worked out by the caller, like an end of support)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """A resource as a collector saw it. Immutable; collectors build a new one per sweep."""
@@ -165,6 +195,8 @@ class Resource:
     support_ends: date | None = None
     """For clusters: the end of standard support of its version, from its provider's
     calendar (EKS's, GKE's); None when the calendar does not know the version."""
+    run: RunFacts | None = None
+    """What its CI run's system said, when pipeline sources are configured and it knew."""
 
 
 @dataclass(frozen=True, slots=True)

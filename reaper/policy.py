@@ -20,6 +20,7 @@ from reaper.durations import parse_duration, parse_timestamp
 from reaper.errors import BrakeCount, SafetyLimitExceeded
 from reaper.lifecycle import QUARANTINED_AT, Lifecycle, LifecycleTagError, State, read_lifecycle
 from reaper.model import Action, Decision, Plan, Reason, Resource
+from reaper.run_policy import earliest, kept_reason, litter_at
 from reaper.versions import parse_version
 
 # Values of the protect tag that mean "not protected". Anything else, including an empty
@@ -69,7 +70,8 @@ def decide(resource: Resource, policy: PolicySettings, tags: TagKeys, now: datet
     Safety rules, in order: no pipeline tag -> keep; reaper's own tags unreadable -> keep;
     protect tag -> keep (and unmark); any reaper tag that cannot be parsed -> keep with
     ``invalid-tag``; no way to compute a deadline -> keep. Only then can a passed deadline
-    lead to an action, and only after the resource has been marked for the grace period.
+    (or a run its CI system said finished, ``reaper.run_policy``) lead to an action, and
+    only after the resource has been marked for the grace period.
     """
     return _decide(resource, _Rules(policy), tags, now)
 
@@ -105,15 +107,31 @@ def _decide(resource: Resource, rules: _Rules, tags: TagKeys, now: datetime) -> 
         return _with_backoff(expired, life, policy, now)
 
     risks, details = _risks(resource, policy, now)
-    if due is None and not risks:
-        return Decision(resource, Action.KEEP, (Reason.UNKNOWN_AGE,))
+    # What its CI run's system said (reaper.run_policy); None for most resources, and then
+    # the lines below decide exactly as they would without pipeline sources.
+    has_run = resource.run is not None
+    litter = litter_at(resource) if has_run else None
+    run_due = litter is not None and now >= litter
+    if due is None and not risks and not run_due:
+        reason = kept_reason(resource, Reason.UNKNOWN_AGE) if has_run else Reason.UNKNOWN_AGE
+        return Decision(resource, Action.KEEP, (reason,), deadline=litter)
     past_deadline = due is not None and now >= due[0]
-    if not past_deadline and not risks:
+    if not past_deadline and not risks and not run_due:
         assert due is not None
         action = Action.UNMARK if life.state is State.MARKED else Action.KEEP
-        return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=due[0])
-    reasons = (*([due[1]] if past_deadline and due else []), *risks)
+        if not has_run:
+            return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=due[0])
+        reason = kept_reason(resource, Reason.WITHIN_TTL)
+        return Decision(resource, action, (reason,), deadline=earliest(due[0], litter))
+    reasons = (
+        *([due[1]] if past_deadline and due else []),
+        *([Reason.RUN_FINISHED] if run_due else []),
+        *risks,
+    )
     deadline = due[0] if past_deadline and due else now
+    if run_due:
+        assert litter is not None
+        deadline = min(deadline, litter) if past_deadline else litter
     provider, kind = resource.ref.provider, resource.ref.kind
     # Several reasons: the most destructive of their actions wins (delete over quarantine).
     intended = max((rules.action(provider, kind, r) for r in reasons), key=_DESTRUCTIVENESS)

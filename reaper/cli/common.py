@@ -24,6 +24,7 @@ from reaper.errors import AuditLocked, ConfigError, ReaperError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.pinned import PlanRefused
+from reaper.pipelines.facts import PipelineFacts, PipelineStep
 from reaper.providers.catalog import build_kinds
 from reaper.report import FORMATS
 from reaper.results import ExitCode
@@ -128,11 +129,16 @@ def make_service(
     metrics: Metrics | None = None,
     *,
     notify: bool = True,
+    pipelines: PipelineStep | None = None,
 ) -> SweepService:
-    """The sweep service of a command: the configured kinds, audit log and notifier.
+    """The sweep service of a command: the configured kinds, audit log and notifier, and
+    the CI-run lookups when ``pipelines.sources`` are configured (``pipelines`` replaces
+    them, e.g. with a cleanup step).
 
     Raises ReaperError (ConfigError for config problems) when a part cannot be set up.
     """
+    if pipelines is None:
+        pipelines = PipelineFacts.from_settings(settings)
     kinds = build_kinds(settings, metrics=metrics)
     notifier = (
         WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ) if notify else None
@@ -144,6 +150,7 @@ def make_service(
         notifier=notifier,
         metrics=metrics,
         config_sha256=digest,
+        pipelines=pipelines,
     )
 
 

@@ -21,6 +21,7 @@ from reaper.config import load_settings
 from reaper.daemon import Daemon, plan_jobs
 from reaper.errors import ConfigError, ReaperError
 from reaper.notify import WebhookNotifier
+from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.catalog import build_kinds
 from reaper.results import ExitCode
 
@@ -42,6 +43,8 @@ def daemon(config_path: str, apply: bool) -> None:
         metrics = new_metrics()
         kinds = build_kinds(settings, metrics=metrics)
         notifier = WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ)
+        # One for the daemon's life: its ETags make the next sweeps' lookups conditional.
+        pipelines = PipelineFacts.from_settings(settings)
     except ConfigError as err:
         fail_config(err)
     except ReaperError as err:
@@ -58,6 +61,7 @@ def daemon(config_path: str, apply: bool) -> None:
         dry_run=dry_run,
         config_sha256=digest,
         notifier=notifier,
+        pipelines=pipelines,
     )
     startup("daemon", config_path, settings, dry_run, app.describe())
     try:

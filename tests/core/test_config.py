@@ -279,7 +279,8 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
         pytest.param(
             with_minimal(bogus=1),
             "bad.yaml: bogus: unknown key "
-            "(valid: dry_run, tags, providers, policy, safety, audit, notify, metrics, daemon)",
+            "(valid: dry_run, tags, providers, policy, safety, audit, notify, metrics, daemon, "
+            "pipelines)",
             id="top-level",
         ),
         pytest.param(
@@ -291,7 +292,7 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
         pytest.param(
             with_minimal(tags={"protected": "x"}),
             "bad.yaml: tags.protected: "
-            "unknown key (valid: pipeline, ttl, expires_at, protect, owner)",
+            "unknown key (valid: pipeline, ttl, expires_at, protect, owner, ci_source)",
             id="tags-typo",
         ),
         pytest.param(
