@@ -708,7 +708,7 @@ def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
     )
     assert problems_of(path) == (
         f"{path}: regions: unknown key (valid: dry_run, tags, providers, policy, safety, "
-        "audit, notify, metrics, daemon)",
+        "audit, notify, metrics, daemon, pipelines)",
     )
 
 
