@@ -31,6 +31,7 @@ from reaper.model import (
     Decision,
     Outcome,
     Plan,
+    Reason,
     Resource,
     ResourceRef,
     Result,
@@ -38,7 +39,7 @@ from reaper.model import (
 )
 from reaper.pinned import PinnedPlan
 from reaper.policy import check_brake, decide, make_plan
-from reaper.providers.base import ResourceKind
+from reaper.providers.base import NotSupported, ResourceKind
 from reaper.records import Event, RecordError, read_intent
 from reaper.results import Collection, SweepReport
 from reaper.workers import Job, WorkerLimits, account_of, run_jobs
@@ -114,7 +115,7 @@ class SweepService:
         """
         with self._sweep(dry_run) as sweep:
             sweep.start()
-            sweep.recover()
+            sweep.recover(now)
             plan, collection, brake = self.plan(now)
             report = sweep.finish(plan, collection, brake, [])
         self._log_summary(report)
@@ -202,7 +203,7 @@ class SweepService:
     def _apply(self, sweep: _Sweep, pinned: PinnedPlan, now: datetime) -> SweepReport:
         settings = self.settings
         sweep.start(pinned_plan=pinned.generated_at.isoformat())
-        sweep.recover()
+        sweep.recover(now)
         by_key = {k.key(): k for k in self.kinds}
         wanted: dict[tuple[str, Scope], list[str]] = defaultdict(list)
         for item in pinned.items:
@@ -368,12 +369,13 @@ class _Sweep:
             ]
         )
 
-    def recover(self) -> None:
+    def recover(self, now: datetime) -> None:
         """Complete the intents an earlier run left without an outcome (it crashed).
 
-        A delete whose resource is gone went through; anything else is recorded as not
-        performed, and this sweep's plan decides about the resource afresh. No action is
-        repeated here.
+        A delete whose resource is gone went through. For a resource still there, the
+        record says what this sweep's plan makes of it now (decided as the plan will, at
+        ``now``): a quarantine cut short part-way is quarantined again, one that reads back
+        complete needs nothing more. No action is repeated here.
         """
         path = self.service.settings.audit.path
         if path is None:
@@ -391,23 +393,51 @@ class _Sweep:
                 continue
             ref = intent.ref
             kind = self.kinds.get(ref.kind_key)
-            result, message = Result.SKIPPED, "interrupted before the action; planned afresh"
             if kind is None:
-                message = f"interrupted; kind {ref.kind_key} is not enabled now"
+                result, message = (
+                    Result.SKIPPED,
+                    f"interrupted; kind {ref.kind_key} is not enabled now",
+                )
             else:
                 try:
-                    present = bool(kind.get(ref.scope, [ref.id]).resources)
+                    found = kind.get(ref.scope, [ref.id]).resources
+                except NotSupported:
+                    found = None
                 except ReaperError as err:
                     log.error(
                         "cannot re-read %s after an interrupted %s: %s", ref, intent.action, err
                     )
                     continue
-                if not present and intent.action == str(Action.DELETE):
-                    result, message = Result.ALREADY_GONE, "interrupted; the delete went through"
-                elif not present:
-                    result, message = Result.ALREADY_GONE, "interrupted; the resource is gone"
+                result, message = self._after(intent.action, found, now)
             log.warning("recovered interrupted %s on %s: %s", intent.action, ref, message)
             self.audit.append([self.actuator.recovered_record(record, result, message)])
+
+    def _after(
+        self, action: str, found: Sequence[Resource] | None, now: datetime
+    ) -> tuple[Result, str]:
+        """The result and message of an interrupted action, from the resource as it is now."""
+        if found is None:
+            return Result.SKIPPED, "interrupted; cannot re-read it: this sweep plans it afresh"
+        if not found:
+            if action == str(Action.DELETE):
+                return Result.ALREADY_GONE, "interrupted; the delete went through"
+            return Result.ALREADY_GONE, "interrupted; the resource is gone"
+        settings, signer = self.service.settings, self.service.signer
+        decision = decide(found[0], settings.policy, settings.tags, now, signer)
+        reasons = ", ".join(decision.reasons)
+        if action == str(Action.QUARANTINE) and Reason.QUARANTINED in decision.reasons:
+            return (
+                Result.DONE,
+                "interrupted after the quarantine was complete: it reads back isolated",
+            )
+        if decision.action is Action.KEEP:
+            return Result.SKIPPED, f"interrupted; as it is now, this sweep keeps it ({reasons})"
+        again = " again" if decision.action == action else ""
+        return (
+            Result.SKIPPED,
+            f"interrupted, perhaps part-way; this sweep plans to {decision.action} it{again} "
+            f"({reasons})",
+        )
 
     def finish(
         self,

@@ -229,6 +229,10 @@ class Outcome:
     action: Action
     result: Result
     message: str = ""
+    tags: Mapping[str, str] | None = field(default=None, compare=False)
+    """The resource's tags as the action left them, when the kind changed reaper's own tags
+    itself (a quarantine records the originals before it isolates): a failure count is
+    written on top of these, not of the tags the plan saw. None: the plan's tags stand."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,7 +92,8 @@ def decide(
     """Decide what to do with one resource at ``now``. Pure.
 
     Safety rules, in order: no pipeline tag -> keep; reaper's own tags not signed by
-    ``signer`` -> ignored (unmarked; none verify without a signer); reaper's own tags
+    ``signer`` -> ignored (unmarked; none verify without a signer), and no delete or
+    quarantine on this sweep (marked first, even without a grace period); reaper's own tags
     unreadable -> keep; protect tag -> keep (and unmark); any reaper tag that cannot be
     parsed -> keep with ``invalid-tag``; no way to compute a deadline -> keep. Only then can
     a passed deadline lead to an action, and only after the resource has been marked for
@@ -119,6 +120,15 @@ def _decide(
         return Decision(resource, Action.KEEP, (Reason.NOT_PIPELINE,))
     if not signer.verify(resource.ref, resource.tags):
         decision = _decide_life(resource, rules, tags, now, _UNMARKED)
+        if decision.action.destructive:
+            # Never acted on in the sweep that finds tags posing as reaper's, even without
+            # a grace period: marked first, which replaces them with reaper's own.
+            decision = replace(
+                decision,
+                action=Action.MARK,
+                intended=decision.action,
+                not_before=now + rules.policy.grace_period,
+            )
         return replace(decision, verified=False, warnings=(*decision.warnings, UNVERIFIED))
     try:
         life = read_lifecycle(resource.tags)

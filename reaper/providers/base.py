@@ -78,7 +78,12 @@ class ResourceKind(ABC):
 
     @abstractmethod
     def collect(self, scope: Scope) -> Collected:
-        """List the pipeline-tagged resources in one scope. Raises ProviderError."""
+        """List the pipeline-tagged resources in one scope. Raises ProviderError.
+
+        A kind that can quarantine reports ``Resource.isolated`` for each resource whose
+        signed state says quarantined (reading back only those, so ordinary sweeps cost no
+        more); the policy quarantines again whatever does not read back isolated.
+        """
 
     @abstractmethod
     def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
@@ -107,7 +112,13 @@ class ResourceKind(ABC):
     def quarantine(
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
-        """Stop and isolate, recording what release needs on the resource itself."""
+        """Stop and isolate, recording what release needs on the resource itself.
+
+        In this order: record the originals (once, signed, the mark still in place), isolate,
+        read the isolation back, and only then record the quarantined state (signed; a
+        quarantine again keeps its quarantine time). A failed outcome carries the tags it
+        left (``Outcome.tags``), which the failure count is written on top of.
+        """
         raise NotSupported(f"{self.key()} cannot quarantine")
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:
