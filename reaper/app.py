@@ -143,11 +143,15 @@ class SweepService:
         if not found:
             return None
         refusal = self._not_releasable(found[0])
-        if refusal:
-            log.error("release of %s refused: %s", found[0].ref, refusal)
-            return Outcome(found[0].ref, Action.RELEASE, Result.FAILED, f"refused: {refusal}")
         with self.open_audit() as audit:
             actuator = self._actuator(audit, uuid.uuid4().hex[:12])
+            if refusal:
+                log.error("release of %s refused: %s", found[0].ref, refusal)
+                refused = Outcome(
+                    found[0].ref, Action.RELEASE, Result.FAILED, f"refused: {refusal}"
+                )
+                actuator.record_skipped([refused])
+                return refused
             return actuator.release(kind, found[0])
 
     # -- the parts -------------------------------------------------------------------
@@ -162,13 +166,16 @@ class SweepService:
         if self.settings.tags.pipeline not in resource.tags:
             return f"it has no {self.settings.tags.pipeline} tag; reaper never touches it"
         if not self.signer.verify(resource.ref, resource.tags):
-            return "its reaper tags are not signed with the state key; they are not reaper's"
+            return (
+                "its reaper-* tags are not signed with the state key: reaper did not write "
+                "them, so they cannot say what to restore"
+            )
         try:
             state = read_lifecycle(resource.tags).state
         except LifecycleTagError as err:
             return str(err)
         if state is not State.QUARANTINED:
-            return "reaper did not quarantine it"
+            return "reaper did not quarantine it (its signed state is not quarantined)"
         return ""
 
     @contextmanager

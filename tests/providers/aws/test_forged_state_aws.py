@@ -1,4 +1,5 @@
-"""Attacks with tags, end to end on moto: lifecycle tags reaper did not sign.
+"""Attacks with tags, end to end on moto: lifecycle tags reaper did not sign, and a release
+asked of a resource reaper never quarantined.
 
 Anyone with tag rights in a CI account can write any tag; reaper runs with delete rights.
 Each case is an attack seen in the field, replayed against a sweep (or the ``reaper``
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+import yaml
 from ec2_support import (
     EXPIRED,
     HOUR,
@@ -21,22 +24,29 @@ from ec2_support import (
     ConfigFactory,
     KindsFactory,
     ReadAudit,
+    cli,
     ec2_client,
     events,
     instance_state,
     instance_tags,
+    interface_groups,
     launch,
+    lifecycle_config,
     lifecycle_settings,
+    make_network,
     reaper_tags,
     sweep,
 )
 from signing import SIGNER
 
 from reaper import lifecycle
-from reaper.lifecycle import epoch
+from reaper.config import parse_settings
+from reaper.lifecycle import epoch, quarantine_tags
 from reaper.model import Action, Reason, ResourceRef, Scope
 from reaper.policy import UNVERIFIED
+from reaper.providers.aws.ec2_isolation import ORIGINAL_GROUPS, ORIGINAL_STATE
 from reaper.results import ExitCode
+from reaper.sandbox.estate import SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
 
 
@@ -150,3 +160,142 @@ def test_a_forged_old_mark_gets_the_instance_marked_now_not_acted_on(
 
     assert waiting.outcomes == ()
     assert instance_state(ec2, due) == "running"
+
+
+# -- release of what reaper did not quarantine -------------------------------------------------
+
+
+def _cli_config(tmp_path: Path, make_config: ConfigFactory) -> Path:
+    path = tmp_path / "reaper.yaml"
+    data = lifecycle_config(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _in_web_only(ec2: Any, sandbox: MotoServer, now: datetime, tags: dict[str, str]) -> Any:
+    """An instance in the ``web`` group only, and the ``ssh`` group open to the world."""
+    network = make_network(ec2)
+    web, ssh = network.groups
+    answer = ec2.run_instances(
+        ImageId=SANDBOX_AMI,
+        MinCount=1,
+        MaxCount=1,
+        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": network.subnet, "Groups": [web]}],
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+        ],
+    )
+    instance = str(answer["Instances"][0]["InstanceId"])
+    (eni,) = interface_groups(ec2, instance)
+    return instance, eni, web, ssh
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "refusal"),
+    [
+        pytest.param(False, "it has no reaper-pipeline tag", id="untagged"),
+        pytest.param(True, "its reaper-* tags are not signed", id="pipeline-tagged"),
+    ],
+)
+def test_release_refuses_forged_originals_and_changes_nothing(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    make_config: ConfigFactory,
+    audit_path: Path,
+    read_audit: ReadAudit,
+    tmp_path: Path,
+    pipeline: bool,
+    refusal: str,
+) -> None:
+    ec2 = ec2_client(aws_session, sandbox)
+    now = datetime.now(UTC)
+    tags = {"reaper-pipeline": "gitlab-ci-4711"} if pipeline else {"team": "platform"}
+    instance, eni, web, ssh = _in_web_only(ec2, sandbox, now, tags)
+    # The forger names the group open to the world as the "original", and says quarantined.
+    forged = {ORIGINAL_GROUPS: f"{eni}={ssh}", ORIGINAL_STATE: "running"}
+    if pipeline:
+        forged.update(quarantine_tags(now - HOUR, "ttl-expired"))
+    _forge(ec2, instance, forged)
+
+    released = cli(
+        sandbox,
+        tmp_path,
+        "release",
+        f"aws:ec2_instance:{instance}",
+        "-c",
+        _cli_config(tmp_path, make_config),
+    )
+
+    assert released.returncode == ExitCode.PARTIAL_FAILURE, released.stderr
+    assert f"aws:ec2_instance:{instance}: failed refused: {refusal}" in released.stdout
+    assert interface_groups(ec2, instance) == {eni: {web}}
+    assert instance_state(ec2, instance) == "running"
+    assert forged.items() <= instance_tags(ec2, instance).items()
+    (record,) = [r for r in read_audit(audit_path) if r["resource"]["id"] == instance]
+    assert (record["event"], record["action"], record["result"]) == ("skipped", "release", "failed")
+    assert refusal in record["message"]
+
+
+def test_release_refuses_a_quarantine_whose_originals_were_edited_afterwards(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    make_config: ConfigFactory,
+    make_kinds: KindsFactory,
+    audit_path: Path,
+    tmp_path: Path,
+) -> None:
+    ec2 = ec2_client(aws_session, sandbox)
+    now = datetime.now(UTC)
+    instance, eni, web, ssh = _in_web_only(ec2, sandbox, now, {"reaper-pipeline": "gitlab-ci-4711"})
+    sandbox.age_instances("123456789012", REGION, {instance: now - EXPIRED})
+    config = _cli_config(tmp_path, make_config)
+    settings = parse_settings(yaml.safe_load(config.read_text()), str(config))
+    sweep(settings, make_kinds(settings), audit_path, now)
+    (quarantine_group,) = interface_groups(ec2, instance)[eni]
+    assert reaper_tags(ec2, instance)[lifecycle.STATE] == "quarantined"
+    _forge(ec2, instance, {ORIGINAL_GROUPS: f"{eni}={ssh}"})
+
+    edited = cli(sandbox, tmp_path, "release", f"aws:ec2_instance:{instance}", "-c", config)
+
+    assert edited.returncode == ExitCode.PARTIAL_FAILURE
+    assert "refused: its reaper-* tags are not signed" in edited.stdout
+    assert interface_groups(ec2, instance) == {eni: {quarantine_group}}
+    assert instance_state(ec2, instance) == "stopped"
+
+    # Put back as reaper wrote it, the release goes through and restores the real group.
+    _forge(ec2, instance, {ORIGINAL_GROUPS: f"{eni}={web}"})
+    released = cli(sandbox, tmp_path, "release", f"aws:ec2_instance:{instance}", "-c", config)
+
+    assert released.returncode == ExitCode.OK, released.stderr
+    assert interface_groups(ec2, instance) == {eni: {web}}
+    assert instance_state(ec2, instance) == "running"
+    assert reaper_tags(ec2, instance) == {}
+
+
+def test_release_refuses_a_resource_reaper_only_marked(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    make_config: ConfigFactory,
+    make_kinds: KindsFactory,
+    audit_path: Path,
+    tmp_path: Path,
+) -> None:
+    ec2 = ec2_client(aws_session, sandbox)
+    now = datetime.now(UTC)
+    instance = launch(ec2, sandbox, now)
+    settings = lifecycle_settings(make_config, grace="1h")
+    sweep(settings, make_kinds(settings), audit_path, now)
+    assert reaper_tags(ec2, instance)[lifecycle.STATE] == "marked"
+
+    released = cli(
+        sandbox,
+        tmp_path,
+        "release",
+        f"aws:ec2_instance:{instance}",
+        "-c",
+        _cli_config(tmp_path, make_config),
+    )
+
+    assert released.returncode == ExitCode.PARTIAL_FAILURE
+    assert "refused: reaper did not quarantine it" in released.stdout
+    assert reaper_tags(ec2, instance)[lifecycle.STATE] == "marked"
