@@ -359,6 +359,40 @@ def test_owned_tags_that_do_not_verify_never_lead_to_a_delete_or_a_quarantine(
             assert d.not_before == now + policy.grace_period
 
 
+def _spelled(draw: st.DrawFn, key: str) -> str:
+    """``key`` in any case, each dash a dash or an underscore."""
+    return "".join(
+        draw(st.sampled_from(["-", "_"]))
+        if c == "-"
+        else draw(st.sampled_from([c.lower(), c.upper()]))
+        for c in key
+    )
+
+
+@st.composite
+def loosely_protected(draw: st.DrawFn) -> Resource:
+    """A pipeline resource protected by the protect key spelled any which way."""
+    res = draw(resources(pipeline=True, protect=False))
+    key = _spelled(draw, TAGS.protect)
+    tags = {k: v for k, v in res.tags.items() if k != TAGS.protect}
+    tags[key] = draw(protecting_values)
+    return replace(res, tags=tags)
+
+
+@settings(PROPERTY, max_examples=300)
+@given(loosely_protected(), policies(), moments)
+def test_the_protect_key_protects_in_any_case_with_dashes_or_underscores(
+    res: Resource, policy: PolicySettings, now: datetime
+) -> None:
+    event("exact key" if TAGS.protect in res.tags else "loose spelling")
+    decision = decide(res, policy, TAGS, now, SIGNER)
+    (planned,) = make_plan([res], policy, TAGS, now, SIGNER).decisions
+
+    for d in (decision, planned):
+        assert d.action in (Action.KEEP, Action.UNMARK)
+        assert not d.action.destructive
+
+
 # --- make_plan and the brake ---------------------------------------------------------------
 
 

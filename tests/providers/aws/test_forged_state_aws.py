@@ -1,5 +1,5 @@
-"""Attacks with tags, end to end on moto: lifecycle tags reaper did not sign, and a release
-asked of a resource reaper never quarantined.
+"""Attacks with tags, end to end on moto: lifecycle tags reaper did not sign, a release
+asked of a resource reaper never quarantined, and the protect tag spelled another way.
 
 Anyone with tag rights in a CI account can write any tag; reaper runs with delete rights.
 Each case is an attack seen in the field, replayed against a sweep (or the ``reaper``
@@ -299,3 +299,40 @@ def test_release_refuses_a_resource_reaper_only_marked(
     assert released.returncode == ExitCode.PARTIAL_FAILURE
     assert "refused: reaper did not quarantine it" in released.stdout
     assert reaper_tags(ec2, instance)[lifecycle.STATE] == "marked"
+
+
+# -- the protect tag, however it is spelled ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param("Reaper-Protect", "true", id="title-case"),
+        pytest.param("REAPER_PROTECT", "yes", id="upper-underscore"),
+        pytest.param("reaper_protect", "", id="underscore-no-value"),
+    ],
+)
+def test_an_expired_instance_protected_in_another_spelling_is_kept(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    make_config: ConfigFactory,
+    make_kinds: KindsFactory,
+    audit_path: Path,
+    read_audit: ReadAudit,
+    key: str,
+    value: str,
+) -> None:
+    ec2 = ec2_client(aws_session, sandbox)
+    now = datetime.now(UTC)
+    protected = launch(ec2, sandbox, now, tags={key: value})
+    unprotected = launch(ec2, sandbox, now)
+    settings = lifecycle_settings(make_config, grace="0s")
+
+    report = sweep(settings, make_kinds(settings), audit_path, now)
+
+    assert report.exit_code == ExitCode.OK
+    assert instance_state(ec2, protected) == "running"
+    assert instance_state(ec2, unprotected) == "terminated"
+    decisions = {d.ref.id: d for d in report.plan.decisions}
+    assert decisions[protected].reasons == (Reason.PROTECTED,)
+    assert not events(read_audit(audit_path), "intent", protected)
