@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -45,10 +45,16 @@ def is_protected(resource: Resource, tags: TagKeys) -> bool:
     When in doubt, keep: the key matches in any case and with ``_`` for ``-``
     (``Reaper_Protect``), and any one such tag that protects is enough.
     """
-    wanted = _loose(tags.protect)
+    return protects(resource.tags, tags)
+
+
+def protects(tags: Mapping[str, str], keys: TagKeys) -> bool:
+    """:func:`is_protected` for a bare tag map: a resource's, or one of its dependants'
+    (an EKS node group, a Fargate profile). Pure."""
+    wanted = _loose(keys.protect)
     return any(
         _loose(key) == wanted and value.strip().lower() not in _NOT_PROTECTED
-        for key, value in resource.tags.items()
+        for key, value in tags.items()
     )
 
 

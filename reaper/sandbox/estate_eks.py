@@ -41,6 +41,8 @@ class ClusterSpec:
     """Extra tags of some node groups, by name (each also gets the cluster's ``tags``,
     except reaper's own state on the cluster: see :func:`_dependant_tags`)."""
     fargate_profiles: tuple[str, ...] = ()
+    fargate_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Extra tags of some Fargate profiles, by name (like ``nodegroup_tags``)."""
     version: str = "1.34"
     endpoint_public: bool = True
     """Public API endpoint; when False the private endpoint is enabled instead."""
@@ -179,7 +181,7 @@ def _create(eks: Any, spec: ClusterSpec, role: str, subnets: list[str]) -> None:
             podExecutionRoleArn=role,
             subnets=subnets,
             selectors=[{"namespace": name}],
-            tags=_dependant_tags(spec.tags),
+            tags={**_dependant_tags(spec.tags), **spec.fargate_tags.get(name, {})},
         )
 
 

@@ -64,6 +64,7 @@ class EksClusters(ResourceKind):
         "eks:DescribeNodegroup",
         "eks:DeleteNodegroup",
         "eks:ListFargateProfiles",
+        "eks:DescribeFargateProfile",
         "eks:DeleteFargateProfile",
         "eks:DeleteCluster",
         "eks:TagResource",
@@ -106,7 +107,7 @@ class EksClusters(ResourceKind):
         self._restrict_public_endpoint = restrict_public_endpoint
         self._calendar = calendar
         self._signer = signer or StateSigner(None, ())
-        self._wait = Wait(wait_seconds, poll_seconds, sleep, monotonic)
+        self._wait = Wait(wait_seconds, poll_seconds, sleep, monotonic, tags)
         self._api = EksApi(workers)
         self.facts: dict[ResourceRef, ClusterFacts] = {}
         """The facts of every cluster the last ``collect`` or ``get`` of its scope saw."""

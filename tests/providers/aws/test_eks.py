@@ -968,6 +968,82 @@ def test_a_quarantine_whose_sizes_do_not_read_back_zero_is_not_recorded(
     assert _reaper_tags(eks, "ci-q") == {ORIGINAL_SCALING: "ng=1:2:3"}
 
 
+def _protected_dependant_cluster(
+    sandbox: MotoServer, aws_session: boto3.Session, which: str
+) -> None:
+    past = str(int((datetime.now(UTC) - timedelta(hours=1)).timestamp()))
+    expired = {**PIPELINE, "reaper-expires-at": past}
+    protect = {"Reaper_Protect": "true"}  # spelled as people do: matched loosely
+    _seed(
+        sandbox,
+        aws_session,
+        _cluster(
+            "ci-kept",
+            tags=expired,
+            nodegroups={"ng-a": (1, 1, 1), "ng-b": (1, 1, 1)},
+            nodegroup_tags={"ng-b": protect} if which == "node-group" else {},
+            fargate_profiles=("jobs",),
+            fargate_tags={"jobs": protect} if which == "fargate-profile" else {},
+        ),
+        _cluster("ci-gone", tags=expired, nodegroups={"ng": (1, 1, 1)}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("which", "named"),
+    [
+        pytest.param("node-group", "node group ng-b", id="node-group"),
+        pytest.param("fargate-profile", "Fargate profile jobs", id="fargate-profile"),
+    ],
+)
+def test_a_protected_dependant_keeps_its_cluster_which_fails_and_is_escalated(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    eks: Any,
+    make_config: ConfigFactory,
+    make_kind: KindFactory,
+    audit_path: Path,
+    which: str,
+    named: str,
+) -> None:
+    _protected_dependant_cluster(sandbox, aws_session, which)
+    data = make_config(
+        accounts=("ci",),
+        regions=(REGION,),
+        dry_run=False,
+        grace_period="0s",
+        safety={"max_fraction": 1.0},
+    )
+    data["policy"]["retry"] = {"backoff": "30m", "escalate_after": 2}
+    settings = parse_settings(data, "tests/eks.yaml")
+    kind, edge = make_kind()
+    now = datetime.now(UTC)
+
+    first = run_sweep(settings, [kind], audit_path, now, False)
+
+    outcomes = {o.ref.id: o for o in first.outcomes}
+    assert outcomes["ci-gone"].result is Result.DONE
+    kept = outcomes["ci-kept"]
+    assert kept.result is Result.FAILED
+    assert f"its {named} carries the protect tag" in kept.message
+    # Nothing of it was deleted: not the cluster, not a single dependant.
+    assert _clusters(eks) == {"ci-kept"}
+    assert _nodegroups(eks, "ci-kept") == {"ng-a", "ng-b"}
+    assert eks.list_fargate_profiles(clusterName="ci-kept")["fargateProfileNames"] == ["jobs"]
+    deletes = ("DeleteNodegroup", "DeleteFargateProfile", "DeleteCluster")
+    assert edge.ops(*deletes, match="ci-kept") == []
+    assert _tags(eks, "ci-kept")[lifecycle.FAILURES] == "1"
+
+    # Failing again after the backoff escalates it for a person to decide.
+    second = run_sweep(settings, [kind], audit_path, now + timedelta(minutes=31), False)
+    third = run_sweep(settings, [kind], audit_path, now + timedelta(minutes=92), False)
+
+    assert [o.result for o in second.outcomes] == [Result.FAILED]
+    (decision,) = third.plan.decisions
+    assert (decision.action, decision.failures, decision.escalated) == (Action.DELETE, 2, True)
+    assert _clusters(eks) == {"ci-kept"}
+
+
 def test_every_eks_call_the_kind_makes_is_a_declared_permission(
     sandbox: MotoServer, aws_session: boto3.Session, make_kind: KindFactory
 ) -> None:
