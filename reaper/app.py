@@ -9,6 +9,7 @@ it; none of them opens an audit log or logs a summary themselves.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,7 @@ from reaper.actuator import Actuator, StopFlag
 from reaper.audit import AuditLog
 from reaper.config import Settings
 from reaper.errors import NotStarted, ReaperError, SafetyLimitExceeded, TrailRefused
+from reaper.lifecycle import LifecycleTagError, State, StateSigner, read_lifecycle
 from reaper.model import (
     Action,
     Collected,
@@ -29,6 +31,7 @@ from reaper.model import (
     Decision,
     Outcome,
     Plan,
+    Reason,
     Resource,
     Result,
     Scope,
@@ -61,6 +64,8 @@ class SweepService:
     line (``job=default``). ``pipelines`` runs between collecting and planning: it looks up
     the CI runs the resources name (``reaper.pipelines.facts``); keep one for a process's
     life so its ETags last across sweeps.
+    ``signer`` verifies and signs reaper's lifecycle tags; by default its key comes from
+    the environment variable ``safety.state_key_env`` names.
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class SweepService:
         config_sha256: str = "",
         label: str = "",
         pipelines: PipelineStep | None = None,
+        signer: StateSigner | None = None,
     ) -> None:
         self.settings = settings
         self.pipelines = pipelines
@@ -86,6 +92,7 @@ class SweepService:
         self.config_sha256 = config_sha256
         self.label = label
         self.limits = WorkerLimits.of(settings)
+        self.signer = signer or StateSigner.for_settings(settings, os.environ)
 
     # -- the three things reaper does ------------------------------------------------
 
@@ -95,7 +102,8 @@ class SweepService:
         """Collect and decide; never changes anything and writes no audit record."""
         collection = collect(self.kinds, self.limits, on_scope_done, self.stop)
         prepared = self._prepare(collection.resources, now)
-        plan = make_plan(prepared.resources, prepared.policy, self.settings.tags, now)
+        settings = self.settings
+        plan = make_plan(prepared.resources, prepared.policy, settings.tags, now, self.signer)
         if prepared.population is not None:
             plan = replace(plan, population=prepared.population)
         for decision in plan.decisions:
@@ -116,9 +124,10 @@ class SweepService:
         with self._sweep(dry_run) as sweep:
             sweep.start()
             sweep.recover(
+                now,
                 "this dry run only plans it; the next applied sweep decides about it afresh"
                 if dry_run
-                else "this sweep's plan decides about it afresh"
+                else "",
             )
             plan, collection, brake = self.plan(now)
             report = sweep.finish(plan, collection, brake, [])
@@ -157,8 +166,16 @@ class SweepService:
         found = [r for f in lookups for r in f.result().resources]
         if not found:
             return None
+        refusal = self._not_releasable(found[0])
         with self.open_audit() as audit:
             actuator = self._actuator(audit, uuid.uuid4().hex[:12])
+            if refusal:
+                log.error("release of %s refused: %s", found[0].ref, refusal)
+                refused = Outcome(
+                    found[0].ref, Action.RELEASE, Result.FAILED, f"refused: {refusal}"
+                )
+                actuator.record_skipped([refused])
+                return refused
             return actuator.release(kind, found[0])
 
     # -- the parts -------------------------------------------------------------------
@@ -182,6 +199,28 @@ class SweepService:
                 unknown=unknown,
             )
         return prepared
+
+    def _not_releasable(self, resource: Resource) -> str:
+        """Why a resource may not be released, or "": only what reaper itself quarantined.
+
+        Release restores what the resource's tags record; tags anyone could write must not
+        choose security groups or sizes, so they count only when pipeline-tagged and
+        signed by reaper, with a quarantined state.
+        """
+        if self.settings.tags.pipeline not in resource.tags:
+            return f"it has no {self.settings.tags.pipeline} tag; reaper never touches it"
+        if not self.signer.verify(resource.ref, resource.tags):
+            return (
+                "its reaper-* tags are not signed with the state key: reaper did not write "
+                "them, so they cannot say what to restore"
+            )
+        try:
+            state = read_lifecycle(resource.tags).state
+        except LifecycleTagError as err:
+            return str(err)
+        if state is not State.QUARANTINED:
+            return "reaper did not quarantine it (its signed state is not quarantined)"
+        return ""
 
     @contextmanager
     def _sweep(self, dry_run: bool) -> Iterator[_Sweep]:
@@ -208,6 +247,7 @@ class SweepService:
             self.settings.tags.model_dump().values(),
             self.limits,
             stop=self.stop,
+            signer=self.signer,
         )
 
     def _log_summary(self, report: SweepReport) -> None:
@@ -217,9 +257,10 @@ class SweepService:
         settings = self.settings
         sweep.start(pinned_plan=pinned.generated_at.isoformat())
         sweep.recover(
+            now,
             "this dry run acts on nothing"
             if sweep.dry_run
-            else "this apply acts on it only if the pinned plan names it and it still qualifies"
+            else "this apply acts on it only if the pinned plan names it and it still qualifies",
         )
         by_key = {k.key(): k for k in self.kinds}
         # Every (kind, scope) the plan names is collected whole: its live pipeline
@@ -248,7 +289,7 @@ class SweepService:
             elif current.owner != item.owner:
                 why = f"owner changed from {item.owner} to {current.owner}"
             else:
-                decision = decide(current, settings.policy, settings.tags, now)
+                decision = decide(current, settings.policy, settings.tags, now, self.signer)
                 if decision.action is item.action:
                     decisions.append(decision)
                     continue
@@ -390,18 +431,20 @@ class _Sweep:
             ]
         )
 
-    def recover(self, next_step: str) -> None:
+    def recover(self, now: datetime, next_step: str) -> None:
         """Complete the intents the trail holds without an outcome: actions of unknown fate.
 
         They come from the audit log, which read them back from the sink the chain
         continues from (the bucket, for a pod whose local file is new), as far as the
         last ``sweep-end``: the intents of a run that crashed, and those earlier
         recoveries could not complete. Each resource is re-read: a delete whose resource
-        is gone went through (``already-gone``); anything else is recorded as ``skipped``,
-        with ``next_step`` saying what happens to the resource now. No action is repeated
-        here. An intent whose resource cannot be re-read (the API is down, its kind is
-        not swept by this run) stays open, and this sweep's ``sweep-end`` carries it,
-        with why, to the next sweep's recovery.
+        is gone went through (``already-gone``); a quarantine that reads back complete is
+        ``done``; anything else is recorded as ``skipped``, saying what happens to the
+        resource now: ``next_step`` when given, else what this sweep's plan makes of it
+        (decided as the plan will, at ``now``; a quarantine cut short is quarantined
+        again). No action is repeated here. An intent whose resource cannot be re-read
+        (the API is down, its kind is not swept by this run) stays open, and this sweep's
+        ``sweep-end`` carries it, with why, to the next sweep's recovery.
         """
         for record in self.audit.open_intents:
             key = action_key(record)
@@ -420,7 +463,7 @@ class _Sweep:
                 )
                 continue
             try:
-                present = bool(kind.get(ref.scope, [ref.id]).resources)
+                found = kind.get(ref.scope, [ref.id]).resources
             except ReaperError as err:
                 self.unresolved[key] = f"cannot re-read the resource: {err}"
                 log.error(
@@ -430,9 +473,31 @@ class _Sweep:
                     err,
                 )
                 continue
-            result, message = recovery_outcome(intent.action, present, next_step)
+            result, message = self._after(intent.action, found, now, next_step)
             log.warning("recovered interrupted %s on %s: %s", intent.action, ref, message)
             self.audit.append([self.actuator.recovered_record(record, result, message)])
+
+    def _after(
+        self, action: str, found: Sequence[Resource], now: datetime, next_step: str
+    ) -> tuple[Result, str]:
+        """The result and message of an interrupted action, from the resource as it is now."""
+        if not found or action == Action.RELEASE:
+            return recovery_outcome(action, bool(found), next_step)
+        settings, signer = self.service.settings, self.service.signer
+        decision = decide(found[0], settings.policy, settings.tags, now, signer)
+        if action == Action.QUARANTINE and Reason.QUARANTINED in decision.reasons:
+            return (
+                Result.DONE,
+                "interrupted after the quarantine was complete: it reads back isolated",
+            )
+        if not next_step:
+            reasons = ", ".join(decision.reasons)
+            if decision.action is Action.KEEP:
+                next_step = f"as it is now, this sweep keeps it ({reasons})"
+            else:
+                again = " again" if decision.action == action else ""
+                next_step = f"this sweep plans to {decision.action} it{again} ({reasons})"
+        return recovery_outcome(action, True, next_step)
 
     def finish(
         self,

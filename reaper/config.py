@@ -372,6 +372,19 @@ class SafetySettings(_Section):
     of a small population can rightly be due."""
     plan_max_age: Duration = timedelta(hours=1)
     """``reaper apply`` refuses a pinned plan older than this."""
+    state_key_env: str = "REAPER_STATE_KEY"
+    """The environment variable holding the key that signs reaper's lifecycle tags (at
+    least 16 characters). Acting needs it; a dry run without it sees no mark as reaper's."""
+
+    @field_validator("state_key_env")
+    @classmethod
+    def _key_env(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name; put the key in the "
+                "environment and name the variable here"
+            )
+        return value
 
 
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

@@ -62,6 +62,7 @@ from reaper.audit.build import build_audit_log
 from reaper.config import Schedule, Settings
 from reaper.durations import format_duration
 from reaper.errors import AuditError, AuditLocked, ConfigError, ReaperError
+from reaper.lifecycle import StateSigner
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.pipelines.facts import PipelineStep
@@ -235,6 +236,7 @@ class Daemon:
         notifier: WebhookNotifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         pipelines: PipelineStep | None = None,
+        signer: StateSigner | None = None,
     ) -> None:
         """``pipelines``: the CI-run lookups, one for the daemon's life so ETags last."""
         if not jobs:
@@ -248,6 +250,7 @@ class Daemon:
         self._notifier = notifier
         self._clock = clock
         self._pipelines = pipelines
+        self._signer = signer
         self._stop = StopFlag()
         # Held by the one sweep running, whichever job it belongs to; held by the stop
         # sequence once it is over, so that no late job starts.
@@ -377,6 +380,7 @@ class Daemon:
             config_sha256=self._config_sha256,
             label=f"job={job.name}",
             pipelines=self._pipelines,
+            signer=self._signer,
         )
         with self._state_lock:
             self._running = (job.name, None)

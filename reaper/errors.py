@@ -27,6 +27,10 @@ class ProviderError(ReaperError):
     """A cloud API call failed in a way reaper could not recover from."""
 
 
+class StateKeyMissing(ReaperError):
+    """reaper's lifecycle tags must be signed, and no state key is set."""
+
+
 class NotStarted(ReaperError):
     """Work that was not begun because a stop was requested (the daemon shutting down)."""
 

@@ -54,6 +54,8 @@ class Reason(StrEnum):
     """Quarantined; the quarantine TTL has not ended yet."""
     QUARANTINE_EXPIRED = "quarantine-expired"
     """Quarantined for longer than the quarantine TTL without being released."""
+    QUARANTINE_INCOMPLETE = "quarantine-incomplete"
+    """Tagged quarantined, but its isolation did not read back as complete: quarantined again."""
     RETRY_BACKOFF = "retry-backoff"
     """Earlier attempts failed; the next one waits for its backoff."""
     UNPATCHED = "unpatched"
@@ -197,6 +199,10 @@ class Resource:
     calendar (EKS's, GKE's); None when the calendar does not know the version."""
     run: RunFacts | None = None
     """What its CI run's system said, when pipeline sources are configured and it knew."""
+    isolated: bool | None = None
+    """For a resource reaper's tags say is quarantined: whether the collector read back a
+    complete isolation (stopped and cut off, as its kind defines it); None when it did not
+    look (the resource is not quarantined) or could not tell, which counts as not isolated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +226,10 @@ class Decision:
     """Failed often enough that a person should look at it."""
     details: tuple[str, ...] = ()
     """What was found, for people: ``image ami-1 is 200d old (max 90d)``."""
+    verified: bool = True
+    """False when the resource carries tags reaper owns whose signature does not verify
+    (forged, or written without the state key): they were ignored, and whatever reaper
+    writes next replaces them."""
 
     @property
     def ref(self) -> ResourceRef:
@@ -251,6 +261,10 @@ class Outcome:
     action: Action
     result: Result
     message: str = ""
+    tags: Mapping[str, str] | None = field(default=None, compare=False)
+    """The resource's tags as the action left them, when the kind changed reaper's own tags
+    itself (a quarantine records the originals before it isolates): a failure count is
+    written on top of these, not of the tags the plan saw. None: the plan's tags stand."""
 
 
 @dataclass(frozen=True, slots=True)

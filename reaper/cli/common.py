@@ -21,6 +21,7 @@ from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
 from reaper.config import Settings, describe_settings, load_settings
 from reaper.errors import AuditLocked, ConfigError, ReaperError
+from reaper.lifecycle import StateSigner
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
 from reaper.pinned import PlanRefused
@@ -130,16 +131,19 @@ def make_service(
     *,
     notify: bool = True,
     pipelines: PipelineStep | None = None,
+    acting: bool = True,
 ) -> SweepService:
     """The sweep service of a command: the configured kinds, audit log and notifier, and
     the CI-run lookups when ``pipelines.sources`` are configured (``pipelines`` replaces
     them, e.g. with a cleanup step).
 
-    Raises ReaperError (ConfigError for config problems) when a part cannot be set up.
+    ``acting``: the command may change resources, so the state key must be set. Raises
+    ReaperError (ConfigError for config problems) when a part cannot be set up.
     """
     if pipelines is None:
         pipelines = PipelineFacts.from_settings(settings)
-    kinds = build_kinds(settings, metrics=metrics)
+    signer = state_signer(settings, acting)
+    kinds = build_kinds(settings, metrics=metrics, signer=signer)
     notifier = (
         WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ) if notify else None
     )
@@ -151,7 +155,27 @@ def make_service(
         metrics=metrics,
         config_sha256=digest,
         pipelines=pipelines,
+        signer=signer,
     )
+
+
+def state_signer(settings: Settings, acting: bool) -> StateSigner:
+    """The signer of reaper's lifecycle tags, its key from the environment.
+
+    Raises ConfigError when ``acting`` and the key is not set: unsigned tags would not be
+    reaper's on the next sweep.
+    """
+    signer = StateSigner.for_settings(settings, os.environ)
+    if acting and not signer.can_sign:
+        variable = settings.safety.state_key_env
+        raise ConfigError(
+            [
+                f"safety.state_key_env: ${variable} is not set: reaper signs the tags it "
+                "writes on resources with this key (16+ characters, kept secret), and "
+                "acting needs it"
+            ]
+        )
+    return signer
 
 
 def new_metrics() -> Metrics:

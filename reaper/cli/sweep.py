@@ -52,7 +52,7 @@ def plan(config_path: str, fmt: str, output: str | None) -> None:
     """Collect and decide; never changes anything."""
     settings, digest = load(config_path)
     startup("plan", config_path, settings, dry_run=True)
-    service = guard(lambda: make_service(settings, digest, notify=False))
+    service = guard(lambda: make_service(settings, digest, notify=False, acting=False))
     now = datetime.now(UTC)
     with Progress(sum(len(k.scopes()) for k in service.kinds)) as progress:
         result, collection, brake = service.plan(now, on_scope_done=progress.callback)
@@ -91,7 +91,9 @@ def run(config_path: str, fmt: str, output: str | None, apply: bool, pipeline: s
     dry_run = settings.dry_run and not apply
     startup("run", config_path, settings, dry_run, f"pipeline={pipeline}" if pipeline else "")
     metrics = new_metrics()
-    service = guard(lambda: make_service(settings, digest, metrics, pipelines=cleanup))
+    service = guard(
+        lambda: make_service(settings, digest, metrics, pipelines=cleanup, acting=not dry_run)
+    )
     report: SweepReport | None = None
     try:
         report = guard(lambda: service.run(datetime.now(UTC), dry_run))
@@ -134,7 +136,7 @@ def apply_command(
         refuse(err)
     startup("apply", config_path, settings, dry_run)
     metrics = new_metrics()
-    service = guard(lambda: make_service(settings, digest, metrics))
+    service = guard(lambda: make_service(settings, digest, metrics, acting=not dry_run))
     guard(lambda: service.check_scope(pinned))
     report: SweepReport | None = None
     try:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from reaper.config import PolicySettings, TagKeys
 from reaper.errors import ProviderError
+from reaper.lifecycle import StateSigner
 from reaper.model import Action, Collected, Decision, Outcome, Resource, Scope
 
 OnRequest = Callable[[str, str], None]
@@ -37,6 +38,9 @@ class BuildContext:
     """How to reach the provider instead of its SDK's defaults, for the sandbox and tests:
     each provider defines its own type (``AwsConnection``); None in production."""
     on_request: OnRequest | None = None
+    signer: StateSigner = field(default_factory=lambda: StateSigner(None, ()))
+    """Signs the lifecycle tags a kind writes itself (quarantine state and originals); see
+    :mod:`reaper.lifecycle`."""
 
 
 class ProviderBuilder(Protocol):
@@ -60,8 +64,9 @@ class ResourceKind(ABC):
     """Kinds with lower numbers are deleted first (dependants before what they depend on)."""
     state_tags: ClassVar[tuple[str, ...]] = ()
     """Tags of the kind's own that reaper writes on its resources, besides the lifecycle
-    keys (``reaper.lifecycle``): what quarantine records for release. Nobody else may
-    write them (the IAM policy and the example SCP name them)."""
+    keys (``reaper.lifecycle``): what quarantine records for release. They start with
+    ``reaper-``, so the state signature covers them (a meta-test checks), and nobody else
+    may write them (the IAM policy and the example SCP name them)."""
     audited_tags: ClassVar[tuple[str, ...]] = ()
     """Tags of the provider's own conventions worth keeping in audit records (AWS's
     ``Name``), besides the configured tag keys."""
@@ -90,7 +95,12 @@ class ResourceKind(ABC):
 
     @abstractmethod
     def collect(self, scope: Scope) -> Collected:
-        """List the pipeline-tagged resources in one scope. Raises ProviderError."""
+        """List the pipeline-tagged resources in one scope. Raises ProviderError.
+
+        A kind that can quarantine reports ``Resource.isolated`` for each resource whose
+        signed state says quarantined (reading back only those, so ordinary sweeps cost no
+        more); the policy quarantines again whatever does not read back isolated.
+        """
 
     @abstractmethod
     def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
@@ -119,7 +129,13 @@ class ResourceKind(ABC):
     def quarantine(
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
-        """Stop and isolate, recording what release needs on the resource itself."""
+        """Stop and isolate, recording what release needs on the resource itself.
+
+        In this order: record the originals (once, signed, the mark still in place), isolate,
+        read the isolation back, and only then record the quarantined state (signed; a
+        quarantine again keeps its quarantine time). A failed outcome carries the tags it
+        left (``Outcome.tags``), which the failure count is written on top of.
+        """
         raise NotSupported(f"{self.key()} cannot quarantine")
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:

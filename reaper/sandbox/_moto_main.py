@@ -219,7 +219,6 @@ def conform_to_aws() -> None:
     EC2 ``ModifyNetworkInterfaceAttribute`` replaces an interface's security groups; moto
     reports the groups its instance was launched with as well, for ever.
     """
-    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
     from moto.eks.exceptions import ResourceNotFoundException
     from moto.eks.models import CLUSTER_NOT_FOUND_MSG, EKSBackend
 
@@ -239,6 +238,35 @@ def conform_to_aws() -> None:
 
     for name in ("list_nodegroups", "list_fargate_profiles"):
         setattr(EKSBackend, name, require_cluster(getattr(EKSBackend, name)))
+    _conform_interface_groups()
+
+
+def _conform_interface_groups() -> None:
+    """A network interface's security groups are its own, as in AWS.
+
+    Moto reports an interface in its own groups and in every group its instance was
+    launched with, whatever ``ModifyNetworkInterfaceAttribute`` set since (launch-time
+    groups are already among the interface's own). And, as in AWS, the groups
+    ``DescribeInstances`` reports for the instance are those of its primary interface.
+    """
+    from moto.ec2.models.elastic_network_interfaces import (
+        NetworkInterface,
+        NetworkInterfaceBackend,
+    )
+
+    def own_groups(self: Any) -> Any:
+        return self._group_set
+
+    original = NetworkInterfaceBackend.modify_network_interface_attribute
+
+    def modify(self: Any, eni_id: str, group_ids: list[str], *args: Any, **kwargs: Any) -> None:
+        original(self, eni_id, group_ids, *args, **kwargs)
+        eni = self.get_network_interface(eni_id)
+        if group_ids and eni.instance is not None and eni.device_index == 0:
+            eni.instance.security_groups = list(eni._group_set)
+
+    NetworkInterface.group_set = property(own_groups)  # type: ignore[method-assign,assignment]
+    NetworkInterfaceBackend.modify_network_interface_attribute = modify  # type: ignore[method-assign]
 
     def interface_groups(self: Any) -> Any:
         return self._group_set

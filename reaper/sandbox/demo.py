@@ -15,6 +15,7 @@ import click
 from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
 from reaper.config import Settings, parse_settings
+from reaper.lifecycle import StateSigner
 from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.aws.clients import AwsConnection
 from reaper.providers.aws.iam_policy import policy_document
@@ -30,6 +31,7 @@ from reaper.sandbox.ci_estate import (
     seed_runs,
     take_ci_calls,
 )
+from reaper.sandbox.environment import SANDBOX_STATE_KEY
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
 from reaper.sandbox.moto_server import MotoServer
@@ -120,10 +122,16 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
             principal.arn,
         )
         connections = {"aws": AwsConnection(principal.session, server.endpoint_url)}
-        kinds = build_kinds(settings, connections)
+        user_keys = settings.tags.model_dump().values()
+        signer = StateSigner(SANDBOX_STATE_KEY.encode(), user_keys)
+        kinds = build_kinds(settings, connections, signer=signer)
         pipelines = PipelineFacts.from_settings(settings, sandbox_ci_environ(os.environ))
         service = SweepService(
-            settings, kinds, lambda: build_audit_log(settings.audit), pipelines=pipelines
+            settings,
+            kinds,
+            lambda: build_audit_log(settings.audit),
+            pipelines=pipelines,
+            signer=signer,
         )
         with server.iam_enforced():
             report = service.run(now, dry_run=not apply)

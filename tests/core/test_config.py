@@ -286,7 +286,8 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
         pytest.param(
             with_minimal(safety={"max_action": 5}),
             "bad.yaml: safety.max_action: unknown key "
-            "(valid: max_actions_per_sweep, max_fraction, min_actions_for_fraction, plan_max_age)",
+            "(valid: max_actions_per_sweep, max_fraction, min_actions_for_fraction, plan_max_age, "
+            "state_key_env)",
             id="safety-typo",
         ),
         pytest.param(

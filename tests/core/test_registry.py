@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from reaper.config import known_kinds, parse_settings, provider_sections
+from reaper.config import TagKeys, known_kinds, parse_settings, provider_sections
 from reaper.errors import ConfigError
-from reaper.lifecycle import ALL_KEYS, RESERVED_KEYS
+from reaper.lifecycle import ALL_KEYS, RESERVED_KEYS, SIGNATURE, StateSigner
 from reaper.model import Action, Resource, ResourceRef, Scope
 from reaper.policy import decide
 from reaper.providers import catalog
@@ -182,6 +182,16 @@ def test_kind_state_tags_are_reapers_own_keys(key: str) -> None:
 def test_kind_declares_an_integer_delete_order(key: str) -> None:
     order = REGISTRY[key].delete_order
     assert type(order) is int, f"{key}.delete_order must be an int, got {order!r}"
+
+
+@pytest.mark.parametrize("key", KIND_KEYS)
+def test_kind_records_only_tags_the_state_signature_covers(key: str) -> None:
+    """What a kind records to undo a quarantine is signed with the rest of reaper's state:
+    its keys start with ``reaper-`` and are none of the keys people set."""
+    signer = StateSigner(b"a-key-of-sixteen-bytes", TagKeys().model_dump().values())
+    recorded = dict.fromkeys(REGISTRY[key].state_tags, "value")
+    assert signer.owned(recorded) == recorded
+    assert SIGNATURE not in recorded
 
 
 @pytest.mark.parametrize("key", KIND_KEYS)

@@ -56,7 +56,7 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
         (
             "unknown-key.yaml: safety.max_action: "
             "unknown key (valid: max_actions_per_sweep, max_fraction, min_actions_for_fraction, "
-            "plan_max_age)",
+            "plan_max_age, state_key_env)",
         ),
     ),
     "bad-duration": (

@@ -1,8 +1,9 @@
 """SIGKILL between an intent record and its action: the next sweep finishes the job.
 
 reaper runs as a real subprocess against moto through the counting proxy. The proxy holds
-every request for a while, so the process is reliably inside the TerminateInstances call,
-with its intent already on disk, when the test kills it.
+every request for a while, so the process is reliably inside the call the test waits for
+(TerminateInstances, ModifyNetworkInterfaceAttribute), with its intent already on disk,
+when the test kills it.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
 
-def _config(tmp_path: Path, audit: Path, **sinks: Any) -> Path:
+def _config(
+    tmp_path: Path, audit: Path, policy: dict[str, Any] | None = None, **sinks: Any
+) -> Path:
     path = audit.parent / "reaper.yaml" if sinks else tmp_path / "reaper.yaml"
     config = {
         "dry_run": False,
         "providers": {"aws": {"accounts": [{"name": "ci"}], "regions": [REGION]}},
-        "policy": {"default_ttl": "12h", "grace_period": "0s"},
+        "policy": {"default_ttl": "12h", "grace_period": "0s", **policy},
         "safety": {"max_actions_per_sweep": 10, "max_fraction": 1},
         "audit": {"path": str(audit), **sinks},
     }
@@ -92,10 +95,11 @@ def _run_and_kill_after_intent(
     audit: Path,
     proxy: CountingProxy,
     records: Callable[[], list[dict[str, Any]]] | None = None,
+    operation: str = "TerminateInstances",
 ) -> None:
     """Start an applied sweep; kill it once its intent is stored (in ``audit``, or what
-    ``records`` reads) and its TerminateInstances request has reached the proxy (which
-    holds it for a while)."""
+    ``records`` reads) and its ``operation`` request has reached the proxy (which holds it
+    for a while)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "reaper", "run", "-c", str(config), "--apply"],
         env=env,
@@ -106,8 +110,7 @@ def _run_and_kill_after_intent(
     deadline = time.monotonic() + 60
     try:
         while not (
-            any(r["event"] == "intent" for r in stored())
-            and proxy.count("ec2", "TerminateInstances") > 0
+            any(r["event"] == "intent" for r in stored()) and proxy.count("ec2", operation) > 0
         ):
             assert process.poll() is None, "reaper exited before its action"
             assert time.monotonic() < deadline, "no intent record within 60 s"
@@ -251,3 +254,123 @@ def test_a_new_pod_recovers_from_the_bucket_what_a_killed_pod_left(
     assert local == records[len(killed) :]
     result = verify_lines(_bucket_lines(s3, bucket))
     assert (result.ok, result.unresolved) == (True, 0), result
+
+
+def _ec2(sandbox: MotoServer) -> Any:
+    return boto3.client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=sandbox.endpoint_url,
+        aws_access_key_id=SANDBOX_KEY_ID,
+        aws_secret_access_key=SANDBOX_SECRET,
+    )
+
+
+def _seed_exposed(sandbox: MotoServer) -> tuple[str, str, set[str]]:
+    """An expired pipeline instance in a VPC, its interface in two groups (one open to the
+    world on 22); returns the instance, its interface and those groups."""
+    ec2 = _ec2(sandbox)
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    groups = set()
+    for name in ("web", "ssh"):
+        group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 22,
+                    "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                }
+            ],
+        )
+        groups.add(str(group))
+    answer = ec2.run_instances(
+        ImageId=SANDBOX_AMI,
+        MinCount=1,
+        MaxCount=1,
+        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": sorted(groups)}],
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "reaper-pipeline", "Value": "ci-1"}]}
+        ],
+    )
+    (instance,) = answer["Instances"]
+    sandbox.age_instances(
+        ACCOUNT_ID, REGION, {instance["InstanceId"]: datetime.now(UTC) - timedelta(days=2)}
+    )
+    eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    return str(instance["InstanceId"]), str(eni), groups
+
+
+def _described(sandbox: MotoServer, instance_id: str) -> dict[str, Any]:
+    (reservation,) = _ec2(sandbox).describe_instances(InstanceIds=[instance_id])["Reservations"]
+    return dict(reservation["Instances"][0])
+
+
+def _groups_of(sandbox: MotoServer, instance_id: str) -> set[str]:
+    (eni,) = _described(sandbox, instance_id)["NetworkInterfaces"]
+    return {g["GroupId"] for g in eni["Groups"]}
+
+
+def _reaper_tags(sandbox: MotoServer, instance_id: str) -> dict[str, str]:
+    tags = _described(sandbox, instance_id).get("Tags", [])
+    return {t["Key"]: t["Value"] for t in tags if t["Key"].startswith("reaper-")}
+
+
+def test_kill_during_the_isolation_then_next_sweep_finishes_the_quarantine(
+    sandbox: MotoServer, tmp_path: Path
+) -> None:
+    instance, eni, groups = _seed_exposed(sandbox)
+    audit = tmp_path / "audit.jsonl"
+    config = _config(tmp_path, audit, {"actions": {"ttl-expired": "quarantine"}})
+    with CountingProxy(sandbox.endpoint_url, latency=0.3) as proxy:
+        env = sandbox_env(proxy.endpoint_url, REGION)
+        _run_and_kill_after_intent(
+            config, env, audit, proxy, operation="ModifyNetworkInterfaceAttribute"
+        )
+        # The held request still goes through: the interface moves, nothing else happens.
+        deadline = time.monotonic() + 20
+        while _groups_of(sandbox, instance) == groups and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (quarantine_group,) = _groups_of(sandbox, instance)
+        assert quarantine_group not in groups
+        killed = _reaper_tags(sandbox, instance)
+        # Not recorded as quarantined: running, and only its originals (signed) recorded.
+        assert _described(sandbox, instance)["State"]["Name"] == "running"
+        assert "reaper-state" not in killed
+        assert killed["reaper-original-sgs"] == f"{eni}={'+'.join(sorted(groups))}"
+        assert "reaper-signature" in killed
+        assert not [r for r in _records(audit) if r["event"] == "outcome"]
+
+        proxy.latency = 0
+        second = _run(config, env)
+        assert second.returncode == 0, second.stderr
+
+        # Finished: stopped, isolated, recorded as quarantined; the originals are the
+        # groups it had before the first attempt, not the quarantine group.
+        assert _groups_of(sandbox, instance) == {quarantine_group}
+        assert _described(sandbox, instance)["State"]["Name"] in ("stopping", "stopped")
+        tags = _reaper_tags(sandbox, instance)
+        assert tags["reaper-state"] == "quarantined"
+        assert tags["reaper-original-sgs"] == killed["reaper-original-sgs"]
+        assert tags["reaper-original-state"] == "running"
+
+        proxy.reset_counts()
+        third = _run(config, env)
+        assert third.returncode == 0, third.stderr
+        assert proxy.count("ec2", "ModifyNetworkInterfaceAttribute") == 0
+
+    records = _records(audit)
+    (recovered,) = [r for r in records if r.get("recovered_by")]
+    assert (recovered["action"], recovered["result"]) == ("quarantine", "skipped")
+    assert recovered["message"] == (
+        "interrupted; the quarantine may be partly done and is not repeated; this sweep plans "
+        "to quarantine it again (ttl-expired)"
+    )
+    outcomes = [r for r in records if r["event"] == "outcome" and not r.get("recovered_by")]
+    assert [(r["action"], r["result"]) for r in outcomes] == [("quarantine", "done")]
+    assert len([r for r in records if r["event"] == "intent"]) == 2
+    result = verify_lines(audit.read_bytes().splitlines(keepends=True))
+    assert result.ok, result

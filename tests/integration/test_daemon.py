@@ -30,6 +30,7 @@ from cli_support import sandbox_env
 from paths import REPO
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
+from signing import SIGNER
 
 from reaper.actuator import Actuator, StopFlag
 from reaper.audit import AuditLog, verify_lines
@@ -665,7 +666,8 @@ def test_a_stop_during_a_group_skips_its_later_calls_with_an_outcome(tmp_path: P
         {"aws:ec2_instance": 2},
     )
     with AuditLog(tmp_path / "audit.jsonl") as audit:
-        outcomes = Actuator([kind], audit, "sweep1", (), stop=flag).execute(plan, dry_run=False)
+        actuator = Actuator([kind], audit, "sweep1", (), stop=flag, signer=SIGNER)
+        outcomes = actuator.execute(plan, dry_run=False)
 
     assert kind.calls == [("tag", scope)]  # the mark ran, the delete never started
     assert sorted(seen_in_flight) == ["i-delete", "i-mark"]

@@ -13,7 +13,7 @@ from paths import REPO
 from reaper.config import TagKeys, load_settings, parse_settings
 from reaper.lifecycle import ALL_KEYS, RESERVED_KEYS
 from reaper.providers import catalog  # noqa: F401  (fills the registry)
-from reaper.providers.aws.ec2_isolation import MANAGED_TAG
+from reaper.providers.aws.ec2_facts import MANAGED_TAG
 from reaper.providers.aws.iam_policy import policy_document, render
 from reaper.providers.base import REGISTRY
 from reaper.sandbox._moto_iam import Authorization, decide

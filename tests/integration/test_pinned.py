@@ -20,6 +20,7 @@ import boto3
 import pytest
 import yaml
 from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
+from signing import SIGNER, signed
 
 from reaper.config import PolicySettings, TagKeys
 from reaper.model import Action, Resource, ResourceRef, Scope
@@ -417,7 +418,10 @@ def _document() -> dict[str, Any]:
             ResourceRef("aws", "ec2_instance", SCOPE, instance_id),
             name=instance_id,
             created_at=NOW - age,
-            tags={"reaper-pipeline": "gitlab-ci-1", "reaper-owner": "team-payments", **tags},
+            tags=signed(
+                ResourceRef("aws", "ec2_instance", SCOPE, instance_id),
+                {"reaper-pipeline": "gitlab-ci-1", "reaper-owner": "team-payments", **tags},
+            ),
             owner="team-payments",
         )
         for instance_id, age, tags in (
@@ -434,7 +438,7 @@ def _document() -> dict[str, Any]:
             ("i-03", HOUR, {}),
         )
     ]
-    plan = make_plan(resources, policy, TagKeys(), NOW - HOUR / 2)
+    plan = make_plan(resources, policy, TagKeys(), NOW - HOUR / 2, SIGNER)
     return plan_to_json(plan, True, config_sha256=SHA)
 
 

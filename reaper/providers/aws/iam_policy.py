@@ -40,7 +40,7 @@ from typing import Any
 from reaper.config import AwsSettings, S3AuditSettings, Settings, TagKeys
 from reaper.lifecycle import ALL_KEYS, RESERVED_KEYS
 from reaper.providers.aws.ec2 import Ec2Instances
-from reaper.providers.aws.ec2_isolation import MANAGED_TAG
+from reaper.providers.aws.ec2_facts import MANAGED_TAG
 from reaper.providers.aws.eks import EksClusters
 from reaper.providers.aws.eks_records import ORIGINAL_SCALING
 
