@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,12 @@ import pytest
 from reaper.app import SweepService
 from reaper.audit import AuditLog, ChainHead, read_records, verify_lines
 from reaper.audit.lock import lock_path
-from reaper.config import parse_settings
+from reaper.config import TagKeys, parse_settings
 from reaper.errors import AuditLocked, ChainWentBack
+from reaper.lifecycle import StateSigner, quarantine_tags
 from reaper.model import Action, Collected, Outcome, Resource, ResourceRef, Result, Scope
 from reaper.providers.base import ResourceKind
+from reaper.sandbox.environment import SANDBOX_STATE_KEY
 
 SCOPE = Scope("default", "us-east-1")
 
@@ -188,7 +191,11 @@ class _Quarantined(ResourceKind):
 
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
         ref = ResourceRef("aws", "ec2_instance", scope, ids[0])
-        return Collected((Resource(ref, ids[0], None),))
+        # Pipeline-tagged and quarantined by reaper (signed): what release accepts.
+        signer = StateSigner(SANDBOX_STATE_KEY.encode(), TagKeys().model_dump().values())
+        state = quarantine_tags(datetime(2026, 1, 1, tzinfo=UTC), "exposed")
+        tags = {"reaper-pipeline": "run-1", **signer.signed(ref, state)}
+        return Collected((Resource(ref, ids[0], None, tags=tags),))
 
     def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
         raise AssertionError("never deleted")
