@@ -51,7 +51,7 @@ from reaper.providers.gcp.gce_api import InstanceApi, StaleFingerprint, not_read
 from reaper.providers.gcp.gce_facts import PAGE_SIZE, Rule, SweepMemo
 from reaper.providers.gcp.gce_isolation import Ensured, ensure_rules
 from reaper.providers.gcp.gce_quarantine import quarantine_instances, release_instance
-from reaper.providers.gcp.labels import actuator_change
+from reaper.providers.gcp.labels import updating
 from reaper.providers.gcp.operations import Pending, wait_compute
 from reaper.providers.gcp.records import INSTANCE_KEYS, QUARANTINE_TAG
 
@@ -96,8 +96,14 @@ class GceInstances(ResourceKind):
         "compute.firewalls.create",
         "compute.networks.updatePolicy",
     )
-    recorded_keys = INSTANCE_KEYS
+    state_tags = INSTANCE_KEYS
     delete_order = 50
+    # RFC 1035, as Compute Engine names are; never quoted into a list filter otherwise.
+    id_pattern = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
+    id_shape = (
+        "an instance name: 1-63 lowercase letters, digits and '-', starting with a letter "
+        "and not ending with '-'"
+    )
 
     def __init__(
         self,
@@ -156,11 +162,15 @@ class GceInstances(ResourceKind):
 
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
         """By name, in the scope's zone; without a zone (``reaper release``), in every zone
-        of the project (a list filtered on the name). Facts are looked up afresh."""
+        of the project (a list filtered on the name). Facts are looked up afresh. A name
+        not of an instance's shape is never sent (the filter quotes it): it is not found."""
         project = self._clients.project(scope)
         raws: list[compute_v1.Instance] = []
         for name in ids:
-            if scope.region:
+            problem = self.id_problem(name)
+            if problem is not None:
+                log.warning("not looking up %s", problem)
+            elif scope.region:
                 raw = self._api.get(project, scope.region, name)
                 raws += [raw] if raw is not None else []
             else:
@@ -369,9 +379,8 @@ class GceInstances(ResourceKind):
     ) -> Outcome:
         ref = resource.ref
         project = self._clients.project(ref.scope)
-        change = partial(actuator_change, self._signer, ref, updates)
         try:
-            labels = self._api.relabel(project, ref, change, self._known(ref))
+            labels = self._api.relabel(project, ref, updating(updates), self._known(ref))
         except StaleFingerprint as err:
             return Outcome(ref, action, Result.FAILED, str(err))
         except ProviderError as err:
@@ -429,6 +438,9 @@ class GceInstances(ResourceKind):
     ) -> list[Outcome]:
         project = self._clients.project(scope)
         ensure = partial(self._ensure_rules, project)
+        for decision in decisions:
+            # Quarantine changes their labels: a failure count written after it reads them.
+            self._known(decision.ref)
         return quarantine_instances(self._api, self._signer, project, decisions, now, ensure)
 
     def _ensure_rules(self, project: GcpProject, network: str) -> None:

@@ -17,13 +17,10 @@ from reaper.config import GcpProject
 from reaper.errors import ProviderError
 from reaper.model import ResourceRef
 from reaper.providers.gcp.clients import GcpClients, reason_of, status_of
+from reaper.providers.gcp.labels import LabelChange, Labels
 
 FINGERPRINT_ATTEMPTS = 3
 """Writes tried with a fresh fingerprint before giving up: someone keeps changing it."""
-
-Labels = dict[str, str]
-LabelChange = Callable[[Mapping[str, str]], Labels]
-"""From the labels an instance has now to those it should have."""
 
 
 class StaleFingerprint(ProviderError):

@@ -11,28 +11,29 @@ Quarantine, for the instances of one zone together, each phase for all before th
    state (keeping a verified ``reaper-quarantined-at``).
 
 A failure leaves the recorded originals in place, so the next attempt never records the
-quarantine as the original. Release puts the recorded tags back, starts the instance if it
-was running, and removes every label reaper owns and the signature.
+quarantine as the original, and its outcome carries the labels it left (``Outcome.tags``),
+which the actuator writes the failure count on top of. Release puts the recorded tags
+back, starts the instance if it was running, and removes every label reaper owns and the
+signature.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
 from google.cloud import compute_v1
 
-from reaper import lifecycle
 from reaper.config import GcpProject
 from reaper.errors import ProviderError
-from reaper.lifecycle import StateSigner, quarantine_tags
+from reaper.lifecycle import SignedTags, StateSigner, quarantined_tags
 from reaper.model import Action, Decision, Outcome, Resource, Result
 from reaper.providers.gcp.gce_api import InstanceApi, not_ready
 from reaper.providers.gcp.gce_facts import networks
-from reaper.providers.gcp.labels import owned_change, without_owned
+from reaper.providers.gcp.labels import without_owned, write_owned
 from reaper.providers.gcp.operations import Finished, Pending, wait_compute
 from reaper.providers.gcp.records import (
     QUARANTINE_TAG,
@@ -49,13 +50,15 @@ STOPPED = "TERMINATED"
 @dataclass
 class _Job:
     decision: Decision
-    trusted: Mapping[str, str] = field(default_factory=dict)
-    """reaper's labels it may build on: verified at planning, or written by this job."""
+    tags: SignedTags | None = None
+    """reaper's labels on the instance once read: what it may build on (verified at
+    planning, or written by this job) and what a failure leaves."""
     raw: compute_v1.Instance | None = None
     outcome: Outcome | None = None
 
     def fail(self, result: Result, message: str) -> None:
-        self.outcome = Outcome(self.decision.ref, Action.QUARANTINE, result, message)
+        left = self.tags.vouched if self.tags is not None else None
+        self.outcome = Outcome(self.decision.ref, Action.QUARANTINE, result, message, left)
 
 
 def quarantine_instances(
@@ -72,7 +75,7 @@ def quarantine_instances(
     :func:`.gce_isolation.ensure_rules`); raises ProviderError when it cannot.
     """
     clients = api.clients
-    jobs = [_Job(d, d.resource.tags if d.verified else {}) for d in decisions]
+    jobs = [_Job(d) for d in decisions]
     clients.parallel(project, partial(_record, api, signer, project), jobs)
 
     live = [j for j in jobs if j.outcome is None]
@@ -86,7 +89,7 @@ def quarantine_instances(
 
     _phase(api, project, jobs, _retag, "tagging")
     _phase(api, project, jobs, _stop, "stopping")
-    clients.parallel(project, partial(_settle, api, signer, project, now), jobs)
+    clients.parallel(project, partial(_settle, api, project, now), jobs)
     return [
         j.outcome or Outcome(j.decision.ref, Action.QUARANTINE, Result.FAILED, "no outcome")
         for j in jobs
@@ -102,7 +105,10 @@ def _record(api: InstanceApi, signer: StateSigner, project: GcpProject, job: _Jo
             job.fail(Result.ALREADY_GONE, "instance does not exist")
             return
         job.raw = raw
-        if InstanceOriginals.read(job.trusted) is not None:
+        # Only what reaper signed counts: originals someone else wrote are not kept.
+        trusted = job.decision.resource.tags if job.decision.verified else {}
+        job.tags = SignedTags(signer, ref, trusted, dict(raw.labels))
+        if InstanceOriginals.read(job.tags.trusted) is not None:
             return
         tags = tuple(raw.tags.items)
         # Tagged for quarantine without a trusted record: a quarantine whose record was
@@ -117,15 +123,13 @@ def _record(api: InstanceApi, signer: StateSigner, project: GcpProject, job: _Jo
             )
             return
         known = (dict(raw.labels), raw.label_fingerprint)
-        change = partial(owned_change, signer, ref, job.trusted, updates)
-        labels = api.relabel(project, ref, change, known)
+        relabel = partial(api.relabel, project, ref, known=known)
+        labels = write_owned(relabel, job.tags, updates)
     except ProviderError as err:
         job.fail(Result.FAILED, f"recording its originals failed: {err}")
         return
     if labels is None:
         job.fail(Result.ALREADY_GONE, "instance does not exist")
-        return
-    job.trusted = labels
 
 
 def _retag(api: InstanceApi, project: GcpProject, job: _Job) -> compute_v1.Operation | None:
@@ -174,12 +178,11 @@ def _phase(
             job.fail(Result.FAILED, f"{doing} failed: {result.error}")
 
 
-def _settle(
-    api: InstanceApi, signer: StateSigner, project: GcpProject, now: datetime, job: _Job
-) -> None:
+def _settle(api: InstanceApi, project: GcpProject, now: datetime, job: _Job) -> None:
     """Read the instance back; write the quarantined state only if it is isolated."""
     if job.outcome is not None:
         return
+    assert job.tags is not None  # read by _record
     decision = job.decision
     ref = decision.ref
     try:
@@ -196,14 +199,10 @@ def _settle(
             job.fail(Result.FAILED, f"isolation did not read back: {'; '.join(missing)}")
             return
         reason = decision.reasons[0] if decision.reasons else "policy"
-        updates: dict[str, str | None] = {**quarantine_tags(now, reason)}
-        earlier = job.trusted.get(lifecycle.QUARANTINED_AT)
-        if job.trusted.get(lifecycle.STATE) == lifecycle.State.QUARANTINED and earlier:
-            updates[lifecycle.QUARANTINED_AT] = earlier  # its quarantine TTL runs on
-        # Earlier failed attempts are settled.
-        updates.update(dict.fromkeys(lifecycle.FAILURE_KEYS))
-        change = partial(owned_change, signer, ref, job.trusted, updates)
-        labels = api.relabel(project, ref, change, (dict(raw.labels), raw.label_fingerprint))
+        # A quarantine again keeps its quarantine time: its quarantine TTL runs on.
+        state = quarantined_tags(job.tags.trusted, now, reason)
+        known = (dict(raw.labels), raw.label_fingerprint)
+        labels = write_owned(partial(api.relabel, project, ref, known=known), job.tags, state)
     except ProviderError as err:
         job.fail(Result.FAILED, f"writing the quarantined state failed: {err}")
         return

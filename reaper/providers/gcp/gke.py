@@ -47,7 +47,7 @@ from reaper.providers.gcp.gke_quarantine import (
     quarantine_cluster,
     release_cluster,
 )
-from reaper.providers.gcp.labels import actuator_change
+from reaper.providers.gcp.labels import updating
 from reaper.providers.gcp.operations import GKE_DONE, Pending, wait_gke
 from reaper.providers.gcp.records import CLUSTER_KEYS
 from reaper.versions import end_of_support
@@ -76,8 +76,13 @@ class GkeClusters(ResourceKind):
     )
     # Before GCE instances (50): GKE copies a cluster's labels, the pipeline label among
     # them, to its node VMs; those are skipped by the instance kind, and go with the cluster.
-    recorded_keys = CLUSTER_KEYS
+    state_tags = CLUSTER_KEYS
     delete_order = 40
+    id_pattern = r"[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?"
+    id_shape = (
+        "a cluster name: 1-40 lowercase letters, digits and '-', starting with a letter "
+        "and not ending with '-'"
+    )
 
     def __init__(
         self,
@@ -100,15 +105,27 @@ class GkeClusters(ResourceKind):
     def scopes(self) -> Sequence[Scope]:
         return [Scope(p.name, "") for p in self._clients.projects()]
 
+    def resource_scopes(self) -> Sequence[Scope]:
+        """Every location of each project; with zones configured, those zones and their
+        regions (what :meth:`_wanted` keeps)."""
+        zones = self._clients.settings.zones
+        if not zones:
+            return self.scopes()
+        locations = sorted({*zones, *(_region_of(z) for z in zones)})
+        return [Scope(p.name, where) for p in self._clients.projects() for where in locations]
+
     def principal(self, scope: Scope) -> str:
         return self._clients.principal(scope, self._clients.settings.endpoints.container)
 
     # -- reading -----------------------------------------------------------------------
 
     def collect(self, scope: Scope) -> Collected:
+        """The clusters of every location (one list), or of the scope's location only (a
+        pinned plan's scope)."""
         project = self._clients.project(scope)
-        listed = self._api.list_clusters(project)
-        resources, skipped = self._read(project, listed.clusters)
+        listed = self._api.list_clusters(project, scope.region or "-")
+        raws = [c for c in listed.clusters if _within(scope, c.location)]
+        resources, skipped = self._read(project, raws)
         errors = tuple(
             CollectError(
                 self.key(),
@@ -116,30 +133,42 @@ class GkeClusters(ResourceKind):
                 f"location {location} did not answer: its clusters were not swept",
             )
             for location in sorted(set(listed.missing_zones))
-            if self._wanted(location)
+            if self._wanted(location) and _within(scope, location)
         )
         with self._lock:
             for ref in [r for r in self._fingerprints if r.scope.account == project.name]:
-                del self._fingerprints[ref]
-        self._remember(listed.clusters, resources)
+                if _within(scope, ref.scope.region):
+                    del self._fingerprints[ref]
+        self._remember(raws, resources)
         return Collected(tuple(resources), skipped, errors)
 
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
-        """By name in the scope's location; without one (``reaper release``), in any."""
+        """By name in the scope's location; without one (``reaper release``), in any. A
+        name not of a cluster's shape is never sent: it is not found."""
         project = self._clients.project(scope)
+        names = [name for name in ids if self._shaped(name)]
+        if not names:
+            return Collected(())
         if scope.region:
-            found = [self._api.get(project, scope.region, name) for name in ids]
+            found = [self._api.get(project, scope.region, name) for name in names]
             raws = [raw for raw in found if raw is not None]
         else:
-            raws = [c for c in self._api.list_clusters(project).clusters if c.name in set(ids)]
+            listed = self._api.list_clusters(project).clusters
+            raws = [c for c in listed if c.name in set(names)]
         resources, skipped = self._read(project, raws)
         self._remember(raws, resources)
         return Collected(tuple(resources), skipped)
 
+    def _shaped(self, name: str) -> bool:
+        problem = self.id_problem(name)
+        if problem is not None:
+            log.warning("not looking up %s", problem)
+        return problem is None
+
     def _wanted(self, location: str) -> bool:
         """Within the configured zones (a zone, or the region of one), if any are."""
         zones = self._clients.settings.zones
-        return not zones or location in zones or location in {z.rsplit("-", 1)[0] for z in zones}
+        return not zones or location in zones or location in {_region_of(z) for z in zones}
 
     def _read(
         self, project: GcpProject, raws: Sequence[container_v1.Cluster]
@@ -236,9 +265,8 @@ class GkeClusters(ResourceKind):
     ) -> Outcome:
         ref = resource.ref
         project = self._clients.project(ref.scope)
-        change = partial(actuator_change, self._signer, ref, updates)
         try:
-            labels = self._api.relabel(project, ref, change, self._known(ref))
+            labels = self._api.relabel(project, ref, updating(updates), self._known(ref))
         except StaleFingerprint as err:
             return Outcome(ref, action, Result.FAILED, str(err))
         except ProviderError as err:
@@ -315,6 +343,9 @@ class GkeClusters(ResourceKind):
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
         project = self._clients.project(scope)
+        for decision in decisions:
+            # Quarantine changes their labels: a failure count written after it reads them.
+            self._known(decision.ref)
         one = partial(
             quarantine_cluster,
             self._api,
@@ -328,3 +359,12 @@ class GkeClusters(ResourceKind):
     def release(self, scope: Scope, resource: Resource) -> Outcome:
         project = self._clients.project(resource.ref.scope)
         return release_cluster(self._api, self._signer, project, resource)
+
+
+def _region_of(zone: str) -> str:
+    return zone.rsplit("-", 1)[0]
+
+
+def _within(scope: Scope, location: str) -> bool:
+    """``location`` is the scope's, or the scope is the whole project."""
+    return not scope.region or location == scope.region

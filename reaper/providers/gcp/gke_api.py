@@ -19,8 +19,9 @@ from reaper.config import GcpProject
 from reaper.errors import ProviderError
 from reaper.model import ResourceRef
 from reaper.providers.gcp.clients import GcpClients, message_of, status_of
-from reaper.providers.gcp.gce_api import FINGERPRINT_ATTEMPTS, LabelChange, Labels, StaleFingerprint
+from reaper.providers.gcp.gce_api import FINGERPRINT_ATTEMPTS, StaleFingerprint
 from reaper.providers.gcp.gce_facts import resource_path
+from reaper.providers.gcp.labels import LabelChange, Labels
 
 _CLUSTER_IN_LINK = re.compile(r"/clusters/([^/]+)")
 _PREFIX = "container.projects.locations"
@@ -55,12 +56,16 @@ class ClusterApi:
         assert callable(send)
         return self.clients.call(f"{_PREFIX}.{method}", where, send)
 
-    def list_clusters(self, project: GcpProject) -> container_v1.ListClustersResponse:
+    def list_clusters(
+        self, project: GcpProject, location: str = "-"
+    ) -> container_v1.ListClustersResponse:
+        """The clusters of one location, or of every location (``-``)."""
         gke = self.clients.gke(project)
-        parent = f"projects/{project.project_id}/locations/-"
+        parent = f"projects/{project.project_id}/locations/{location}"
+        where = project.name if location == "-" else f"{project.name}/{location}"
         found = self._call(
             "clusters.list",
-            f"clusters in {project.name}",
+            f"clusters in {where}",
             lambda: gke.list_clusters(parent=parent, retry=None, timeout=self.clients.timeout),
         )
         assert isinstance(found, container_v1.ListClustersResponse)

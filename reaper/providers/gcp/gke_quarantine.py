@@ -12,7 +12,9 @@ one runs), clusters side by side:
    holds write the ``quarantined`` state.
 
 A cluster with an operation running (an auto-upgrade) is ``skipped: in progress``, not
-failed: a later sweep quarantines it. Release restores what was recorded.
+failed: a later sweep quarantines it. A failed quarantine's outcome carries the labels it
+left (``Outcome.tags``), which the actuator writes the failure count on top of. Release
+restores what was recorded.
 """
 
 from __future__ import annotations
@@ -24,14 +26,13 @@ from functools import partial
 
 from google.cloud import container_v1
 
-from reaper import lifecycle
 from reaper.config import GcpProject
 from reaper.errors import ProviderError
-from reaper.lifecycle import StateSigner, quarantine_tags
+from reaper.lifecycle import SignedTags, StateSigner, quarantined_tags
 from reaper.model import Action, Decision, Outcome, Resource, ResourceRef, Result
 from reaper.providers.gcp.clients import message_of
 from reaper.providers.gcp.gke_api import ClusterApi, busy
-from reaper.providers.gcp.labels import owned_change, without_owned
+from reaper.providers.gcp.labels import LabelChange, Labels, without_owned, write_owned
 from reaper.providers.gcp.operations import Pending, wait_gke
 from reaper.providers.gcp.records import (
     ENDPOINT_OPEN,
@@ -93,12 +94,20 @@ def quarantine_cluster(
     restrict_public_endpoint: bool,
 ) -> Outcome:
     ref = decision.ref
+    tags: SignedTags | None = None
 
     def outcome(result: Result, message: str) -> Outcome:
-        return Outcome(ref, Action.QUARANTINE, result, message)
+        left = tags.vouched if tags is not None else None
+        return Outcome(ref, Action.QUARANTINE, result, message, left)
 
     try:
-        done = _quarantine(api, signer, project, decision, now, restrict_public_endpoint)
+        raw = api.get(project, ref.scope.region, ref.id)
+        if raw is None:
+            return outcome(Result.ALREADY_GONE, "cluster does not exist")
+        # Only what reaper signed counts: originals someone else wrote are not kept.
+        trusted = decision.resource.tags if decision.verified else {}
+        tags = SignedTags(signer, ref, trusted, dict(raw.resource_labels))
+        done = _quarantine(api, project, decision, raw, tags, now, restrict_public_endpoint)
     except _Busy as err:
         return outcome(Result.SKIPPED, f"in progress: {err}; a later sweep quarantines it")
     except ProviderError as err:
@@ -110,21 +119,20 @@ def quarantine_cluster(
 
 def _quarantine(
     api: ClusterApi,
-    signer: StateSigner,
     project: GcpProject,
     decision: Decision,
+    raw: container_v1.Cluster,
+    tags: SignedTags,
     now: datetime,
     restrict_public_endpoint: bool,
 ) -> str | None:
+    """Record, isolate, read back, record the state; what was done, or None if it is gone.
+    ``tags`` follows every label write."""
     ref = decision.ref
     location, name = ref.scope.region, ref.id
-    raw = api.get(project, location, name)
-    if raw is None:
-        return None
-    trusted: Mapping[str, str] = decision.resource.tags if decision.verified else {}
     updates: dict[str, str | None] = {}
     sizes: dict[str, int] = {}
-    if read_pools(trusted) is None:
+    if read_pools(tags.trusted) is None:
         originals = []
         for pool in raw.node_pools:
             sizes[pool.name] = api.pool_size(project, pool)
@@ -138,19 +146,15 @@ def _quarantine(
                 f"its node pools do not fit in reaper's labels ({err}); not quarantined"
             ) from None
     close = restrict_public_endpoint and (
-        trusted.get(ORIGINAL_ENDPOINT) == ENDPOINT_OPEN
+        tags.trusted.get(ORIGINAL_ENDPOINT) == ENDPOINT_OPEN
         or (endpoint_public(raw) and not raw.master_authorized_networks_config.enabled)
     )
-    if close and ORIGINAL_ENDPOINT not in trusted:
+    if close and ORIGINAL_ENDPOINT not in tags.trusted:
         updates[ORIGINAL_ENDPOINT] = ENDPOINT_OPEN
     if updates:
         known = (dict(raw.resource_labels), raw.label_fingerprint)
-        labels = _labels(
-            api, project, ref, partial(owned_change, signer, ref, trusted, updates), known
-        )
-        if labels is None:
+        if _write(api, project, ref, tags, updates, known) is None:
             return None
-        trusted = labels
 
     for pool in raw.node_pools:
         if pool.autoscaling.enabled:
@@ -184,7 +188,7 @@ def _quarantine(
     after = api.get(project, location, name)
     if after is None:
         return None
-    read = isolation(api, project, after, trusted)
+    read = isolation(api, project, after, tags.trusted)
     if not read.complete:
         missing = [
             what
@@ -197,30 +201,31 @@ def _quarantine(
         ]
         raise ProviderError(f"isolation did not read back: not {', '.join(missing)}")
     reason = decision.reasons[0] if decision.reasons else "policy"
-    state: dict[str, str | None] = {**quarantine_tags(now, reason)}
-    earlier = trusted.get(lifecycle.QUARANTINED_AT)
-    if trusted.get(lifecycle.STATE) == lifecycle.State.QUARANTINED and earlier:
-        state[lifecycle.QUARANTINED_AT] = earlier
-    state.update(dict.fromkeys(lifecycle.FAILURE_KEYS))
+    # A quarantine again keeps its quarantine time: its quarantine TTL runs on.
+    state = quarantined_tags(tags.trusted, now, reason)
     known = (dict(after.resource_labels), after.label_fingerprint)
-    if (
-        _labels(api, project, ref, partial(owned_change, signer, ref, trusted, state), known)
-        is None
-    ):
+    if _write(api, project, ref, tags, state, known) is None:
         return None
     message = f"scaled {len(after.node_pools)} node pool(s) to zero, autoscaling off"
     return message + ("; endpoint closed" if close else "")
 
 
-def _labels(
+def _write(
     api: ClusterApi,
     project: GcpProject,
     ref: ResourceRef,
-    change: partial[dict[str, str]],
+    tags: SignedTags,
+    updates: Mapping[str, str | None],
     known: tuple[Mapping[str, str], str],
-) -> dict[str, str] | None:
-    try:
+) -> Labels | None:
+    """Change reaper's own labels on the cluster, signed; ``tags`` follows the write. A
+    refusal while another operation runs is ``_Busy``."""
+
+    def relabel(change: LabelChange) -> Labels | None:
         return api.relabel(project, ref, change, known)
+
+    try:
+        return write_owned(relabel, tags, updates)
     except ProviderError as err:
         if busy(err):
             raise _Busy(message_of(err)) from err

@@ -1,19 +1,22 @@
-"""Pure: how reaper changes a resource's labels so that its own stay signed.
+"""How reaper changes a resource's labels so that its own stay signed.
 
 GCP label writes replace the whole map (guarded by a fingerprint), so every write is a
 function from the labels a resource has now to those it should have; on a stale
-fingerprint it runs again on the fresh ones.
+fingerprint it runs again on the fresh ones. The functions here are pure, but for
+:func:`write_owned`, which makes one such write and moves a
+:class:`~reaper.lifecycle.SignedTags` along with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from reaper import lifecycle
-from reaper.lifecycle import StateSigner
-from reaper.model import ResourceRef
+from reaper.lifecycle import SignedTags, StateSigner, TagChange
 
 Labels = dict[str, str]
+LabelChange = Callable[[Mapping[str, str]], Labels]
+"""From the labels a resource has now to those it should have."""
 
 
 def merged(current: Mapping[str, str], updates: Mapping[str, str | None]) -> Labels:
@@ -27,44 +30,40 @@ def merged(current: Mapping[str, str], updates: Mapping[str, str | None]) -> Lab
     return out
 
 
-def owned_change(
-    signer: StateSigner,
-    ref: ResourceRef,
-    trusted: Mapping[str, str],
-    updates: Mapping[str, str | None],
-    current: Mapping[str, str],
-) -> Labels:
-    """The labels after reaper's own (``trusted``, verified) are updated and signed. Pure.
+def updating(updates: Mapping[str, str | None]) -> LabelChange:
+    """The change that applies ``updates`` to whatever labels the write finds. Pure.
 
-    Owned labels in ``current`` that are not trusted are dropped (see
-    :func:`reaper.lifecycle.change_owned`); the others are left as they are.
+    For the actuator's own writes (marks, failure counts), which it has already signed.
     """
-    change = lifecycle.change_owned(signer, ref, trusted, current, updates)
-    return merged(current, {**dict.fromkeys(change.remove), **change.write})
+    return lambda current: merged(current, updates)
 
 
-def actuator_change(
-    signer: StateSigner,
-    ref: ResourceRef,
+def write_owned(
+    relabel: Callable[[LabelChange], Labels | None],
+    tags: SignedTags,
     updates: Mapping[str, str | None],
-    current: Mapping[str, str],
-) -> Labels:
-    """``current`` with the actuator's updates (signed by it) applied. Pure.
+) -> Labels | None:
+    """Change reaper's own labels on one resource in one write, signed (as the AWS kinds'
+    ``_write`` does with tags); ``tags`` follows the write.
 
-    The actuator signs what it planned with; when reaper itself changed its labels since
-    (a quarantine that recorded originals, then failed), its signature would not cover
-    them. If the labels verified before this write and would not after it, every owned
-    label is reaper's (the old ones signed, the new ones the actuator's), so the result
-    is signed afresh rather than left unverifiable.
+    ``relabel(change)`` sets the labels ``change`` makes of the current ones and returns
+    them, or None when the resource is gone. The owned labels become ``tags``' trusted
+    ones updated (:meth:`SignedTags.change`); when the fingerprint was stale and the
+    labels are read again, the change is made afresh of those, so owned labels someone
+    else wrote in between are removed rather than signed.
     """
-    out = merged(current, updates)
-    if signer.can_sign and not signer.verify(ref, out) and signer.verify(ref, current):
-        owned = signer.owned(out)
-        if owned:
-            out[lifecycle.SIGNATURE] = signer.signature(ref, owned)
-        else:
-            out.pop(lifecycle.SIGNATURE, None)
-    return out
+    made: list[TagChange] = []
+
+    def change(current: Mapping[str, str]) -> Labels:
+        tags.reread(current)
+        made.append(tags.change(updates))
+        return merged(current, {**dict.fromkeys(made[-1].remove), **made[-1].write})
+
+    labels = relabel(change)
+    if labels is not None and made:
+        tags.removed(made[-1])
+        tags.written(made[-1])
+    return labels
 
 
 def without_owned(signer: StateSigner, current: Mapping[str, str]) -> Labels:

@@ -5,7 +5,7 @@ labels whose keys start with ``reaper-`` are covered by reaper's state signature
 originals a release restores cannot be forged. A label value holds at most 63 characters
 of ``[a-z0-9_-]``, so a record longer than that is split over numbered labels
 (``reaper-original-tags``, ``reaper-original-tags-1``, …): a fixed set per record, each
-declared in its kind's ``recorded_keys``. A record that does not fit them all makes the
+declared in its kind's ``state_tags``. A record that does not fit them all makes the
 quarantine fail rather than lose what it would have to restore.
 
 Encodings (``_`` never occurs in what they hold, ``-`` does):

@@ -403,11 +403,18 @@ def test_a_retried_quarantine_never_records_zeros_as_the_original_sizes(
     kinds = kinds_of(settings)
 
     failed = sweep(settings, kinds, audit_path)
+    between = cluster_labels(fake, "c")
     retried = sweep(settings, kinds, audit_path, NOW + HOUR)
 
     assert [o.result for o in failed.outcomes] == [Result.FAILED]
     assert "Resize failed: quota" in failed.outcomes[0].message
+    assert between[ORIGINAL_POOLS[0]] == "default-pool_2"
+    assert between[lifecycle.FAILURES] == "1"
+    assert lifecycle.STATE not in between  # quarantined only once it reads back
+    # The actuator's failure count is signed over the originals the quarantine recorded.
+    assert SIGNER.verify(failed.outcomes[0].ref, between)
     assert [o.result for o in retried.outcomes] == [Result.DONE]
+    assert lifecycle.FAILURES not in cluster_labels(fake, "c")
     assert cluster_labels(fake, "c")[ORIGINAL_POOLS[0]] == "default-pool_2"
     service = SweepService(settings, kinds, lambda: AuditLog(audit_path), signer=SIGNER)
     assert service.release(kinds[0], "c").result is Result.DONE  # type: ignore[union-attr]
