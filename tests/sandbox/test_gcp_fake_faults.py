@@ -20,6 +20,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1, container_v1
+from google.protobuf import json_format
 
 from reaper.sandbox.gcp import FakeGcp, Fault
 
@@ -107,6 +108,23 @@ class TestInjectedErrors:
         assert caught.value.errors[0]["reason"] == "forbidden"
         assert "Required 'compute.instances.get' permission" in caught.value.message
         assert fake.stats.count("compute.instances.get") == 1
+
+    def test_an_unparseable_reply_is_a_200_whose_body_is_not_json(self, fake: FakeGcp) -> None:
+        fake.fail_next("compute.instances.get", Fault.UNPARSEABLE)
+        instances = client(compute_v1.InstancesClient, fake)
+
+        with pytest.raises(json_format.ParseError, match="Failed to load JSON"):
+            instances.get(project=PROJECT, zone=ZONE, instance="vm")
+
+        assert instances.get(project=PROJECT, zone=ZONE, instance="vm").name == "vm"
+
+    def test_a_deep_json_error_body_breaks_the_clients_error_parser(self, fake: FakeGcp) -> None:
+        fake.fail_next("container.projects.locations.clusters.list", Fault.DEEP_JSON)
+
+        with pytest.raises(RecursionError):
+            gke(fake).list_clusters(parent=f"projects/{PROJECT}/locations/-", retry=None)
+
+        assert fake.stats.count("container.projects.locations.clusters.list") == 1
 
     def test_a_mutation_is_not_retried_on_503(self, fake: FakeGcp) -> None:
         fake.fail_next("compute.instances.delete", Fault.UNAVAILABLE)

@@ -9,7 +9,8 @@ Every request goes through :meth:`GcpClients.call`: google-api-core's ``Retry`` 
 on 429, 5xx and 403 ``rateLimitExceeded``; each attempt is counted with ``on_request``
 under the API's method name (``compute.instances.aggregatedList``); SDK errors leave as
 :class:`~reaper.errors.ProviderError`, chained. The clients' own retries are turned off
-(``retry=None`` at every call), so no attempt goes uncounted.
+(``retry=None`` at every call), so no attempt goes uncounted. A reply that cannot be
+parsed is a ProviderError too (a collect error of its scope), never a traceback.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ from google.auth import impersonated_credentials
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import GoogleAuthError, TransportError
 from google.cloud import compute_v1, container_v1
+from google.protobuf import json_format
 
 from reaper import __version__
 from reaper.config import GcpProject, GcpSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
 from reaper.providers.base import OnRequest
+from reaper.safetext import clean
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ _RETRIED = (
     TransportError,
 )
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
+_MAX_DETAIL = 200
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,12 @@ def translate_errors(operation: str) -> Iterator[None]:
         raise ProviderError(f"{operation} failed: {_describe(err)}") from err
     except (GoogleAuthError, requests.exceptions.RequestException) as err:
         raise ProviderError(f"{operation} failed: {_describe(err)}") from err
+    except (json_format.Error, RecursionError) as err:
+        # A reply that does not parse: not JSON, a field of the wrong type, or an error
+        # body nested past the recursion limit (which the error parser does not catch).
+        # Its message may quote the reply: one line, clipped.
+        detail = clean(f"{type(err).__name__}: {err}", _MAX_DETAIL)
+        raise ProviderError(f"{operation} failed: unparseable response: {detail}") from err
 
 
 def _describe(err: BaseException) -> str:

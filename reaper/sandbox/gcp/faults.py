@@ -24,6 +24,10 @@ class Fault(enum.StrEnum):
     PERMISSION_DENIED = "permission-denied"
     """HTTP 403 ``forbidden`` / PERMISSION_DENIED: the caller lacks a permission; not a
     rate limit, so retrying does not help."""
+    UNPARSEABLE = "unparseable"
+    """HTTP 200 whose body is not JSON (a proxy's HTML page, a reply cut short)."""
+    DEEP_JSON = "deep-json"
+    """HTTP 500 whose body is JSON nested far past Python's recursion limit."""
 
 
 @dataclass

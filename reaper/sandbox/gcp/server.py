@@ -30,6 +30,8 @@ from reaper.sandbox.gcp.routes import SYSTEM_PARAMETERS, Route, resolve
 from reaper.sandbox.gcp.world import World
 
 _FAULT_STATUS = {Fault.RATE_LIMITED: 429, Fault.QUOTA_FORBIDDEN: 403, Fault.UNAVAILABLE: 503}
+_DEEP = 100_000
+"""Nesting of the ``DEEP_JSON`` fault's body: far past any recursion limit."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -103,6 +105,12 @@ class _Handler(BaseHTTPRequestHandler):
         if delay > 0:
             time.sleep(delay)
         fault = world.faults.take_error(route.method)
+        if fault is Fault.UNPARSEABLE:
+            self._send(200, b"<html><body>Service temporarily unavailable</body></html>")
+            return
+        if fault is Fault.DEEP_JSON:
+            self._send(500, b"[" * _DEEP + b"]" * _DEEP)
+            return
         if fault is not None:
             project = world.project(params.get("project", ""))
             if fault is Fault.PERMISSION_DENIED:
@@ -131,7 +139,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(500, internal)
 
     def _reply(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
+        self._send(status, json.dumps(payload).encode())
+
+    def _send(self, status: int, data: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))

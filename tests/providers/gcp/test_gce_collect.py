@@ -271,6 +271,57 @@ def test_a_denial_or_a_missing_project_is_not_retried(
     assert fake.stats.count("compute.instances.aggregatedList") == 1
 
 
+@pytest.mark.parametrize(
+    ("method", "kinds", "fault", "detail"),
+    [
+        pytest.param(
+            "compute.instances.aggregatedList",
+            ("gce_instance",),
+            Fault.UNPARSEABLE,
+            "ParseError: Failed to load JSON",
+            id="instances-not-json",
+        ),
+        pytest.param(
+            "compute.instances.aggregatedList",
+            ("gce_instance",),
+            Fault.DEEP_JSON,
+            "RecursionError: maximum recursion depth exceeded",
+            id="instances-deep-json-error",
+        ),
+        pytest.param(
+            "container.projects.locations.clusters.list",
+            ("gke_cluster",),
+            Fault.UNPARSEABLE,
+            "ParseError: Failed to load JSON",
+            id="clusters-not-json",
+        ),
+    ],
+)
+def test_an_unparseable_reply_is_a_collect_error_of_its_scope_not_a_traceback(
+    fake: FakeGcp,
+    audit_path: Path,
+    method: str,
+    kinds: tuple[str, ...],
+    fault: Fault,
+    detail: str,
+) -> None:
+    fake.fail_next(method, fault)
+    settings = settings_of(gcp_config(fake, audit_path, kinds=kinds))
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+    (error,) = report.collection.errors
+    assert error.scope == Scope(NAME, "")
+    assert f"{method} ({'instances' if 'compute' in method else 'clusters'} in {NAME}) " in (
+        error.message
+    )
+    assert f"failed: unparseable response: {detail}" in error.message
+    assert "\n" not in error.message  # one line,
+    assert len(error.message) < 400  # clipped
+    assert fake.stats.count(method) == 1  # not retried
+
+
 # -- unpatched -------------------------------------------------------------------------------
 
 
