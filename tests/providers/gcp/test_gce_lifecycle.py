@@ -39,11 +39,14 @@ from reaper.app import SweepService
 from reaper.audit import AuditLog
 from reaper.model import Action, Reason, Resource, ResourceRef, Result, Scope
 from reaper.pinned import read_pinned
+from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.gcp.gce import GceInstances
 from reaper.providers.gcp.gce_isolation import rule_name
 from reaper.providers.gcp.records import ORIGINAL_STATE, ORIGINAL_TAGS, QUARANTINE_TAG
 from reaper.report import plan_to_json
 from reaper.results import ExitCode
+from reaper.sandbox.ci import FakeGithub, FakeGitlab
+from reaper.sandbox.ci_estate import SANDBOX_TOKENS, ci_specimens, pipelines_section, seed_runs
 from reaper.sandbox.gcp import FakeGcp, Fault
 
 QUARANTINE = {"actions": {"ttl-expired": "quarantine"}}
@@ -539,3 +542,34 @@ def test_kind_refs_are_per_zone_and_release_finds_them_without_one(
     assert found.ref.scope == Scope(NAME, ZONES[2])
     assert fake.stats.filtered("compute.instances.aggregatedList") == 1
     assert isinstance(found, Resource)
+
+
+# -- pipeline-aware ----------------------------------------------------------------------
+
+
+def test_instances_die_with_their_ci_run(fake: FakeGcp, audit_path: Path) -> None:
+    """The CI run a label names decides on GCP as on AWS: the labels are valid label values."""
+    with FakeGithub() as github, FakeGitlab() as gitlab:
+        seed_runs(github, gitlab, NOW)
+        specimens = ci_specimens()
+        for n, specimen in enumerate(specimens):
+            name = f"{specimen.label}-{n}"
+            fake.add_instance(PROJECT, ZONE, name, labels=specimen.tags, created=NOW - specimen.age)
+        data = gcp_config(fake, audit_path)
+        data["pipelines"] = pipelines_section(github.url, gitlab.url)
+        settings = settings_of(data)
+        step = PipelineFacts.from_settings(settings, SANDBOX_TOKENS)
+
+        kinds = kinds_of(settings)
+        report = run_sweep(settings, kinds, audit_path, NOW, False, signer=SIGNER, pipelines=step)
+
+    assert report.exit_code == ExitCode.OK
+    reasons = {d.ref.id.rsplit("-", 1)[0]: d.reasons for d in report.plan.decisions}
+    assert reasons == {
+        "run-finished": (Reason.RUN_FINISHED,),
+        "run-active": (Reason.RUN_ACTIVE,),
+        "run-unknown": (Reason.WITHIN_TTL,),
+        "run-active-ttl-expired": (Reason.TTL_EXPIRED,),
+    }
+    left = {i["name"].rsplit("-", 1)[0] for i in fake.instances(PROJECT)}
+    assert left == {s.label for s in specimens if not s.expect_deleted}
