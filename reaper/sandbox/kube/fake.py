@@ -442,6 +442,11 @@ class KubeFake:
         """Compact: every continue token handed out so far now answers 410 Expired."""
         self._store.compact()
 
+    def expire_next_continues(self, resource: str = "namespaces", times: int = 1) -> None:
+        """The next ``times`` lists of ``resource`` that carry a continue token find it
+        expired (410 Expired), as if etcd compacted their snapshot just before."""
+        self._store.expire_next_continues(resource_type(resource), times)
+
     def set_continue_token_writes(self, writes: int | None) -> None:
         """Tokens expire once ``writes`` writes happened after them (None: never)."""
         self._store.set_continue_token_writes(writes)

@@ -170,7 +170,9 @@ class Registry:
                 except paging.TokenError as err:
                     raise errors.bad_request(f"invalid continue token: {err}") from None
                 start = decoded.start
-                if decoded.revision > 0 and self.store.is_compacted(decoded.revision):
+                if decoded.revision > 0 and (
+                    self.store.take_forced_expiry(rt) or self.store.is_compacted(decoded.revision)
+                ):
                     raise errors.expired(errors.CONTINUE_EXPIRED, paging.encode_token(-1, start))
                 if decoded.revision > 0:
                     revision = snapshot = decoded.revision

@@ -34,6 +34,7 @@ class Store:
         self._token_writes = continue_token_writes
         self._objects: dict[str, dict[Key, JSON]] = {rt.plural: {} for rt in RESOURCE_TYPES}
         self._snapshots: OrderedDict[tuple[str, int], dict[Key, JSON]] = OrderedDict()
+        self._forced_expiries: dict[str, int] = {}
 
     @property
     def revision(self) -> int:
@@ -65,6 +66,21 @@ class Store:
             self._token_writes = writes
             if writes is not None:
                 self._compact_to(self._revision - writes)
+
+    def expire_next_continues(self, rt: ResourceType, times: int) -> None:
+        """The next ``times`` continued lists of ``rt`` find their token compacted away."""
+        with self.lock:
+            self._forced_expiries[rt.plural] = self._forced_expiries.get(rt.plural, 0) + times
+
+    def take_forced_expiry(self, rt: ResourceType) -> bool:
+        """Whether this continued list of ``rt`` is one :meth:`expire_next_continues` asked
+        to expire (only that request: tokens handed out later are good)."""
+        with self.lock:
+            left = self._forced_expiries.get(rt.plural, 0)
+            if not left:
+                return False
+            self._forced_expiries[rt.plural] = left - 1
+            return True
 
     def is_compacted(self, revision: int) -> bool:
         """Whether ``revision`` has been compacted away."""
