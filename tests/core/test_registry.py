@@ -26,7 +26,7 @@ from reaper.model import Action, Resource, ResourceRef, Scope
 from reaper.policy import decide
 from reaper.providers import catalog
 from reaper.providers.base import REGISTRY, BuildContext, ResourceKind
-from reaper.sandbox import estate, estate_eks
+from reaper.sandbox import estate, estate_eks, kube_estate
 from reaper.sandbox.demo import demo_settings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -44,11 +44,22 @@ PERMISSION_FORMATS: dict[str, tuple[re.Pattern[str], tuple[str, ...], tuple[str,
         ("Describe", "List", "Get"),
         ("Delete", "Terminate"),
     ),
+    # RBAC: a resource (with its API group, and a subresource) and a verb,
+    # deployments.apps/scale:patch
+    "kubernetes": (
+        re.compile(
+            r"^[a-z]+(\.[a-z0-9-]+(\.[a-z0-9-]+)*)?(/[a-z]+)?"
+            r":(get|list|watch|create|update|patch|delete|deletecollection)$"
+        ),
+        ("list", "get"),
+        ("delete",),
+    ),
 }
 
 # The smallest section of each provider that is valid once ``kinds`` is added.
 MINIMAL_SECTIONS: dict[str, dict[str, Any]] = {
     "aws": {"regions": ["us-east-1"]},
+    "kubernetes": {"clusters": [{"name": "ci"}]},
 }
 
 # kind_key -> the function that yields the seeded specimens of the sandbox for that kind.
@@ -56,6 +67,7 @@ MINIMAL_SECTIONS: dict[str, dict[str, Any]] = {
 FIXTURES: dict[str, Callable[[datetime], Sequence[estate.Specimen]]] = {
     "aws:ec2_instance": estate.specimens,
     "aws:eks_cluster": estate_eks.cluster_specimens,
+    "kubernetes:namespace": kube_estate.namespace_specimens,
 }
 
 KIND_KEYS = sorted(REGISTRY)
@@ -189,3 +201,20 @@ def test_kind_fixtures_expectations_agree_with_the_demo_policy(key: str) -> None
         if deleted != specimen.expect_deleted:
             wrong.append(f"{specimen.label} (expect_deleted={specimen.expect_deleted})")
     assert wrong == []
+
+
+def test_a_kubernetes_section_without_the_kubernetes_sdk_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for module in [m for m in sys.modules if m.startswith("reaper.providers.kubernetes")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "kubernetes", None)  # as if not installed
+    data = {"providers": {"kubernetes": {"clusters": [{"name": "ci"}]}}}
+
+    with pytest.raises(ConfigError) as raised:
+        catalog.build_kinds(parse_settings(data, "test.yaml"))
+
+    assert raised.value.problems == (
+        "providers.kubernetes: the kubernetes provider needs kubernetes, which is not "
+        "installed: pip install 'reaper[kubernetes]'",
+    )

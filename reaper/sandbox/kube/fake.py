@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -376,6 +376,13 @@ class KubeFake:
                 f"seed_stuck_finalizer supports networkpolicies and leases, not {resource!r}"
             )
         return self.seed(resource, body, namespace=namespace)
+
+    def change(
+        self, resource: str, name: str, change: Callable[[JSON], None], *, namespace: str = ""
+    ) -> JSON:
+        """Apply ``change`` to a copy of the stored object and write it through the update
+        path (validation, resourceVersion, generation), as another client's update would."""
+        return self._registry.mutate(resource_type(resource), namespace, name, change)
 
     def add_finalizer(
         self, resource: str, name: str, finalizer: str, *, namespace: str = ""
