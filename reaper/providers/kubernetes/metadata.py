@@ -102,8 +102,19 @@ def owned_patch(
     return {"metadata": {"annotations": annotations, "labels": dict.fromkeys(annotations)}}
 
 
+# What people can act on first: a finalizer nobody removes, an API that does not answer.
+_CONDITION_ORDER = (
+    "NamespaceFinalizersRemaining",
+    "NamespaceDeletionDiscoveryFailure",
+    "NamespaceDeletionGroupVersionParsingFailure",
+    "NamespaceDeletionContentFailure",
+    "NamespaceContentRemaining",
+)
+
+
 def conditions_of(namespace: Mapping[str, Any]) -> tuple[str, ...]:
-    """The failing deletion conditions of a namespace: ``Type: message``, True ones only."""
+    """The failing deletion conditions of a namespace, ``Type: message``, the most telling
+    first (finalizers remaining, discovery failures). Pure."""
     status = namespace.get("status") or {}
     found = []
     for condition in status.get("conditions") or []:
@@ -111,8 +122,13 @@ def conditions_of(namespace: Mapping[str, Any]) -> tuple[str, ...]:
             continue
         kind = str(condition.get("type") or "?")
         message = str(condition.get("message") or condition.get("reason") or "")
-        found.append(f"{kind}: {message}" if message else kind)
-    return tuple(found)
+        found.append((kind, f"{kind}: {message}" if message else kind))
+
+    def rank(item: tuple[str, str]) -> int:
+        kind = item[0]
+        return _CONDITION_ORDER.index(kind) if kind in _CONDITION_ORDER else len(_CONDITION_ORDER)
+
+    return tuple(text for _, text in sorted(found, key=rank))
 
 
 _OPEN = ("0.0.0.0/0", "::/0")

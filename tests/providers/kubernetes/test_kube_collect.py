@@ -7,6 +7,7 @@ checks what reaper saw and decided, and what the fake was asked.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from reaper.errors import ProviderError
 from reaper.metrics import Metrics
 from reaper.model import Action, Reason
 from reaper.providers.kubernetes.clients import KubeApiError
+from reaper.report import render
 from reaper.results import ExitCode
 from reaper.sandbox.kube import KubeFake, ManualClock
 
@@ -257,7 +259,11 @@ def test_every_http_attempt_is_counted_retries_included(
 
 
 def test_a_terminating_namespace_is_in_progress_and_escalated_once_stuck(
-    fake: KubeFake, clock: ManualClock, harness: Callable[..., Harness], tmp_path: Path
+    fake: KubeFake,
+    clock: ManualClock,
+    harness: Callable[..., Harness],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.seed_namespace("ci-stuck", labels=PIPELINE, created=OLD)
     fake.seed_stuck_finalizer("ci-stuck")
@@ -277,13 +283,21 @@ def test_a_terminating_namespace_is_in_progress_and_escalated_once_stuck(
     )
 
     clock.advance(timedelta(minutes=31))
-    report = sweeper.sweep()
+    with caplog.at_level(logging.WARNING):
+        report = sweeper.sweep()
     (stuck,) = report.plan.decisions
     assert (stuck.action, stuck.escalated) == (Action.KEEP, True)
     (warning,) = stuck.warnings
     assert warning.startswith("still deleting 1h1m after its deletion was requested: ")
     assert "NamespaceFinalizersRemaining: Some content in the namespace has finalizers " in warning
     assert "foo.example.com/finalizer in 1 resource instances" in warning
+    assert f"escalated kind=kubernetes:namespace id=ci/ci-stuck {warning}" in caplog.text
+    markdown = render("markdown", report.plan)
+    assert "## Escalated: 1 resource needs a person" in markdown
+    assert "foo.example.com/finalizer in 1 resource instances" in markdown
+    document = json.loads(render("json", report.plan))
+    (listed,) = document["decisions"]
+    assert (listed["escalated"], listed["warnings"]) == (True, [warning])
     assert report.outcomes == ()  # reaper never removes finalizers
     assert fake.request_count("delete", "namespaces") == 1
     assert fake.request_count("patch", "networkpolicies") == 0
