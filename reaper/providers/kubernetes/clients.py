@@ -39,9 +39,9 @@ from reaper.providers.base import OnRequest
 log = logging.getLogger(__name__)
 
 # The SDK's configuration loaders have no type hints.
-_load_from_dict = cast(Callable[..., None], config.load_kube_config_from_dict)
-_load_in_cluster = cast(Callable[..., None], config.load_incluster_config)
-_load_from_file = cast(Callable[..., None], config.load_kube_config)
+load_from_dict = cast(Callable[..., None], config.load_kube_config_from_dict)
+load_in_cluster = cast(Callable[..., None], config.load_incluster_config)
+load_from_file = cast(Callable[..., None], config.load_kube_config)
 _contexts_of = cast(
     Callable[[str], tuple[list[dict[str, Any]], dict[str, Any]]], config.list_kube_config_contexts
 )
@@ -245,7 +245,7 @@ class KubeClients:
         where = f"cluster {cluster.name}"
         with translate_errors(f"{where}: reading its configuration"):
             if given is not None:
-                _load_from_dict(
+                load_from_dict(
                     dict(given),
                     context=cluster.context,
                     client_configuration=configuration,
@@ -253,11 +253,11 @@ class KubeClients:
                 )
                 principal = _kubeconfig_user(given, cluster.context)
             elif cluster.context is None and cluster.kubeconfig is None and in_a_pod():
-                _load_in_cluster(client_configuration=configuration)
+                load_in_cluster(client_configuration=configuration)
                 principal = _service_account()
             else:
                 path = cluster.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-                _load_from_file(
+                load_from_file(
                     config_file=os.path.expanduser(path),
                     context=cluster.context,
                     client_configuration=configuration,
