@@ -20,9 +20,15 @@ def sandbox_environ(environ: Mapping[str, str]) -> dict[str, str]:
     config files are off (``os.devnull`` is not a regular file, so botocore reads no
     profile); no default region, so every client names its own. The sandbox listens on
     loopback, which is added to ``NO_PROXY`` so an HTTP(S) proxy never sees it. The state
-    key that signs lifecycle tags is the sandbox's placeholder.
+    key that signs lifecycle tags is the sandbox's placeholder. No Kubernetes cluster either:
+    the in-cluster variables go and ``KUBECONFIG`` is empty, so only a kubeconfig named
+    explicitly (a fake's) is ever read.
     """
-    env = {k: v for k, v in environ.items() if not k.startswith("AWS_")}
+    env = {
+        k: v
+        for k, v in environ.items()
+        if not k.startswith(("AWS_", "KUBERNETES_SERVICE_")) and k != "KUBECONFIG"
+    }
     env.update(
         AWS_ACCESS_KEY_ID=SANDBOX_KEY_ID,
         AWS_SECRET_ACCESS_KEY=SANDBOX_SECRET,
@@ -30,6 +36,7 @@ def sandbox_environ(environ: Mapping[str, str]) -> dict[str, str]:
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         REAPER_STATE_KEY=SANDBOX_STATE_KEY,
+        KUBECONFIG=os.devnull,
     )
     for name in ("NO_PROXY", "no_proxy"):
         current = [p for p in environ.get(name, "").split(",") if p]

@@ -8,6 +8,7 @@ import yaml
 from paths import REPO
 
 from reaper.providers.base import REGISTRY
+from reaper.providers.kubernetes.lease import LEASE_PERMISSIONS
 from reaper.providers.kubernetes.namespaces import Namespaces
 
 DEPLOY = REPO / "deploy" / "kubernetes"
@@ -63,3 +64,13 @@ def test_the_cluster_role_is_bound_to_reapers_service_account() -> None:
             "namespace": _manifest("kustomization.yaml")["namespace"],
         }
     ]
+
+
+def test_the_daemons_role_grants_exactly_what_the_election_uses() -> None:
+    role, binding = yaml.safe_load_all((DEPLOY / "daemon" / "role.yaml").read_text())
+    assert role["kind"] == "Role"  # its own namespace only, never cluster-wide
+    assert sorted(granted(role["rules"])) == sorted(LEASE_PERMISSIONS)
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "reaper"}]
+    listed = yaml.safe_load((DEPLOY / "daemon" / "kustomization.yaml").read_text())
+    assert "role.yaml" in listed["resources"]
