@@ -18,9 +18,11 @@ from reaper.providers.aws.clients import AwsConnection
 from reaper.providers.catalog import build_kinds
 from reaper.report import human, render_sweep
 from reaper.results import ExitCode, SweepReport
+from reaper.sandbox import kube_estate
 from reaper.sandbox.environment import SANDBOX_STATE_KEY
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
+from reaper.sandbox.kube import KubeFake
 from reaper.sandbox.moto_server import MotoServer
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,8 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
     """
     audit = audit_path or str(Path(tempfile.mkdtemp(prefix="reaper-demo-")) / "audit.jsonl")
     settings = demo_settings(audit)
-    log.info("starting the sandbox (moto server mode on loopback)")
-    with MotoServer() as server:
+    log.info("starting the sandbox (moto server mode and a fake Kubernetes API, on loopback)")
+    with MotoServer() as server, KubeFake(context=kube_estate.CLUSTER) as cluster:
         now = datetime.now(UTC)
         seeded = seed_estate(server, now, DEMO_LAYOUT, risks=True)
         clusters = seed_clusters(
@@ -86,13 +88,18 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
             demo_cluster_specs(now),
             age=server.age_clusters,
         )
+        namespaces = kube_estate.seed_cluster(cluster, now)
         log.info(
-            "seeded %d instances in %d accounts and %d EKS clusters",
+            "seeded %d instances in %d accounts, %d EKS clusters and %d namespaces",
             len(seeded),
             len(DEMO_LAYOUT),
             len(clusters),
+            len(namespaces),
         )
-        connections = {"aws": AwsConnection(sandbox_session(), server.endpoint_url)}
+        connections = {
+            "aws": AwsConnection(sandbox_session(), server.endpoint_url),
+            "kubernetes": kube_estate.connection(cluster),
+        }
         user_keys = settings.tags.model_dump().values()
         signer = StateSigner(SANDBOX_STATE_KEY.encode(), user_keys)
         kinds = build_kinds(settings, connections, signer=signer)
@@ -129,6 +136,7 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
                     f"({', '.join(deleted_clusters) or 'none'}); the cluster on an outdated "
                     "Kubernetes version quarantined (node groups scaled to zero)."
                 )
+                click.echo(kube_estate.summary(cluster, namespaces))
             else:
                 click.echo("\nDry run: nothing was changed. Run `reaper demo --apply` to act.")
             click.echo(f"Audit trail: {audit}")

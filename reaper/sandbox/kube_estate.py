@@ -8,11 +8,13 @@ and must come out untouched: reaper never touches it, whatever its labels.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from reaper.providers.kubernetes.clients import KubeConnection
+from reaper.providers.kubernetes.metadata import conditions_of
 from reaper.sandbox.estate import Specimen
 from reaper.sandbox.kube import KubeFake
 
@@ -139,3 +141,38 @@ def seed_cluster(fake: KubeFake, now: datetime) -> list[NamespaceSpecimen]:
 
     fake.change("namespaces", UNTOUCHABLE, expired)
     return specimens
+
+
+def connection(fake: KubeFake) -> KubeConnection:
+    """How the demo's kinds reach the fake cluster (its kubeconfig, as ``ci``)."""
+    return KubeConnection({CLUSTER: fake.kubeconfig()})
+
+
+def summary(fake: KubeFake, specimens: Sequence[NamespaceSpecimen]) -> str:
+    """What the sweeps left in the fake cluster, for the demo's closing lines.
+
+    The namespace controller runs first, so deleted namespaces go unless held.
+    """
+    fake.settle()
+    names = [s.name for s in specimens]
+    gone = [s.label for s in specimens if fake.namespace_phase(s.name) is None]
+    stuck = [s for s in specimens if fake.namespace_phase(s.name) == "Terminating"]
+    isolated = [
+        s.name for s in specimens if fake.get("networkpolicies", "reaper-quarantine", s.name)
+    ]
+    untouched = fake.get("namespaces", UNTOUCHABLE)
+    lines = [
+        f"Kubernetes: {len(names) - len(gone)} of {len(names)} namespaces left, {len(gone)} "
+        f"deleted ({', '.join(sorted(set(gone))) or 'none'}); quarantined "
+        f"({', '.join(isolated) or 'none'}): deny-all NetworkPolicy, workloads at 0, CronJobs "
+        "suspended."
+    ]
+    for spec in stuck:
+        held = "; ".join(conditions_of(fake.get("namespaces", spec.name) or {}))
+        lines.append(
+            f"{spec.name} is still Terminating ({held or 'finalizers remain'}); reaper never "
+            "removes finalizers, and escalates it after providers.kubernetes.stuck_after."
+        )
+    if untouched is not None and not (untouched.get("metadata") or {}).get("deletionTimestamp"):
+        lines.append(f"{UNTOUCHABLE} carries a pipeline label and an expired TTL: untouched.")
+    return "\n".join(lines)
