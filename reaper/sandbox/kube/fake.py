@@ -195,9 +195,9 @@ class KubeFake:
             self.seed_namespace(namespace)
         obj = self._registry.create(rt, namespace, copy.deepcopy(body), created=created)
         if rt in (DEPLOYMENTS, STATEFULSETS, SERVICES):
-            with self._store.lock:
-                self._controllers.step_status()
-            return self.get(resource, obj["metadata"]["name"], namespace) or obj
+            name = obj["metadata"]["name"]
+            self._controllers.step_status_of(rt, namespace, name)
+            return self.get(resource, name, namespace) or obj
         return obj
 
     def seed_namespace(
