@@ -114,12 +114,19 @@ class Store:
         return [obj for _, obj in self.entries(rt, namespace)]
 
     def entries(
-        self, rt: ResourceType, namespace: str | None = None, revision: int | None = None
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        revision: int | None = None,
+        *,
+        copies: bool = True,
     ) -> list[tuple[str, JSON]]:
         """``(key, object)`` pairs in key order, from the snapshot at ``revision`` if given.
 
         Keys are relative to the list's key prefix: ``name`` within one namespace or for a
-        cluster-scoped type, ``namespace/name`` across namespaces.
+        cluster-scoped type, ``namespace/name`` across namespaces. ``copies=False`` hands
+        out the stored objects themselves, to be read under :attr:`lock` and copied before
+        they leave it (a list page copies only the objects it returns).
         """
         with self.lock:
             source = self._objects[rt.plural]
@@ -131,7 +138,7 @@ class Store:
                 if namespace is not None and rt.namespaced and ns != namespace:
                     continue
                 key = name if (namespace is not None or not rt.namespaced) else f"{ns}/{name}"
-                pairs.append((key, copy.deepcopy(obj)))
+                pairs.append((key, copy.deepcopy(obj) if copies else obj))
             pairs.sort(key=lambda pair: pair[0].encode())
             return pairs
 
