@@ -169,28 +169,39 @@ class Quarantine:
         return tags
 
     def _ensure_policy(self, namespace: str) -> str:
-        """The deny-all policy in place: ``created``, ``replaced`` or ``in place``."""
+        """The deny-all policy in place: ``created``, ``replaced`` or ``in place``.
+
+        Created straight away (one request, the usual case); only when one exists already
+        is it read: reaper's and as written, it stays; reaper's and loosened, it is
+        replaced; someone else's by that name, the quarantine fails.
+        """
         cluster, scope = self._cluster, self._scope
+        if self._create_policy(namespace):
+            return "created"
         found = api.read_network_policy(cluster, scope, namespace, QUARANTINE_POLICY)
-        verb = "created"
-        if found is not None:
-            if not managed_by_reaper(found):
-                raise ProviderError(
-                    f"a NetworkPolicy named {QUARANTINE_POLICY} that reaper did not create "
-                    f"exists in {namespace}; rename or remove it"
-                )
-            if policy_as_written(found):
-                return "in place"
-            uid = (found.get("metadata") or {}).get("uid")
-            api.delete_network_policy(cluster, scope, namespace, QUARANTINE_POLICY, uid)
-            verb = "replaced"
+        if found is None:  # deleted meanwhile
+            return "created" if self._create_policy(namespace) else "in place"
+        if not managed_by_reaper(found):
+            raise ProviderError(
+                f"a NetworkPolicy named {QUARANTINE_POLICY} that reaper did not create "
+                f"exists in {namespace}; rename or remove it"
+            )
+        if policy_as_written(found):
+            return "in place"
+        uid = (found.get("metadata") or {}).get("uid")
+        api.delete_network_policy(cluster, scope, namespace, QUARANTINE_POLICY, uid)
+        self._create_policy(namespace)  # one created meanwhile: the read back judges it
+        return "replaced"
+
+    def _create_policy(self, namespace: str) -> bool:
+        """Create the deny-all policy; False when one by that name exists already."""
         try:
-            api.create_network_policy(cluster, scope, namespace, quarantine_policy())
+            api.create_network_policy(self._cluster, self._scope, namespace, quarantine_policy())
         except KubeApiError as err:
             if err.status != api.CONFLICT:
                 raise
-            # Created meanwhile (by another attempt): the read back judges it.
-        return verb
+            return False
+        return True
 
     def _stop_workloads(self, resource: str, namespace: str, quarantine_id: str) -> int:
         """Record and scale to 0 every Deployment (StatefulSet); how many were scaled."""
