@@ -11,6 +11,8 @@ Run from the repository root. The modules:
 - ``request_counts``: requests by operation. ``timing``: direct per-request timings.
 - ``cpu``: CPU seconds per phase. ``rss`` and ``rss_child``: peak memory in a child.
 - ``policy``: ``make_plan`` throughput in a child.
+- ``kube`` (``python -m bench.kube``): a Kubernetes sweep over fake clusters that
+  ``kube_host`` serves from a child process.
 
 Nothing is imported here: the children (``python -m bench.rss_child``, ``python -m
 bench.policy``) import this package first, and must not pay for the rest of it.
