@@ -200,6 +200,7 @@ class Namespaces(ResourceKind):
 
     def collect(self, scope: Scope) -> Collected:
         self._forget_written(scope)
+        self._forget_seen(scope)
         cluster = self._clients.cluster(scope)
         raws = api.list_all(cluster, scope, "namespaces", label_selector=self._tags.pipeline)
         reads, skipped = self._read_all(scope, raws)
@@ -350,6 +351,15 @@ class Namespaces(ResourceKind):
     def _wrote(self, ref: ResourceRef, tags: dict[str, str]) -> None:
         with self._lock:
             self._written[ref] = tags
+
+    def _forget_seen(self, scope: Scope) -> None:
+        """Forget what a long-running daemon learnt about a cluster's namespaces: a sweep
+        reads them all again."""
+        prefix = f"{scope.account}/"
+        with self._lock:
+            for known in (self._uids, self._labels):
+                for key in [k for k in known if k.startswith(prefix)]:
+                    del known[key]
 
     def _forget_written(self, scope: Scope) -> None:
         with self._lock:
