@@ -30,3 +30,6 @@ def build(section: KubernetesSettings, context: BuildContext) -> list[ResourceKi
             )
         )
     return kinds
+
+
+__all__ = ["KubeConnection", "Namespaces", "build"]
