@@ -256,17 +256,22 @@ class Actuator:
         outcomes: list[Outcome],
         now: datetime,
     ) -> None:
-        """Count failed attempts on the resource itself, so later sweeps back off."""
-        failed = {o.ref for o in outcomes if o.result is Result.FAILED}
+        """Count failed attempts on the resource itself, so later sweeps back off.
+
+        The count goes on top of the tags the failed action left (a quarantine may have
+        recorded the originals before it failed), else of those the plan saw.
+        """
+        failed = {o.ref: o for o in outcomes if o.result is Result.FAILED}
         for decision in decisions:
-            if decision.ref not in failed:
+            outcome = failed.get(decision.ref)
+            if outcome is None:
                 continue
             count = {
                 lifecycle.FAILURES: str(decision.failures + 1),
                 lifecycle.LAST_FAILURE_AT: lifecycle.epoch(now),
             }
             try:
-                self._retag(kind, scope, decision, count, Action.KEEP)
+                self._retag(kind, scope, decision, count, Action.KEEP, outcome.tags)
             except ReaperError as err:
                 log.warning("cannot record the failure on %s: %s", decision.ref, err)
 
@@ -277,15 +282,20 @@ class Actuator:
         decision: Decision,
         updates: Mapping[str, str | None],
         action: Action,
+        left: Mapping[str, str] | None = None,
     ) -> list[Outcome]:
         """Change reaper's own tags on one resource and sign the result.
 
         Owned tags that did not verify at planning are dropped, not carried over: a
-        signature never covers what someone else wrote.
+        signature never covers what someone else wrote. ``left``: the tags an action of
+        the kind left on the resource, written and signed by reaper, to start from instead.
         """
         resource = decision.resource
-        trusted = resource.tags if decision.verified else {}
-        change = lifecycle.change_owned(self._signer, resource.ref, trusted, resource.tags, updates)
+        if left is not None:
+            current, trusted = left, left
+        else:
+            current, trusted = resource.tags, resource.tags if decision.verified else {}
+        change = lifecycle.change_owned(self._signer, resource.ref, trusted, current, updates)
         outcomes: list[Outcome] = []
         if change.remove:
             outcomes = kind.untag(scope, [resource], change.remove, action)
@@ -338,8 +348,17 @@ class Actuator:
         return Outcome(decision.ref, decision.action, Result.SKIPPED, message)
 
     def sweep_record(self, event: Event, **fields: Any) -> dict[str, Any]:
-        """A sweep-level record (start, end, brake)."""
+        """A sweep-level record (start, brake)."""
         return self._writer.sweep_record(event, self._clock(), **fields)
+
+    def sweep_end_record(
+        self,
+        open_intents: Sequence[Mapping[str, Any]],
+        why: Mapping[tuple[str, ...], str],
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """The ``sweep-end`` record, carrying the intents still open and why."""
+        return self._writer.sweep_end_record(self._clock(), open_intents, why, **fields)
 
     def _record(
         self,

@@ -19,7 +19,7 @@ import hmac
 import json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -37,6 +37,9 @@ REASON = "reaper-reason"
 QUARANTINED_AT = "reaper-quarantined-at"
 FAILURES = "reaper-failures"
 LAST_FAILURE_AT = "reaper-last-failure-at"
+SIGNATURE = "reaper-signature"
+"""Reserved for signed lifecycle state, not written yet: reaper's IAM policy already lets
+reaper write it, and the example SCP already keeps every other principal from it."""
 
 SIGNATURE = "reaper-signature"
 OWNED_PREFIX = "reaper-"
@@ -49,6 +52,8 @@ MIN_KEY_LENGTH = 16
 MARK_KEYS = (STATE, MARKED_AT, ACTION, REASON)
 FAILURE_KEYS = (FAILURES, LAST_FAILURE_AT)
 ALL_KEYS = (*MARK_KEYS, QUARANTINED_AT, *FAILURE_KEYS)
+RESERVED_KEYS = (SIGNATURE,)
+"""Lifecycle keys reaper does not write yet but keeps for itself (IAM policy, SCP)."""
 _ANY_KEY = frozenset(ALL_KEYS)
 
 # What reaper writes: ASCII digits only (str.isdigit also takes "²" and other scripts'
@@ -136,6 +141,23 @@ def quarantine_tags(now: datetime, reason: str) -> dict[str, str]:
         ACTION: "quarantine",
         REASON: reason,
     }
+
+
+def quarantined_tags(
+    trusted: Mapping[str, str], now: datetime, reason: str
+) -> dict[str, str | None]:
+    """The updates that record a quarantine whose isolation has been read back. Pure.
+
+    A resource reaper had already quarantined (quarantined again because its isolation
+    drifted, or an earlier attempt was cut short) keeps its quarantine time and reason, so
+    drift never resets the quarantine TTL. Earlier failed attempts are settled.
+    """
+    tags: dict[str, str | None] = {**quarantine_tags(now, reason)}
+    if trusted.get(STATE) == State.QUARANTINED and QUARANTINED_AT in trusted:
+        tags[QUARANTINED_AT] = trusted[QUARANTINED_AT]
+        tags[REASON] = trusted.get(REASON, reason)
+    tags.update(dict.fromkeys(FAILURE_KEYS))
+    return tags
 
 
 def failure_tags(lifecycle: Lifecycle, now: datetime) -> dict[str, str]:
@@ -228,6 +250,8 @@ class TagChange:
 
     write: Mapping[str, str]
     remove: tuple[str, ...]
+    owned: Mapping[str, str] = field(default_factory=dict)
+    """The owned tags once the change is written (the signature left out)."""
 
 
 def change_owned(
@@ -254,4 +278,57 @@ def change_owned(
     if not after:
         return TagChange({}, (*remove, SIGNATURE) if SIGNATURE in current else remove)
     write = {k: v for k, v in signer.signed(ref, after).items() if current.get(k) != v}
-    return TagChange(write, remove)
+    return TagChange(write, remove, after)
+
+
+class SignedTags:
+    """Reaper's own tags on one resource while an action changes them in several writes.
+
+    Pure bookkeeping for the kinds' quarantines, which record the originals, isolate, and
+    only then record the state: :meth:`change` says what to write so that the owned tags
+    become the trusted ones updated, signed (see :func:`change_owned`); as the provider
+    removes and writes, :meth:`removed` and :meth:`written` move what reaper can vouch for
+    along. ``trusted`` are the tags verified at planning ({} when they did not verify),
+    ``current`` the resource's tags as just read.
+    """
+
+    def __init__(
+        self,
+        signer: StateSigner,
+        ref: ResourceRef,
+        trusted: Mapping[str, str],
+        current: Mapping[str, str],
+    ) -> None:
+        self._signer = signer
+        self._ref = ref
+        self._trusted = signer.owned(trusted)
+        self._current = dict(current)
+
+    @property
+    def trusted(self) -> dict[str, str]:
+        """The owned tags reaper vouches for: verified at planning, or written since."""
+        return dict(self._trusted)
+
+    @property
+    def vouched(self) -> dict[str, str]:
+        """The resource's tags with only the owned ones reaper vouches for: what a later
+        write (a failure count) starts from, trusting all of it."""
+        others = {
+            k: v for k, v in self._current.items() if k not in self._signer.owned(self._current)
+        }
+        return {**others, **self._trusted}
+
+    def change(self, updates: Mapping[str, str | None]) -> TagChange:
+        """What to write and remove so the owned tags become the trusted ones updated."""
+        return change_owned(self._signer, self._ref, self._trusted, self._current, updates)
+
+    def removed(self, change: TagChange) -> None:
+        """The keys ``change`` removes are gone from the resource."""
+        for key in change.remove:
+            self._current.pop(key, None)
+            self._trusted.pop(key, None)
+
+    def written(self, change: TagChange) -> None:
+        """``change`` is written in full: its owned tags are what reaper vouches for."""
+        self._current.update(change.write)
+        self._trusted = dict(change.owned)

@@ -66,6 +66,10 @@ class Reason(StrEnum):
     DELETING = "deleting"
     """Its deletion was requested and is in progress (a Kubernetes namespace Terminating):
     a later sweep finds it gone; one stuck for too long is escalated."""
+    RUN_FINISHED = "run-finished"
+    """The CI run that created it finished more than ``pipelines.after_finish`` ago."""
+    RUN_ACTIVE = "run-active"
+    """The CI run that created it is still going (and its TTL has not passed)."""
 
 
 class Result(StrEnum):
@@ -144,6 +148,32 @@ class PortRange:
         return self.protocol == "all" or (self.from_port <= 0 and self.to_port >= 65535)
 
 
+class RunPhase(StrEnum):
+    """What the CI system said about a run. An unknown state is no fact at all."""
+
+    ACTIVE = "active"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What is known about the CI run that created a resource, from its CI system.
+
+    Attached between collecting and planning (``reaper.pipelines``) only when the CI
+    system answered; a run whose state is unknown gets none, so it cannot change a
+    decision. Shared by every resource of the run.
+    """
+
+    run: str
+    """The run for people and logs: ``web/4711-2`` (source alias / run id - attempt)."""
+    phase: RunPhase
+    finished_at: datetime | None = None
+    """When a finished run ended (GitHub ``updated_at``, GitLab ``finished_at``)."""
+    litter_at: datetime | None = None
+    """When a finished run's leftovers become litter: ``finished_at`` plus
+    ``pipelines.after_finish`` (worked out by the caller, like an end of support)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Deletion:
     """An asynchronous deletion in progress, as the provider reported it."""
@@ -183,6 +213,8 @@ class Resource:
     support_ends: date | None = None
     """For clusters: the end of standard support of its version, from its provider's
     calendar (EKS's, GKE's); None when the calendar does not know the version."""
+    run: RunFacts | None = None
+    """What its CI run's system said, when pipeline sources are configured and it knew."""
     isolated: bool | None = None
     """For a resource reaper's tags say is quarantined: whether the collector read back a
     complete isolation (stopped and cut off, as its kind defines it); None when it did not
@@ -250,6 +282,10 @@ class Outcome:
     action: Action
     result: Result
     message: str = ""
+    tags: Mapping[str, str] | None = field(default=None, compare=False)
+    """The resource's tags as the action left them, when the kind changed reaper's own tags
+    itself (a quarantine records the originals before it isolates): a failure count is
+    written on top of these, not of the tags the plan saw. None: the plan's tags stand."""
 
 
 @dataclass(frozen=True, slots=True)

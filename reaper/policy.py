@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -27,6 +27,7 @@ from reaper.lifecycle import (
     read_lifecycle,
 )
 from reaper.model import Action, Decision, Plan, Reason, Resource
+from reaper.run_policy import earliest, kept_reason, litter_at
 from reaper.versions import parse_version
 
 # Values of the protect tag that mean "not protected". Anything else, including an empty
@@ -45,10 +46,16 @@ def is_protected(resource: Resource, tags: TagKeys) -> bool:
     When in doubt, keep: the key matches in any case and with ``_`` for ``-``
     (``Reaper_Protect``), and any one such tag that protects is enough.
     """
-    wanted = _loose(tags.protect)
+    return protects(resource.tags, tags)
+
+
+def protects(tags: Mapping[str, str], keys: TagKeys) -> bool:
+    """:func:`is_protected` for a bare tag map: a resource's, or one of its dependants'
+    (an EKS node group, a Fargate profile). Pure."""
+    wanted = _loose(keys.protect)
     return any(
         _loose(key) == wanted and value.strip().lower() not in _NOT_PROTECTED
-        for key, value in resource.tags.items()
+        for key, value in tags.items()
     )
 
 
@@ -92,10 +99,12 @@ def decide(
     """Decide what to do with one resource at ``now``. Pure.
 
     Safety rules, in order: no pipeline tag -> keep; reaper's own tags not signed by
-    ``signer`` -> ignored (unmarked; none verify without a signer); reaper's own tags
+    ``signer`` -> ignored (unmarked; none verify without a signer), and no delete or
+    quarantine on this sweep (marked first, even without a grace period); reaper's own tags
     unreadable -> keep; protect tag -> keep (and unmark); any reaper tag that cannot be
     parsed -> keep with ``invalid-tag``; no way to compute a deadline -> keep. Only then can
-    a passed deadline lead to an action, and only after the resource has been marked for
+    a passed deadline (or a run its CI system said finished, ``reaper.run_policy``) lead
+    to an action, and only after the resource has been marked for
     the grace period.
     """
     return _decide(resource, _Rules(policy), tags, now, signer or _no_key(tags))
@@ -121,6 +130,15 @@ def _decide(
         return _deleting(resource, now)
     if not signer.verify(resource.ref, resource.tags):
         decision = _decide_life(resource, rules, tags, now, _UNMARKED)
+        if decision.action.destructive:
+            # Never acted on in the sweep that finds tags posing as reaper's, even without
+            # a grace period: marked first, which replaces them with reaper's own.
+            decision = replace(
+                decision,
+                action=Action.MARK,
+                intended=decision.action,
+                not_before=now + rules.policy.grace_period,
+            )
         return replace(decision, verified=False, warnings=(*decision.warnings, UNVERIFIED))
     try:
         life = read_lifecycle(resource.tags)
@@ -194,15 +212,31 @@ def _decide_life(
         return Decision(resource, Action.KEEP, (Reason.QUARANTINED,), deadline=release_by)
 
     risks, details = _risks(resource, policy, now)
-    if due is None and not risks:
-        return Decision(resource, Action.KEEP, (Reason.UNKNOWN_AGE,))
+    # What its CI run's system said (reaper.run_policy); None for most resources, and then
+    # the lines below decide exactly as they would without pipeline sources.
+    has_run = resource.run is not None
+    litter = litter_at(resource) if has_run else None
+    run_due = litter is not None and now >= litter
+    if due is None and not risks and not run_due:
+        reason = kept_reason(resource, Reason.UNKNOWN_AGE) if has_run else Reason.UNKNOWN_AGE
+        return Decision(resource, Action.KEEP, (reason,), deadline=litter)
     past_deadline = due is not None and now >= due[0]
-    if not past_deadline and not risks:
+    if not past_deadline and not risks and not run_due:
         assert due is not None
         action = Action.UNMARK if life.state is State.MARKED else Action.KEEP
-        return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=due[0])
-    reasons = (*([due[1]] if past_deadline and due else []), *risks)
+        if not has_run:
+            return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=due[0])
+        reason = kept_reason(resource, Reason.WITHIN_TTL)
+        return Decision(resource, action, (reason,), deadline=earliest(due[0], litter))
+    reasons = (
+        *([due[1]] if past_deadline and due else []),
+        *([Reason.RUN_FINISHED] if run_due else []),
+        *risks,
+    )
     deadline = due[0] if past_deadline and due else now
+    if run_due:
+        assert litter is not None
+        deadline = min(deadline, litter) if past_deadline else litter
     provider, kind = resource.ref.provider, resource.ref.kind
     # Several reasons: the most destructive of their actions wins (delete over quarantine).
     intended = max((rules.action(provider, kind, r) for r in reasons), key=_DESTRUCTIVENESS)
@@ -379,8 +413,14 @@ def make_plan(
         rules = _Rules(policy)
         key = signer or _no_key(tags)
         decisions = tuple(_decide(r, rules, tags, now, key) for r in ordered)
-        population = Counter(r.ref.kind_key for r in unique.values() if tags.pipeline in r.tags)
-    return Plan(created_at=now, decisions=decisions, population=dict(population))
+        population = pipeline_population(unique.values(), tags)
+    return Plan(created_at=now, decisions=decisions, population=population)
+
+
+def pipeline_population(resources: Iterable[Resource], tags: TagKeys) -> dict[str, int]:
+    """The pipeline-tagged resources per ``provider:kind``, which the brake measures
+    against. Pure; consumed by ``make_plan`` and by ``SweepService.apply``."""
+    return dict(Counter(r.ref.kind_key for r in resources if tags.pipeline in r.tags))
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """What reaper's commands share: options, loading the config, mapping errors to exit codes.
 
-Exit codes (:class:`reaper.results.ExitCode`): 0 ok, 1 some collectors or actions failed,
-2 usage or config error, 3 safety brake. Logs always go to standard error.
+Exit codes (:class:`reaper.results.ExitCode`): 0 ok, 1 some collectors or actions failed
+(or the audit trail cannot be trusted), 2 usage or config error, 3 safety brake, 4 another
+run holds the audit trail. Logs always go to standard error.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from reaper import __version__
 from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
 from reaper.config import Settings, describe_settings, load_settings
-from reaper.errors import ConfigError, ReaperError
+from reaper.errors import AuditLocked, ConfigError, ReaperError
 from reaper.lifecycle import StateSigner
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
+from reaper.pinned import PlanRefused
+from reaper.pipelines.facts import PipelineFacts, PipelineStep
 from reaper.providers.catalog import build_kinds
 from reaper.report import FORMATS
 from reaper.results import ExitCode
@@ -83,13 +86,26 @@ def fail_config(err: ConfigError) -> NoReturn:
     exit_with(ExitCode.USAGE)
 
 
+def refuse(err: PlanRefused) -> NoReturn:
+    """A refused pinned plan: one ``refused:`` line per problem, exit 2."""
+    for problem in err.problems:
+        click.echo(f"refused: {problem}", err=True)
+    exit_with(ExitCode.USAGE)
+
+
 def guard(call: Callable[[], T]) -> T:
     """Run a call, turning reaper's own errors into a one-line message and an exit code:
-    2 for config errors, 1 for the rest."""
+    2 for config errors and refused plans, 4 when another run holds the audit trail, 1 for
+    the rest."""
     try:
         return call()
     except ConfigError as err:
         fail_config(err)
+    except PlanRefused as err:
+        refuse(err)
+    except AuditLocked as err:
+        click.echo(f"error: {err}", err=True)
+        exit_with(ExitCode.AUDIT_LOCKED)
     except ReaperError as err:
         click.echo(f"error: {err}", err=True)
         exit_with(ExitCode.PARTIAL_FAILURE)
@@ -114,13 +130,18 @@ def make_service(
     metrics: Metrics | None = None,
     *,
     notify: bool = True,
+    pipelines: PipelineStep | None = None,
     acting: bool = True,
 ) -> SweepService:
-    """The sweep service of a command: the configured kinds, audit log and notifier.
+    """The sweep service of a command: the configured kinds, audit log and notifier, and
+    the CI-run lookups when ``pipelines.sources`` are configured (``pipelines`` replaces
+    them, e.g. with a cleanup step).
 
     ``acting``: the command may change resources, so the state key must be set. Raises
     ReaperError (ConfigError for config problems) when a part cannot be set up.
     """
+    if pipelines is None:
+        pipelines = PipelineFacts.from_settings(settings)
     signer = state_signer(settings, acting)
     kinds = build_kinds(settings, metrics=metrics, signer=signer)
     notifier = (
@@ -133,6 +154,7 @@ def make_service(
         notifier=notifier,
         metrics=metrics,
         config_sha256=digest,
+        pipelines=pipelines,
         signer=signer,
     )
 

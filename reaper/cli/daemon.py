@@ -30,6 +30,7 @@ from reaper.config import Settings, load_settings
 from reaper.daemon import Daemon, Leadership, plan_jobs
 from reaper.errors import ConfigError, ReaperError
 from reaper.notify import WebhookNotifier
+from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.catalog import build_kinds
 from reaper.results import ExitCode
 
@@ -52,6 +53,8 @@ def daemon(config_path: str, apply: bool) -> None:
         signer = state_signer(settings, acting=not (settings.dry_run and not apply))
         kinds = build_kinds(settings, metrics=metrics, signer=signer)
         notifier = WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ)
+        # One for the daemon's life: its ETags make the next sweeps' lookups conditional.
+        pipelines = PipelineFacts.from_settings(settings)
         leadership = elector(settings)
     except ConfigError as err:
         fail_config(err)
@@ -69,6 +72,7 @@ def daemon(config_path: str, apply: bool) -> None:
         dry_run=dry_run,
         config_sha256=digest,
         notifier=notifier,
+        pipelines=pipelines,
         signer=signer,
         leadership=leadership,
     )

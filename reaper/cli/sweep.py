@@ -22,10 +22,13 @@ from reaper.cli.common import (
     make_service,
     new_metrics,
     output_options,
+    refuse,
     startup,
 )
 from reaper.config import Settings, describe_settings
 from reaper.pinned import PlanRefused, read_pinned
+from reaper.pipelines import InvalidRunTag, RunRef
+from reaper.pipelines.facts import RunCleanup
 from reaper.progress import Progress
 from reaper.pushgateway import push_sweep_metrics
 from reaper.report import render, render_sweep
@@ -72,14 +75,25 @@ def plan(config_path: str, fmt: str, output: str | None) -> None:
 @config_option
 @output_options
 @click.option("--apply", is_flag=True, help="Act for real (the config's dry_run is ignored).")
-def run(config_path: str, fmt: str, output: str | None, apply: bool) -> None:
+@click.option(
+    "--pipeline",
+    "pipeline",
+    metavar="ALIAS/RUN",
+    default=None,
+    help="Reap exactly this run's resources now (web/4711, web/4711-2): for the run's own "
+    "cleanup step. Its resources are due at once, without grace; no other is touched.",
+)
+def run(config_path: str, fmt: str, output: str | None, apply: bool, pipeline: str | None) -> None:
     """One sweep, the CronJob mode: collect, decide, act (dry-run unless --apply)."""
     settings, digest = load(config_path)
     _check_stdout(settings, fmt, output)
+    cleanup = None if pipeline is None else _cleanup_step(settings, pipeline)
     dry_run = settings.dry_run and not apply
-    startup("run", config_path, settings, dry_run)
+    startup("run", config_path, settings, dry_run, f"pipeline={pipeline}" if pipeline else "")
     metrics = new_metrics()
-    service = guard(lambda: make_service(settings, digest, metrics, acting=not dry_run))
+    service = guard(
+        lambda: make_service(settings, digest, metrics, pipelines=cleanup, acting=not dry_run)
+    )
     report: SweepReport | None = None
     try:
         report = guard(lambda: service.run(datetime.now(UTC), dry_run))
@@ -101,7 +115,9 @@ def apply_command(
 
     Naming a reviewed plan file is the opt-in: this acts unless --dry-run. Each resource is
     re-read first and skipped, with the reason, if it is gone, changed owner or no longer
-    qualifies. Plans older than safety.plan_max_age or made with another config are refused.
+    qualifies; the safety brake counts the live population. Plans older than
+    safety.plan_max_age, made with another config, or naming resources outside the
+    configured kinds, accounts and regions are refused (exit 2) before anything is done.
     """
     settings, digest = load(config_path)
     _check_stdout(settings, fmt, output)
@@ -111,14 +127,17 @@ def apply_command(
     except (OSError, ValueError) as err:
         click.echo(f"{plan_file}: cannot read plan: {err}", err=True)
         exit_with(ExitCode.USAGE)
+    except RecursionError:
+        click.echo(f"{plan_file}: cannot read plan: the JSON is nested too deeply", err=True)
+        exit_with(ExitCode.USAGE)
     try:
         pinned = read_pinned(document, plan_file, digest, settings.safety.plan_max_age, now)
     except PlanRefused as err:
-        click.echo(f"refused: {err}", err=True)
-        exit_with(ExitCode.USAGE)
+        refuse(err)
     startup("apply", config_path, settings, dry_run)
     metrics = new_metrics()
     service = guard(lambda: make_service(settings, digest, metrics, acting=not dry_run))
+    guard(lambda: service.check_scope(pinned))
     report: SweepReport | None = None
     try:
         report = guard(lambda: service.apply(pinned, now, dry_run))
@@ -153,12 +172,38 @@ def release(config_path: str, target: str) -> None:
             err=True,
         )
         exit_with(ExitCode.USAGE)
+    problem = kind.id_problem(resource_id)  # before any API call names it
+    if problem is not None:
+        click.echo(problem, err=True)
+        exit_with(ExitCode.USAGE)
     outcome = guard(lambda: service.release(kind, resource_id))
     if outcome is None:
         click.echo(f"{target}: not found in any configured scope", err=True)
         exit_with(ExitCode.PARTIAL_FAILURE)
     click.echo(f"{target}: {outcome.result} {outcome.message}".rstrip())
     exit_with(ExitCode.OK if outcome.result.ok else ExitCode.PARTIAL_FAILURE)
+
+
+def _cleanup_step(settings: Settings, pipeline: str) -> RunCleanup:
+    """The cleanup step of ``--pipeline ALIAS/RUN``; exit 2 when it names no configured run."""
+    alias, slash, run_value = pipeline.partition("/")
+    if not slash:
+        click.echo(f"--pipeline {pipeline!r} is not ALIAS/RUN (e.g. web/4711-2)", err=True)
+        exit_with(ExitCode.USAGE)
+    try:
+        target = RunRef.parse(alias, run_value)
+    except InvalidRunTag as err:
+        click.echo(f"--pipeline {pipeline!r}: {err} (write ALIAS/RUN, e.g. web/4711-2)", err=True)
+        exit_with(ExitCode.USAGE)
+    if target.source_alias not in settings.pipelines.sources:
+        valid = ", ".join(sorted(settings.pipelines.sources)) or "none configured"
+        click.echo(
+            f"--pipeline {pipeline!r}: unknown source alias {target.source_alias!r} "
+            f"(valid: {valid}; add it under pipelines.sources)",
+            err=True,
+        )
+        exit_with(ExitCode.USAGE)
+    return RunCleanup(target, settings.tags)
 
 
 def _check_stdout(settings: Settings, fmt: str, output: str | None) -> None:

@@ -21,12 +21,14 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError, ResponseParserFactory
 
 from reaper import __version__
 from reaper.config import AwsAccount, AwsSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
 from reaper.providers.base import OnRequest
+from reaper.safetext import clean
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class AwsClients:
         self._settings = settings
         self._on_request = on_request
         self._base = base_session or boto3.Session()
+        guard_parsers(self._base._session)
         self._endpoint_url = endpoint_url
         self._accounts = {a.name: a for a in settings.accounts}
         self._sessions: dict[str, boto3.Session] = {}
@@ -154,14 +157,67 @@ class AwsClients:
             metadata=refresh(), refresh_using=refresh, method="sts-assume-role"
         )
         core = botocore.session.get_session()
+        guard_parsers(core)
         # botocore has no public setter for refreshable credentials; this is the usual way.
         core._credentials = credentials  # type: ignore[attr-defined]
         return boto3.Session(botocore_session=core, region_name=region)
 
 
+_MAX_DETAIL = 300
+
+
+class _GuardedParser:
+    """One of botocore's response parsers, whose every failure is a ResponseParserError.
+
+    botocore turns malformed XML into ResponseParserError, but lets a well-formed reply
+    with a bad value through as whatever its conversion raised (``int("x")``: ValueError;
+    an unknown timestamp format; JSON nested past the recursion limit: RecursionError).
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self._parser = parser
+
+    def parse(self, response: Any, shape: Any) -> Any:
+        try:
+            return self._parser.parse(response, shape)
+        except ResponseParserError:
+            raise
+        except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as err:
+            raise ResponseParserError(f"{type(err).__name__}: {err}") from err
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+
+class _GuardedParserFactory:
+    """A session's parser factory, handing out guarded parsers."""
+
+    def __init__(self, factory: ResponseParserFactory) -> None:
+        self._factory = factory
+
+    def create_parser(self, protocol_name: str) -> _GuardedParser:
+        return _GuardedParser(self._factory.create_parser(protocol_name))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._factory, name)
+
+
+def guard_parsers(session: botocore.session.Session) -> None:
+    """Make every reply the clients of ``session`` (created from now on) cannot parse a
+    ResponseParserError, which :func:`translate_errors` turns into a ProviderError."""
+    factory = session.get_component("response_parser_factory")
+    if not isinstance(factory, _GuardedParserFactory):
+        session.register_component("response_parser_factory", _GuardedParserFactory(factory))
+
+
 @contextmanager
 def translate_errors(operation: str) -> Iterator[None]:
-    """Turn SDK errors into ProviderError, chained, with the AWS error code kept."""
+    """Turn SDK errors into ProviderError, chained, with the AWS error code kept.
+
+    A reply that cannot be parsed is a ProviderError too (``ResponseParserError`` is not a
+    ``BotoCoreError``; see :func:`guard_parsers`), so it is a collector's error for its
+    scope, never a crash of the sweep.
+    """
     try:
         yield
     except ClientError as err:
@@ -170,6 +226,10 @@ def translate_errors(operation: str) -> Iterator[None]:
         raise ProviderError(f"{operation} failed: {code}: {error.get('Message', '')}") from err
     except BotoCoreError as err:
         raise ProviderError(f"{operation} failed: {err}") from err
+    except ResponseParserError as err:
+        # Its message may quote the reply's body: one line, clipped.
+        detail = clean(str(err), _MAX_DETAIL)
+        raise ProviderError(f"{operation} failed: unparseable response: {detail}") from err
 
 
 def error_code(err: BaseException) -> str:

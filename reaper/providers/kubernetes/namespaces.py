@@ -162,7 +162,7 @@ class Namespaces(ResourceKind):
         "cronjobs.batch:patch",
         "services:list",
     )
-    recorded_keys = (QUARANTINE_ID,)
+    state_tags = (QUARANTINE_ID,)
     delete_order = 60
 
     def __init__(
