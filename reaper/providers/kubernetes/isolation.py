@@ -16,6 +16,10 @@ crash or a failure) finishes what an earlier attempt began:
    (keeping an earlier verified ``reaper-quarantined-at``). Otherwise the quarantine is
    reported failed, and the policy tries again on a later sweep.
 
+reaper's keys on the namespace change as :class:`~reaper.lifecycle.SignedTags` says, each
+write signed over what the quarantine has written so far. A failed quarantine returns
+those tags (``Outcome.tags``), and the actuator signs the failure count on top of them.
+
 Release restores what verifies (replicas, suspend), removes the records and the policy,
 then reaper's keys on the namespace, last: a release that fails halfway leaves the
 namespace quarantined, to be released again.
@@ -25,15 +29,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from reaper import lifecycle
 from reaper.config import TagKeys
 from reaper.errors import ProviderError
-from reaper.lifecycle import StateSigner, quarantine_tags
-from reaper.model import Action, Decision, Outcome, Resource, ResourceRef, Result, Scope
+from reaper.lifecycle import SignedTags, StateSigner, quarantined_tags
+from reaper.model import Action, Decision, Outcome, Resource, Result, Scope
 from reaper.providers.kubernetes import api
 from reaper.providers.kubernetes.clients import JSON, Cluster, KubeApiError
 from reaper.providers.kubernetes.metadata import (
@@ -45,8 +49,6 @@ from reaper.providers.kubernetes.metadata import (
     isolation_problems,
     managed_by_reaper,
     name_of,
-    namespace_ref,
-    owned_labels,
     owned_patch,
     policy_as_written,
     quarantine_policy,
@@ -77,40 +79,43 @@ def read_isolation(cluster: Cluster, scope: Scope, namespace: str) -> list[str]:
 
 
 class Quarantine:
-    """One namespace's quarantine (see the module's docstring)."""
+    """The quarantines of one call in one cluster (see the module's docstring); each
+    :meth:`run` is one namespace, and runs may go on at once."""
 
-    def __init__(
-        self,
-        cluster: Cluster,
-        scope: Scope,
-        signer: StateSigner,
-        tag_keys: TagKeys,
-        written: Callable[[ResourceRef, dict[str, str]], None],
-    ) -> None:
-        """``written(ref, tags)`` hears the namespace's tags each time this quarantine has
-        changed reaper's keys on it (see :meth:`Namespaces.tag`)."""
+    def __init__(self, cluster: Cluster, scope: Scope, signer: StateSigner, tag_keys: TagKeys):
         self._cluster = cluster
         self._scope = scope
         self._signer = signer
-        self._pipeline_key = tag_keys.pipeline
-        self._user_keys = frozenset(tag_keys.model_dump().values())
-        self._written = written
-        self._labels: dict[str, str] = {}
+        self._tag_keys = tag_keys
 
     def run(self, decision: Decision, now: datetime, name: str) -> Outcome:
+        """Quarantine one namespace. A failed outcome carries the tags it left
+        (``Outcome.tags``): the failure count is written on top of them."""
         ref, scope = decision.ref, self._scope
         raw = api.read_namespace(self._cluster, scope, name)
         if raw is None or terminating(raw):
             found = "namespace does not exist" if raw is None else "namespace is terminating"
             return Outcome(ref, Action.QUARANTINE, Result.ALREADY_GONE, found)
-        current = self._tags(raw)
+        current = tags_of(raw.get("metadata") or {}, self._tag_keys)
+        if current is None:
+            message = "the namespace's labels or annotations are unreadable"
+            return Outcome(ref, Action.QUARANTINE, Result.FAILED, message)
         # Only what reaper signed counts: anything else on it is replaced, not carried over.
-        trusted = self._signer.owned(decision.resource.tags if decision.verified else {})
-        quarantine_id = trusted.get(QUARANTINE_ID, "")
+        trusted = decision.resource.tags if decision.verified else {}
+        tags = SignedTags(self._signer, ref, trusted, current)
+        try:
+            return self._quarantine(decision, now, name, tags)
+        except ProviderError as err:
+            return _failed(decision, str(err), tags)
+
+    def _quarantine(
+        self, decision: Decision, now: datetime, name: str, tags: SignedTags
+    ) -> Outcome:
+        # Recorded once, signed, the mark still in place: the workload records bind it.
+        quarantine_id = tags.trusted.get(QUARANTINE_ID, "")
         if not quarantine_id:
             quarantine_id = secrets.token_hex(8)
-            current = self._change(name, trusted, current, {QUARANTINE_ID: quarantine_id})
-            trusted[QUARANTINE_ID] = quarantine_id
+            self._write(name, tags, {QUARANTINE_ID: quarantine_id})
 
         policy = self._ensure_policy(name)
         scaled = sum(
@@ -118,55 +123,26 @@ class Quarantine:
         )
         paused = self._suspend_cronjobs(name, quarantine_id)
 
-        problems = read_isolation(self._cluster, scope, name)
+        problems = read_isolation(self._cluster, self._scope, name)
         if problems:
-            raise ProviderError(
-                f"namespace {name} did not read back as isolated: {'; '.join(problems)}"
-            )
+            message = f"namespace {name} did not read back as isolated: {'; '.join(problems)}"
+            return _failed(decision, message, tags)
         reason = decision.reasons[0] if decision.reasons else "policy"
-        updates: dict[str, str | None] = {**quarantine_tags(now, reason)}
-        if trusted.get(lifecycle.STATE) == lifecycle.State.QUARANTINED:
-            # Quarantined again (drift, an interrupted attempt): the quarantine TTL runs on.
-            for key in (lifecycle.QUARANTINED_AT, lifecycle.REASON):
-                if key in trusted:
-                    updates[key] = trusted[key]
-        # Earlier failed attempts are settled.
-        updates.update(dict.fromkeys(lifecycle.FAILURE_KEYS))
-        self._change(name, trusted, current, updates)
+        self._write(name, tags, quarantined_tags(tags.trusted, now, reason))
         parts = [f"NetworkPolicy {QUARANTINE_POLICY} {policy}"]
         parts.append(f"scaled {scaled} workload{'s' if scaled != 1 else ''} to 0")
         parts.append(f"suspended {paused} CronJob{'s' if paused != 1 else ''}")
-        return Outcome(ref, Action.QUARANTINE, Result.DONE, "; ".join(parts))
+        return Outcome(decision.ref, Action.QUARANTINE, Result.DONE, "; ".join(parts))
 
-    def _tags(self, raw: Mapping[str, Any]) -> dict[str, str]:
-        meta = raw.get("metadata") or {}
-        tags = tags_of(meta, self._pipeline_key)
-        if tags is None:
-            raise ProviderError("the namespace's labels or annotations are unreadable")
-        self._labels = owned_labels(meta, self._user_keys)
-        return tags
-
-    def _change(
-        self,
-        name: str,
-        trusted: Mapping[str, str],
-        current: Mapping[str, str],
-        updates: Mapping[str, str | None],
-    ) -> dict[str, str]:
-        """Write reaper's keys on the namespace, signed; the namespace's tags afterwards."""
-        ref = namespace_ref(self._scope, name)
-        change = lifecycle.change_owned(self._signer, ref, trusted, current, updates)
-        if not change.write and not change.remove:
-            return dict(current)
-        patched = api.patch_namespace(
-            self._cluster,
-            self._scope,
-            name,
-            owned_patch(change.write, change.remove, self._labels),
-        )
-        tags = self._tags(patched)
-        self._written(ref, tags)
-        return tags
+    def _write(self, name: str, tags: SignedTags, updates: Mapping[str, str | None]) -> None:
+        """Change reaper's keys on the namespace, signed, in one merge patch; ``tags``
+        follows it."""
+        change = tags.change(updates)
+        if change.write or change.remove:
+            patch = owned_patch(change.write, change.remove)
+            api.patch_namespace(self._cluster, self._scope, name, patch)
+        tags.removed(change)
+        tags.written(change)
 
     def _ensure_policy(self, namespace: str) -> str:
         """The deny-all policy in place: ``created``, ``replaced`` or ``in place``.
@@ -284,8 +260,13 @@ class Quarantine:
         return suspended_now
 
 
+def _failed(decision: Decision, message: str, tags: SignedTags) -> Outcome:
+    """A failed quarantine, with the tags it left for the failure count to build on."""
+    return Outcome(decision.ref, Action.QUARANTINE, Result.FAILED, message, tags.vouched)
+
+
 def release_namespace(
-    cluster: Cluster, scope: Scope, resource: Resource, signer: StateSigner, pipeline_key: str
+    cluster: Cluster, scope: Scope, resource: Resource, signer: StateSigner, tag_keys: TagKeys
 ) -> Outcome:
     """Restore what reaper recorded and signed, remove the policy, then reaper's keys."""
     ref, name = resource.ref, resource.name
@@ -293,7 +274,7 @@ def release_namespace(
         raw = api.read_namespace(cluster, scope, name)
         if raw is None or terminating(raw):
             return Outcome(ref, Action.RELEASE, Result.ALREADY_GONE, "not found")
-        tags = tags_of(raw.get("metadata") or {}, pipeline_key) or {}
+        tags = tags_of(raw.get("metadata") or {}, tag_keys) or {}
         if not signer.verify(ref, tags):
             return Outcome(
                 ref, Action.RELEASE, Result.FAILED, "refused: reaper's keys on it do not verify"

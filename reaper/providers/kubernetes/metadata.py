@@ -5,10 +5,10 @@ namespace's labels and annotations together, an annotation winning over a label 
 same key. People may set the ttl, expiry, protect and owner keys either way (RFC 3339 cannot
 be a label value; epoch seconds can); the pipeline key is always the label, which is what
 the collector selects on server-side. Every key reaper owns (``reaper-state``, the marks,
-failure counts, recorded originals, ``reaper-signature``) is written as an **annotation**,
-which can hold any value, and one place keeps the signature next to everything it covers.
-A label of the same key is removed in the same patch, and removing a key removes it from
-both, so a forged label cannot linger under reaper's annotation.
+failure counts, recorded originals, ``reaper-signature``) lives in the **annotations**
+only, which can hold any value, so one place keeps the signature next to everything it
+covers: a label of such a key is not reaper's state and is not read. A patch that writes
+or removes one of reaper's keys removes a label of the same key too.
 
 **Workload records.** Quarantine records each Deployment's and StatefulSet's replicas, and
 each CronJob's ``suspend``, in an annotation on the object itself. The namespace's signature
@@ -25,6 +25,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from reaper import lifecycle
+from reaper.config import TagKeys
 from reaper.lifecycle import StateSigner
 from reaper.model import ResourceRef, Scope
 
@@ -49,21 +50,31 @@ def namespace_ref(scope: Scope, name: str) -> ResourceRef:
     return ResourceRef("kubernetes", "namespace", scope, f"{scope.account}/{name}")
 
 
-def tags_of(meta: Mapping[str, Any], pipeline_key: str) -> dict[str, str] | None:
+def tags_of(meta: Mapping[str, Any], tag_keys: TagKeys) -> dict[str, str] | None:
     """Labels and annotations as one mapping, annotations winning; None when unreadable.
 
-    The pipeline key comes from the label alone: it is what the list selected on.
+    The pipeline key comes from the label alone: it is what the list selected on. Labels
+    with keys reaper owns (``reaper-`` and not one of ``tag_keys``) are left out: reaper's
+    own keys are read from the annotations only.
     """
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
     if not _strings(labels) or not _strings(annotations):
         return None
-    tags = {**labels, **annotations}
-    if pipeline_key in labels:
-        tags[pipeline_key] = labels[pipeline_key]
+    user_keys = tag_keys.model_dump().values()
+    tags = {k: v for k, v in labels.items() if not _owned(k, user_keys)}
+    tags.update(annotations)
+    if tag_keys.pipeline in labels:
+        tags[tag_keys.pipeline] = labels[tag_keys.pipeline]
     else:
-        tags.pop(pipeline_key, None)
+        tags.pop(tag_keys.pipeline, None)
     return tags
+
+
+def _owned(key: str, user_keys: Collection[str]) -> bool:
+    """Whether reaper owns the key (as :meth:`~reaper.lifecycle.StateSigner.owned` says,
+    the signature included)."""
+    return key.startswith(lifecycle.OWNED_PREFIX) and key not in user_keys
 
 
 def _strings(value: object) -> bool:
@@ -72,32 +83,13 @@ def _strings(value: object) -> bool:
     )
 
 
-def owned_labels(meta: Mapping[str, Any], user_keys: Collection[str]) -> dict[str, str]:
-    """The labels whose keys reaper owns (it writes those as annotations). Pure."""
-    labels = meta.get("labels") or {}
-    if not _strings(labels):
-        return {}
-    return {
-        k: v
-        for k, v in labels.items()
-        if k.startswith(lifecycle.OWNED_PREFIX) and k not in user_keys
-    }
+def owned_patch(write: Mapping[str, str], remove: Collection[str]) -> JSON:
+    """The merge patch that writes ``write`` as annotations and removes ``remove``. Pure.
 
-
-def owned_patch(
-    write: Mapping[str, str],
-    remove: Collection[str],
-    labels: Mapping[str, str] | None = None,
-) -> JSON:
-    """The merge patch that writes ``write`` as annotations and removes ``remove``.
-
-    Every key it touches is also removed from the labels (null on a missing key changes
-    nothing). ``labels`` are the namespace's labels with keys reaper owns: those neither
-    written nor removed hold the value reaper signed, and move to the annotations.
+    Every key it names is also removed from the labels (null on a missing key changes
+    nothing), so no label is left looking like reaper's state.
     """
-    moved = {k: v for k, v in (labels or {}).items() if k not in write and k not in remove}
     annotations: dict[str, str | None] = dict.fromkeys(remove)
-    annotations.update(moved)
     annotations.update(write)
     return {"metadata": {"annotations": annotations, "labels": dict.fromkeys(annotations)}}
 

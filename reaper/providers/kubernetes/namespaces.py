@@ -18,11 +18,10 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from reaper import lifecycle
 from reaper.config import ALWAYS_EXCLUDED_NAMESPACES, TagKeys
 from reaper.errors import ProviderError
 from reaper.lifecycle import STATE, State, StateSigner
@@ -33,7 +32,6 @@ from reaper.model import (
     Deletion,
     Outcome,
     Resource,
-    ResourceRef,
     Result,
     Scope,
 )
@@ -51,7 +49,6 @@ from reaper.providers.kubernetes.metadata import (
     conditions_of,
     exposures_of,
     namespace_ref,
-    owned_labels,
     owned_patch,
     tags_of,
 )
@@ -70,8 +67,6 @@ class Read:
     """None when it is not reaper's to see (excluded, no pipeline label) or unreadable."""
     uid: str = ""
     unreadable: bool = False
-    owned_labels: Mapping[str, str] = field(default_factory=dict)
-    """Labels with keys reaper owns (it keeps its own keys in annotations)."""
 
 
 def parse_time(value: object) -> datetime | None:
@@ -108,7 +103,7 @@ def read_namespace_item(
         return Read(None, unreadable=True)
     if name in excluded:
         return Read(None)
-    merged = tags_of(meta, tags.pipeline)
+    merged = tags_of(meta, tags)
     if merged is None:
         return Read(None, unreadable=True)
     if tags.pipeline not in merged:
@@ -132,8 +127,7 @@ def read_namespace_item(
         owner=merged.get(tags.owner),
         deleting=deleting,
     )
-    user_keys = tags.model_dump().values()
-    return Read(resource, str(meta.get("uid") or ""), owned_labels=owned_labels(meta, user_keys))
+    return Read(resource, str(meta.get("uid") or ""))
 
 
 @register
@@ -162,6 +156,8 @@ class Namespaces(ResourceKind):
         "cronjobs.batch:patch",
         "services:list",
     )
+    # On the namespace; the workload records (reaper-original-replicas, -suspend) are on
+    # the workloads, each signed as its own (see .metadata).
     state_tags = (QUARANTINE_ID,)
     delete_order = 60
 
@@ -184,10 +180,6 @@ class Namespaces(ResourceKind):
         self._stuck_after = stuck_after
         self._workers = workers
         self._uids: dict[str, str] = {}
-        self._labels: dict[str, Mapping[str, str]] = {}
-        self._written: dict[ResourceRef, dict[str, str]] = {}
-        """Namespaces whose reaper keys a quarantine of this sweep changed: their tags
-        since then (signed by reaper), for the failure count that follows a failure."""
         self._lock = threading.Lock()
 
     def scopes(self) -> Sequence[Scope]:
@@ -199,7 +191,6 @@ class Namespaces(ResourceKind):
     # -- reading -----------------------------------------------------------------------
 
     def collect(self, scope: Scope) -> Collected:
-        self._forget_written(scope)
         self._forget_seen(scope)
         cluster = self._clients.cluster(scope)
         raws = api.list_all(cluster, scope, "namespaces", label_selector=self._tags.pipeline)
@@ -218,7 +209,6 @@ class Namespaces(ResourceKind):
         """Re-read namespaces by id (``<cluster>/<name>``); ids of other clusters, excluded
         namespaces and namespaces already terminating (their deletion went through) are
         left out."""
-        self._forget_written(scope)
         cluster = self._clients.cluster(scope)
         names = []
         for resource_id in ids:
@@ -249,7 +239,6 @@ class Namespaces(ResourceKind):
             resources.append(read.resource)
             with self._lock:
                 self._uids[read.resource.ref.id] = read.uid
-                self._labels[read.resource.ref.id] = read.owned_labels
         return resources, skipped
 
     def _with_facts(
@@ -295,31 +284,22 @@ class Namespaces(ResourceKind):
     def tag(
         self, scope: Scope, resources: Sequence[Resource], tags: Mapping[str, str], action: Action
     ) -> list[Outcome]:
-        """Write reaper's keys (as annotations, already signed) with a JSON merge patch.
-
-        One exception: when a quarantine of this sweep changed reaper's keys on the
-        namespace and then failed, the keys given (signed over what the sweep read before)
-        would leave the keys the quarantine recorded unsigned. For such a namespace the
-        same change is signed again over the keys as the quarantine left them.
-        """
-        updates = {k: v for k, v in tags.items() if k != lifecycle.SIGNATURE}
-        return self._patch_each(scope, resources, action, updates, tags, ())
+        """Write reaper's keys (already signed) as annotations, in a JSON merge patch that
+        also removes labels of the same keys."""
+        return self._patch_each(scope, resources, action, owned_patch(tags, ()))
 
     def untag(
         self, scope: Scope, resources: Sequence[Resource], keys: Sequence[str], action: Action
     ) -> list[Outcome]:
-        """Remove keys from the annotations and labels (see :meth:`tag`)."""
-        updates: dict[str, str | None] = {k: None for k in keys if k != lifecycle.SIGNATURE}
-        return self._patch_each(scope, resources, action, updates, {}, keys)
+        """Remove keys from the annotations and the labels (see :meth:`tag`)."""
+        return self._patch_each(scope, resources, action, owned_patch({}, keys))
 
     def _patch_each(
         self,
         scope: Scope,
         resources: Sequence[Resource],
         action: Action,
-        updates: Mapping[str, str | None],
-        write: Mapping[str, str],
-        remove: Sequence[str],
+        patch: JSON,
     ) -> list[Outcome]:
         cluster = self._clients.cluster(scope)
 
@@ -327,15 +307,6 @@ class Namespaces(ResourceKind):
             refusal = self._refusal(resource)
             if refusal:
                 return Outcome(resource.ref, action, Result.FAILED, refusal)
-            with self._lock:
-                written = self._written.pop(resource.ref, None)
-                labels = self._labels.get(resource.ref.id, {})
-            patch = owned_patch(write, remove, labels)
-            if written is not None:
-                change = lifecycle.change_owned(
-                    self._signer, resource.ref, written, written, updates
-                )
-                patch = owned_patch(change.write, change.remove)
             try:
                 api.patch_namespace(cluster, scope, resource.name, patch)
             except KubeApiError as err:
@@ -348,23 +319,13 @@ class Namespaces(ResourceKind):
 
         return self._map(one, resources)
 
-    def _wrote(self, ref: ResourceRef, tags: dict[str, str]) -> None:
-        with self._lock:
-            self._written[ref] = tags
-
     def _forget_seen(self, scope: Scope) -> None:
         """Forget what a long-running daemon learnt about a cluster's namespaces: a sweep
         reads them all again."""
         prefix = f"{scope.account}/"
         with self._lock:
-            for known in (self._uids, self._labels):
-                for key in [k for k in known if k.startswith(prefix)]:
-                    del known[key]
-
-    def _forget_written(self, scope: Scope) -> None:
-        with self._lock:
-            for ref in [ref for ref in self._written if ref.scope == scope]:
-                del self._written[ref]
+            for key in [k for k in self._uids if k.startswith(prefix)]:
+                del self._uids[key]
 
     def _refusal(self, resource: Resource) -> str:
         if resource.name in self.excluded:
@@ -408,7 +369,7 @@ class Namespaces(ResourceKind):
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
         cluster = self._clients.cluster(scope)
-        quarantine = Quarantine(cluster, scope, self._signer, self._tags, self._wrote)
+        quarantine = Quarantine(cluster, scope, self._signer, self._tags)
 
         def one(decision: Decision) -> Outcome:
             refusal = self._refusal(decision.resource)
@@ -426,7 +387,7 @@ class Namespaces(ResourceKind):
         if refusal:
             return Outcome(resource.ref, Action.RELEASE, Result.FAILED, refusal)
         cluster = self._clients.cluster(scope)
-        return release_namespace(cluster, scope, resource, self._signer, self._tags.pipeline)
+        return release_namespace(cluster, scope, resource, self._signer, self._tags)
 
     def _map(self, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``call`` on every item, a few at a time; results in the items' order."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -65,9 +66,11 @@ def test_mark_grace_delete_then_gone(
     assert fake.request_count("delete", "namespaces") == 1
 
 
-def test_a_forged_mark_as_a_label_is_ignored_and_removed(
+def test_a_mark_forged_as_labels_is_not_reapers_state_and_is_removed(
     fake: KubeFake, harness: Callable[..., Harness]
 ) -> None:
+    """reaper's keys are read from the annotations only: labels of those keys, even with
+    the values reaper would write, are not its state; marking removes them."""
     long_ago = str(int((START - timedelta(days=5)).timestamp()))
     fake.seed_namespace(
         "ci-forged",
@@ -83,12 +86,36 @@ def test_a_forged_mark_as_a_label_is_ignored_and_removed(
     report = harness(policy={"grace_period": "1h"}).sweep()
 
     (decision,) = report.plan.decisions
-    assert (decision.action, decision.verified) == (Action.MARK, False)
+    assert (decision.action, decision.intended) == (Action.MARK, Action.DELETE)
+    assert not [k for k in decision.resource.tags if k.startswith("reaper-") and k not in PIPELINE]
     assert fake.namespace_phase("ci-forged") == "Active"
     meta = _meta(fake, "ci-forged")
+    assert meta["annotations"]["reaper-state"] == "marked"
     assert meta["annotations"]["reaper-marked-at"] == str(int(START.timestamp()))
-    assert "reaper-state" not in meta["labels"]
-    assert "reaper-marked-at" not in meta["labels"]
+    assert meta["labels"] == {**PIPELINE, "kubernetes.io/metadata.name": "ci-forged"}
+
+
+def test_a_label_cannot_shadow_or_change_reapers_signed_state(
+    fake: KubeFake, harness: Callable[..., Harness], clock: ManualClock
+) -> None:
+    fake.seed_namespace("ci-4711-review", labels=PIPELINE, created=OLD)
+    sweeper = harness(policy={"grace_period": "1h"})
+    (marked,) = sweeper.sweep().outcomes
+    assert marked.action is Action.MARK
+
+    def relabel(namespace: dict[str, Any]) -> None:
+        namespace["metadata"]["labels"].update(
+            {"reaper-state": "quarantined", "reaper-marked-at": "0", "reaper-signature": "x"}
+        )
+
+    fake.change("namespaces", "ci-4711-review", relabel)
+    clock.advance(timedelta(hours=2))
+
+    (decision,) = sweeper.plan().decisions
+
+    assert (decision.action, decision.verified) == (Action.DELETE, True)
+    assert decision.resource.tags["reaper-state"] == "marked"
+    assert decision.resource.tags["reaper-marked-at"] == str(int(START.timestamp()))
 
 
 def test_a_namespace_that_no_longer_qualifies_is_unmarked(

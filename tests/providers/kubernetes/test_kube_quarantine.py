@@ -6,12 +6,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from kube_support import PIPELINE, START, Harness
 
+from reaper.config import TagKeys
 from reaper.lifecycle import SIGNATURE
 from reaper.model import Action, Reason, Result
+from reaper.policy import UNVERIFIED
+from reaper.providers.kubernetes.metadata import namespace_ref, tags_of
 from reaper.sandbox.kube import KubeFake, ManualClock
 
 NAMESPACE = "ci-4790-preview"
@@ -293,6 +297,90 @@ def test_a_failed_quarantine_writes_no_quarantined_state_and_a_retry_keeps_the_o
     assert "reaper-failures" not in notes
     sweeper.service().release(sweeper.kind, f"ci/{NAMESPACE}")
     assert _replicas(exposed) == ORIGINAL
+
+
+def _forge_failures(fake: KubeFake) -> None:
+    """Someone else's ``reaper-failures`` annotation on the namespace: not signed by reaper."""
+
+    def forge(namespace: dict[str, Any]) -> None:
+        namespace["metadata"].setdefault("annotations", {})["reaper-failures"] = "9"
+
+    fake.change("namespaces", NAMESPACE, forge)
+
+
+def _namespace_tags(fake: KubeFake) -> dict[str, str]:
+    found = fake.get("namespaces", NAMESPACE)
+    assert found is not None
+    tags = tags_of(found["metadata"], TagKeys())
+    assert tags is not None
+    return tags
+
+
+def test_a_failed_quarantine_returns_the_tags_it_left_signed(
+    exposed: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    """The outcome carries the namespace's tags as the quarantine left them: the quarantine
+    id it recorded, signed; a key someone added since the plan, gone."""
+    exposed.fail(500, times=1, verb="patch", resource="statefulsets", subresource="scale")
+    sweeper = harness()
+    (decision,) = sweeper.plan().decisions
+    assert decision.action is Action.QUARANTINE
+    _forge_failures(exposed)
+
+    (failed,) = sweeper.kind.quarantine(sweeper.scope(), [decision], START)
+
+    assert failed.result is Result.FAILED
+    assert failed.tags is not None
+    ref = namespace_ref(sweeper.scope(), NAMESPACE)
+    assert sweeper.signer.verify(ref, failed.tags)
+    assert {k for k in failed.tags if k.startswith("reaper-")} == {
+        "reaper-pipeline",
+        "reaper-owner",
+        "reaper-quarantine-id",
+        SIGNATURE,
+    }
+    on_it = _namespace_tags(exposed)
+    assert on_it["reaper-quarantine-id"] == failed.tags["reaper-quarantine-id"]
+    assert "reaper-failures" not in on_it
+    assert sweeper.signer.verify(ref, on_it)
+
+
+def test_the_failure_count_is_signed_over_what_the_failed_quarantine_wrote(
+    exposed: KubeFake, harness: Callable[..., Harness], clock: ManualClock
+) -> None:
+    """One signature covers the quarantine id and the failure count, so the next sweep
+    trusts both: it backs off, and the retry keeps the workload records."""
+    exposed.fail(500, times=1, verb="patch", resource="statefulsets", subresource="scale")
+    sweeper = harness()
+
+    (failed,) = sweeper.sweep().outcomes
+
+    assert failed.result is Result.FAILED
+    tags = _namespace_tags(exposed)
+    assert sweeper.signer.verify(namespace_ref(sweeper.scope(), NAMESPACE), tags)
+    assert (tags["reaper-failures"], tags["reaper-last-failure-at"]) == (
+        "1",
+        str(int(START.timestamp())),
+    )
+    quarantine_id = tags["reaper-quarantine-id"]
+    # Two writes on the namespace: the quarantine id, then the failure count over it.
+    assert exposed.request_count("patch", "namespaces") == 2
+
+    (backing_off,) = sweeper.plan().decisions
+    assert backing_off.verified is True
+    assert UNVERIFIED not in backing_off.warnings
+    assert backing_off.failures == 1
+    assert backing_off.action is Action.KEEP
+
+    clock.advance(timedelta(minutes=31))
+    (retried,) = sweeper.sweep().outcomes
+
+    assert retried.result is Result.DONE
+    tags = _namespace_tags(exposed)
+    assert tags["reaper-quarantine-id"] == quarantine_id
+    assert tags["reaper-state"] == "quarantined"
+    assert "reaper-failures" not in tags
+    assert _annotations(exposed, "deployments", "web")["reaper-original-replicas"] == "3"
 
 
 def test_a_network_policy_by_that_name_that_reaper_did_not_create_is_left_alone(
