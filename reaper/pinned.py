@@ -95,18 +95,27 @@ def outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> 
         ref = item.ref
         where = f"{_shown(ref.kind_key)}:{_shown(ref.id)} in {_shown(str(ref.scope))}"
         configured = scopes.get(ref.kind_key)
+        account = _ACCOUNT_WORDS.get(ref.provider, "account")
         if configured is None:
             why = f"kind {_shown(ref.kind_key)} is not configured ({_valid(scopes)})"
         elif ref.scope in configured:
             continue
         elif ref.scope.account not in {s.account for s in configured}:
             accounts = {s.account for s in configured}
-            why = f"account {_shown(ref.scope.account)} is not configured ({_valid(accounts)})"
+            why = f"{account} {_shown(ref.scope.account)} is not configured ({_valid(accounts)})"
         else:
-            regions = {s.region for s in configured if s.account == ref.scope.account}
-            why = f"region {_shown(ref.scope.region)} is not configured ({_valid(regions)})"
+            regions = {s.region for s in configured if s.account == ref.scope.account} - {""}
+            why = (
+                f"region {_shown(ref.scope.region)} is not configured ({_valid(regions)})"
+                if regions
+                else f"a {account} has no region, the plan names {_shown(ref.scope.region)}"
+            )
         problems.append(f"{pinned.source}: {where}: {why}")
     return problems
+
+
+_ACCOUNT_WORDS = {"kubernetes": "cluster"}
+"""What a scope's account is called, for providers that do not call it an account."""
 
 
 def refuse_outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> None:

@@ -82,6 +82,25 @@ ID_EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("ci-cluster_1", "C" * 100, "7"),
         ("-leading-dash", "c" * 101, "has space", "name.with.dots", "ci/us-east-1"),
     ),
+    "kubernetes:namespace": (
+        ("ci/ci-4711-review", "prod_eu-1/a", "c" * 63 + "/" + "n" * 63, "0/0-9"),
+        (
+            "ci-4711-review",
+            "ci/",
+            "/ci-4711-review",
+            "ci/Review",
+            "ci/-review",
+            "ci/review-",
+            "ci/review.x",
+            "ci/" + "n" * 64,
+            "c" * 64 + "/review",
+            "Ci/review",
+            "-ci/review",
+            "ci/review/x",
+            "ci/re view",
+            "ci/under_score",
+        ),
+    ),
 }
 
 KIND_KEYS = sorted(REGISTRY)

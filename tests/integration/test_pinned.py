@@ -24,7 +24,7 @@ from signing import SIGNER, signed
 
 from reaper.config import PolicySettings, TagKeys
 from reaper.model import Action, Resource, ResourceRef, Scope
-from reaper.pinned import PinnedItem, PlanRefused, read_pinned, refuse_outside_scope
+from reaper.pinned import PinnedItem, PinnedPlan, PlanRefused, read_pinned, refuse_outside_scope
 from reaper.policy import make_plan
 from reaper.report import plan_to_json
 from reaper.results import ExitCode
@@ -600,5 +600,27 @@ def test_every_item_outside_the_configured_scope_is_named() -> None:
         "configured (configured: eu-west-1, us-east-1)",
         f"{SOURCE}: aws:ec2_instance:i-02 in 'staging\\nrefused: all good/us-east-1': account "
         "'staging\\nrefused: all good' is not configured (configured: ci, prod)",
+        f"{SOURCE}: 2 item(s) outside the configured kinds, accounts and regions; nothing was done",
+    )
+
+
+def test_a_namespace_outside_the_configured_clusters_is_named_by_its_cluster() -> None:
+    """A cluster is a Kubernetes scope's account, and it has no region."""
+
+    def item(cluster: str, region: str = "") -> PinnedItem:
+        ref = ResourceRef("kubernetes", "namespace", Scope(cluster, region), f"{cluster}/ci-1")
+        return PinnedItem(ref, Action.DELETE, None)
+
+    plan = PinnedPlan(NOW, SHA, (item("ci"), item("prod"), item("ci", "us-east-1")), SOURCE)
+    configured = {"kubernetes:namespace": [Scope("ci", ""), Scope("staging", "")]}
+
+    with pytest.raises(PlanRefused) as refused:
+        refuse_outside_scope(plan, configured)
+
+    assert refused.value.problems == (
+        f"{SOURCE}: kubernetes:namespace:prod/ci-1 in prod: cluster prod is not configured "
+        "(configured: ci, staging)",
+        f"{SOURCE}: kubernetes:namespace:ci/ci-1 in ci/us-east-1: a cluster has no region, the "
+        "plan names us-east-1",
         f"{SOURCE}: 2 item(s) outside the configured kinds, accounts and regions; nothing was done",
     )

@@ -160,6 +160,13 @@ class Namespaces(ResourceKind):
     # the workloads, each signed as its own (see .metadata).
     state_tags = (QUARANTINE_ID,)
     delete_order = 60
+    # <cluster>/<namespace>: a cluster name as the config takes it, a DNS-1123 label.
+    id_pattern = r"[a-z0-9][a-z0-9_-]{0,62}/[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+    id_shape = (
+        "<cluster>/<namespace>, e.g. ci/ci-4711-review: a cluster name (1-63 lowercase "
+        "letters, digits, '-' and '_') and a DNS-1123 namespace name (1-63 lowercase "
+        "letters, digits and '-', starting and ending with a letter or digit)"
+    )
 
     def __init__(
         self,
