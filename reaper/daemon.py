@@ -23,12 +23,16 @@ periods). Requests are not logged.
 
 Several replicas. With ``daemon.leader_election`` set, only the holder of a Lease sweeps
 (see :mod:`reaper.providers.kubernetes.lease`); every replica serves the probes and
-metrics, ``reaper_leader`` is 1 on the leader, and a follower is ready while it hears from
-the API server. A replica that becomes the leader sweeps at once. A leader that can no
-longer renew its Lease stops its sweep as on SIGTERM (after the action group it is in)
-and, should that group still run when another replica could take over, abandons it (a
-``shutdown-abandoned`` record) and exits 1 before its lease can expire. A clean stop hands
-the Lease back, so another replica takes over at once.
+metrics, and ``reaper_leader`` is 1 on the leader. A follower opens no audit trail (so it
+holds no lock), is ready while it hears from the API server, and leaves the last sweep's
+snapshot gauges (``reaper_unresolved_intents`` among them) to the leader, which reports
+them now. A replica that becomes the leader sweeps at once; on a trail the replicas share
+it continues from the records other leaders added meanwhile (only a trail that ends before
+this replica's own last record went back). A leader that can no longer renew its Lease
+stops its sweep as on SIGTERM (after the action group it is in) and, should that group
+still run when another replica could take over, abandons it (a ``shutdown-abandoned``
+record, while it still holds the trail) and exits 1 before its lease can expire. A clean
+stop hands the Lease back, so another replica takes over at once.
 
 Stopping. The first SIGTERM (or SIGINT) schedules nothing more and asks the running
 sweep to stop after the action group it is in (see :class:`reaper.actuator.StopFlag`):
@@ -431,6 +435,7 @@ class Daemon:
                 log.warning(
                     "%s no longer leads: the running sweep stops", self._leadership.identity
                 )
+                self.metrics.forget_last_sweep()
         if leading or flag is None:
             return None
         flag.request(LEADERSHIP_LOST)
@@ -520,6 +525,8 @@ class Daemon:
             self._done_running()
         unresolved = tuple(u.describe() for u in report.unresolved)
         self._finished(job, report.sweep_id, report.exit_code, unresolved=unresolved)
+        if self._leadership is not None and not self._leadership.is_leader():
+            self.metrics.forget_last_sweep()  # it ended after the lead was lost
         return report
 
     def _done_running(self) -> None:

@@ -23,6 +23,9 @@ import yaml
 from cli_support import CLI_TIMEOUT, explain, sandbox_env
 from prometheus_client import CollectorRegistry
 
+from reaper.audit import AuditLog
+from reaper.audit.lock import TrailLock
+from reaper.audit.verify import verify_lines
 from reaper.config import Settings, parse_settings
 from reaper.daemon import LEADERSHIP_LOST, Daemon, plan_jobs
 from reaper.metrics import Metrics
@@ -91,6 +94,14 @@ class BlockingKind(ResourceKind):
         return [Outcome(r.ref, Action.DELETE, Result.DONE) for r in resources]
 
 
+class _Proceeding(BlockingKind):
+    """A BlockingKind whose deletes never block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proceed.set()
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -98,13 +109,13 @@ def _free_port() -> int:
         return port
 
 
-def _settings(tmp_path: Path) -> Settings:
+def _settings(tmp_path: Path, **audit: str) -> Settings:
     data: dict[str, Any] = {
         "dry_run": False,
         "providers": {"aws": {"regions": ["us-east-1"], "max_workers": 1}},
         "policy": {"grace_period": "0s"},
         "safety": {"max_fraction": 1},
-        "audit": {"path": str(tmp_path / "audit.jsonl")},
+        "audit": {"path": str(tmp_path / "audit.jsonl"), **audit},
         "daemon": {
             "leader_election": {"namespace": "reaper"},
             "listen": f"127.0.0.1:{_free_port()}",
@@ -114,9 +125,9 @@ def _settings(tmp_path: Path) -> Settings:
 
 
 def _daemon(
-    tmp_path: Path, leadership: ScriptedLeadership, kind: ResourceKind
+    tmp_path: Path, leadership: ScriptedLeadership, kind: ResourceKind, **audit: str
 ) -> tuple[Daemon, Metrics]:
-    settings = _settings(tmp_path)
+    settings = _settings(tmp_path, **audit)
     metrics = Metrics(CollectorRegistry())
     daemon = Daemon(
         settings, [kind], metrics, plan_jobs(settings, NOW), dry_run=False, leadership=leadership
@@ -199,6 +210,104 @@ def test_a_sweep_still_running_when_the_lease_is_about_to_expire_is_abandoned(
     assert abandoned["reason"] == "leadership lost, and the lease is about to expire"
     assert [d["resource"]["id"] for d in abandoned["dangling"]] == ["i-eu-west-1"]
     assert leadership.released is False
+
+
+def test_a_replica_that_leads_again_continues_the_trail_another_leader_extended(
+    tmp_path: Path,
+) -> None:
+    """The replicas share one trail: what another leader wrote meanwhile is no trail going
+    back, but a trail that ends before this replica's own records still is."""
+    path = tmp_path / "audit.jsonl"
+    mine, other = ScriptedLeadership(leading=True), ScriptedLeadership(leading=False)
+    daemon, _ = _daemon(tmp_path, mine, _Proceeding())
+    replica, _ = _daemon(tmp_path, other, _Proceeding())
+    daemon.follow_leadership()
+    assert daemon.sweep(daemon.jobs[0]) is not None
+    mine.leading, other.leading = False, True
+    daemon.follow_leadership()
+    replica.follow_leadership()
+    assert replica.sweep(replica.jobs[0]) is not None
+    before = path.read_bytes()
+    mine.leading, other.leading = True, False
+    replica.follow_leadership()
+    daemon.follow_leadership()
+
+    assert daemon.sweep(daemon.jobs[0]) is not None
+
+    assert daemon.readiness() == (True, "ok")
+    records = _records(tmp_path)
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert len({r["sweep_id"] for r in records if r["event"] == "sweep-start"}) == 3
+    assert verify_lines(path.read_bytes().splitlines(keepends=True)).ok
+
+    path.write_bytes(before)  # back to before this replica's last sweep
+    assert daemon.sweep(daemon.jobs[0]) is None
+    ready, reason = daemon.readiness()
+    assert not ready
+    assert "this process already wrote seq" in reason
+
+
+def test_a_follower_takes_no_trail_lock_and_a_leader_finding_it_locked_exits_4(
+    tmp_path: Path,
+) -> None:
+    leadership = ScriptedLeadership(leading=False)
+    kind = _Proceeding()
+    daemon, metrics = _daemon(tmp_path, leadership, kind, lock_timeout="0s")
+    lock = TrailLock(tmp_path / "audit.jsonl", timeout=0)
+    lock.acquire()  # another reaper, a `reaper release` by hand
+    try:
+        assert daemon.sweep(daemon.jobs[0]) is None
+        assert daemon.readiness() == (True, "standby: the Lease reaper/reaper is held by pod-b")
+        refusals = "reaper_audit_trail_refusals_total"
+        assert not metrics.registry.get_sample_value(refusals, {"reason": "locked"})
+
+        leadership.leading = True
+        daemon.follow_leadership()
+        assert daemon.sweep(daemon.jobs[0]) is None
+
+        ready, reason = daemon.readiness()
+        assert not ready
+        assert "ended with exit code 4" in reason
+        assert "locked by another reaper" in reason
+        assert metrics.registry.get_sample_value(refusals, {"reason": "locked"}) == 1
+        assert kind.collected == []
+    finally:
+        lock.release()
+
+    assert daemon.sweep(daemon.jobs[0]) is not None
+    assert daemon.readiness() == (True, "ok")
+
+
+def test_unresolved_intents_make_the_leader_unready_and_a_follower_leaves_them_to_the_leader(
+    tmp_path: Path,
+) -> None:
+    with AuditLog(tmp_path / "audit.jsonl") as audit:  # a leader killed after its intent
+        audit.append([{"event": "sweep-start", "sweep_id": "killed"}])
+        resource = {"provider": "aws", "kind": "ec2_instance", "id": "i-0abc1234"}
+        resource |= {"account": "ci", "region": "eu-west-1"}
+        audit.append([{"event": "intent", "sweep_id": "killed", "resource": resource,
+                       "action": "delete"}])  # fmt: skip
+    leadership = ScriptedLeadership(leading=True)
+    daemon, metrics = _daemon(tmp_path, leadership, _Proceeding())  # it cannot re-read
+    daemon.follow_leadership()
+
+    assert daemon.sweep(daemon.jobs[0]) is not None
+
+    ready, reason = daemon.readiness()
+    assert not ready
+    assert reason.startswith("1 unresolved intent in the audit trail")
+    assert metrics.registry.get_sample_value("reaper_unresolved_intents") == 1
+    assert metrics.registry.get_sample_value("reaper_marked_resources") is None
+
+    leadership.leading = False
+    assert daemon.follow_leadership() is None
+
+    assert daemon.readiness() == (True, "standby: the Lease reaper/reaper is held by pod-b")
+    assert metrics.registry.get_sample_value("reaper_unresolved_intents") == 0
+    seen = metrics.registry.get_sample_value(
+        "reaper_resources_seen", {"provider": "aws", "kind": "ec2_instance"}
+    )
+    assert seen is None
 
 
 @pytest.mark.parametrize("leading", [True, False])
