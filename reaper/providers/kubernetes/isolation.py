@@ -82,7 +82,9 @@ class Quarantine:
     """The quarantines of one call in one cluster (see the module's docstring); each
     :meth:`run` is one namespace, and runs may go on at once."""
 
-    def __init__(self, cluster: Cluster, scope: Scope, signer: StateSigner, tag_keys: TagKeys):
+    def __init__(
+        self, cluster: Cluster, scope: Scope, signer: StateSigner, tag_keys: TagKeys
+    ) -> None:
         self._cluster = cluster
         self._scope = scope
         self._signer = signer
