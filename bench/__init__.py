@@ -14,6 +14,8 @@ Run from the repository root. The modules:
 - ``policy``: ``make_plan`` throughput in a child.
 - ``gcp``: the GCP benchmark, on its own: requests against the minimum and wall time with
   latency for Compute Engine and GKE, and the pipeline-label filter measured both ways.
+- ``kube`` (``python -m bench.kube``): a Kubernetes sweep over fake clusters that
+  ``kube_host`` serves from a child process.
 
 Nothing is imported here: the children (``python -m bench.rss_child``, ``python -m
 bench.policy``) import this package first, and must not pay for the rest of it.

@@ -530,12 +530,14 @@ class _Sweep:
             outcomes += self.actuator.execute(plan, self.dry_run)
         for decision in plan.decisions:
             if decision.escalated:
+                why = (
+                    f"failures={decision.failures}: reaper keeps failing to "
+                    f"{decision.intended or decision.action} it"
+                    if decision.failures
+                    else "; ".join(decision.warnings)  # stuck on the provider's side
+                )
                 log.warning(
-                    "escalated kind=%s id=%s failures=%d: reaper keeps failing to %s it",
-                    decision.ref.kind_key,
-                    decision.ref.id,
-                    decision.failures,
-                    decision.intended or decision.action,
+                    "escalated kind=%s id=%s %s", decision.ref.kind_key, decision.ref.id, why
                 )
         still_open = self.audit.open_intents
         unresolved = tuple(

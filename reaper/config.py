@@ -50,6 +50,8 @@ _ENDPOINT = re.compile(
 )
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 """Hosts an ``http://`` endpoint may name: there, and only there, no credentials are sent."""
+# A Kubernetes namespace name is a DNS-1123 label.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def _duration(value: object) -> timedelta:
@@ -358,11 +360,73 @@ class GcpSettings(ProviderSection):
         )
 
 
+class KubernetesCluster(_Section):
+    """One Kubernetes cluster to sweep: a kubeconfig context, or the cluster reaper runs in."""
+
+    name: str
+    """Used in reports, the audit trail and resource ids (``ci/ci-4711-review``)."""
+    context: str | None = None
+    """The kubeconfig context; None: in-cluster inside a pod, else the current context."""
+    kubeconfig: str | None = None
+    """The kubeconfig file; None: ``$KUBECONFIG``, then ``~/.kube/config``."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid cluster name (lowercase, digits, '-', '_')")
+        return value
+
+
+ALWAYS_EXCLUDED_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+"""Never touched, whatever their labels (and neither is the namespace reaper runs in)."""
+
+
+class KubernetesSettings(ProviderSection):
+    """Which clusters to sweep. Credentials come from the kubeconfig or the pod's service
+    account, never from this file."""
+
+    PACKAGE = "reaper.providers.kubernetes"
+    KINDS = ("namespace",)
+
+    clusters: tuple[KubernetesCluster, ...] = Field(strict=False)
+    kinds: tuple[str, ...] = Field(default=("namespace",), strict=False)
+    exclude_namespaces: tuple[str, ...] = Field(default=(), strict=False)
+    """Namespaces never touched, besides kube-system, kube-public, kube-node-lease, default
+    and reaper's own."""
+    stuck_after: Duration = timedelta(hours=1)
+    """A namespace still terminating this long after its deletion is escalated."""
+
+    @field_validator("clusters")
+    @classmethod
+    def _unique_clusters(
+        cls, value: tuple[KubernetesCluster, ...]
+    ) -> tuple[KubernetesCluster, ...]:
+        if not value:
+            raise ValueError("at least one cluster is needed")
+        names = [c.name for c in value]
+        if len(set(names)) != len(names):
+            raise ValueError("cluster names must be unique")
+        return value
+
+    @field_validator("exclude_namespaces")
+    @classmethod
+    def _namespaces(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in value if not _DNS_LABEL.fullmatch(n)]
+        if bad:
+            raise ValueError(f"not namespace names: {', '.join(map(repr, bad))}")
+        return value
+
+    def describe(self) -> str:
+        return f"clusters={','.join(c.name for c in self.clusters)} {super().describe()}"
+
+
 class Providers(_Section):
     """The providers to sweep: one section each; at least one."""
 
     aws: AwsSettings | None = None
     gcp: GcpSettings | None = None
+    kubernetes: KubernetesSettings | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Providers:
@@ -690,6 +754,55 @@ class Schedule(_Section):
         return self.interval
 
 
+class LeaderElectionSettings(_Section):
+    """Several daemon replicas, one sweeper: a ``coordination.k8s.io/v1`` Lease decides."""
+
+    lease: str = "reaper"
+    """The Lease's name."""
+    namespace: str | None = None
+    """Where the Lease lives; None: the pod's own namespace (its service account's)."""
+    lease_duration: Duration = timedelta(seconds=30)
+    """How long followers wait, after they last saw the Lease renewed, before taking it."""
+    renew_deadline: Duration = timedelta(seconds=20)
+    """A leader that has not renewed for this long stops acting (before its lease expires)."""
+    retry_period: Duration = timedelta(seconds=5)
+    """Between two attempts to take or renew the Lease."""
+
+    @field_validator("lease")
+    @classmethod
+    def _lease(cls, value: str) -> str:
+        if not _DNS_LABEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid Lease name (a DNS label)")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_LABEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a namespace name")
+        return value
+
+    @model_validator(mode="after")
+    def _timings(self) -> LeaderElectionSettings:
+        # A leader stops acting at renew_deadline; followers take over at lease_duration.
+        # The gap is what a running action has to finish in.
+        if self.retry_period < timedelta(seconds=1):
+            raise ValueError("retry_period must be at least 1s")
+        if self.renew_deadline <= self.retry_period * 1.2:
+            raise ValueError(
+                f"renew_deadline ({format_duration(self.renew_deadline)}) must be longer than "
+                f"1.2 x retry_period ({format_duration(self.retry_period)}), so a leader "
+                "gets more than one attempt to renew"
+            )
+        if self.lease_duration <= self.renew_deadline:
+            raise ValueError(
+                f"lease_duration ({format_duration(self.lease_duration)}) must be longer than "
+                f"renew_deadline ({format_duration(self.renew_deadline)}): a leader must stop "
+                "acting before its lease can expire"
+            )
+        return self
+
+
 class DaemonSettings(_Section):
     """``reaper daemon``: scheduled sweeps and an HTTP endpoint for probes and metrics."""
 
@@ -702,6 +815,9 @@ class DaemonSettings(_Section):
     """/readyz fails when no sweep succeeded within this many schedule periods."""
     shutdown_timeout: Duration = timedelta(seconds=60)
     """After SIGTERM, how long the running sweep may take to finish its current action."""
+    leader_election: LeaderElectionSettings | None = None
+    """None: one replica, no election. Set it to run several replicas of which only the
+    leader (the holder of a Lease) sweeps; every replica serves the probes and metrics."""
 
     @field_validator("providers")
     @classmethod

@@ -21,6 +21,19 @@ HTTP on ``daemon.listen``: ``/metrics``; ``/healthz`` (200 while the scheduler r
 last sweep ended with exit code 0 within ``daemon.ready_after_missed`` schedule
 periods). Requests are not logged.
 
+Several replicas. With ``daemon.leader_election`` set, only the holder of a Lease sweeps
+(see :mod:`reaper.providers.kubernetes.lease`); every replica serves the probes and
+metrics, and ``reaper_leader`` is 1 on the leader. A follower opens no audit trail (so it
+holds no lock), is ready while it hears from the API server, and leaves the last sweep's
+snapshot gauges (``reaper_unresolved_intents`` among them) to the leader, which reports
+them now. A replica that becomes the leader sweeps at once; on a trail the replicas share
+it continues from the records other leaders added meanwhile (only a trail that ends before
+this replica's own last record went back). A leader that can no longer renew its Lease
+stops its sweep as on SIGTERM (after the action group it is in) and, should that group
+still run when another replica could take over, abandons it (a ``shutdown-abandoned``
+record, while it still holds the trail) and exits 1 before its lease can expire. A clean
+stop hands the Lease back, so another replica takes over at once.
+
 Stopping. The first SIGTERM (or SIGINT) schedules nothing more and asks the running
 sweep to stop after the action group it is in (see :class:`reaper.actuator.StopFlag`):
 groups not started get ``skipped`` records and no intents, scopes not yet collected are
@@ -42,7 +55,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from apscheduler.executors.pool import (  # type: ignore[import-untyped]
@@ -52,7 +65,7 @@ from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
     BackgroundScheduler,
 )
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 
 from reaper import __version__
 from reaper.actuator import StopFlag
@@ -74,6 +87,10 @@ log = logging.getLogger(__name__)
 
 STOP_REASON = "daemon shutting down"
 """The message of the outcomes and ``skipped`` records of actions a stop left undone."""
+LEADERSHIP_LOST = "leadership lost: the Lease could not be renewed"
+"""The same, for actions a replica left undone because it no longer leads."""
+_ABANDON_MARGIN_SECONDS = 1.0
+"""A sweep still running this close to the lease's expiry is abandoned."""
 DEFAULT_JOB = "default"
 _POLL_SECONDS = 0.1
 _ABANDON_WRITE_SECONDS = 2.0
@@ -221,6 +238,28 @@ def readiness(
 # -- the daemon ------------------------------------------------------------------------
 
 
+class Leadership(Protocol):
+    """Who sweeps among several replicas (:class:`~reaper.providers.kubernetes.lease.
+    LeaderElector`); thread-safe."""
+
+    identity: str
+
+    def run(self, stop: threading.Event) -> None:
+        """Take and keep the lead until ``stop`` is set (runs in a thread of its own)."""
+
+    def is_leader(self) -> bool:
+        """Leading now, by the clock (a leader that could not renew in time is not)."""
+
+    def lease_left(self) -> float:
+        """Seconds until another replica may take over: what a running sweep has left."""
+
+    def status(self) -> tuple[bool, str]:
+        """Whether the election works, and who leads: ``/readyz`` of a follower."""
+
+    def release(self) -> None:
+        """Hand the lead back (a clean stop)."""
+
+
 class Daemon:
     """Scheduled sweeps, the HTTP endpoint and the stop sequence of ``reaper daemon``."""
 
@@ -237,8 +276,10 @@ class Daemon:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         pipelines: PipelineStep | None = None,
         signer: StateSigner | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
-        """``pipelines``: the CI-run lookups, one for the daemon's life so ETags last."""
+        """``pipelines``: the CI-run lookups, one for the daemon's life so ETags last.
+        ``leadership``: only sweep while it says this replica leads (None: always)."""
         if not jobs:
             raise ValueError("a daemon needs at least one job")
         self.settings = settings
@@ -251,7 +292,13 @@ class Daemon:
         self._clock = clock
         self._pipelines = pipelines
         self._signer = signer
+        self._leadership = leadership
         self._stop = StopFlag()
+        """Requested once the daemon stops (a signal): no sweep starts any more."""
+        self._flag: StopFlag | None = None
+        """The running sweep's own flag: stopped by a signal or by lost leadership."""
+        self._halt = threading.Event()
+        self._leading = leadership is None
         # Held by the one sweep running, whichever job it belongs to; held by the stop
         # sequence once it is over, so that no late job starts.
         self._sweep_lock = threading.Lock()
@@ -271,6 +318,12 @@ class Daemon:
             ["job"],
             registry=metrics.registry,
         )
+        self.leader = Gauge(
+            "reaper_leader",
+            "1 while this replica leads (and may sweep), 0 while it follows.",
+            registry=metrics.registry,
+        )
+        self.leader.set(1 if leadership is None else 0)
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": PoolExecutor(max_workers=len(self.jobs))},
@@ -292,7 +345,8 @@ class Daemon:
         return self.wait()
 
     def start(self) -> None:
-        """Bind the HTTP endpoint and start the scheduler; every job's first sweep is now."""
+        """Bind the HTTP endpoint, start the election and the scheduler; every job's first
+        sweep is now (skipped by a follower)."""
         self._server = _Server(parse_listen(self.settings.daemon.listen), self)
         threading.Thread(
             target=self._server.serve_forever,
@@ -300,6 +354,13 @@ class Daemon:
             name="reaper-http",
             daemon=True,
         ).start()
+        if self._leadership is not None:
+            threading.Thread(
+                target=self._leadership.run,
+                args=(self._halt,),
+                name="reaper-election",
+                daemon=True,
+            ).start()
         first = self._clock()
         for job in self.jobs:
             self._scheduler.add_job(
@@ -313,9 +374,16 @@ class Daemon:
         self._scheduler.start()
 
     def wait(self) -> int:
-        """Block until a stop signal, then stop (see the module's docstring)."""
+        """Block until a stop signal, then stop (see the module's docstring).
+
+        Meanwhile, follow the election: a sweep that lost its leadership is stopped, and
+        abandoned (exit 1) if it still runs when its lease is about to expire.
+        """
         while not self._signals:
             time.sleep(_POLL_SECONDS)
+            code = self.follow_leadership()
+            if code is not None:
+                return code
         timeout = self.settings.daemon.shutdown_timeout
         log.info(
             "received %s: no new sweeps; a running sweep stops after its current action "
@@ -324,6 +392,9 @@ class Daemon:
             format_duration(timeout),
         )
         self._stop.request(STOP_REASON)
+        with self._state_lock:
+            if self._flag is not None:
+                self._flag.request(STOP_REASON)
         self._scheduler.shutdown(wait=False)
         deadline = time.monotonic() + timeout.total_seconds()
         while not self._sweep_lock.acquire(timeout=_POLL_SECONDS):
@@ -331,6 +402,10 @@ class Daemon:
                 return self._abandon(f"a second signal ({signal.Signals(self._signals[1]).name})")
             if time.monotonic() >= deadline:
                 return self._abandon(f"daemon.shutdown_timeout ({format_duration(timeout)}) passed")
+        self._halt.set()
+        if self._leadership is not None:
+            self._leadership.release()
+            self.leader.set(0)
         self.close()
         log.info("stopped")
         return ExitCode.OK
@@ -341,6 +416,44 @@ class Daemon:
         if server is not None:
             server.shutdown()
             server.server_close()
+
+    def follow_leadership(self) -> int | None:
+        """Act on the election's verdict (called every poll); an exit code once a sweep
+        had to be abandoned, else None."""
+        if self._leadership is None:
+            return None
+        leading = self._leadership.is_leader()
+        with self._state_lock:
+            changed, self._leading = leading != self._leading, leading
+            flag = self._flag
+        if changed:
+            self.leader.set(1 if leading else 0)
+            if leading:
+                log.info("%s leads: sweeping now", self._leadership.identity)
+                self._sweep_now()
+            else:
+                log.warning(
+                    "%s no longer leads: the running sweep stops", self._leadership.identity
+                )
+                self.metrics.forget_last_sweep()
+        if leading or flag is None:
+            return None
+        flag.request(LEADERSHIP_LOST)
+        if self._leadership.lease_left() > _ABANDON_MARGIN_SECONDS:
+            return None
+        if self._sweep_lock.acquire(blocking=False):
+            self._sweep_lock.release()  # the sweep ended meanwhile
+            return None
+        return self._abandon("leadership lost, and the lease is about to expire")
+
+    def _sweep_now(self) -> None:
+        """Run every job now (a replica that just became the leader)."""
+        now = self._clock()
+        for job in self.jobs:
+            try:
+                self._scheduler.modify_job(job.name, next_run_time=now)
+            except Exception as err:  # the scheduler is not running (tests) or stopping
+                log.debug("cannot run job %s now: %s", job.name, err)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Only note it: the main loop acts (no locks or logging in a signal handler).
@@ -364,19 +477,27 @@ class Daemon:
         try:
             if self._stop.reason is not None:
                 return None
+            if self._leadership is not None and not self._leadership.is_leader():
+                log.debug("job=%s not run: this replica does not lead", job.name)
+                return None
             return self._sweep(job)
         finally:
             self._sweep_lock.release()
 
     def _sweep(self, job: Job) -> SweepReport | None:
         now = self._clock()
+        flag = StopFlag()
+        with self._state_lock:
+            self._flag = flag
+        if self._stop.reason is not None:  # a signal came in meanwhile
+            flag.request(self._stop.reason)
         service = SweepService(
             self.settings,
             [k for k in self._kinds if k.provider in job.providers],
             self._open_audit,
             notifier=self._notifier,
             metrics=self.metrics,
-            stop=self._stop,
+            stop=flag,
             config_sha256=self._config_sha256,
             label=f"job={job.name}",
             pipelines=self._pipelines,
@@ -404,6 +525,8 @@ class Daemon:
             self._done_running()
         unresolved = tuple(u.describe() for u in report.unresolved)
         self._finished(job, report.sweep_id, report.exit_code, unresolved=unresolved)
+        if self._leadership is not None and not self._leadership.is_leader():
+            self.metrics.forget_last_sweep()  # it ended after the lead was lost
         return report
 
     def _done_running(self) -> None:
@@ -411,6 +534,7 @@ class Daemon:
         with self._state_lock:
             audit = self._running[1] if self._running else None
             self._running = None
+            self._flag = None
             if audit is not None:
                 self._known_head = audit.head
 
@@ -450,9 +574,9 @@ class Daemon:
     def _abandon(self, reason: str) -> int:
         """Give up on the running sweep: record what is left dangling; exit code 1."""
         self.abandoned = True
-        dangling = self._stop.in_flight()
         with self._state_lock:
             audit = self._running[1] if self._running else None
+            dangling = self._flag.in_flight() if self._flag is not None else []
         record = abandoned_record(reason, dangling, self._clock(), socket.gethostname())
         log.error(
             "abandoning the running sweep: %s; %d actions of unknown outcome%s; the next "
@@ -496,9 +620,12 @@ class Daemon:
         return True, "ok"
 
     def readiness(self) -> tuple[bool, str]:
-        """``/readyz``: see :func:`readiness`; not ready while stopping."""
+        """``/readyz``: see :func:`readiness`; not ready while stopping. A follower is
+        ready while its election hears from the API server."""
         if self._stop.reason is not None:
             return False, "stopping"
+        if self._leadership is not None and not self._leadership.is_leader():
+            return self._leadership.status()
         with self._state_lock:
             last = dict(self._last)
         return readiness(self.jobs, last, self.settings.daemon.ready_after_missed, self._clock())
@@ -506,10 +633,19 @@ class Daemon:
     def describe(self) -> str:
         """The daemon's part of the startup line."""
         d = self.settings.daemon
+        election = "off"
+        if d.leader_election is not None and self._leadership is not None:
+            e = d.leader_election
+            election = (
+                f"lease={e.lease} identity={self._leadership.identity} "
+                f"lease_duration={format_duration(e.lease_duration)} "
+                f"renew_deadline={format_duration(e.renew_deadline)} "
+                f"retry_period={format_duration(e.retry_period)}"
+            )
         return (
             f"listen={d.listen} jobs={'; '.join(j.describe() for j in self.jobs)} "
             f"ready_after_missed={d.ready_after_missed} "
-            f"shutdown_timeout={format_duration(d.shutdown_timeout)}"
+            f"shutdown_timeout={format_duration(d.shutdown_timeout)} leader_election={election}"
         )
 
     def route(self, path: str) -> tuple[int, str, bytes]:
@@ -598,9 +734,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 __all__ = [
+    "LEADERSHIP_LOST",
     "STOP_REASON",
     "Daemon",
     "Job",
+    "Leadership",
     "SweepStatus",
     "abandoned_record",
     "make_trigger",

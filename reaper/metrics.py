@@ -277,6 +277,14 @@ class Metrics:
             self.errors.labels(error.kind_key.split(":", 1)[0], "collect").inc()
         self._observe_marks(report, finished, providers)
 
+    def forget_last_sweep(self) -> None:
+        """Drop what the last sweep's snapshot gauges say (seen, candidates, marked,
+        unresolved intents): a daemon replica that no longer leads leaves them to the
+        leader, whose sweeps report them now. The last success's time stays: it was."""
+        self.unresolved_intents.set(0)
+        for gauge in (self.resources_seen, self.candidates, self.marked, self.marked_seconds_left):
+            gauge.clear()
+
     def _observe_marks(
         self, report: SweepReport, finished: datetime, providers: Collection[str] | None
     ) -> None:

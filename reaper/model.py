@@ -61,7 +61,11 @@ class Reason(StrEnum):
     UNPATCHED = "unpatched"
     """Runs an image that is too old, deprecated or gone, or an outdated Kubernetes version."""
     EXPOSED = "exposed"
-    """Reachable from the whole internet on a sensitive port."""
+    """Reachable from the whole internet on a sensitive port, or exposed by its provider's
+    own rule (a Kubernetes Service of type LoadBalancer without source ranges, NodePort)."""
+    DELETING = "deleting"
+    """Its deletion was requested and is in progress (a Kubernetes namespace Terminating):
+    a later sweep finds it gone; one stuck for too long is escalated."""
     RUN_FINISHED = "run-finished"
     """The CI run that created it finished more than ``pipelines.after_finish`` ago."""
     RUN_ACTIVE = "run-active"
@@ -93,6 +97,11 @@ class Scope:
 
     def __str__(self) -> str:
         return f"{self.account}/{self.region}" if self.region else self.account
+
+
+EVERY_REGION = "*"
+"""A configured scope's region standing for every region of its account (a GCP project
+swept in all its zones). Never a resource's own region."""
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -171,6 +180,18 @@ class RunFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class Deletion:
+    """An asynchronous deletion in progress, as the provider reported it."""
+
+    requested_at: datetime
+    """When the deletion was asked for (a namespace's ``deletionTimestamp``)."""
+    stuck_at: datetime
+    """From when on it counts as stuck: ``requested_at`` plus the provider's ``stuck_after``."""
+    conditions: tuple[str, ...] = ()
+    """What holds it up, for people (``NamespaceFinalizersRemaining: ...``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Resource:
     """A resource as a collector saw it. Immutable; collectors build a new one per sweep."""
 
@@ -203,6 +224,11 @@ class Resource:
     """For a resource reaper's tags say is quarantined: whether the collector read back a
     complete isolation (stopped and cut off, as its kind defines it); None when it did not
     look (the resource is not quarantined) or could not tell, which counts as not isolated."""
+    exposures: tuple[str, ...] = ()
+    """What makes it reachable from outside by its provider's own rule, whatever the port
+    (``service web: LoadBalancer without loadBalancerSourceRanges``): it is exposed."""
+    deleting: Deletion | None = None
+    """Set when its deletion is already under way: the policy keeps it (in progress)."""
 
 
 @dataclass(frozen=True, slots=True)

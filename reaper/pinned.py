@@ -20,7 +20,7 @@ from typing import Any
 
 from reaper.durations import format_duration
 from reaper.errors import ReaperError
-from reaper.model import Action, ResourceRef, Scope
+from reaper.model import EVERY_REGION, Action, ResourceRef, Scope
 from reaper.records import RecordError, decode_ref
 
 
@@ -88,30 +88,41 @@ def outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> 
     """A problem for each item outside the configured kinds and scopes. Pure.
 
     ``scopes`` maps each configured kind (``aws:ec2_instance``) to the scopes its resources
-    can be in (``ResourceKind.resource_scopes()``); a scope without a region stands for
-    every region of its account (a GCP project swept in all its zones). An item names its
-    resource's own region (a GCP zone or GKE location), never none. Consumed by
-    :func:`refuse_outside_scope`.
+    can be in (``ResourceKind.resource_scopes()``); a scope whose region is ``EVERY_REGION``
+    stands for every region of its account (a GCP project swept in all its zones), and an
+    item there names its resource's own region (a GCP zone or GKE location), never none. A
+    scope without a region (a Kubernetes cluster) matches only items without one. Consumed
+    by :func:`refuse_outside_scope`.
     """
     problems = []
     for item in pinned.items:
         ref = item.ref
         where = f"{_shown(ref.kind_key)}:{_shown(ref.id)} in {_shown(str(ref.scope))}"
         configured = scopes.get(ref.kind_key)
+        account = _ACCOUNT_WORDS.get(ref.provider, "account")
         if configured is None:
             why = f"kind {_shown(ref.kind_key)} is not configured ({_valid(scopes)})"
-        elif ref.scope.region and (
-            ref.scope in configured or Scope(ref.scope.account, "") in configured
+        elif ref.scope in configured or (
+            ref.scope.region and Scope(ref.scope.account, EVERY_REGION) in configured
         ):
             continue
         elif ref.scope.account not in {s.account for s in configured}:
             accounts = {s.account for s in configured}
-            why = f"account {_shown(ref.scope.account)} is not configured ({_valid(accounts)})"
+            why = f"{account} {_shown(ref.scope.account)} is not configured ({_valid(accounts)})"
         else:
-            regions = {s.region or "all" for s in configured if s.account == ref.scope.account}
-            why = f"region {_shown(ref.scope.region)} is not configured ({_valid(regions)})"
+            regions = {s.region for s in configured if s.account == ref.scope.account} - {""}
+            shown = {"all" if r == EVERY_REGION else r for r in regions}
+            why = (
+                f"region {_shown(ref.scope.region)} is not configured ({_valid(shown)})"
+                if regions
+                else f"a {account} has no region, the plan names {_shown(ref.scope.region)}"
+            )
         problems.append(f"{pinned.source}: {where}: {why}")
     return problems
+
+
+_ACCOUNT_WORDS = {"kubernetes": "cluster"}
+"""What a scope's account is called, for providers that do not call it an account."""
 
 
 def refuse_outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> None:

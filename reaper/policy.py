@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from reaper.config import PolicySettings, SafetySettings, TagKeys
-from reaper.durations import parse_duration, parse_timestamp
+from reaper.durations import format_duration, parse_duration, parse_timestamp
 from reaper.errors import BrakeCount, SafetyLimitExceeded
 from reaper.lifecycle import (
     QUARANTINED_AT,
@@ -126,6 +126,8 @@ def _decide(
 ) -> Decision:
     if tags.pipeline not in resource.tags:
         return Decision(resource, Action.KEEP, (Reason.NOT_PIPELINE,))
+    if resource.deleting is not None:
+        return _deleting(resource, now)
     if not signer.verify(resource.ref, resource.tags):
         decision = _decide_life(resource, rules, tags, now, _UNMARKED)
         if decision.action.destructive:
@@ -146,6 +148,28 @@ def _decide(
 
 
 _UNMARKED = Lifecycle()
+
+
+def _deleting(resource: Resource, now: datetime) -> Decision:
+    """A resource whose deletion is under way: kept (in progress), escalated once stuck."""
+    deletion = resource.deleting
+    assert deletion is not None
+    if now < deletion.stuck_at:
+        return Decision(
+            resource, Action.KEEP, (Reason.DELETING,), deletion.requested_at, deletion.stuck_at
+        )
+    held = "; ".join(deletion.conditions) or "the provider reports nothing holding it up"
+    since = format_duration(max(now - deletion.requested_at, timedelta(0)))
+    warning = f"still deleting {since} after its deletion was requested: {held}"
+    return Decision(
+        resource,
+        Action.KEEP,
+        (Reason.DELETING,),
+        deletion.requested_at,
+        warnings=(warning,),
+        escalated=True,
+        details=deletion.conditions,
+    )
 
 
 def _decide_life(
@@ -283,7 +307,10 @@ def _risks(
     if resource.kubernetes_version is not None:
         details.extend(_outdated_kubernetes(resource, policy, now))
     reasons: list[Reason] = [Reason.UNPATCHED] if details else []
-    if resource.public:
+    if resource.exposures:
+        reasons.append(Reason.EXPOSED)
+        details.extend(resource.exposures)
+    elif resource.public:
         open_ports = sorted(
             {
                 "all ports" if r.all_ports else str(p)

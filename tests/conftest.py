@@ -121,6 +121,7 @@ def sandbox_config(
     aws["accounts"] = [known[name] for name in accounts]
     aws["regions"] = list(regions)
     aws["kinds"] = list(kinds)  # demo.yaml also sweeps EKS; these tests seed instances
+    data["providers"] = {"aws": aws}  # and other providers' sandboxes, which these do not start
     data["dry_run"] = dry_run
     data["safety"] = {**data["safety"], **(safety or {})}
     if grace_period is not None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import NoReturn
 
@@ -24,8 +26,8 @@ from reaper.cli.common import (
     startup,
     state_signer,
 )
-from reaper.config import load_settings
-from reaper.daemon import Daemon, plan_jobs
+from reaper.config import Settings, load_settings
+from reaper.daemon import Daemon, Leadership, plan_jobs
 from reaper.errors import ConfigError, ReaperError
 from reaper.notify import WebhookNotifier
 from reaper.pipelines.facts import PipelineFacts
@@ -53,6 +55,7 @@ def daemon(config_path: str, apply: bool) -> None:
         notifier = WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ)
         # One for the daemon's life: its ETags make the next sweeps' lookups conditional.
         pipelines = PipelineFacts.from_settings(settings)
+        leadership = elector(settings)
     except ConfigError as err:
         fail_config(err)
     except ReaperError as err:
@@ -71,6 +74,7 @@ def daemon(config_path: str, apply: bool) -> None:
         notifier=notifier,
         pipelines=pipelines,
         signer=signer,
+        leadership=leadership,
     )
     startup("daemon", config_path, settings, dry_run, app.describe())
     try:
@@ -81,6 +85,37 @@ def daemon(config_path: str, apply: bool) -> None:
     if app.abandoned:
         _exit_now(code)
     raise SystemExit(code)
+
+
+def elector(settings: Settings) -> Leadership | None:
+    """The leader election ``daemon.leader_election`` asks for, or None.
+
+    Raises ConfigError when the Lease's namespace is not given and reaper does not run in a
+    pod, when the kubernetes extra is missing, or when no Kubernetes API can be reached.
+    """
+    election = settings.daemon.leader_election
+    if election is None:
+        return None
+    try:
+        from reaper.providers.kubernetes.clients import own_namespace
+        from reaper.providers.kubernetes.lease import build_elector
+    except ModuleNotFoundError as err:
+        raise ConfigError(
+            [
+                f"daemon.leader_election: needs {err.name}, which is not installed: "
+                "pip install 'reaper[kubernetes]'"
+            ]
+        ) from None
+    namespace = election.namespace or own_namespace()
+    if namespace is None:
+        raise ConfigError(
+            [
+                "daemon.leader_election.namespace: null means the pod's own namespace, and "
+                "reaper does not run in a pod (no service account namespace file): name it"
+            ]
+        )
+    identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    return build_elector(election, identity, namespace)
 
 
 def _exit_now(code: int) -> NoReturn:

@@ -24,6 +24,6 @@ def demo(apply: bool, fmt: str, audit_path: str | None) -> None:
         from reaper.sandbox.demo import run_demo
     except ImportError as err:
         raise click.ClickException(
-            f"the sandbox needs moto[server]: pip install 'reaper[sandbox]' ({err})"
+            f"the sandbox needs moto[server] and kubernetes: pip install 'reaper[sandbox]' ({err})"
         ) from None
     exit_with(guard(lambda: run_demo(apply=apply, fmt=fmt, audit_path=audit_path)))

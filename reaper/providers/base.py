@@ -97,8 +97,8 @@ class ResourceKind(ABC):
     def resource_scopes(self) -> Sequence[Scope]:
         """The scopes this kind's resources can be in, which a pinned plan's items must be
         in: :meth:`scopes`, unless the kind keeps less than it lists (GKE lists every
-        location of a project and keeps those of the configured zones). A scope without a
-        region stands for every region of its account."""
+        location of a project and keeps those of the configured zones) or lists a whole
+        account, whose resources are in regions: that scope's region is ``EVERY_REGION``."""
         return self.scopes()
 
     def begin_collection(self) -> None:  # noqa: B027 (a hook; most kinds need none)

@@ -24,6 +24,7 @@ from reaper.providers.gcp.clients import GcpConnection
 from reaper.report import human, render_sweep
 from reaper.results import ExitCode, SweepReport
 from reaper.sandbox import gcp_estate
+from reaper.sandbox import kube_estate
 from reaper.sandbox.ci import FakeGithub, FakeGitlab
 from reaper.sandbox.ci_estate import (
     ci_specimens,
@@ -37,6 +38,7 @@ from reaper.sandbox.environment import SANDBOX_STATE_KEY
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
 from reaper.sandbox.gcp import FakeGcp
+from reaper.sandbox.kube import KubeFake
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.principals import sweeper
 
@@ -94,8 +96,8 @@ def demo_settings(
 
 
 def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
-    """Start moto, the GCP fake and the CI fakes, seed the estate, sweep it, print the
-    result; returns the exit code.
+    """Start moto, the GCP fake, a fake Kubernetes API and the CI fakes, seed the estate,
+    sweep it, print the result; returns the exit code.
 
     With ``apply`` the demo runs two sweeps: the first marks what is due, the second runs
     one grace period later (the clock is passed forward, as it is in the tests) and acts.
@@ -105,10 +107,14 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
     second sends the ETags of the first.
     """
     audit = audit_path or str(Path(tempfile.mkdtemp(prefix="reaper-demo-")) / "audit.jsonl")
-    log.info("starting the sandbox (moto server mode, the GCP fake and the CI fakes on loopback)")
+    log.info(
+        "starting the sandbox (moto server mode, the GCP fake, a fake Kubernetes API and the "
+        "CI fakes, on loopback)"
+    )
     with (
         MotoServer() as server,
         FakeGcp(wait_seconds=0.2) as gcp,
+        KubeFake(context=kube_estate.CLUSTER) as cluster,
         FakeGithub() as github,
         FakeGitlab() as gitlab,
     ):
@@ -125,11 +131,13 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
             demo_cluster_specs(now),
             age=server.age_clusters,
         )
+        namespaces = kube_estate.seed_cluster(cluster, now)
         log.info(
-            "seeded %d instances in %d accounts and %d EKS clusters",
+            "seeded %d instances in %d accounts, %d EKS clusters and %d namespaces",
             len(seeded),
             len(DEMO_LAYOUT),
             len(clusters),
+            len(namespaces),
         )
         log.info("seeded %d GCE instances and GKE clusters in GCP", len(gcp_seeded))
         principal = sweeper(server, settings, policy_document(settings))
@@ -141,6 +149,7 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
         connections = {
             "aws": AwsConnection(principal.session, server.endpoint_url),
             "gcp": GcpConnection(retry_initial=0.1, poll_seconds=0.05),
+            "kubernetes": kube_estate.connection(cluster),
         }
         user_keys = settings.tags.model_dump().values()
         signer = StateSigner(SANDBOX_STATE_KEY.encode(), user_keys)
@@ -187,6 +196,7 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
                     "Kubernetes version quarantined (node groups scaled to zero)."
                 )
                 click.echo(gcp_estate.summary(gcp, gcp_seeded))
+                click.echo(kube_estate.summary(cluster, namespaces))
             else:
                 click.echo("\nDry run: nothing was changed. Run `reaper demo --apply` to act.")
             click.echo(ci_summary(seeded, ci_calls))

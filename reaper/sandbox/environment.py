@@ -23,9 +23,11 @@ def sandbox_environ(environ: Mapping[str, str]) -> dict[str, str]:
     config directory does not exist); no default region, so every client names its own.
     The sandbox listens on loopback, which is added to ``NO_PROXY`` so an HTTP(S) proxy
     never sees it. The state key that signs lifecycle tags is the sandbox's placeholder.
+    No Kubernetes cluster either: the in-cluster variables go and ``KUBECONFIG`` is empty,
+    so only a kubeconfig named explicitly (a fake's) is ever read.
     """
-    clouds = ("AWS_", "GOOGLE_", "CLOUDSDK_")
-    env = {k: v for k, v in environ.items() if not k.startswith(clouds)}
+    clouds = ("AWS_", "GOOGLE_", "CLOUDSDK_", "KUBERNETES_SERVICE_")
+    env = {k: v for k, v in environ.items() if not k.startswith(clouds) and k != "KUBECONFIG"}
     env.update(
         # No Google credentials either: no gcloud config, and a metadata server that
         # refuses at once, so Application Default Credentials find nothing.
@@ -38,6 +40,7 @@ def sandbox_environ(environ: Mapping[str, str]) -> dict[str, str]:
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         REAPER_STATE_KEY=SANDBOX_STATE_KEY,
+        KUBECONFIG=os.devnull,
     )
     for name in ("NO_PROXY", "no_proxy"):
         current = [p for p in environ.get(name, "").split(",") if p]

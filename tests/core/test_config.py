@@ -192,7 +192,8 @@ def test_config_error_is_a_reaper_error_with_one_line_per_problem() -> None:
         pytest.param({}, "bad.yaml: providers: required key is missing", id="no-providers"),
         pytest.param(
             {"providers": {}},
-            "bad.yaml: providers: no provider configured (add one of providers.aws, providers.gcp)",
+            "bad.yaml: providers: no provider configured (add one of providers.aws, "
+            "providers.gcp, providers.kubernetes)",
             id="empty-providers",
         ),
         pytest.param(
@@ -298,7 +299,7 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
         ),
         pytest.param(
             {"providers": {"aws": {"regions": ["us-east-1"]}, "azure": {}}},
-            "bad.yaml: providers.azure: unknown key (valid: aws, gcp)",
+            "bad.yaml: providers.azure: unknown key (valid: aws, gcp, kubernetes)",
             id="unknown-provider",
         ),
     ],
@@ -330,15 +331,17 @@ def test_unknown_key_in_a_kind_policy_lists_the_valid_keys() -> None:
         pytest.param(
             with_minimal(policy={"kinds": {"rds_instance": {"ttl": "1h"}}}),
             "bad.yaml: policy.kinds.rds_instance: unknown kind 'rds_instance' "
-            "(valid: ec2_instance, eks_cluster, gce_instance, gke_cluster, aws:ec2_instance, "
-            "aws:eks_cluster, gcp:gce_instance, gcp:gke_cluster)",
+            "(valid: ec2_instance, eks_cluster, gce_instance, gke_cluster, namespace, "
+            "aws:ec2_instance, aws:eks_cluster, gcp:gce_instance, gcp:gke_cluster, "
+            "kubernetes:namespace)",
             id="policy-kinds",
         ),
         pytest.param(
             with_minimal(policy={"kinds": {"gcp:ec2_instance": {"ttl": "1h"}}}),
             "bad.yaml: policy.kinds.gcp:ec2_instance: unknown kind 'gcp:ec2_instance' "
-            "(valid: ec2_instance, eks_cluster, gce_instance, gke_cluster, aws:ec2_instance, "
-            "aws:eks_cluster, gcp:gce_instance, gcp:gke_cluster)",
+            "(valid: ec2_instance, eks_cluster, gce_instance, gke_cluster, namespace, "
+            "aws:ec2_instance, aws:eks_cluster, gcp:gce_instance, gcp:gke_cluster, "
+            "kubernetes:namespace)",
             id="policy-kinds-wrong-provider",
         ),
     ],

@@ -27,7 +27,7 @@ from reaper.model import Action, Resource, ResourceRef, Scope
 from reaper.policy import decide
 from reaper.providers import catalog
 from reaper.providers.base import REGISTRY, BuildContext, ResourceKind
-from reaper.sandbox import estate, estate_eks, gcp_estate
+from reaper.sandbox import estate, estate_eks, gcp_estate, kube_estate
 from reaper.sandbox.demo import demo_settings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -51,12 +51,23 @@ PERMISSION_FORMATS: dict[str, tuple[re.Pattern[str], tuple[str, ...], tuple[str,
         ("list", "get"),
         ("delete",),
     ),
+    # RBAC: a resource (with its API group, and a subresource) and a verb,
+    # deployments.apps/scale:patch
+    "kubernetes": (
+        re.compile(
+            r"^[a-z]+(\.[a-z0-9-]+(\.[a-z0-9-]+)*)?(/[a-z]+)?"
+            r":(get|list|watch|create|update|patch|delete|deletecollection)$"
+        ),
+        ("list", "get"),
+        ("delete",),
+    ),
 }
 
 # The smallest section of each provider that is valid once ``kinds`` is added.
 MINIMAL_SECTIONS: dict[str, dict[str, Any]] = {
     "aws": {"regions": ["us-east-1"]},
     "gcp": {"projects": [{"name": "ci", "project_id": "acme-ci-123"}]},
+    "kubernetes": {"clusters": [{"name": "ci"}]},
 }
 
 # kind_key -> the function that yields the seeded specimens of the sandbox for that kind.
@@ -66,6 +77,7 @@ FIXTURES: dict[str, Callable[[datetime], Sequence[estate.Specimen]]] = {
     "aws:eks_cluster": estate_eks.cluster_specimens,
     "gcp:gce_instance": gcp_estate.instance_specimens,
     "gcp:gke_cluster": gcp_estate.cluster_specimens,
+    "kubernetes:namespace": kube_estate.namespace_specimens,
 }
 
 # kind_key -> (ids of its shape, strings that are not). A new kind adds its own: ids given
@@ -95,6 +107,25 @@ ID_EXAMPLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "gcp:gke_cluster": (
         ("ci-cluster-1", "c", "c" * 40),
         ("ci-cluster-", "Cluster", "c" * 41, "9cluster", "ci_cluster", "us-central1/ci"),
+    ),
+    "kubernetes:namespace": (
+        ("ci/ci-4711-review", "prod_eu-1/a", "c" * 63 + "/" + "n" * 63, "0/0-9"),
+        (
+            "ci-4711-review",
+            "ci/",
+            "/ci-4711-review",
+            "ci/Review",
+            "ci/-review",
+            "ci/review-",
+            "ci/review.x",
+            "ci/" + "n" * 64,
+            "c" * 64 + "/review",
+            "Ci/review",
+            "-ci/review",
+            "ci/review/x",
+            "ci/re view",
+            "ci/under_score",
+        ),
     ),
 }
 
@@ -249,6 +280,23 @@ def test_kind_fixtures_expectations_agree_with_the_demo_policy(key: str) -> None
         if deleted != specimen.expect_deleted:
             wrong.append(f"{specimen.label} (expect_deleted={specimen.expect_deleted})")
     assert wrong == []
+
+
+def test_a_kubernetes_section_without_the_kubernetes_sdk_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for module in [m for m in sys.modules if m.startswith("reaper.providers.kubernetes")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "kubernetes", None)  # as if not installed
+    data = {"providers": {"kubernetes": {"clusters": [{"name": "ci"}]}}}
+
+    with pytest.raises(ConfigError) as raised:
+        catalog.build_kinds(parse_settings(data, "test.yaml"))
+
+    assert raised.value.problems == (
+        "providers.kubernetes: the kubernetes provider needs kubernetes, which is not "
+        "installed: pip install 'reaper[kubernetes]'",
+    )
 
 
 def test_every_kind_has_id_examples() -> None:

@@ -832,11 +832,15 @@ def _manifest(name: str) -> dict[str, Any]:
     return data
 
 
-def test_shipped_daemon_is_one_dry_run_replica_probed_and_scraped() -> None:
+def test_shipped_daemon_is_two_dry_run_replicas_electing_a_leader_probed_and_scraped() -> None:
     deployment = _manifest("deployment.yaml")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"]["type"] == "Recreate"  # never two sweepers during a rollout
+    assert spec["replicas"] == 2
+    # Never two sweepers, during a rollout or not: only the Lease holder sweeps.
+    config = yaml.safe_load(
+        yaml.safe_load((DEPLOY.parent / "configmap.yaml").read_text())["data"]["config.yaml"]
+    )
+    assert config["daemon"]["leader_election"]["lease"] == "reaper"
     pod = spec["template"]
     (container,) = pod["spec"]["containers"]
     assert container["args"][0] == "daemon"

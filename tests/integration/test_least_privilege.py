@@ -89,9 +89,11 @@ def _seed(
 
 
 def _write_config(tmp_path: Path) -> Path:
-    """The demo config, with an S3 audit sink that locks every object, and EKS quarantine
-    closing public endpoints."""
+    """The demo config's AWS part (the policy is AWS's; no fake Kubernetes API runs here),
+    with an S3 audit sink that locks every object, and EKS quarantine closing public
+    endpoints."""
     data = copy.deepcopy(demo_config())
+    data["providers"] = {"aws": data["providers"]["aws"]}
     data["providers"]["aws"]["restrict_public_endpoint"] = True
     data["audit"] = {
         "path": str(tmp_path / "audit.jsonl"),

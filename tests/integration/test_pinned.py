@@ -23,8 +23,8 @@ from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
 from signing import SIGNER, signed
 
 from reaper.config import PolicySettings, TagKeys
-from reaper.model import Action, Resource, ResourceRef, Scope
-from reaper.pinned import PinnedItem, PlanRefused, read_pinned, refuse_outside_scope
+from reaper.model import EVERY_REGION, Action, Resource, ResourceRef, Scope
+from reaper.pinned import PinnedItem, PinnedPlan, PlanRefused, read_pinned, refuse_outside_scope
 from reaper.policy import make_plan
 from reaper.report import plan_to_json
 from reaper.results import ExitCode
@@ -604,7 +604,7 @@ def test_every_item_outside_the_configured_scope_is_named() -> None:
     )
 
 
-def test_a_scope_without_a_region_covers_every_region_of_its_account_but_not_none() -> None:
+def test_every_region_of_an_account_covers_any_region_but_not_none() -> None:
     whole_account = {"aws:ec2_instance": [Scope("ci", ""), Scope("prod", REGION)]}
     document = _document()
     document["decisions"][0]["region"] = "ap-south-1"  # any region of ci
@@ -616,4 +616,26 @@ def test_a_scope_without_a_region_covers_every_region_of_its_account_but_not_non
     assert refused.value.problems == (
         f"{SOURCE}: aws:ec2_instance:i-02 in ci: region '' is not configured (configured: all)",
         f"{SOURCE}: 1 item(s) outside the configured kinds, accounts and regions; nothing was done",
+    )
+
+
+def test_a_namespace_outside_the_configured_clusters_is_named_by_its_cluster() -> None:
+    """A cluster is a Kubernetes scope's account, and it has no region."""
+
+    def item(cluster: str, region: str = "") -> PinnedItem:
+        ref = ResourceRef("kubernetes", "namespace", Scope(cluster, region), f"{cluster}/ci-1")
+        return PinnedItem(ref, Action.DELETE, None)
+
+    plan = PinnedPlan(NOW, SHA, (item("ci"), item("prod"), item("ci", "us-east-1")), SOURCE)
+    configured = {"kubernetes:namespace": [Scope("ci", ""), Scope("staging", "")]}
+
+    with pytest.raises(PlanRefused) as refused:
+        refuse_outside_scope(plan, configured)
+
+    assert refused.value.problems == (
+        f"{SOURCE}: kubernetes:namespace:prod/ci-1 in prod: cluster prod is not configured "
+        "(configured: ci, staging)",
+        f"{SOURCE}: kubernetes:namespace:ci/ci-1 in ci/us-east-1: a cluster has no region, the "
+        "plan names us-east-1",
+        f"{SOURCE}: 2 item(s) outside the configured kinds, accounts and regions; nothing was done",
     )

@@ -183,6 +183,23 @@ def test_continue_tokens_expire_after_the_configured_number_of_writes(
     assert caught.value.status == 410
 
 
+def test_the_next_continued_lists_can_be_made_to_find_their_token_expired(
+    labelled: KubeFake, core: client.CoreV1Api
+) -> None:
+    labelled.expire_next_continues("namespaces", times=1)
+    first = core.list_namespace(limit=2)
+    with pytest.raises(ApiException) as caught:
+        core.list_namespace(limit=2, _continue=first.metadata._continue)
+    assert caught.value.status == 410
+    assert status_of(caught.value)["reason"] == "Expired"
+    # Only that one: a list started afresh pages through as usual.
+    again = core.list_namespace(limit=2)
+    assert names(core.list_namespace(limit=2, _continue=again.metadata._continue)) == [
+        "ci-3",
+        "default",
+    ]
+
+
 def test_a_garbled_continue_token_is_a_bad_request(
     labelled: KubeFake, core: client.CoreV1Api
 ) -> None:

@@ -7,6 +7,7 @@ OpenAPI v3 field validation on apply) against the fake's generated kubeconfig. W
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -196,3 +197,42 @@ def test_scale_a_deployment(fake: KubeFake, kubectl: Kubectl) -> None:
     assert stored is not None
     assert stored["spec"]["replicas"] == 0
     assert fake.request_count("patch", "deployments", "scale") == 1
+
+
+def test_apply_reapers_deny_all_policy_then_read_it_back(
+    fake: KubeFake, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    """The quarantine policy reaper creates, applied by kubectl with strict validation."""
+    from reaper.providers.kubernetes.metadata import policy_as_written, quarantine_policy
+
+    fake.seed_namespace("ci-quarantined")
+    manifest = tmp_path / "deny-all.json"
+    manifest.write_text(json.dumps(quarantine_policy()))
+    created = kubectl("apply", "-f", str(manifest), "-n", "ci-quarantined")
+    assert created.stdout.strip() == "networkpolicy.networking.k8s.io/reaper-quarantine created"
+    shown = json.loads(
+        kubectl(
+            "get", "networkpolicy", "reaper-quarantine", "-n", "ci-quarantined", "-o", "json"
+        ).stdout
+    )
+    assert shown["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert policy_as_written(shown)
+
+
+def test_a_namespace_held_by_a_finalizer_shows_terminating_with_its_conditions(
+    fake: KubeFake, kubectl: Kubectl
+) -> None:
+    fake.seed_namespace("ci-stuck", labels={"reaper-pipeline": "ci-1"})
+    fake.seed_stuck_finalizer("ci-stuck")
+    kubectl("delete", "ns", "ci-stuck", "--wait=false")
+    fake.step()
+    listed = kubectl("get", "ns", "-l", "reaper-pipeline", "--chunk-size=500", "--no-headers")
+    assert listed.stdout.split()[:2] == ["ci-stuck", "Terminating"]
+    conditions = json.loads(
+        kubectl("get", "ns", "ci-stuck", "-o", "jsonpath={.status.conditions}").stdout
+    )
+    failing = {c["type"]: c["message"] for c in conditions if c["status"] == "True"}
+    assert failing["NamespaceFinalizersRemaining"] == (
+        "Some content in the namespace has finalizers remaining: "
+        "foo.example.com/finalizer in 1 resource instances"
+    )

@@ -33,6 +33,7 @@ from reaper.config import GcpProject, TagKeys
 from reaper.errors import ProviderError
 from reaper.lifecycle import StateSigner
 from reaper.model import (
+    EVERY_REGION,
     Action,
     Collected,
     CollectError,
@@ -131,6 +132,9 @@ class GceInstances(ResourceKind):
     def scopes(self) -> Sequence[Scope]:
         zones = self._clients.settings.zones or ("",)
         return [Scope(p.name, zone) for p in self._clients.projects() for zone in zones]
+
+    def resource_scopes(self) -> Sequence[Scope]:
+        return [Scope(s.account, s.region or EVERY_REGION) for s in self.scopes()]
 
     def principal(self, scope: Scope) -> str:
         return self._clients.principal(scope, self._clients.settings.endpoints.compute)

@@ -24,6 +24,7 @@ from reaper.config import GcpProject, TagKeys
 from reaper.errors import ProviderError
 from reaper.lifecycle import StateSigner
 from reaper.model import (
+    EVERY_REGION,
     Action,
     Collected,
     CollectError,
@@ -110,7 +111,7 @@ class GkeClusters(ResourceKind):
         regions (what :meth:`_wanted` keeps)."""
         zones = self._clients.settings.zones
         if not zones:
-            return self.scopes()
+            return [Scope(p.name, EVERY_REGION) for p in self._clients.projects()]
         locations = sorted({*zones, *(_region_of(z) for z in zones)})
         return [Scope(p.name, where) for p in self._clients.projects() for where in locations]
 

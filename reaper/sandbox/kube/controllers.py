@@ -90,6 +90,19 @@ class Controllers:
             self._sync_workloads()
             self._sync_load_balancers()
 
+    def step_status_of(self, rt: ResourceType, namespace: str, name: str) -> None:
+        """The status loops for one object only (seeding: the rest is caught up already)."""
+        with self._store.lock:
+            obj = self._store.get(rt, namespace, name)
+            if obj is None:
+                return
+            if rt is DEPLOYMENTS:
+                self._sync_deployment(obj)
+            elif rt is STATEFULSETS:
+                self._sync_statefulset(obj)
+            elif rt is SERVICES:
+                self._sync_load_balancer(obj)
+
     # -- garbage collector -------------------------------------------------------------------
 
     def _collect_garbage(self) -> None:
@@ -117,36 +130,42 @@ class Controllers:
 
     def _sync_workloads(self) -> None:
         for obj in self._store.objects(DEPLOYMENTS):
-            replicas = int((obj.get("spec") or {}).get("replicas", 0))
-            status: JSON = {"observedGeneration": obj["metadata"].get("generation", 1)}
-            for key in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"):
-                if replicas:
-                    status[key] = replicas
-            status["conditions"] = self._keep_times(
-                (obj.get("status") or {}).get("conditions") or [],
-                [
-                    {
-                        "type": "Available",
-                        "status": "True",
-                        "reason": "MinimumReplicasAvailable",
-                        "message": "Deployment has minimum availability.",
-                    }
-                ],
-                with_update_time=True,
-            )
-            self._set_status(DEPLOYMENTS, obj, status)
+            self._sync_deployment(obj)
         for obj in self._store.objects(STATEFULSETS):
-            replicas = int((obj.get("spec") or {}).get("replicas", 0))
-            status = {
-                "observedGeneration": obj["metadata"].get("generation", 1),
-                "replicas": replicas,
-            }
-            for key in ("readyReplicas", "currentReplicas", "updatedReplicas"):
-                if replicas:
-                    status[key] = replicas
-            status["availableReplicas"] = replicas
-            status["collisionCount"] = 0
-            self._set_status(STATEFULSETS, obj, status)
+            self._sync_statefulset(obj)
+
+    def _sync_deployment(self, obj: JSON) -> None:
+        replicas = int((obj.get("spec") or {}).get("replicas", 0))
+        status: JSON = {"observedGeneration": obj["metadata"].get("generation", 1)}
+        for key in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"):
+            if replicas:
+                status[key] = replicas
+        status["conditions"] = self._keep_times(
+            (obj.get("status") or {}).get("conditions") or [],
+            [
+                {
+                    "type": "Available",
+                    "status": "True",
+                    "reason": "MinimumReplicasAvailable",
+                    "message": "Deployment has minimum availability.",
+                }
+            ],
+            with_update_time=True,
+        )
+        self._set_status(DEPLOYMENTS, obj, status)
+
+    def _sync_statefulset(self, obj: JSON) -> None:
+        replicas = int((obj.get("spec") or {}).get("replicas", 0))
+        status = {
+            "observedGeneration": obj["metadata"].get("generation", 1),
+            "replicas": replicas,
+        }
+        for key in ("readyReplicas", "currentReplicas", "updatedReplicas"):
+            if replicas:
+                status[key] = replicas
+        status["availableReplicas"] = replicas
+        status["collisionCount"] = 0
+        self._set_status(STATEFULSETS, obj, status)
 
     def _set_status(self, rt: ResourceType, obj: JSON, status: JSON) -> None:
         if obj.get("status") == status:
@@ -176,17 +195,18 @@ class Controllers:
 
     def _sync_load_balancers(self) -> None:
         for obj in self._store.objects(SERVICES):
-            spec = obj.get("spec") or {}
-            balancer = (obj.get("status") or {}).get("loadBalancer") or {}
-            if spec.get("type") != "LoadBalancer" or balancer.get("ingress") or deleting(obj):
-                continue
-            self._next_lb += 1
-            obj["status"] = {
-                "loadBalancer": {
-                    "ingress": [{"ip": f"{_LB_NETWORK}{self._next_lb}", "ipMode": "VIP"}]
-                }
-            }
-            self._registry.write(SERVICES, obj)
+            self._sync_load_balancer(obj)
+
+    def _sync_load_balancer(self, obj: JSON) -> None:
+        spec = obj.get("spec") or {}
+        balancer = (obj.get("status") or {}).get("loadBalancer") or {}
+        if spec.get("type") != "LoadBalancer" or balancer.get("ingress") or deleting(obj):
+            return
+        self._next_lb += 1
+        obj["status"] = {
+            "loadBalancer": {"ingress": [{"ip": f"{_LB_NETWORK}{self._next_lb}", "ipMode": "VIP"}]}
+        }
+        self._registry.write(SERVICES, obj)
 
     # -- namespace deletion --------------------------------------------------------------------
 

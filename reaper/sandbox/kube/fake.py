@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -195,9 +195,9 @@ class KubeFake:
             self.seed_namespace(namespace)
         obj = self._registry.create(rt, namespace, copy.deepcopy(body), created=created)
         if rt in (DEPLOYMENTS, STATEFULSETS, SERVICES):
-            with self._store.lock:
-                self._controllers.step_status()
-            return self.get(resource, obj["metadata"]["name"], namespace) or obj
+            name = obj["metadata"]["name"]
+            self._controllers.step_status_of(rt, namespace, name)
+            return self.get(resource, name, namespace) or obj
         return obj
 
     def seed_namespace(
@@ -377,6 +377,13 @@ class KubeFake:
             )
         return self.seed(resource, body, namespace=namespace)
 
+    def change(
+        self, resource: str, name: str, change: Callable[[JSON], None], *, namespace: str = ""
+    ) -> JSON:
+        """Apply ``change`` to a copy of the stored object and write it through the update
+        path (validation, resourceVersion, generation), as another client's update would."""
+        return self._registry.mutate(resource_type(resource), namespace, name, change)
+
     def add_finalizer(
         self, resource: str, name: str, finalizer: str, *, namespace: str = ""
     ) -> JSON:
@@ -441,6 +448,11 @@ class KubeFake:
     def expire_continue_tokens(self) -> None:
         """Compact: every continue token handed out so far now answers 410 Expired."""
         self._store.compact()
+
+    def expire_next_continues(self, resource: str = "namespaces", times: int = 1) -> None:
+        """The next ``times`` lists of ``resource`` that carry a continue token find it
+        expired (410 Expired), as if etcd compacted their snapshot just before."""
+        self._store.expire_next_continues(resource_type(resource), times)
 
     def set_continue_token_writes(self, writes: int | None) -> None:
         """Tokens expire once ``writes`` writes happened after them (None: never)."""

@@ -170,17 +170,20 @@ class Registry:
                 except paging.TokenError as err:
                     raise errors.bad_request(f"invalid continue token: {err}") from None
                 start = decoded.start
-                if decoded.revision > 0 and self.store.is_compacted(decoded.revision):
+                if decoded.revision > 0 and (
+                    self.store.take_forced_expiry(rt) or self.store.is_compacted(decoded.revision)
+                ):
                     raise errors.expired(errors.CONTINUE_EXPIRED, paging.encode_token(-1, start))
                 if decoded.revision > 0:
                     revision = snapshot = decoded.revision
-            entries = self.store.entries(rt, namespace, snapshot)
+            entries = self.store.entries(rt, namespace, snapshot, copies=False)
 
             def matches(obj: JSON) -> bool:
                 meta = obj.get("metadata") or {}
                 return labels.matches(meta.get("labels")) and fields.matches(rt.field_values(obj))
 
             chunk = paging.page(entries, start=start, limit=limit, matches=matches)
+            items = [copy.deepcopy(item) for item in chunk.items]
             meta: JSON = {"resourceVersion": str(revision)}
             if chunk.next_start is not None:
                 if snapshot is None:
@@ -188,7 +191,7 @@ class Registry:
                 meta["continue"] = paging.encode_token(revision, chunk.next_start)
                 if labels.empty and not fields.terms:
                     meta["remainingItemCount"] = chunk.remaining
-            return chunk.items, meta
+            return items, meta
 
     @staticmethod
     def _limit(raw: str | None) -> int:

@@ -34,6 +34,7 @@ class Store:
         self._token_writes = continue_token_writes
         self._objects: dict[str, dict[Key, JSON]] = {rt.plural: {} for rt in RESOURCE_TYPES}
         self._snapshots: OrderedDict[tuple[str, int], dict[Key, JSON]] = OrderedDict()
+        self._forced_expiries: dict[str, int] = {}
 
     @property
     def revision(self) -> int:
@@ -65,6 +66,21 @@ class Store:
             self._token_writes = writes
             if writes is not None:
                 self._compact_to(self._revision - writes)
+
+    def expire_next_continues(self, rt: ResourceType, times: int) -> None:
+        """The next ``times`` continued lists of ``rt`` find their token compacted away."""
+        with self.lock:
+            self._forced_expiries[rt.plural] = self._forced_expiries.get(rt.plural, 0) + times
+
+    def take_forced_expiry(self, rt: ResourceType) -> bool:
+        """Whether this continued list of ``rt`` is one :meth:`expire_next_continues` asked
+        to expire (only that request: tokens handed out later are good)."""
+        with self.lock:
+            left = self._forced_expiries.get(rt.plural, 0)
+            if not left:
+                return False
+            self._forced_expiries[rt.plural] = left - 1
+            return True
 
     def is_compacted(self, revision: int) -> bool:
         """Whether ``revision`` has been compacted away."""
@@ -98,12 +114,19 @@ class Store:
         return [obj for _, obj in self.entries(rt, namespace)]
 
     def entries(
-        self, rt: ResourceType, namespace: str | None = None, revision: int | None = None
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        revision: int | None = None,
+        *,
+        copies: bool = True,
     ) -> list[tuple[str, JSON]]:
         """``(key, object)`` pairs in key order, from the snapshot at ``revision`` if given.
 
         Keys are relative to the list's key prefix: ``name`` within one namespace or for a
-        cluster-scoped type, ``namespace/name`` across namespaces.
+        cluster-scoped type, ``namespace/name`` across namespaces. ``copies=False`` hands
+        out the stored objects themselves, to be read under :attr:`lock` and copied before
+        they leave it (a list page copies only the objects it returns).
         """
         with self.lock:
             source = self._objects[rt.plural]
@@ -115,7 +138,7 @@ class Store:
                 if namespace is not None and rt.namespaced and ns != namespace:
                     continue
                 key = name if (namespace is not None or not rt.namespaced) else f"{ns}/{name}"
-                pairs.append((key, copy.deepcopy(obj)))
+                pairs.append((key, copy.deepcopy(obj) if copies else obj))
             pairs.sort(key=lambda pair: pair[0].encode())
             return pairs
 

@@ -1,0 +1,273 @@
+"""The Kubernetes API calls of the namespace kind, each one request of raw JSON.
+
+Every function takes the :class:`~.clients.Cluster` and its scope, and raises
+:class:`~.clients.KubeApiError` (a ProviderError) when the call fails; ``None`` answers
+stand for 404 Not Found where the caller needs to tell "gone" from "failed".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client
+
+from reaper.model import Scope
+from reaper.providers.kubernetes.clients import (
+    JSON,
+    MERGE_PATCH,
+    REQUEST_TIMEOUT,
+    Cluster,
+    KubeApiError,
+    read_json,
+    translate_errors,
+)
+
+PAGE_SIZE = 500
+GONE = 410
+NOT_FOUND = 404
+CONFLICT = 409
+
+WORKLOAD_KINDS = ("deployments", "statefulsets")
+
+
+def items_of(page: Mapping[str, Any]) -> list[Any]:
+    items = page.get("items")
+    return items if isinstance(items, list) else []
+
+
+def list_all(
+    cluster: Cluster, scope: Scope, resource: str, *, label_selector: str | None = None
+) -> list[JSON]:
+    """Every item of a (cluster-wide) list of ``namespaces`` or ``services``, in pages.
+
+    ``limit`` 500 and ``continue``. A continue token that expired (410 Gone: the snapshot
+    the list started from was compacted) restarts the list from the beginning, once per
+    call; a second expiry is an error.
+    """
+    restarted = False
+    token: str | None = None
+    items: list[JSON] = []
+    while True:
+        try:
+            page = _list_page(cluster, scope, resource, label_selector, token)
+        except KubeApiError as err:
+            if err.status != GONE or token is None:
+                raise
+            if restarted:
+                raise KubeApiError(
+                    f"{err} (the list was already restarted once)", err.status, err.reason
+                ) from err
+            restarted, token, items = True, None, []
+            continue
+        items += [item for item in items_of(page) if isinstance(item, dict)]
+        token = (page.get("metadata") or {}).get("continue") or None
+        if token is None:
+            return items
+
+
+def _list_page(
+    cluster: Cluster, scope: Scope, resource: str, label_selector: str | None, token: str | None
+) -> JSON:
+    raw: object
+    with translate_errors(f"list {resource} in {scope}"):
+        if resource == "namespaces":
+            raw = cluster.core.list_namespace(
+                label_selector=label_selector,
+                limit=PAGE_SIZE,
+                _continue=token,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        elif resource == "services":
+            raw = cluster.core.list_service_for_all_namespaces(
+                label_selector=label_selector,
+                limit=PAGE_SIZE,
+                _continue=token,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        else:
+            raise ValueError(f"reaper does not list {resource} cluster-wide")
+    return read_json(raw)
+
+
+def read_namespace(cluster: Cluster, scope: Scope, name: str) -> JSON | None:
+    try:
+        with translate_errors(f"get namespace {name} in {scope}"):
+            raw = cluster.core.read_namespace(
+                name, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            )
+    except KubeApiError as err:
+        if err.status == NOT_FOUND:
+            return None
+        raise
+    return read_json(raw)
+
+
+def patch_namespace(cluster: Cluster, scope: Scope, name: str, body: JSON) -> JSON:
+    """A JSON merge patch (no resourceVersion, so no conflict; null removes a key)."""
+    with translate_errors(f"patch namespace {name} in {scope}"):
+        raw = cluster.core.patch_namespace(
+            name,
+            body,
+            _content_type=MERGE_PATCH,
+            _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+    return read_json(raw)
+
+
+def delete_namespace(cluster: Cluster, scope: Scope, name: str, uid: str | None) -> JSON:
+    """DELETE with ``propagationPolicy=Background`` (and the uid seen as a precondition,
+    so a namespace recreated under the same name is not the one deleted)."""
+    options = client.V1DeleteOptions(
+        propagation_policy="Background",
+        preconditions=client.V1Preconditions(uid=uid) if uid else None,
+    )
+    with translate_errors(f"delete namespace {name} in {scope}"):
+        raw = cluster.core.delete_namespace(
+            name, body=options, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        )
+    return read_json(raw)
+
+
+# -- what is in a namespace --------------------------------------------------------------
+
+
+def list_in(cluster: Cluster, scope: Scope, resource: str, namespace: str) -> list[JSON]:
+    """Every ``deployments``, ``statefulsets``, ``cronjobs`` or ``services`` of a namespace."""
+    found: list[JSON] = []
+    token: str | None = None
+    raw: object
+    while True:
+        with translate_errors(f"list {resource} in {scope}/{namespace}"):
+            options: dict[str, Any] = {
+                "limit": PAGE_SIZE,
+                "_continue": token,
+                "_preload_content": False,
+                "_request_timeout": REQUEST_TIMEOUT,
+            }
+            if resource == "deployments":
+                raw = cluster.apps.list_namespaced_deployment(namespace, **options)
+            elif resource == "statefulsets":
+                raw = cluster.apps.list_namespaced_stateful_set(namespace, **options)
+            elif resource == "cronjobs":
+                raw = cluster.batch.list_namespaced_cron_job(namespace, **options)
+            elif resource == "services":
+                raw = cluster.core.list_namespaced_service(namespace, **options)
+            else:
+                raise ValueError(f"reaper does not list {resource}")
+        page = read_json(raw)
+        found += [item for item in items_of(page) if isinstance(item, dict)]
+        token = (page.get("metadata") or {}).get("continue") or None
+        if token is None:
+            return found
+
+
+def read_workload(
+    cluster: Cluster, scope: Scope, resource: str, namespace: str, name: str
+) -> JSON | None:
+    raw: object
+    try:
+        with translate_errors(f"get {resource} {namespace}/{name} in {scope}"):
+            if resource == "deployments":
+                raw = cluster.apps.read_namespaced_deployment(
+                    name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                )
+            else:
+                raw = cluster.apps.read_namespaced_stateful_set(
+                    name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                )
+    except KubeApiError as err:
+        if err.status == NOT_FOUND:
+            return None
+        raise
+    return read_json(raw)
+
+
+def patch_object(
+    cluster: Cluster, scope: Scope, resource: str, namespace: str, name: str, body: JSON
+) -> JSON:
+    """A JSON merge patch of a Deployment, StatefulSet or CronJob; a ``resourceVersion`` in
+    the body makes it conditional (409 Conflict if the object changed)."""
+    options: dict[str, Any] = {
+        "_content_type": MERGE_PATCH,
+        "_preload_content": False,
+        "_request_timeout": REQUEST_TIMEOUT,
+    }
+    raw: object
+    with translate_errors(f"patch {resource} {namespace}/{name} in {scope}"):
+        if resource == "deployments":
+            raw = cluster.apps.patch_namespaced_deployment(name, namespace, body, **options)
+        elif resource == "statefulsets":
+            raw = cluster.apps.patch_namespaced_stateful_set(name, namespace, body, **options)
+        elif resource == "cronjobs":
+            raw = cluster.batch.patch_namespaced_cron_job(name, namespace, body, **options)
+        else:
+            raise ValueError(f"reaper does not patch {resource}")
+    return read_json(raw)
+
+
+def scale(
+    cluster: Cluster, scope: Scope, resource: str, namespace: str, name: str, replicas: int
+) -> JSON:
+    """Set a Deployment's or StatefulSet's replicas through its ``scale`` subresource."""
+    body = {"spec": {"replicas": replicas}}
+    options: dict[str, Any] = {
+        "_content_type": MERGE_PATCH,
+        "_preload_content": False,
+        "_request_timeout": REQUEST_TIMEOUT,
+    }
+    raw: object
+    with translate_errors(f"patch {resource}/scale {namespace}/{name} in {scope}"):
+        if resource == "deployments":
+            raw = cluster.apps.patch_namespaced_deployment_scale(name, namespace, body, **options)
+        else:
+            raw = cluster.apps.patch_namespaced_stateful_set_scale(name, namespace, body, **options)
+    return read_json(raw)
+
+
+def read_network_policy(cluster: Cluster, scope: Scope, namespace: str, name: str) -> JSON | None:
+    try:
+        with translate_errors(f"get networkpolicy {namespace}/{name} in {scope}"):
+            raw = cluster.networking.read_namespaced_network_policy(
+                name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            )
+    except KubeApiError as err:
+        if err.status == NOT_FOUND:
+            return None
+        raise
+    return read_json(raw)
+
+
+def create_network_policy(cluster: Cluster, scope: Scope, namespace: str, body: JSON) -> JSON:
+    name = body["metadata"]["name"]
+    policy = cluster.api_client.deserialize(json.dumps(body), "V1NetworkPolicy", "application/json")
+    with translate_errors(f"create networkpolicy {namespace}/{name} in {scope}"):
+        raw = cluster.networking.create_namespaced_network_policy(
+            namespace, policy, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        )
+    return read_json(raw)
+
+
+def delete_network_policy(
+    cluster: Cluster, scope: Scope, namespace: str, name: str, uid: str | None
+) -> bool:
+    """Delete a NetworkPolicy (only the one with ``uid``, if given); False if it was gone."""
+    body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid) if uid else None)
+    try:
+        with translate_errors(f"delete networkpolicy {namespace}/{name} in {scope}"):
+            cluster.networking.delete_namespaced_network_policy(
+                name,
+                namespace,
+                body=body,
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+    except KubeApiError as err:
+        if err.status == NOT_FOUND:
+            return False
+        raise
+    return True

@@ -1,0 +1,404 @@
+"""Namespaces left behind by pipeline runs (``ci-4711-review``), one cluster per scope.
+
+A namespace is one resource, its id ``<cluster>/<name>``. The collector lists the
+namespaces carrying the pipeline **label** (selected server-side, 500 a page), reads
+labels and annotations as one set of tags (:mod:`.metadata`), and finds, per namespace,
+what the policy needs: the Services that expose it, whether a quarantine reads back as
+complete, and for a namespace already ``Terminating`` its deletion conditions.
+
+``kube-system``, ``kube-public``, ``kube-node-lease``, ``default``, reaper's own namespace
+and ``exclude_namespaces`` are never touched, whatever their labels: they are dropped as
+they are read, and every action refuses them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from reaper.config import ALWAYS_EXCLUDED_NAMESPACES, TagKeys
+from reaper.errors import ProviderError
+from reaper.lifecycle import STATE, State, StateSigner
+from reaper.model import (
+    Action,
+    Collected,
+    Decision,
+    Deletion,
+    Outcome,
+    Resource,
+    Result,
+    Scope,
+)
+from reaper.providers.base import ResourceKind, register
+from reaper.providers.kubernetes import api
+from reaper.providers.kubernetes.clients import JSON, Cluster, KubeApiError, KubeClients
+from reaper.providers.kubernetes.isolation import (
+    Quarantine,
+    read_isolation,
+    release_namespace,
+    terminating,
+)
+from reaper.providers.kubernetes.metadata import (
+    QUARANTINE_ID,
+    conditions_of,
+    exposures_of,
+    namespace_ref,
+    owned_patch,
+    tags_of,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Read:
+    """One namespace from the API as reaper read it."""
+
+    resource: Resource | None
+    """None when it is not reaper's to see (excluded, no pipeline label) or unreadable."""
+    uid: str = ""
+    unreadable: bool = False
+
+
+def parse_time(value: object) -> datetime | None:
+    """An API server timestamp (RFC 3339, ``Z``); None when absent or odd."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def read_namespace_item(
+    raw: object,
+    scope: Scope,
+    tags: TagKeys,
+    excluded: Collection[str],
+    stuck_after: timedelta,
+) -> Read:
+    """A listed namespace as a Resource. Pure.
+
+    Excluded namespaces and namespaces without the pipeline label are never returned,
+    whatever else they carry. Returns ``unreadable`` for items without a name, with
+    labels or annotations that are not strings, or with an unreadable creation time.
+    """
+    if not isinstance(raw, dict):
+        return Read(None, unreadable=True)
+    meta = raw.get("metadata")
+    if not isinstance(meta, dict):
+        return Read(None, unreadable=True)
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        return Read(None, unreadable=True)
+    if name in excluded:
+        return Read(None)
+    merged = tags_of(meta, tags)
+    if merged is None:
+        return Read(None, unreadable=True)
+    if tags.pipeline not in merged:
+        return Read(None)
+    created = parse_time(meta.get("creationTimestamp"))
+    if meta.get("creationTimestamp") is not None and created is None:
+        return Read(None, unreadable=True)
+    deleting = None
+    if terminating(raw):
+        requested = parse_time(meta.get("deletionTimestamp")) or created
+        if requested is not None:
+            deleting = Deletion(requested, requested + stuck_after, conditions_of(raw))
+    status = raw.get("status") or {}
+    resource = Resource(
+        ref=namespace_ref(scope, name),
+        name=name,
+        created_at=created,
+        tags=merged,
+        state=str(status.get("phase") or ("Terminating" if deleting else "")),
+        pipeline_run=merged.get(tags.pipeline),
+        owner=merged.get(tags.owner),
+        deleting=deleting,
+    )
+    return Read(resource, str(meta.get("uid") or ""))
+
+
+@register
+class Namespaces(ResourceKind):
+    provider = "kubernetes"
+    kind = "namespace"
+    # Resource (with its API group) and verb, as an RBAC rule grants them:
+    # deploy/kubernetes/clusterrole.yaml grants exactly these (a test checks).
+    permissions = (
+        "namespaces:list",
+        "namespaces:get",
+        "namespaces:patch",
+        "namespaces:delete",
+        "networkpolicies.networking.k8s.io:create",
+        "networkpolicies.networking.k8s.io:get",
+        "networkpolicies.networking.k8s.io:delete",
+        "deployments.apps:get",
+        "deployments.apps:list",
+        "deployments.apps:patch",
+        "statefulsets.apps:get",
+        "statefulsets.apps:list",
+        "statefulsets.apps:patch",
+        "deployments.apps/scale:patch",
+        "statefulsets.apps/scale:patch",
+        "cronjobs.batch:list",
+        "cronjobs.batch:patch",
+        "services:list",
+    )
+    # On the namespace; the workload records (reaper-original-replicas, -suspend) are on
+    # the workloads, each signed as its own (see .metadata).
+    state_tags = (QUARANTINE_ID,)
+    delete_order = 60
+    # <cluster>/<namespace>: a cluster name as the config takes it, a DNS-1123 label.
+    id_pattern = r"[a-z0-9][a-z0-9_-]{0,62}/[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+    id_shape = (
+        "<cluster>/<namespace>, e.g. ci/ci-4711-review: a cluster name (1-63 lowercase "
+        "letters, digits, '-' and '_') and a DNS-1123 namespace name (1-63 lowercase "
+        "letters, digits and '-', starting and ending with a letter or digit)"
+    )
+
+    def __init__(
+        self,
+        clients: KubeClients,
+        tags: TagKeys,
+        signer: StateSigner | None = None,
+        *,
+        excluded: Collection[str] = (),
+        stuck_after: timedelta = timedelta(hours=1),
+        workers: int = 8,
+    ) -> None:
+        """``excluded``: namespaces never touched besides the always-excluded ones.
+        ``workers``: concurrent requests of one call in one cluster."""
+        self._clients = clients
+        self._tags = tags
+        self._signer = signer or StateSigner(None, ())
+        self.excluded = frozenset((*ALWAYS_EXCLUDED_NAMESPACES, *excluded))
+        self._stuck_after = stuck_after
+        self._workers = workers
+        self._uids: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def scopes(self) -> Sequence[Scope]:
+        return self._clients.scopes()
+
+    def principal(self, scope: Scope) -> str:
+        return self._clients.principal(scope)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def collect(self, scope: Scope) -> Collected:
+        self._forget_seen(scope)
+        cluster = self._clients.cluster(scope)
+        raws = api.list_all(cluster, scope, "namespaces", label_selector=self._tags.pipeline)
+        reads, skipped = self._read_all(scope, raws)
+        active = {r.name for r in reads if r.deleting is None}
+        exposures: dict[str, list[JSON]] = defaultdict(list)
+        if active:
+            for service in api.list_all(cluster, scope, "services"):
+                namespace = (service.get("metadata") or {}).get("namespace")
+                if namespace in active:
+                    exposures[namespace].append(service)
+        resources = self._with_facts(cluster, scope, reads, exposures)
+        return Collected(tuple(resources), skipped)
+
+    def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
+        """Re-read namespaces by id (``<cluster>/<name>``); ids of other clusters, excluded
+        namespaces and namespaces already terminating (their deletion went through) are
+        left out."""
+        cluster = self._clients.cluster(scope)
+        names = []
+        for resource_id in ids:
+            account, _, name = resource_id.rpartition("/")
+            if account == scope.account and name and name not in self.excluded:
+                names.append(name)
+        raws = [
+            raw
+            for raw in self._map(lambda n: api.read_namespace(cluster, scope, n), names)
+            if raw is not None and not terminating(raw)
+        ]
+        reads, skipped = self._read_all(scope, raws)
+        listed = self._map(lambda r: api.list_in(cluster, scope, "services", r.name), reads)
+        exposures = {r.name: services for r, services in zip(reads, listed, strict=True)}
+        return Collected(tuple(self._with_facts(cluster, scope, reads, exposures)), skipped)
+
+    def _read_all(self, scope: Scope, raws: Iterable[object]) -> tuple[list[Resource], int]:
+        resources: list[Resource] = []
+        skipped = 0
+        for raw in raws:
+            read = read_namespace_item(raw, scope, self._tags, self.excluded, self._stuck_after)
+            if read.unreadable:
+                skipped += 1
+                name = ((raw if isinstance(raw, dict) else {}).get("metadata") or {}).get("name")
+                log.warning("skipping namespace %r in %s: unreadable metadata", name, scope)
+            if read.resource is None:
+                continue
+            resources.append(read.resource)
+            with self._lock:
+                self._uids[read.resource.ref.id] = read.uid
+        return resources, skipped
+
+    def _with_facts(
+        self,
+        cluster: Cluster,
+        scope: Scope,
+        resources: Sequence[Resource],
+        services: Mapping[str, Sequence[JSON]],
+    ) -> list[Resource]:
+        """Exposures from the namespaces' Services; a quarantine's isolation read back."""
+        quarantined = [
+            r for r in resources if r.deleting is None and r.tags.get(STATE) == State.QUARANTINED
+        ]
+        problems = dict(
+            zip(
+                (r.ref for r in quarantined),
+                self._map(lambda r: read_isolation(cluster, scope, r.name), quarantined),
+                strict=True,
+            )
+        )
+        out = []
+        for resource in resources:
+            isolated = None
+            if resource.ref in problems:
+                found = problems[resource.ref]
+                isolated = not found
+                if found:
+                    log.warning(
+                        "namespace %s in %s is tagged quarantined but is not isolated (drift; "
+                        "it is quarantined again): %s",
+                        resource.name,
+                        scope,
+                        "; ".join(found),
+                    )
+            exposed = (
+                exposures_of(services.get(resource.name, ())) if resource.deleting is None else ()
+            )
+            out.append(replace(resource, isolated=isolated, exposures=exposed))
+        return out
+
+    # -- tags --------------------------------------------------------------------------
+
+    def tag(
+        self, scope: Scope, resources: Sequence[Resource], tags: Mapping[str, str], action: Action
+    ) -> list[Outcome]:
+        """Write reaper's keys (already signed) as annotations, in a JSON merge patch that
+        also removes labels of the same keys."""
+        return self._patch_each(scope, resources, action, owned_patch(tags, ()))
+
+    def untag(
+        self, scope: Scope, resources: Sequence[Resource], keys: Sequence[str], action: Action
+    ) -> list[Outcome]:
+        """Remove keys from the annotations and the labels (see :meth:`tag`)."""
+        return self._patch_each(scope, resources, action, owned_patch({}, keys))
+
+    def _patch_each(
+        self,
+        scope: Scope,
+        resources: Sequence[Resource],
+        action: Action,
+        patch: JSON,
+    ) -> list[Outcome]:
+        cluster = self._clients.cluster(scope)
+
+        def one(resource: Resource) -> Outcome:
+            refusal = self._refusal(resource)
+            if refusal:
+                return Outcome(resource.ref, action, Result.FAILED, refusal)
+            try:
+                api.patch_namespace(cluster, scope, resource.name, patch)
+            except KubeApiError as err:
+                if err.status == api.NOT_FOUND:
+                    return Outcome(
+                        resource.ref, action, Result.ALREADY_GONE, "namespace does not exist"
+                    )
+                return Outcome(resource.ref, action, Result.FAILED, str(err))
+            return Outcome(resource.ref, action, Result.DONE, "patched labels and annotations")
+
+        return self._map(one, resources)
+
+    def _forget_seen(self, scope: Scope) -> None:
+        """Forget what a long-running daemon learnt about a cluster's namespaces: a sweep
+        reads them all again."""
+        prefix = f"{scope.account}/"
+        with self._lock:
+            for key in [k for k in self._uids if k.startswith(prefix)]:
+                del self._uids[key]
+
+    def _refusal(self, resource: Resource) -> str:
+        if resource.name in self.excluded:
+            return f"namespace {resource.name} is excluded: reaper never touches it"
+        return ""
+
+    # -- delete, quarantine, release -------------------------------------------------
+
+    def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
+        """DELETE each namespace (Background). It turns Terminating and goes once its
+        contents and finalizers are gone: that is ``done``, in progress; a later sweep
+        finds it gone, or escalates it if it is still terminating after ``stuck_after``."""
+        cluster = self._clients.cluster(scope)
+
+        def one(resource: Resource) -> Outcome:
+            ref = resource.ref
+            refusal = self._refusal(resource)
+            if refusal:
+                return Outcome(ref, Action.DELETE, Result.FAILED, refusal)
+            with self._lock:
+                uid = self._uids.get(ref.id)
+            try:
+                answer = api.delete_namespace(cluster, scope, resource.name, uid)
+            except KubeApiError as err:
+                if err.status == api.NOT_FOUND:
+                    return Outcome(
+                        ref, Action.DELETE, Result.ALREADY_GONE, "namespace does not exist"
+                    )
+                if err.status == api.CONFLICT:
+                    message = "not deleted: the namespace was recreated since it was read"
+                    return Outcome(ref, Action.DELETE, Result.SKIPPED, message)
+                return Outcome(ref, Action.DELETE, Result.FAILED, str(err))
+            phase = (answer.get("status") or {}).get("phase") or "Terminating"
+            return Outcome(
+                ref, Action.DELETE, Result.DONE, f"{phase}: deletion in progress (Background)"
+            )
+
+        return self._map(one, resources)
+
+    def quarantine(
+        self, scope: Scope, decisions: Sequence[Decision], now: datetime
+    ) -> list[Outcome]:
+        cluster = self._clients.cluster(scope)
+        quarantine = Quarantine(cluster, scope, self._signer, self._tags)
+
+        def one(decision: Decision) -> Outcome:
+            refusal = self._refusal(decision.resource)
+            if refusal:
+                return Outcome(decision.ref, Action.QUARANTINE, Result.FAILED, refusal)
+            try:
+                return quarantine.run(decision, now, decision.resource.name)
+            except ProviderError as err:
+                return Outcome(decision.ref, Action.QUARANTINE, Result.FAILED, str(err))
+
+        return self._map(one, decisions)
+
+    def release(self, scope: Scope, resource: Resource) -> Outcome:
+        refusal = self._refusal(resource)
+        if refusal:
+            return Outcome(resource.ref, Action.RELEASE, Result.FAILED, refusal)
+        cluster = self._clients.cluster(scope)
+        return release_namespace(cluster, scope, resource, self._signer, self._tags)
+
+    def _map(self, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``call`` on every item, a few at a time; results in the items' order."""
+        if len(items) <= 1:
+            return [call(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(items))) as pool:
+            return list(pool.map(call, items))

@@ -1,0 +1,113 @@
+"""The Kubernetes section and the daemon's leader election: validated at load time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from reaper.config import parse_settings
+from reaper.errors import ConfigError
+
+CLUSTERS = {"kubernetes": {"clusters": [{"name": "ci"}]}}
+
+
+def problems(data: dict[str, object]) -> tuple[str, ...]:
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(data, "bad.yaml")
+    return raised.value.problems
+
+
+def test_a_minimal_kubernetes_section_and_its_defaults() -> None:
+    settings = parse_settings({"providers": CLUSTERS}, "ok.yaml")
+    section = settings.providers.kubernetes
+    assert section is not None
+    assert section.kinds == ("namespace",)
+    assert section.exclude_namespaces == ()
+    assert section.stuck_after == timedelta(hours=1)
+    (cluster,) = section.clusters
+    assert (cluster.name, cluster.context, cluster.kubeconfig) == ("ci", None, None)
+    assert settings.daemon.leader_election is None
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        pytest.param(
+            {}, "bad.yaml: providers.kubernetes.clusters: required key is missing", id="no-clusters"
+        ),
+        pytest.param(
+            {"clusters": [{"name": "ci"}, {"name": "ci"}]},
+            "bad.yaml: providers.kubernetes.clusters: cluster names must be unique",
+            id="twice",
+        ),
+        pytest.param(
+            {"clusters": [{"name": "CI/prod"}]},
+            "bad.yaml: providers.kubernetes.clusters[0].name: 'CI/prod' is not a valid cluster "
+            "name (lowercase, digits, '-', '_')",
+            id="bad-name",
+        ),
+        pytest.param(
+            {"clusters": [{"name": "ci"}], "exclude_namespaces": ["ok", "Not_A_Namespace"]},
+            "bad.yaml: providers.kubernetes.exclude_namespaces: not namespace names: "
+            "'Not_A_Namespace'",
+            id="bad-exclusion",
+        ),
+        pytest.param(
+            {"clusters": [{"name": "ci"}], "kinds": ["pod"]},
+            "bad.yaml: providers.kubernetes.kinds: unknown kind 'pod' (valid: namespace)",
+            id="unknown-kind",
+        ),
+        pytest.param(
+            {"clusters": [{"name": "ci", "token": "x"}]},
+            "bad.yaml: providers.kubernetes.clusters[0].token: unknown key "
+            "(valid: name, context, kubeconfig)",
+            id="no-credentials-in-config",
+        ),
+    ],
+)
+def test_kubernetes_section_problems(section: dict[str, object], message: str) -> None:
+    assert problems({"providers": {"kubernetes": section}}) == (message,)
+
+
+def test_leader_election_defaults() -> None:
+    settings = parse_settings({"providers": CLUSTERS, "daemon": {"leader_election": {}}}, "ok.yaml")
+    election = settings.daemon.leader_election
+    assert election is not None
+    assert (election.lease, election.namespace) == ("reaper", None)
+    assert (election.lease_duration, election.renew_deadline, election.retry_period) == (
+        timedelta(seconds=30),
+        timedelta(seconds=20),
+        timedelta(seconds=5),
+    )
+
+
+@pytest.mark.parametrize(
+    ("timings", "message"),
+    [
+        pytest.param(
+            {"lease_duration": "20s", "renew_deadline": "20s"},
+            "lease_duration (20s) must be longer than renew_deadline (20s): a leader must stop "
+            "acting before its lease can expire",
+            id="lease-not-longer-than-deadline",
+        ),
+        pytest.param(
+            {"renew_deadline": "6s", "retry_period": "5s"},
+            "renew_deadline (6s) must be longer than 1.2 x retry_period (5s), so a leader gets "
+            "more than one attempt to renew",
+            id="deadline-too-short-for-retries",
+        ),
+        pytest.param(
+            {"lease_duration": "1d", "renew_deadline": "1h", "retry_period": "0s"},
+            "'0s' is not a positive duration (e.g. 90m, 6h, 3d)",
+            id="zero-retry",
+        ),
+    ],
+)
+def test_leader_election_timings_that_cannot_work_are_refused(
+    timings: dict[str, str], message: str
+) -> None:
+    data = {"providers": CLUSTERS, "daemon": {"leader_election": timings}}
+    (problem,) = problems(data)
+    assert problem.startswith("bad.yaml: daemon.leader_election")
+    assert problem.endswith(message)

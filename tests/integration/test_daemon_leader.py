@@ -1,0 +1,377 @@
+"""The daemon under leader election, in process: only the leader sweeps, and a leader that
+loses its lease stops its sweep, or abandons it before the lease can expire.
+
+The election itself is tested against the fake API server in
+tests/providers/kubernetes/test_kube_election.py, and two daemon processes in
+test_daemon_replicas.py; here a scripted :class:`Leadership` says who leads.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+from cli_support import CLI_TIMEOUT, explain, sandbox_env
+from prometheus_client import CollectorRegistry
+
+from reaper.audit import AuditLog
+from reaper.audit.lock import TrailLock
+from reaper.audit.verify import verify_lines
+from reaper.config import Settings, parse_settings
+from reaper.daemon import LEADERSHIP_LOST, Daemon, plan_jobs
+from reaper.metrics import Metrics
+from reaper.model import Action, Collected, Outcome, Resource, ResourceRef, Result, Scope
+from reaper.providers.base import ResourceKind
+from reaper.providers.kubernetes.clients import SERVICE_ACCOUNT
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+FIRST, SECOND = Scope("ci", "eu-west-1"), Scope("ci", "us-east-1")
+
+
+class ScriptedLeadership:
+    """Leads while ``leading`` says so; ``left`` seconds of lease remain."""
+
+    identity = "pod-a"
+
+    def __init__(self, leading: bool) -> None:
+        self.leading = leading
+        self.left = 30.0
+        self.released = False
+
+    def run(self, stop: threading.Event) -> None:
+        stop.wait()
+
+    def is_leader(self) -> bool:
+        return self.leading
+
+    def lease_left(self) -> float:
+        return self.left
+
+    def status(self) -> tuple[bool, str]:
+        return True, "standby: the Lease reaper/reaper is held by pod-b"
+
+    def release(self) -> None:
+        self.released = True
+
+
+class BlockingKind(ResourceKind):
+    """One expired pipeline resource per scope; ``delete`` in the first scope blocks."""
+
+    provider: ClassVar[str] = "aws"
+    kind: ClassVar[str] = "ec2_instance"
+    permissions: ClassVar[tuple[str, ...]] = ()
+    delete_order: ClassVar[int] = 0
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.proceed = threading.Event()
+        self.collected: list[Scope] = []
+        self.deleted: list[Scope] = []
+
+    def scopes(self) -> Sequence[Scope]:
+        return [FIRST, SECOND]
+
+    def collect(self, scope: Scope) -> Collected:
+        self.collected.append(scope)
+        ref = ResourceRef("aws", "ec2_instance", scope, f"i-{scope.region}")
+        tags = {"reaper-pipeline": "gitlab-ci-1"}
+        return Collected((Resource(ref, ref.id, NOW - timedelta(days=2), tags),))
+
+    def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
+        self.deleted.append(scope)
+        if scope == FIRST:
+            self.entered.set()
+            assert self.proceed.wait(10)
+        return [Outcome(r.ref, Action.DELETE, Result.DONE) for r in resources]
+
+
+class _Proceeding(BlockingKind):
+    """A BlockingKind whose deletes never block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proceed.set()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _settings(tmp_path: Path, **audit: str) -> Settings:
+    data: dict[str, Any] = {
+        "dry_run": False,
+        "providers": {"aws": {"regions": ["us-east-1"], "max_workers": 1}},
+        "policy": {"grace_period": "0s"},
+        "safety": {"max_fraction": 1},
+        "audit": {"path": str(tmp_path / "audit.jsonl"), **audit},
+        "daemon": {
+            "leader_election": {"namespace": "reaper"},
+            "listen": f"127.0.0.1:{_free_port()}",
+        },
+    }
+    return parse_settings(data, "test.yaml")
+
+
+def _daemon(
+    tmp_path: Path, leadership: ScriptedLeadership, kind: ResourceKind, **audit: str
+) -> tuple[Daemon, Metrics]:
+    settings = _settings(tmp_path, **audit)
+    metrics = Metrics(CollectorRegistry())
+    daemon = Daemon(
+        settings, [kind], metrics, plan_jobs(settings, NOW), dry_run=False, leadership=leadership
+    )
+    return daemon, metrics
+
+
+def _records(tmp_path: Path) -> list[dict[str, Any]]:
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _leader(metrics: Metrics) -> float | None:
+    return metrics.registry.get_sample_value("reaper_leader")
+
+
+def test_a_follower_never_sweeps_and_is_ready_while_its_election_works(tmp_path: Path) -> None:
+    kind = BlockingKind()
+    daemon, metrics = _daemon(tmp_path, ScriptedLeadership(leading=False), kind)
+
+    assert daemon.follow_leadership() is None
+    assert daemon.sweep(daemon.jobs[0]) is None
+
+    assert kind.collected == []
+    assert not (tmp_path / "audit.jsonl").exists()
+    assert _leader(metrics) == 0
+    assert daemon.readiness() == (True, "standby: the Lease reaper/reaper is held by pod-b")
+
+
+def test_a_leader_that_loses_its_lease_stops_after_the_group_it_is_in(tmp_path: Path) -> None:
+    leadership = ScriptedLeadership(leading=True)
+    kind = BlockingKind()
+    daemon, metrics = _daemon(tmp_path, leadership, kind)
+    assert daemon.follow_leadership() is None
+    assert _leader(metrics) == 1
+    reports: list[Any] = []
+    sweeping = threading.Thread(target=lambda: reports.append(daemon.sweep(daemon.jobs[0])))
+    sweeping.start()
+    try:
+        assert kind.entered.wait(10)
+        leadership.leading = False  # could not renew within renew_deadline
+        assert daemon.follow_leadership() is None  # 30 s of lease left: stop, don't abandon
+        assert _leader(metrics) == 0
+    finally:
+        kind.proceed.set()
+        sweeping.join(10)
+
+    (report,) = reports
+    assert kind.deleted == [FIRST]
+    assert {(o.ref.scope, o.result, o.message) for o in report.outcomes} == {
+        (FIRST, Result.DONE, ""),
+        (SECOND, Result.SKIPPED, LEADERSHIP_LOST),
+    }
+    events = [(r["event"], r.get("message")) for r in _records(tmp_path)]
+    assert ("skipped", LEADERSHIP_LOST) in events
+    assert daemon.abandoned is False
+
+
+def test_a_sweep_still_running_when_the_lease_is_about_to_expire_is_abandoned(
+    tmp_path: Path,
+) -> None:
+    leadership = ScriptedLeadership(leading=True)
+    kind = BlockingKind()
+    daemon, _ = _daemon(tmp_path, leadership, kind)
+    daemon.follow_leadership()
+    sweeping = threading.Thread(target=daemon.sweep, args=(daemon.jobs[0],))
+    sweeping.start()
+    try:
+        assert kind.entered.wait(10)
+        leadership.leading, leadership.left = False, 0.5
+
+        code = daemon.follow_leadership()
+    finally:
+        kind.proceed.set()
+        sweeping.join(10)
+
+    assert code == 1
+    assert daemon.abandoned is True
+    abandoned = next(r for r in _records(tmp_path) if r["event"] == "shutdown-abandoned")
+    assert abandoned["reason"] == "leadership lost, and the lease is about to expire"
+    assert [d["resource"]["id"] for d in abandoned["dangling"]] == ["i-eu-west-1"]
+    assert leadership.released is False
+
+
+def test_a_replica_that_leads_again_continues_the_trail_another_leader_extended(
+    tmp_path: Path,
+) -> None:
+    """The replicas share one trail: what another leader wrote meanwhile is no trail going
+    back, but a trail that ends before this replica's own records still is."""
+    path = tmp_path / "audit.jsonl"
+    mine, other = ScriptedLeadership(leading=True), ScriptedLeadership(leading=False)
+    daemon, _ = _daemon(tmp_path, mine, _Proceeding())
+    replica, _ = _daemon(tmp_path, other, _Proceeding())
+    daemon.follow_leadership()
+    assert daemon.sweep(daemon.jobs[0]) is not None
+    mine.leading, other.leading = False, True
+    daemon.follow_leadership()
+    replica.follow_leadership()
+    assert replica.sweep(replica.jobs[0]) is not None
+    before = path.read_bytes()
+    mine.leading, other.leading = True, False
+    replica.follow_leadership()
+    daemon.follow_leadership()
+
+    assert daemon.sweep(daemon.jobs[0]) is not None
+
+    assert daemon.readiness() == (True, "ok")
+    records = _records(tmp_path)
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert len({r["sweep_id"] for r in records if r["event"] == "sweep-start"}) == 3
+    assert verify_lines(path.read_bytes().splitlines(keepends=True)).ok
+
+    path.write_bytes(before)  # back to before this replica's last sweep
+    assert daemon.sweep(daemon.jobs[0]) is None
+    ready, reason = daemon.readiness()
+    assert not ready
+    assert "this process already wrote seq" in reason
+
+
+def test_a_follower_takes_no_trail_lock_and_a_leader_finding_it_locked_exits_4(
+    tmp_path: Path,
+) -> None:
+    leadership = ScriptedLeadership(leading=False)
+    kind = _Proceeding()
+    daemon, metrics = _daemon(tmp_path, leadership, kind, lock_timeout="0s")
+    lock = TrailLock(tmp_path / "audit.jsonl", timeout=0)
+    lock.acquire()  # another reaper, a `reaper release` by hand
+    try:
+        assert daemon.sweep(daemon.jobs[0]) is None
+        assert daemon.readiness() == (True, "standby: the Lease reaper/reaper is held by pod-b")
+        refusals = "reaper_audit_trail_refusals_total"
+        assert not metrics.registry.get_sample_value(refusals, {"reason": "locked"})
+
+        leadership.leading = True
+        daemon.follow_leadership()
+        assert daemon.sweep(daemon.jobs[0]) is None
+
+        ready, reason = daemon.readiness()
+        assert not ready
+        assert "ended with exit code 4" in reason
+        assert "locked by another reaper" in reason
+        assert metrics.registry.get_sample_value(refusals, {"reason": "locked"}) == 1
+        assert kind.collected == []
+    finally:
+        lock.release()
+
+    assert daemon.sweep(daemon.jobs[0]) is not None
+    assert daemon.readiness() == (True, "ok")
+
+
+def test_unresolved_intents_make_the_leader_unready_and_a_follower_leaves_them_to_the_leader(
+    tmp_path: Path,
+) -> None:
+    with AuditLog(tmp_path / "audit.jsonl") as audit:  # a leader killed after its intent
+        audit.append([{"event": "sweep-start", "sweep_id": "killed"}])
+        resource = {"provider": "aws", "kind": "ec2_instance", "id": "i-0abc1234"}
+        resource |= {"account": "ci", "region": "eu-west-1"}
+        audit.append([{"event": "intent", "sweep_id": "killed", "resource": resource,
+                       "action": "delete"}])  # fmt: skip
+    leadership = ScriptedLeadership(leading=True)
+    daemon, metrics = _daemon(tmp_path, leadership, _Proceeding())  # it cannot re-read
+    daemon.follow_leadership()
+
+    assert daemon.sweep(daemon.jobs[0]) is not None
+
+    ready, reason = daemon.readiness()
+    assert not ready
+    assert reason.startswith("1 unresolved intent in the audit trail")
+    assert metrics.registry.get_sample_value("reaper_unresolved_intents") == 1
+    assert metrics.registry.get_sample_value("reaper_marked_resources") is None
+
+    leadership.leading = False
+    assert daemon.follow_leadership() is None
+
+    assert daemon.readiness() == (True, "standby: the Lease reaper/reaper is held by pod-b")
+    assert metrics.registry.get_sample_value("reaper_unresolved_intents") == 0
+    seen = metrics.registry.get_sample_value(
+        "reaper_resources_seen", {"provider": "aws", "kind": "ec2_instance"}
+    )
+    assert seen is None
+
+
+@pytest.mark.parametrize("leading", [True, False])
+def test_a_clean_stop_hands_the_lease_back(tmp_path: Path, leading: bool) -> None:
+    leadership = ScriptedLeadership(leading=leading)
+    kind = BlockingKind()
+    kind.proceed.set()
+    daemon, metrics = _daemon(tmp_path, leadership, kind)
+    daemon.start()
+    daemon._signals.append(15)  # as the SIGTERM handler does
+
+    assert daemon.wait() == 0
+
+    assert leadership.released is True
+    assert _leader(metrics) == 0
+
+
+@pytest.mark.parametrize(
+    ("election", "message"),
+    [
+        pytest.param(
+            {"lease_duration": "10s", "renew_deadline": "10s"},
+            "daemon.leader_election: lease_duration (10s) must be longer than renew_deadline "
+            "(10s): a leader must stop acting before its lease can expire",
+            id="bad-timings",
+        ),
+        pytest.param(
+            {},
+            "daemon.leader_election.namespace: null means the pod's own namespace, and reaper "
+            "does not run in a pod (no service account namespace file): name it",
+            id="no-namespace-outside-a-pod",
+            marks=pytest.mark.skipif(
+                (SERVICE_ACCOUNT / "namespace").exists(), reason="the tests run in a pod"
+            ),
+        ),
+        pytest.param(
+            {"namespace": "reaper"},
+            "daemon.leader_election: cannot reach the Kubernetes API for the Lease",
+            id="no-kubeconfig",
+        ),
+    ],
+)
+def test_a_leader_election_that_cannot_work_stops_the_daemon_with_exit_2(
+    tmp_path: Path, election: dict[str, str], message: str
+) -> None:
+    config = tmp_path / "reaper.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "providers": {"aws": {"regions": ["us-east-1"]}},
+                "audit": {"path": str(tmp_path / "audit.jsonl")},
+                "daemon": {"leader_election": election, "listen": f"127.0.0.1:{_free_port()}"},
+            }
+        )
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "reaper.cli.daemon", "-c", str(config)],
+        env=sandbox_env(None),  # KUBECONFIG is empty, and this is no pod
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+
+    assert result.returncode == 2, explain(result)
+    assert message in result.stderr

@@ -1,0 +1,324 @@
+"""Collecting pipeline namespaces: server-side selection, pages, tags, exposure, failures.
+
+Each test seeds a fake API server, sweeps it with the real ``kubernetes`` client and
+checks what reaper saw and decided, and what the fake was asked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from kube_support import PIPELINE, START, Harness
+from kubernetes.client.exceptions import ApiException
+from prometheus_client import CollectorRegistry
+
+from reaper.errors import ProviderError
+from reaper.metrics import Metrics
+from reaper.model import Action, Reason
+from reaper.providers.kubernetes.clients import KubeApiError
+from reaper.report import render
+from reaper.results import ExitCode
+from reaper.sandbox.kube import KubeFake, ManualClock
+
+OLD = START - timedelta(days=3)
+
+
+def _names(harness: Harness) -> list[str]:
+    return sorted(r.name for r in harness.kind.collect(harness.scope()).resources)
+
+
+def test_only_namespaces_with_the_pipeline_label_are_listed_server_side(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    fake.seed_namespace("ci-4711-review", labels=PIPELINE, created=OLD)
+    fake.seed_namespace("team-shared", labels={"team": "payments"}, created=OLD)
+    # The pipeline key as an annotation only is not the label the list selects on.
+    fake.seed_namespace("annotated", annotations={"reaper-pipeline": "x"}, created=OLD)
+
+    assert _names(harness()) == ["ci-4711-review"]
+    (listing,) = [r for r in fake.requests() if r.info.key.resource == "namespaces"]
+    query = parse_qs(listing.query)
+    assert query["labelSelector"] == ["reaper-pipeline"]
+    assert query["limit"] == ["500"]
+
+
+def test_more_than_a_page_is_read_in_pages_of_500(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    for n in range(1201):
+        fake.seed_namespace(f"ci-{n:04d}", labels=PIPELINE)
+
+    assert len(_names(harness())) == 1201
+    pages = [r for r in fake.requests() if r.info.key.resource == "namespaces"]
+    assert len(pages) == 3
+    assert ["continue=" in p.query for p in pages] == [False, True, True]
+
+
+def test_an_expired_continue_token_restarts_the_list_once(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    for n in range(1001):
+        fake.seed_namespace(f"ci-{n:04d}", labels=PIPELINE)
+    fake.expire_next_continues("namespaces", times=1)
+
+    assert len(_names(harness())) == 1001
+    pages = [r for r in fake.requests() if r.info.key.resource == "namespaces"]
+    # page 1, page 2 (410), then the whole list again from the start: 3 pages.
+    assert [p.status for p in pages] == [200, 410, 200, 200, 200]
+    assert ["continue=" in p.query for p in pages] == [False, True, False, True, True]
+
+
+def test_a_second_expiry_in_one_sweep_is_a_collect_error(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    for n in range(600):
+        fake.seed_namespace(f"ci-{n:04d}", labels=PIPELINE, created=OLD)
+    fake.expire_next_continues("namespaces", times=2)
+
+    report = harness().sweep(dry_run=True)
+
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+    (error,) = report.collection.errors
+    assert error.kind_key == "kubernetes:namespace"
+    assert "410" in error.message
+    assert "already restarted once" in error.message
+    assert report.plan.decisions == ()
+
+
+def test_labels_and_annotations_are_one_set_of_tags_and_the_annotation_wins(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    fake.seed_namespace(
+        "ci-review",
+        labels={**PIPELINE, "reaper-ttl": "1h", "reaper-expires-at": "1767225600"},
+        annotations={"reaper-ttl": "30d", "reaper-owner": "team-search"},
+        created=OLD,
+    )
+    fake.seed_namespace(
+        "ci-rfc3339",
+        labels=PIPELINE,
+        annotations={"reaper-expires-at": (START - timedelta(hours=1)).isoformat()},
+        created=START - timedelta(hours=1),
+    )
+
+    (resource, _expiring) = sorted(
+        harness().kind.collect(harness().scope()).resources, key=lambda r: r.name
+    )
+
+    assert resource.name == "ci-review"
+    assert resource.ref.id == "ci/ci-review"
+    assert resource.created_at == OLD
+    assert resource.tags["reaper-ttl"] == "30d"
+    assert resource.tags["reaper-expires-at"] == "1767225600"
+    assert resource.owner == "team-search"
+    assert resource.pipeline_run == "gitlab-ci-4711"
+    assert resource.state == "Active"
+    decisions = {d.resource.name: d for d in harness().plan().decisions}
+    # RFC 3339 can only be an annotation: it is read, and it has passed.
+    assert decisions["ci-rfc3339"].reasons == (Reason.EXPIRY_PASSED,)
+    # The label said 1h, the annotation 30d: within its TTL... but its epoch expiry passed.
+    assert decisions["ci-review"].reasons == (Reason.EXPIRY_PASSED,)
+
+
+@pytest.mark.parametrize(
+    ("service", "exposed"),
+    [
+        pytest.param({"type": "LoadBalancer"}, True, id="load-balancer-open"),
+        pytest.param(
+            {"type": "LoadBalancer", "load_balancer_source_ranges": ["0.0.0.0/0"]},
+            True,
+            id="load-balancer-all-addresses",
+        ),
+        pytest.param(
+            {"type": "LoadBalancer", "load_balancer_source_ranges": ["10.0.0.0/8"]},
+            False,
+            id="load-balancer-with-ranges",
+        ),
+        pytest.param({"type": "NodePort", "ports": (8080,)}, True, id="node-port"),
+        pytest.param({"type": "ClusterIP", "ports": (22,)}, False, id="cluster-ip"),
+    ],
+)
+def test_a_load_balancer_without_source_ranges_or_a_node_port_exposes_the_namespace(
+    fake: KubeFake,
+    harness: Callable[..., Harness],
+    service: dict[str, object],
+    exposed: bool,
+) -> None:
+    fake.seed_namespace("ci-preview", labels=PIPELINE, created=START - timedelta(hours=1))
+    fake.seed_service("ci-preview", "web", **service)  # type: ignore[arg-type]
+    fake.seed_namespace("ci-other", labels=PIPELINE, created=START - timedelta(hours=1))
+    fake.seed_service("ci-other", "web", type="ClusterIP")
+
+    decisions = {d.resource.name: d for d in harness().plan().decisions}
+
+    preview = decisions["ci-preview"]
+    assert (preview.action, preview.reasons) == (
+        (Action.QUARANTINE, (Reason.EXPOSED,)) if exposed else (Action.KEEP, (Reason.WITHIN_TTL,))
+    )
+    if exposed:
+        assert preview.details[0].startswith(f"service web: {service['type']}")
+    assert decisions["ci-other"].action is Action.KEEP
+    # One cluster-wide list of services, not one per namespace.
+    assert fake.request_count("list", "services") == 1
+
+
+def test_exposed_follows_policy_actions(fake: KubeFake, harness: Callable[..., Harness]) -> None:
+    fake.seed_namespace("ci-preview", labels=PIPELINE, created=START - timedelta(hours=1))
+    fake.seed_service("ci-preview", "web", type="NodePort")
+
+    (decision,) = (
+        harness(policy={"kinds": {"kubernetes:namespace": {"actions": {"exposed": "delete"}}}})
+        .plan()
+        .decisions
+    )
+
+    assert (decision.action, decision.reasons) == (Action.DELETE, (Reason.EXPOSED,))
+
+
+def test_an_unreachable_cluster_is_a_collect_error_and_the_others_are_swept(
+    clock: ManualClock, tmp_path: Path
+) -> None:
+    with (
+        KubeFake(clock=clock, context="ci") as ci,
+        KubeFake(clock=clock, context="staging") as staging,
+    ):
+        ci.seed_namespace("ci-old", labels=PIPELINE, created=OLD)
+        staging.seed_namespace("staging-old", labels=PIPELINE, created=OLD)
+        harness = Harness({"ci": ci, "staging": staging}, clock, tmp_path / "audit.jsonl")
+        staging.go_offline()
+
+        report = harness.sweep()
+
+        assert report.exit_code == ExitCode.PARTIAL_FAILURE
+        (error,) = report.collection.errors
+        assert str(error.scope) == "staging"
+        assert [d.ref.id for d in report.plan.decisions] == ["ci/ci-old"]
+        assert ci.namespace_phase("ci-old") == "Terminating"
+        assert staging.namespace_phase("staging-old") == "Active"
+
+
+def test_a_cluster_whose_kubeconfig_cannot_be_read_is_its_own_collect_error(
+    fake: KubeFake, clock: ManualClock, tmp_path: Path
+) -> None:
+    fake.seed_namespace("ci-old", labels=PIPELINE, created=OLD)
+    harness = Harness(
+        {"ci": fake},
+        clock,
+        tmp_path / "audit.jsonl",
+        section={
+            "clusters": [
+                {"name": "ci"},
+                {"name": "gone", "kubeconfig": str(tmp_path / "missing"), "context": "x"},
+            ]
+        },
+    )
+
+    report = harness.sweep(dry_run=True)
+
+    (error,) = report.collection.errors
+    assert str(error.scope) == "gone"
+    assert "cluster gone: reading its configuration failed" in error.message
+    assert [d.ref.id for d in report.plan.decisions] == ["ci/ci-old"]
+
+
+def test_errors_are_reaper_errors_with_the_sdk_error_chained(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    fake.fail(500, times=None, verb="list", resource="namespaces", message="etcd is on fire")
+
+    with pytest.raises(ProviderError) as raised:
+        harness().kind.collect(harness().scope())
+
+    assert isinstance(raised.value, KubeApiError)
+    assert raised.value.status == 500
+    assert str(raised.value).endswith("InternalError: etcd is on fire")
+    assert isinstance(raised.value.__cause__, ApiException)
+
+
+def test_every_http_attempt_is_counted_retries_included(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    fake.seed_namespace("ci-new", labels=PIPELINE)
+    fake.fail(503, times=1, verb="list", resource="namespaces", retry_after=1)
+    metrics = Metrics(CollectorRegistry())
+
+    assert _names(harness(metrics=metrics)) == ["ci-new"]
+
+    assert fake.request_count("list", "namespaces") == 2
+    sample = metrics.registry.get_sample_value(
+        "reaper_cloud_api_requests_total",
+        {"provider": "kubernetes", "operation": "list namespaces"},
+    )
+    assert sample == 2
+
+
+def test_a_terminating_namespace_is_in_progress_and_escalated_once_stuck(
+    fake: KubeFake,
+    clock: ManualClock,
+    harness: Callable[..., Harness],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake.seed_namespace("ci-stuck", labels=PIPELINE, created=OLD)
+    fake.seed_stuck_finalizer("ci-stuck")
+    sweeper = harness()
+
+    first = sweeper.sweep()
+    assert [(o.action, o.result) for o in first.outcomes] == [(Action.DELETE, "done")]
+    fake.step()
+    assert fake.namespace_phase("ci-stuck") == "Terminating"
+
+    clock.advance(timedelta(minutes=30))
+    (waiting,) = sweeper.plan().decisions
+    assert (waiting.action, waiting.reasons, waiting.escalated) == (
+        Action.KEEP,
+        (Reason.DELETING,),
+        False,
+    )
+
+    clock.advance(timedelta(minutes=31))
+    with caplog.at_level(logging.WARNING):
+        report = sweeper.sweep()
+    (stuck,) = report.plan.decisions
+    assert (stuck.action, stuck.escalated) == (Action.KEEP, True)
+    (warning,) = stuck.warnings
+    assert warning.startswith("still deleting 1h1m after its deletion was requested: ")
+    assert "NamespaceFinalizersRemaining: Some content in the namespace has finalizers " in warning
+    assert "foo.example.com/finalizer in 1 resource instances" in warning
+    assert f"escalated kind=kubernetes:namespace id=ci/ci-stuck {warning}" in caplog.text
+    markdown = render("markdown", report.plan)
+    assert "## Escalated: 1 resource needs a person" in markdown
+    assert "foo.example.com/finalizer in 1 resource instances" in markdown
+    document = json.loads(render("json", report.plan))
+    (listed,) = document["decisions"]
+    assert (listed["escalated"], listed["warnings"]) == (True, [warning])
+    assert report.outcomes == ()  # reaper never removes finalizers
+    assert fake.request_count("delete", "namespaces") == 1
+    assert fake.request_count("patch", "networkpolicies") == 0
+    end = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()][-1]
+    assert end["event"] == "sweep-end"
+
+
+def test_a_namespace_recreated_since_it_was_read_is_not_deleted(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    fake.seed_namespace("ci-reused", labels=PIPELINE, created=OLD)
+    sweeper = harness()
+    (resource,) = sweeper.kind.collect(sweeper.scope()).resources
+    fake.delete("namespaces", "ci-reused")
+    fake.step()
+    fake.seed_namespace("ci-reused", labels=PIPELINE)
+
+    (outcome,) = sweeper.kind.delete(sweeper.scope(), [resource])
+
+    assert (outcome.result, outcome.message) == (
+        "skipped",
+        "not deleted: the namespace was recreated since it was read",
+    )
+    assert fake.namespace_phase("ci-reused") == "Active"
