@@ -23,8 +23,7 @@ from reaper.providers.catalog import build_kinds
 from reaper.providers.gcp.clients import GcpConnection
 from reaper.report import human, render_sweep
 from reaper.results import ExitCode, SweepReport
-from reaper.sandbox import gcp_estate
-from reaper.sandbox import kube_estate
+from reaper.sandbox import gcp_estate, kube_estate
 from reaper.sandbox.ci import FakeGithub, FakeGitlab
 from reaper.sandbox.ci_estate import (
     ci_specimens,

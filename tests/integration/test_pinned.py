@@ -605,7 +605,7 @@ def test_every_item_outside_the_configured_scope_is_named() -> None:
 
 
 def test_every_region_of_an_account_covers_any_region_but_not_none() -> None:
-    whole_account = {"aws:ec2_instance": [Scope("ci", ""), Scope("prod", REGION)]}
+    whole_account = {"aws:ec2_instance": [Scope("ci", EVERY_REGION), Scope("prod", REGION)]}
     document = _document()
     document["decisions"][0]["region"] = "ap-south-1"  # any region of ci
     document["decisions"][1]["region"] = ""
