@@ -39,6 +39,7 @@ from reaper.policy import check_brake, decide, make_plan
 from reaper.providers.base import ResourceKind
 from reaper.records import Event, RecordError, read_intent
 from reaper.results import Collection, SweepReport
+from reaper.shards import Shard
 from reaper.workers import Job, WorkerLimits, account_of, run_jobs
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class SweepService:
     again every time (a ``reaper release`` between two daemon sweeps continues the chain
     instead of forking it). ``stop`` is the daemon's flag: once requested, no further
     collector starts and no further action group is begun. ``label`` prefixes the summary
-    line (``job=default``).
+    line (``job=default``). ``shard``: collect only the scopes this shard owns (None: all).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class SweepService:
         stop: StopFlag | None = None,
         config_sha256: str = "",
         label: str = "",
+        shard: Shard | None = None,
     ) -> None:
         self.settings = settings
         self.kinds = tuple(kinds)
@@ -81,6 +83,7 @@ class SweepService:
         self.stop = stop if stop is not None else StopFlag()
         self.config_sha256 = config_sha256
         self.label = label
+        self.shard = shard
         self.limits = WorkerLimits.of(settings)
 
     # -- the three things reaper does ------------------------------------------------
@@ -89,7 +92,7 @@ class SweepService:
         self, now: datetime, on_scope_done: ScopeDone | None = None
     ) -> tuple[Plan, Collection, SafetyLimitExceeded | None]:
         """Collect and decide; never changes anything and writes no audit record."""
-        collection = collect(self.kinds, self.limits, on_scope_done, self.stop)
+        collection = collect(self.kinds, self.limits, on_scope_done, self.stop, self.shard)
         plan = make_plan(collection.resources, self.settings.policy, self.settings.tags, now)
         for decision in plan.decisions:
             for warning in decision.warnings:
@@ -100,6 +103,10 @@ class SweepService:
             return plan, collection, brake
         return plan, collection, None
 
+    def scope_count(self) -> int:
+        """How many (kind, scope) collectors a sweep of this service runs."""
+        return len(_pairs(self.kinds, self.shard))
+
     def run(self, now: datetime, dry_run: bool) -> SweepReport:
         """One full sweep. ``now`` is the sweep's single clock reading.
 
@@ -107,7 +114,7 @@ class SweepService:
         the sweep is recorded in ``metrics`` either way.
         """
         with self._sweep(dry_run) as sweep:
-            sweep.start()
+            sweep.start(**({"shard": str(self.shard)} if self.shard else {}))
             sweep.recover()
             plan, collection, brake = self.plan(now)
             report = sweep.finish(plan, collection, brake, [])
@@ -232,14 +239,15 @@ def collect(
     limits: WorkerLimits,
     on_scope_done: ScopeDone | None = None,
     stop: StopFlag | None = None,
+    shard: Shard | None = None,
 ) -> Collection:
     """Run every kind's collector in every scope concurrently; failures are kept, not raised.
 
     ``on_scope_done(kind_key, scope)`` is called as each (kind, scope) finishes (progress).
     Once ``stop`` is requested no further collector starts; the scopes left out are
-    collect errors.
+    collect errors. With ``shard``, only the scopes that shard owns are collected.
     """
-    pairs = [(kind, scope) for kind in kinds for scope in kind.scopes()]
+    pairs = _pairs(kinds, shard)
     jobs = [
         Job(account_of(kind.provider, scope), partial(_collect_one, kind, scope, on_scope_done))
         for kind, scope in pairs
@@ -270,6 +278,16 @@ def collect(
                 scope,
             )
     return Collection(tuple(resources), tuple(errors), skipped)
+
+
+def _pairs(kinds: Sequence[ResourceKind], shard: Shard | None) -> list[tuple[ResourceKind, Scope]]:
+    """Every (kind, scope) to collect: all of them, or the ones ``shard`` owns."""
+    return [
+        (kind, scope)
+        for kind in kinds
+        for scope in kind.scopes()
+        if shard is None or shard.owns(kind.provider, scope)
+    ]
 
 
 def _collect_one(kind: ResourceKind, scope: Scope, on_done: ScopeDone | None) -> Collected:
