@@ -191,6 +191,58 @@ class AwsAccount(_Section):
         return value
 
 
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_OU_ID = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]+(/[\w+=,.@-]+)*$")
+
+
+class AwsOrganization(_Section):
+    """Sweep the active accounts of an AWS organization, found with the Organizations API.
+
+    The ambient credentials must be allowed to read the organization (its management
+    account, or a delegated administrator). Organizational units nest: naming an OU
+    includes (or excludes) every account in it and in every OU below it; exclusion wins.
+    """
+
+    role_name: str = "reaper"
+    """Assumed in every account found: ``arn:aws:iam::<id>:role/<role_name>``."""
+    include_ous: tuple[str, ...] = Field(default=(), strict=False)
+    """Root or OU ids (``r-ab12``, ``ou-ab12-cd34ef56``) whose subtrees are swept; empty:
+    the whole organization."""
+    exclude_accounts: tuple[str, ...] = Field(default=(), strict=False)
+    """12-digit account ids never swept."""
+    exclude_ous: tuple[str, ...] = Field(default=(), strict=False)
+    """OU ids whose subtrees are never swept."""
+    rediscover_after: Duration = timedelta(hours=1)
+    """A long-running daemon lists the organization again after this long."""
+
+    @field_validator("role_name")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if len(value) > 512 or not _ROLE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an IAM role name (or path/name)")
+        return value
+
+    @field_validator("include_ous", "exclude_ous")
+    @classmethod
+    def _ous(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [ou for ou in value if not _OU_ID.fullmatch(ou)]
+        if bad:
+            raise ValueError(
+                f"not organization root or OU ids (r-ab12, ou-ab12-cd34ef56): "
+                f"{', '.join(map(repr, bad))}"
+            )
+        return value
+
+    @field_validator("exclude_accounts")
+    @classmethod
+    def _ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if not _ACCOUNT_ID.fullmatch(a)]
+        if bad:
+            raise ValueError(f"not 12-digit account ids: {', '.join(map(repr, bad))}")
+        return value
+
+
 class AwsSettings(ProviderSection):
     """Where and what to sweep in AWS. Credentials come from the standard AWS environment."""
 
@@ -199,6 +251,9 @@ class AwsSettings(ProviderSection):
 
     # strict=False only so YAML lists are accepted as tuples; items stay strict.
     accounts: tuple[AwsAccount, ...] = Field(default=(AwsAccount(name="default"),), strict=False)
+    """Accounts named by hand. With ``organization`` and no ``accounts``, none: only the
+    organization's; with both, the two lists merged (an account named here wins)."""
+    organization: AwsOrganization | None = None
     regions: tuple[str, ...] = Field(min_length=1, strict=False)
     # Clusters are opt-in: a config written before they existed must not start deleting them.
     kinds: tuple[str, ...] = Field(default=("ec2_instance",), strict=False)
@@ -220,16 +275,32 @@ class AwsSettings(ProviderSection):
     @field_validator("accounts")
     @classmethod
     def _unique_accounts(cls, value: tuple[AwsAccount, ...]) -> tuple[AwsAccount, ...]:
-        if not value:
-            raise ValueError("at least one account is needed")
         names = [a.name for a in value]
         if len(set(names)) != len(names):
             raise ValueError("account names must be unique")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_default_account_with_an_organization(cls, data: Any) -> Any:
+        # Not the ambient "default": that is usually the management account itself.
+        if isinstance(data, dict) and data.get("organization") is not None:
+            return {"accounts": (), **data}
+        return data
+
+    @model_validator(mode="after")
+    def _some_accounts(self) -> AwsSettings:
+        if not self.accounts and self.organization is None:
+            raise ValueError("at least one account is needed (accounts, or organization)")
+        return self
+
     def describe(self) -> str:
+        org = ""
+        if self.organization is not None:
+            ous = ",".join(self.organization.include_ous) or "all"
+            org = f"organization={ous}/role:{self.organization.role_name} "
         return (
-            f"accounts={','.join(a.name for a in self.accounts)} "
+            f"accounts={','.join(a.name for a in self.accounts)} {org}"
             f"regions={','.join(self.regions)} {super().describe()}"
         )
 
