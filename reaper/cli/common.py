@@ -25,6 +25,7 @@ from reaper.notify import WebhookNotifier
 from reaper.providers.catalog import build_kinds
 from reaper.report import FORMATS
 from reaper.results import ExitCode
+from reaper.shards import Shard
 
 log = logging.getLogger("reaper")
 
@@ -113,8 +114,10 @@ def make_service(
     metrics: Metrics | None = None,
     *,
     notify: bool = True,
+    shard: Shard | None = None,
 ) -> SweepService:
-    """The sweep service of a command: the configured kinds, audit log and notifier.
+    """The sweep service of a command: the configured kinds, audit log and notifier;
+    with ``shard``, sweeping only that shard's scopes.
 
     Raises ReaperError (ConfigError for config problems) when a part cannot be set up.
     """
@@ -129,6 +132,7 @@ def make_service(
         notifier=notifier,
         metrics=metrics,
         config_sha256=digest,
+        shard=shard,
     )
 
 

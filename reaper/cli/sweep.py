@@ -24,12 +24,14 @@ from reaper.cli.common import (
     output_options,
     startup,
 )
+from reaper.cli.shard import resolve_shard, shard_option
 from reaper.config import Settings, describe_settings
 from reaper.pinned import PlanRefused, read_pinned
 from reaper.progress import Progress
 from reaper.pushgateway import push_sweep_metrics
 from reaper.report import render, render_sweep
 from reaper.results import ExitCode, SweepReport
+from reaper.shards import Shard
 
 log = logging.getLogger("reaper")
 
@@ -45,13 +47,15 @@ def validate(config_path: str) -> None:
 @click.command()
 @config_option
 @output_options
-def plan(config_path: str, fmt: str, output: str | None) -> None:
+@shard_option
+def plan(config_path: str, fmt: str, output: str | None, shard_text: str | None) -> None:
     """Collect and decide; never changes anything."""
     settings, digest = load(config_path)
-    startup("plan", config_path, settings, dry_run=True)
-    service = guard(lambda: make_service(settings, digest, notify=False))
+    shard, settings = resolve_shard(shard_text, settings)
+    startup("plan", config_path, settings, dry_run=True, extra=_shard_field(shard))
+    service = guard(lambda: make_service(settings, digest, notify=False, shard=shard))
     now = datetime.now(UTC)
-    with Progress(sum(len(k.scopes()) for k in service.kinds)) as progress:
+    with Progress(guard(service.scope_count)) as progress:
         result, collection, brake = service.plan(now, on_scope_done=progress.callback)
     text = render(
         "json" if output and output.endswith(".json") else fmt,
@@ -72,14 +76,22 @@ def plan(config_path: str, fmt: str, output: str | None) -> None:
 @config_option
 @output_options
 @click.option("--apply", is_flag=True, help="Act for real (the config's dry_run is ignored).")
-def run(config_path: str, fmt: str, output: str | None, apply: bool) -> None:
-    """One sweep, the CronJob mode: collect, decide, act (dry-run unless --apply)."""
+@shard_option
+def run(
+    config_path: str, fmt: str, output: str | None, apply: bool, shard_text: str | None
+) -> None:
+    """One sweep, the CronJob mode: collect, decide, act (dry-run unless --apply).
+
+    With --shard I/N (or in an Indexed Job), only shard I's scopes, with its own audit
+    chain and metrics group; the brake's limits apply to the shard.
+    """
     settings, digest = load(config_path)
+    shard, settings = resolve_shard(shard_text, settings)
     _check_stdout(settings, fmt, output)
     dry_run = settings.dry_run and not apply
-    startup("run", config_path, settings, dry_run)
+    startup("run", config_path, settings, dry_run, extra=_shard_field(shard))
     metrics = new_metrics()
-    service = guard(lambda: make_service(settings, digest, metrics))
+    service = guard(lambda: make_service(settings, digest, metrics, shard=shard))
     report: SweepReport | None = None
     try:
         report = guard(lambda: service.run(datetime.now(UTC), dry_run))
@@ -159,6 +171,10 @@ def release(config_path: str, target: str) -> None:
         exit_with(ExitCode.PARTIAL_FAILURE)
     click.echo(f"{target}: {outcome.result} {outcome.message}".rstrip())
     exit_with(ExitCode.OK if outcome.result.ok else ExitCode.PARTIAL_FAILURE)
+
+
+def _shard_field(shard: Shard | None) -> str:
+    return f"shard={shard}" if shard is not None else ""
 
 
 def _check_stdout(settings: Settings, fmt: str, output: str | None) -> None:

@@ -51,15 +51,22 @@ class SandboxOrganization:
 
     def session_in(self, account_id: str, role_name: str = "reaper") -> boto3.Session:
         """Credentials of ``account_id``, by assuming the role reaper assumes there."""
-        sts = self.session.client("sts", region_name="us-east-1", endpoint_url=self.endpoint_url)
-        role = f"arn:aws:iam::{account_id}:role/{role_name}"
-        c = sts.assume_role(RoleArn=role, RoleSessionName="sandbox")["Credentials"]
-        return boto3.Session(
-            aws_access_key_id=c["AccessKeyId"],
-            aws_secret_access_key=c["SecretAccessKey"],
-            aws_session_token=c["SessionToken"],
-            region_name="us-east-1",
-        )
+        return assumed_session(self.session, self.endpoint_url, account_id, role_name)
+
+
+def assumed_session(
+    session: boto3.Session, endpoint_url: str, account_id: str, role_name: str = "reaper"
+) -> boto3.Session:
+    """Credentials of any account of the sandbox, by assuming a role there."""
+    sts = session.client("sts", region_name="us-east-1", endpoint_url=endpoint_url)
+    role = f"arn:aws:iam::{account_id}:role/{role_name}"
+    c = sts.assume_role(RoleArn=role, RoleSessionName="sandbox")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+        region_name="us-east-1",
+    )
 
 
 def launch_aged(

@@ -1,0 +1,198 @@
+"""Sharded sweeps as Kubernetes runs them: N real ``reaper run --shard i/N`` processes side by
+side over one moto estate, no coordinator.
+
+Checked against moto and the shards' own audit trails, not the shards' reports: every
+expired pipeline instance is deleted by exactly one shard, the trails are disjoint and
+together cover the estate, each trail verifies on its own, and a shard more moves the
+scopes rendezvous hashing predicts (about 1/(N+1) of them), only to the new shard.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
+from click.testing import CliRunner
+
+from reaper.cli import cli
+from reaper.model import Scope
+from reaper.sandbox.moto_server import MotoServer
+from reaper.sandbox.organization import assumed_session, launch_aged, live_ids
+from reaper.shards import assign, scope_key
+
+ACCOUNTS = {f"acct-{n:02d}": f"{100000000000 + n}" for n in range(8)}
+REGIONS = ("us-east-1", "eu-west-1", "us-west-2")
+PIPELINE = {"reaper-pipeline": "gitlab-ci-7", "reaper-owner": "team-ci"}
+KEYS = [scope_key("aws", Scope(a, r)) for a in ACCOUNTS for r in REGIONS]
+
+
+@pytest.fixture
+def estate(sandbox: MotoServer, aws_session: boto3.Session) -> dict[str, set[str]]:
+    """Per scope key: the ids of its two expired instances (each scope also has a fresh one)."""
+    now = datetime.now(UTC)
+    expired: dict[str, set[str]] = {}
+    for name, account_id in ACCOUNTS.items():
+        session = assumed_session(aws_session, sandbox.endpoint_url, account_id)
+        for region in REGIONS:
+            ages = [timedelta(days=2), timedelta(days=3), timedelta(hours=1)]
+            ids = launch_aged(sandbox, session, account_id, region, ages, PIPELINE, now)
+            expired[scope_key("aws", Scope(name, region))] = set(ids[:2])
+    return expired
+
+
+def write_config(tmp_path: Path) -> Path:
+    config = {
+        "dry_run": True,
+        "providers": {
+            "aws": {
+                "accounts": [
+                    {"name": name, "role_arn": f"arn:aws:iam::{account_id}:role/reaper"}
+                    for name, account_id in ACCOUNTS.items()
+                ],
+                "regions": list(REGIONS),
+                "max_workers": 4,
+            }
+        },
+        "policy": {"grace_period": "0s", "kinds": {"ec2_instance": {"ttl": "12h"}}},
+        # Per shard (no shard of these has more than 20 scopes, 40 deletes).
+        "safety": {"max_actions_per_sweep": 40, "max_fraction": 0.7},
+        "audit": {"path": str(tmp_path / "audit.jsonl")},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def run_shards(
+    endpoint: str, command: str, config: Path, count: int, extra: Sequence[str], out: Path
+) -> list[Path]:
+    """``reaper COMMAND --shard i/count`` for every i at once; the JSON each wrote."""
+    outputs = [out / f"{command}-{i}-of-{count}.json" for i in range(count)]
+    processes = [
+        subprocess.Popen(
+            [
+                *reaper_command(),
+                command,
+                "-c",
+                str(config),
+                "--shard",
+                f"{i}/{count}",
+                "--format",
+                "json",
+                "-o",
+                str(outputs[i]),
+                *extra,
+            ],
+            env=sandbox_env(endpoint),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(count)
+    ]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        assert process.returncode == 0, explain(result)
+    return outputs
+
+
+def scopes_of(plan: Path) -> set[str]:
+    document = json.loads(plan.read_text(encoding="utf-8"))
+    return {
+        scope_key(d["provider"], Scope(d["account"], d["region"])) for d in document["decisions"]
+    }
+
+
+def acted_on(trail: Path) -> list[str]:
+    """Ids of the resources a trail records a done delete for."""
+    records = [json.loads(line) for line in trail.read_text(encoding="utf-8").splitlines()]
+    return [
+        r["resource"]["id"]
+        for r in records
+        if r["event"] == "outcome" and r["action"] == "delete" and r["result"] == "done"
+    ]
+
+
+def test_shards_split_the_estate_and_a_new_shard_takes_only_its_share(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    estate: dict[str, set[str]],
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path)
+    # Three shards plan; then four shards act.
+    plans = run_shards(sandbox.endpoint_url, "plan", config, 3, [], tmp_path)
+    runs = run_shards(sandbox.endpoint_url, "run", config, 4, ["--apply"], tmp_path)
+
+    before = {key: i for i, plan in enumerate(plans) for key in scopes_of(plan)}
+    after = {key: i for i, run in enumerate(runs) for key in scopes_of(run)}
+    assert sorted(before) == sorted(after) == sorted(KEYS), "every scope swept exactly once"
+    assert sum(len(scopes_of(p)) for p in plans) == len(KEYS)
+    assert before == assign(KEYS, 3)
+    assert after == assign(KEYS, 4)
+    moved = {key for key in KEYS if before[key] != after[key]}
+    assert {after[key] for key in moved} == {3}, "scopes moved only to the new shard"
+    fraction, expected = len(moved) / len(KEYS), 1 / 4
+    assert abs(fraction - expected) <= 3 * (expected * (1 - expected) / len(KEYS)) ** 0.5
+
+    # Each shard kept its own chain; the chains are disjoint and cover the estate.
+    trails = [tmp_path / f"audit.shard-{i}.jsonl" for i in range(4)]
+    assert not (tmp_path / "audit.jsonl").exists()
+    deleted = [acted_on(trail) for trail in trails]
+    everything = [i for ids in deleted for i in ids]
+    assert len(everything) == len(set(everything)), "a resource was acted on by two shards"
+    assert set(everything) == set().union(*estate.values())
+    for i, ids in enumerate(deleted):
+        owned = {key for key, shard in after.items() if shard == i}
+        assert set(ids) == set().union(*(estate[key] for key in owned))
+    for trail in trails:
+        verify = CliRunner().invoke(cli, ["audit", "verify", str(trail)])
+        assert verify.exit_code == 0, verify.output
+        assert verify.output.startswith("ok: ")
+        start = json.loads(trail.read_text(encoding="utf-8").splitlines()[0])
+        assert start["event"] == "sweep-start"
+        assert start["shard"] == f"{trails.index(trail)}/4"
+
+    # And moto agrees: no expired instance is left anywhere, every fresh one is.
+    for name, account_id in ACCOUNTS.items():
+        session = assumed_session(aws_session, sandbox.endpoint_url, account_id)
+        for region in REGIONS:
+            alive = live_ids(session, sandbox.endpoint_url, region)
+            assert len(alive) == 1
+            assert alive.isdisjoint(estate[scope_key("aws", Scope(name, region))])
+
+    # One report of the four runs, in every format; the JSON one is a plan of the whole.
+    merged = tmp_path / "merged.json"
+    report = subprocess.run(
+        [*reaper_command(), "report", *map(str, runs), "-o", str(merged)],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        env=sandbox_env(None),
+        check=False,
+    )
+    assert report.returncode == 0, explain(report)
+    document: dict[str, Any] = json.loads(merged.read_text(encoding="utf-8"))
+    assert document["summary"]["resources"] == 3 * len(KEYS)
+    assert document["summary"]["actions"]["delete"] == 2 * len(KEYS)
+    assert document["summary"]["population"] == {"aws:ec2_instance": 3 * len(KEYS)}
+    assert {d["result"] for d in document["decisions"] if d["action"] == "delete"} == {"done"}
+    for fmt, marker in (("markdown", "48 delete"), ("html", "<!doctype html>")):
+        rendered = CliRunner().invoke(cli, ["report", *map(str, runs), "--format", fmt])
+        assert rendered.exit_code == 0, rendered.output
+        assert marker in rendered.stdout
+        assert "Brake" not in rendered.stdout
+
+    # Plans of one shard layout and another overlap: merging them is refused.
+    overlap = CliRunner().invoke(cli, ["report", str(plans[0]), *map(str, runs)])
+    assert overlap.exit_code == 2
+    assert "the plans overlap" in overlap.stderr
