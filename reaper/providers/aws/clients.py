@@ -190,14 +190,18 @@ class AwsClients:
             return self._key_locks.setdefault(key, threading.Lock())
 
     def _new_client(self, session: boto3.Session, service: str, region: str) -> Any:
+        # One at a time per service: botocore's loader caches a parsed model only after
+        # parsing it, so clients created together would each parse it (EC2's is 28 MB of
+        # objects and half a second). Building a client is CPU only, so little is lost.
         token = _SHARE_CLASSES.set(True)
         try:
-            client = session.client(
-                service,  # type: ignore[call-overload]
-                region_name=region,
-                endpoint_url=self._endpoint_url,
-                config=self._config,
-            )
+            with self._key_lock(("create", service)):
+                client = session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                )
         finally:
             _SHARE_CLASSES.reset(token)
         self._instrument(client)
