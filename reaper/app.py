@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from reaper.actuator import Actuator, StopFlag
 from reaper.audit import AuditLog, dangling_intents
+from reaper.brake_sync import BrakeSync
 from reaper.config import Settings
 from reaper.errors import AuditError, NotStarted, ReaperError, SafetyLimitExceeded
 from reaper.model import (
@@ -59,7 +60,8 @@ class SweepService:
     again every time (a ``reaper release`` between two daemon sweeps continues the chain
     instead of forking it). ``stop`` is the daemon's flag: once requested, no further
     collector starts and no further action group is begun. ``label`` prefixes the summary
-    line (``job=default``). ``shard``: collect only the scopes this shard owns (None: all).
+    line (``job=default``). ``shard``: collect only the scopes this shard owns (None: all);
+    ``brake_sync``: agree on the brake with the other shards before acting (the global brake).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class SweepService:
         config_sha256: str = "",
         label: str = "",
         shard: Shard | None = None,
+        brake_sync: BrakeSync | None = None,
     ) -> None:
         self.settings = settings
         self.kinds = tuple(kinds)
@@ -84,6 +87,7 @@ class SweepService:
         self.config_sha256 = config_sha256
         self.label = label
         self.shard = shard
+        self.brake_sync = brake_sync
         self.limits = WorkerLimits.of(settings)
 
     # -- the three things reaper does ------------------------------------------------
@@ -117,6 +121,8 @@ class SweepService:
             sweep.start(**({"shard": str(self.shard)} if self.shard else {}))
             sweep.recover()
             plan, collection, brake = self.plan(now)
+            if self.brake_sync is not None:
+                brake = self.brake_sync.agree(plan, brake)
             report = sweep.finish(plan, collection, brake, [])
         self._log_summary(report)
         return report

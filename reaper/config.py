@@ -425,6 +425,42 @@ class PolicySettings(_Section):
         return self.default_ttl
 
 
+class GlobalBrakeSettings(_Section):
+    """One brake for all the shards of a sharded sweep, without a coordinator.
+
+    Every shard publishes its planned counts to a shared store, waits until all N have,
+    and acts only when their sum is within ``safety``'s limits; every shard computes the
+    same verdict from the same N records. Exactly one store: ``directory`` (a volume
+    every shard mounts) or ``s3_bucket``.
+    """
+
+    directory: str | None = None
+    """A directory shared by every shard (a ReadWriteMany volume)."""
+    s3_bucket: str | None = None
+    """An S3 bucket; records are written create-only under ``s3_prefix``."""
+    s3_prefix: str = "reaper-brake"
+    wait: Duration = timedelta(minutes=5)
+    """How long a shard waits for the others; past it nobody acts (fail closed)."""
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and not _S3_BUCKET.fullmatch(value):
+            raise ValueError(f"{value!r} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+        return value
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _bucket_prefix(value)
+
+    @model_validator(mode="after")
+    def _one_store(self) -> GlobalBrakeSettings:
+        if (self.directory is None) == (self.s3_bucket is None):
+            raise ValueError("give exactly one of directory or s3_bucket")
+        return self
+
+
 class SafetySettings(_Section):
     """The blast-radius brake, checked before the first action of a sweep."""
 
@@ -437,6 +473,8 @@ class SafetySettings(_Section):
     of a small population can rightly be due."""
     plan_max_age: Duration = timedelta(hours=1)
     """``reaper apply`` refuses a pinned plan older than this."""
+    global_brake: GlobalBrakeSettings | None = None
+    """Sharded sweeps: the limits above for the sum of all shards (null: for each shard)."""
 
 
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from reaper import __version__
 from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
+from reaper.brake_sync import BrakeSync
 from reaper.config import Settings, describe_settings, load_settings
 from reaper.errors import ConfigError, ReaperError
 from reaper.metrics import Metrics
@@ -115,6 +116,7 @@ def make_service(
     *,
     notify: bool = True,
     shard: Shard | None = None,
+    brake_sync: BrakeSync | None = None,
 ) -> SweepService:
     """The sweep service of a command: the configured kinds, audit log and notifier;
     with ``shard``, sweeping only that shard's scopes.
@@ -133,6 +135,7 @@ def make_service(
         metrics=metrics,
         config_sha256=digest,
         shard=shard,
+        brake_sync=brake_sync,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from reaper.brake_sync import GROUP_ENV, BrakeSync, build_brake_sync
 from reaper.cli.common import fail_config
 from reaper.config import Settings
 from reaper.errors import ConfigError
@@ -46,4 +47,14 @@ def resolve_shard(text: str | None, settings: Settings) -> tuple[Shard | None, S
     return shard, shard_settings(settings, shard)
 
 
-__all__ = ["resolve_shard", "shard_option"]
+def global_brake(settings: Settings, shard: Shard | None) -> BrakeSync | None:
+    """The global brake of a sharded run (``safety.global_brake``), or None.
+
+    The sweep group every shard of one run shares comes from ``REAPER_SWEEP_GROUP``.
+    Raises ConfigError when it is needed and missing.
+    """
+    group = os.environ.get(GROUP_ENV)
+    return build_brake_sync(settings.safety.global_brake, settings.safety, shard, group)
+
+
+__all__ = ["global_brake", "resolve_shard", "shard_option"]

@@ -24,7 +24,7 @@ from reaper.cli.common import (
     output_options,
     startup,
 )
-from reaper.cli.shard import resolve_shard, shard_option
+from reaper.cli.shard import global_brake, resolve_shard, shard_option
 from reaper.config import Settings, describe_settings
 from reaper.pinned import PlanRefused, read_pinned
 from reaper.progress import Progress
@@ -91,7 +91,10 @@ def run(
     dry_run = settings.dry_run and not apply
     startup("run", config_path, settings, dry_run, extra=_shard_field(shard))
     metrics = new_metrics()
-    service = guard(lambda: make_service(settings, digest, metrics, shard=shard))
+    brake_sync = guard(lambda: global_brake(settings, shard))
+    service = guard(
+        lambda: make_service(settings, digest, metrics, shard=shard, brake_sync=brake_sync)
+    )
     report: SweepReport | None = None
     try:
         report = guard(lambda: service.run(datetime.now(UTC), dry_run))

@@ -196,3 +196,93 @@ def test_shards_split_the_estate_and_a_new_shard_takes_only_its_share(
     overlap = CliRunner().invoke(cli, ["report", str(plans[0]), *map(str, runs)])
     assert overlap.exit_code == 2
     assert "the plans overlap" in overlap.stderr
+
+
+SMALL = {f"brake-{n}": f"{200000000000 + n}" for n in range(4)}
+SMALL_REGIONS = ("us-east-1", "eu-west-1")
+
+
+def brake_config(tmp_path: Path, max_actions: int) -> Path:
+    config = {
+        "dry_run": False,
+        "providers": {
+            "aws": {
+                "accounts": [
+                    {"name": name, "role_arn": f"arn:aws:iam::{account_id}:role/reaper"}
+                    for name, account_id in SMALL.items()
+                ],
+                "regions": list(SMALL_REGIONS),
+            }
+        },
+        "policy": {"grace_period": "0s", "kinds": {"ec2_instance": {"ttl": "12h"}}},
+        "safety": {
+            "max_actions_per_sweep": max_actions,
+            "max_fraction": 1.0,
+            "global_brake": {"directory": str(tmp_path / "brake"), "wait": "60s"},
+        },
+        "audit": {"path": str(tmp_path / "audit.jsonl")},
+    }
+    path = tmp_path / f"config-{max_actions}.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def run_group(endpoint: str, config: Path, group: str, count: int) -> list[int]:
+    env = {**sandbox_env(endpoint), "REAPER_SWEEP_GROUP": group, "REAPER_SHARDS": str(count)}
+    processes = [
+        subprocess.Popen(
+            [*reaper_command(), "run", "-c", str(config)],
+            env={**env, "JOB_COMPLETION_INDEX": str(i)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(count)
+    ]
+    codes = []
+    for process in processes:
+        process.communicate(timeout=CLI_TIMEOUT)
+        codes.append(process.returncode)
+    return codes
+
+
+def test_the_global_brake_stops_every_shard_when_their_sum_is_over_the_limit(
+    sandbox: MotoServer, aws_session: boto3.Session, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    expired: set[str] = set()
+    sessions = {}
+    for account_id in SMALL.values():
+        sessions[account_id] = assumed_session(aws_session, sandbox.endpoint_url, account_id)
+        for region in SMALL_REGIONS:
+            ids = launch_aged(
+                sandbox,
+                sessions[account_id],
+                account_id,
+                region,
+                [timedelta(days=2)],
+                PIPELINE,
+                now,
+            )
+            expired.update(ids)
+    owners = assign([scope_key("aws", Scope(a, r)) for a in SMALL for r in SMALL_REGIONS], 2)
+    biggest = max(list(owners.values()).count(i) for i in range(2))
+
+    def alive() -> set[str]:
+        return set().union(
+            *(
+                live_ids(sessions[a], sandbox.endpoint_url, r)
+                for a in SMALL.values()
+                for r in SMALL_REGIONS
+            )
+        )
+
+    # Each shard's own share (at most `biggest`) is within the limit; all 8 together are not.
+    assert biggest < len(expired)
+    codes = run_group(sandbox.endpoint_url, brake_config(tmp_path, biggest), "job-a", 2)
+    assert codes == [3, 3]
+    assert alive() == expired, "a shard acted although the sum was over the limit"
+    # Within the limit together: both act.
+    codes = run_group(sandbox.endpoint_url, brake_config(tmp_path, len(expired)), "job-b", 2)
+    assert codes == [0, 0]
+    assert alive() == set()
