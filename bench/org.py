@@ -324,6 +324,12 @@ def report(runs: Sequence[Run], estate: OrgEstate, opts: Options, figures: Figur
             )
 
 
+def _load() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_options(argv)
     os.environ.update(sandbox_environ(os.environ))
@@ -333,7 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"accounts x {len(regions)} regions = {opts.accounts * len(regions)} scopes, "
         f"{opts.busy_share:.0%} busy with {opts.min_instances}-{opts.max_instances} "
         f"instances; {opts.latency:g} s latency; EC2 throttle {opts.throttle_rate:g}/s, "
-        f"burst {opts.throttle_burst}, per account and region; {os.cpu_count()} CPU(s)"
+        f"burst {opts.throttle_burst}, per account and region; {os.cpu_count()} CPU(s), "
+        f"load average {_load()}"
     )
     figures = Figures()
     runs: list[Run] = []
@@ -370,10 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run = measure(proxy, server.pid, estate, tmp, shards, workers)
                     say(
                         f"  {shards} shard(s) x {workers} workers: {run.wall:.1f} s, "
-                        f"{run.requests} requests, exits {list(run.exit_codes)}"
+                        f"{run.requests} requests, exits {list(run.exit_codes)}; "
+                        f"load average {_load()}"
                     )
                     runs.append(run)
     report(runs, estate, opts, figures)
+    say(f"  load average at the end {_load()}: other work on the machine skews wall times")
     say("\n== summary ==")
     say(figures.render())
     failed = [r for r in runs if r.failed_scopes or any(c != 0 for c in r.exit_codes)]
