@@ -129,23 +129,23 @@ def test_shards_split_the_estate_and_a_new_shard_takes_only_its_share(
     tmp_path: Path,
 ) -> None:
     config = write_config(tmp_path)
-    # Three shards plan; then four shards act.
-    plans = run_shards(sandbox.endpoint_url, "plan", config, 3, [], tmp_path)
-    runs = run_shards(sandbox.endpoint_url, "run", config, 4, ["--apply"], tmp_path)
+    # Two shards plan; then three shards act.
+    plans = run_shards(sandbox.endpoint_url, "plan", config, 2, [], tmp_path)
+    runs = run_shards(sandbox.endpoint_url, "run", config, 3, ["--apply"], tmp_path)
 
     before = {key: i for i, plan in enumerate(plans) for key in scopes_of(plan)}
     after = {key: i for i, run in enumerate(runs) for key in scopes_of(run)}
     assert sorted(before) == sorted(after) == sorted(KEYS), "every scope swept exactly once"
     assert sum(len(scopes_of(p)) for p in plans) == len(KEYS)
-    assert before == assign(KEYS, 3)
-    assert after == assign(KEYS, 4)
+    assert before == assign(KEYS, 2)
+    assert after == assign(KEYS, 3)
     moved = {key for key in KEYS if before[key] != after[key]}
-    assert {after[key] for key in moved} == {3}, "scopes moved only to the new shard"
-    fraction, expected = len(moved) / len(KEYS), 1 / 4
+    assert {after[key] for key in moved} == {2}, "scopes moved only to the new shard"
+    fraction, expected = len(moved) / len(KEYS), 1 / 3
     assert abs(fraction - expected) <= 3 * (expected * (1 - expected) / len(KEYS)) ** 0.5
 
     # Each shard kept its own chain; the chains are disjoint and cover the estate.
-    trails = [tmp_path / f"audit.shard-{i}.jsonl" for i in range(4)]
+    trails = [tmp_path / f"audit.shard-{i}.jsonl" for i in range(3)]
     assert not (tmp_path / "audit.jsonl").exists()
     deleted = [acted_on(trail) for trail in trails]
     everything = [i for ids in deleted for i in ids]
@@ -160,7 +160,7 @@ def test_shards_split_the_estate_and_a_new_shard_takes_only_its_share(
         assert verify.output.startswith("ok: ")
         start = json.loads(trail.read_text(encoding="utf-8").splitlines()[0])
         assert start["event"] == "sweep-start"
-        assert start["shard"] == f"{trails.index(trail)}/4"
+        assert start["shard"] == f"{trails.index(trail)}/3"
 
     # And moto agrees: no expired instance is left anywhere, every fresh one is.
     for name, account_id in ACCOUNTS.items():
@@ -170,7 +170,7 @@ def test_shards_split_the_estate_and_a_new_shard_takes_only_its_share(
             assert len(alive) == 1
             assert alive.isdisjoint(estate[scope_key("aws", Scope(name, region))])
 
-    # One report of the four runs, in every format; the JSON one is a plan of the whole.
+    # One report of the three runs, in every format; the JSON one is a plan of the whole.
     merged = tmp_path / "merged.json"
     report = subprocess.run(
         [*reaper_command(), "report", *map(str, runs), "-o", str(merged)],
