@@ -24,6 +24,8 @@ LIST_CLUSTERS: OpKey = ("eks", "ListClusters")
 DESCRIBE_CLUSTER: OpKey = ("eks", "DescribeCluster")
 LIST_NODEGROUPS: OpKey = ("eks", "ListNodegroups")
 LIST_PROFILES: OpKey = ("eks", "ListFargateProfiles")
+DESCRIBE_NODEGROUP: OpKey = ("eks", "DescribeNodegroup")
+DESCRIBE_PROFILE: OpKey = ("eks", "DescribeFargateProfile")
 DELETE_NODEGROUP: OpKey = ("eks", "DeleteNodegroup")
 DELETE_PROFILE: OpKey = ("eks", "DeleteFargateProfile")
 DELETE_CLUSTER: OpKey = ("eks", "DeleteCluster")
@@ -56,7 +58,12 @@ def collect_minimum(ec2: Sequence[Ec2Region], eks: Sequence[EksRegion] | None) -
 def action_minimum(
     ec2: Sequence[Ec2Region], eks: Sequence[EksRegion] | None, accounts: int = 1
 ) -> Counter[OpKey]:
-    """Requests to delete what expired, and to learn who reaper acts as (per account)."""
+    """Requests to delete what expired, and to learn who reaper acts as (per account).
+
+    A cluster's dependants are each described once before anything of the cluster is
+    deleted: a node group or Fargate profile with the protect tag keeps its cluster, and
+    their tags are only in their own descriptions.
+    """
     need: Counter[OpKey] = Counter()
     for region in ec2:
         if region.expired:
@@ -65,6 +72,8 @@ def action_minimum(
         for cluster in cluster_region.expired:
             need[LIST_NODEGROUPS] += 1
             need[LIST_PROFILES] += 1
+            need[DESCRIBE_NODEGROUP] += cluster.nodegroups
+            need[DESCRIBE_PROFILE] += cluster.fargate_profiles
             need[DELETE_NODEGROUP] += cluster.nodegroups
             need[DELETE_PROFILE] += cluster.fargate_profiles
             need[DELETE_CLUSTER] += 1
@@ -144,8 +153,9 @@ def action_chains(
 
     Clusters (delete order 40) go before instances (50); within a level, regions run
     concurrently. Who reaper acts as (GetCallerIdentity) is asked once, before the first
-    action. A cluster's delete is: list node groups, list Fargate profiles, delete each of
-    them, delete the cluster; the kind works on ``eks_workers`` clusters at a time.
+    action. A cluster's delete is: list node groups, list Fargate profiles, describe each
+    of them (the protect tag), delete each of them, delete the cluster; the kind works on
+    ``eks_workers`` clusters at a time.
     """
     levels: list[Chain] = []
     eks_chains = []
@@ -161,6 +171,8 @@ def action_chains(
                 [
                     (LIST_NODEGROUPS, rounds),
                     (LIST_PROFILES, rounds),
+                    (DESCRIBE_NODEGROUP, rounds * worst.nodegroups),
+                    (DESCRIBE_PROFILE, rounds * worst.fargate_profiles),
                     (DELETE_NODEGROUP, rounds * worst.nodegroups),
                     (DELETE_PROFILE, rounds * worst.fargate_profiles),
                     (DELETE_CLUSTER, rounds),

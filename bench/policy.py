@@ -1,5 +1,8 @@
 """Policy throughput: ``make_plan`` over many synthetic resources, on one core.
 
+Marks and quarantines carry reaper's signature, as the actuator writes them, and the plan
+verifies them: the HMAC of each resource with lifecycle tags is part of the cost.
+
 ``measure_in_child`` runs the measurement in a fresh interpreter (``python -m
 bench.policy``), so the heap a benchmark has built up before does not weigh on it.
 """
@@ -20,8 +23,11 @@ from datetime import datetime, timedelta
 from bench.children import run_module
 from reaper import lifecycle
 from reaper.config import PolicySettings, TagKeys, parse_settings
+from reaper.lifecycle import StateSigner
 from reaper.model import ImageFacts, PortRange, Resource, ResourceRef, Scope
 from reaper.policy import make_plan
+
+BENCH_KEY = b"bench-state-key-not-a-secret"
 
 _REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "ap-southeast-1")
 # Out of every 20 resources.
@@ -37,9 +43,16 @@ _PATTERN = (
 )
 
 
+def signer_for(tags: TagKeys) -> StateSigner:
+    """The signer of the synthetic resources' lifecycle tags."""
+    return StateSigner(BENCH_KEY, tags.model_dump().values())
+
+
 def synthetic_resources(n: int, now: datetime, tags: TagKeys, seed: int = 7) -> list[Resource]:
-    """``n`` EC2 instances of varied tags and ages, some on old images or exposed. Pure."""
+    """``n`` EC2 instances of varied tags and ages, some on old images or exposed, their
+    lifecycle tags signed (:func:`signer_for`). Pure."""
     rng = random.Random(seed)
+    signer = signer_for(tags)
     hour = timedelta(hours=1)
     fresh_image = ImageFacts("ami-fresh", created_at=now - 10 * 24 * hour)
     old_image = ImageFacts("ami-old", created_at=now - 200 * 24 * hour)
@@ -68,9 +81,13 @@ def synthetic_resources(n: int, now: datetime, tags: TagKeys, seed: int = 7) -> 
         elif kind == "quarantined":
             run.update(lifecycle.quarantine_tags(now - rng.uniform(1.0, 100.0) * hour, "exposed"))
         scope = Scope("ci", _REGIONS[i % len(_REGIONS)])
+        ref = ResourceRef("aws", "ec2_instance", scope, f"i-{i:017x}")
+        owned = signer.owned(run)
+        if owned:
+            run.update(signer.signed(ref, owned))
         resources.append(
             Resource(
-                ref=ResourceRef("aws", "ec2_instance", scope, f"i-{i:017x}"),
+                ref=ref,
                 name=run.get("Name", f"r{i}"),
                 created_at=now - age,
                 tags=run,
@@ -80,6 +97,7 @@ def synthetic_resources(n: int, now: datetime, tags: TagKeys, seed: int = 7) -> 
                 image=old_image if i % 50 == 3 else fresh_image,
                 public=i % 10 == 0,
                 open_to_world=ssh if i % 100 == 7 else (),
+                isolated=True if kind == "quarantined" else None,
             )
         )
     return resources
@@ -121,12 +139,13 @@ def measure(
 ) -> Throughput:
     """Time ``make_plan`` over ``n`` resources ``runs`` times (perf_counter, one core)."""
     resources = synthetic_resources(n, now, tags)
+    signer = signer_for(tags)
     seconds = []
     plan = None
     with one_core() as pinning:
         for _ in range(runs):
             start = time.perf_counter()
-            plan = make_plan(resources, policy, tags, now)
+            plan = make_plan(resources, policy, tags, now, signer)
             seconds.append(time.perf_counter() - start)
     assert plan is not None
     actions: dict[str, int] = {}

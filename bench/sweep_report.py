@@ -78,8 +78,8 @@ def report_requests(
         "DescribeSecurityGroups per region; ceil(expired/1000) TerminateInstances per region; "
         "one GetCallerIdentity per account; EKS: ceil(clusters/100) ListClusters pages and "
         "a DescribeCluster per cluster per region; per deleted cluster one ListNodegroups, "
-        "one ListFargateProfiles, a delete per node group and Fargate profile, one "
-        "DeleteCluster."
+        "one ListFargateProfiles, a describe (its protect tag) and a delete per node group "
+        "and Fargate profile, one DeleteCluster."
     )
     if any(r.total > EC2_PAGE for r in estate.ec2):
         say(

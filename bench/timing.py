@@ -29,6 +29,8 @@ from bench.minimum import (
     DESCRIBE_GROUPS,
     DESCRIBE_IMAGES,
     DESCRIBE_INSTANCES,
+    DESCRIBE_NODEGROUP,
+    DESCRIBE_PROFILE,
     EC2_PAGE,
     LIST_CLUSTERS,
     LIST_NODEGROUPS,
@@ -209,6 +211,8 @@ def time_eks(
         DESCRIBE_CLUSTER,
         LIST_NODEGROUPS,
         LIST_PROFILES,
+        DESCRIBE_NODEGROUP,
+        DESCRIBE_PROFILE,
         DELETE_NODEGROUP,
         DELETE_PROFILE,
         DELETE_CLUSTER,
@@ -221,6 +225,14 @@ def time_eks(
             (DESCRIBE_CLUSTER, partial(eks.describe_cluster, name=name)),
             (LIST_NODEGROUPS, partial(eks.list_nodegroups, clusterName=name, maxResults=100)),
             (LIST_PROFILES, partial(eks.list_fargate_profiles, clusterName=name, maxResults=100)),
+            (
+                DESCRIBE_NODEGROUP,
+                partial(eks.describe_nodegroup, clusterName=name, nodegroupName="workers"),
+            ),
+            (
+                DESCRIBE_PROFILE,
+                partial(eks.describe_fargate_profile, clusterName=name, fargateProfileName="jobs"),
+            ),
             (
                 DELETE_NODEGROUP,
                 partial(eks.delete_nodegroup, clusterName=name, nodegroupName="workers"),

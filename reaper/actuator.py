@@ -91,11 +91,13 @@ class Actuator:
         limits: WorkerLimits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         stop: StopFlag | None = None,
+        signer: lifecycle.StateSigner | None = None,
     ) -> None:
         """``tag_keys``: the configured keys, kept in the audit records with each kind's
         ``audited_tags``. ``stop``: the flag that stops the actuator between
         calls (none: it cannot be stopped). ``limits``: how many (kind, scope) groups are
-        acted on at once."""
+        acted on at once. ``signer`` signs the lifecycle tags the actuator writes; without one
+        (or without its key) marking fails rather than writing unsigned tags."""
         self._clock = clock
         self._stop = stop if stop is not None else StopFlag()
         self._kinds = {k.key(): k for k in kinds}
@@ -105,6 +107,7 @@ class Actuator:
             t for k in kinds for t in k.audited_tags
         )
         self._limits = limits or WorkerLimits()
+        self._signer = signer or lifecycle.StateSigner(None, ())
 
     def execute(self, plan: Plan, dry_run: bool) -> list[Outcome]:
         """Carry out (or, in dry-run, only record) every decision that is not keep."""
@@ -189,19 +192,17 @@ class Actuator:
         by_action: dict[Action, list[Decision]] = defaultdict(list)
         for decision in decisions:
             by_action[decision.action].append(decision)
-        unmark = by_action.get(Action.UNMARK, [])
-        if unmark:
-            keys = (*lifecycle.MARK_KEYS, *lifecycle.FAILURE_KEYS)
-            resources = [d.resource for d in unmark]
-            calls.append((unmark, partial(kind.untag, scope, resources, keys, Action.UNMARK)))
-        marks: dict[tuple[str, str], list[Decision]] = defaultdict(list)
+        unmarked = dict.fromkeys((*lifecycle.MARK_KEYS, *lifecycle.FAILURE_KEYS))
+        for decision in by_action.get(Action.UNMARK, []):
+            unmark = partial(self._retag, kind, scope, decision, unmarked, Action.UNMARK)
+            calls.append(([decision], unmark))
+        # Each resource's signature covers its own identity, so marks go one resource a call.
         for decision in by_action.get(Action.MARK, []):
             announced = str(decision.intended or Action.DELETE)
-            marks[(announced, str(decision.reasons[0]))].append(decision)
-        for (announced, reason), group in sorted(marks.items()):
-            tags = lifecycle.mark_tags(now, announced, reason)
-            resources_m = [d.resource for d in group]
-            calls.append((group, partial(kind.tag, scope, resources_m, tags, Action.MARK)))
+            mark = lifecycle.mark_tags(now, announced, str(decision.reasons[0]))
+            calls.append(
+                ([decision], partial(self._retag, kind, scope, decision, mark, Action.MARK))
+            )
         quarantine = by_action.get(Action.QUARANTINE, [])
         if quarantine:
             calls.append((quarantine, partial(kind.quarantine, scope, quarantine, now)))
@@ -255,18 +256,54 @@ class Actuator:
         outcomes: list[Outcome],
         now: datetime,
     ) -> None:
-        """Count failed attempts on the resource itself, so later sweeps back off."""
-        failed = {o.ref for o in outcomes if o.result is Result.FAILED}
-        by_count: dict[int, list[Resource]] = defaultdict(list)
+        """Count failed attempts on the resource itself, so later sweeps back off.
+
+        The count goes on top of the tags the failed action left (a quarantine may have
+        recorded the originals before it failed), else of those the plan saw.
+        """
+        failed = {o.ref: o for o in outcomes if o.result is Result.FAILED}
         for decision in decisions:
-            if decision.ref in failed:
-                by_count[decision.failures + 1].append(decision.resource)
-        for count, resources in by_count.items():
-            tags = {lifecycle.FAILURES: str(count), lifecycle.LAST_FAILURE_AT: lifecycle.epoch(now)}
+            outcome = failed.get(decision.ref)
+            if outcome is None:
+                continue
+            count = {
+                lifecycle.FAILURES: str(decision.failures + 1),
+                lifecycle.LAST_FAILURE_AT: lifecycle.epoch(now),
+            }
             try:
-                kind.tag(scope, resources, tags, Action.KEEP)
+                self._retag(kind, scope, decision, count, Action.KEEP, outcome.tags)
             except ReaperError as err:
-                log.warning("cannot record failures on %d resources: %s", len(resources), err)
+                log.warning("cannot record the failure on %s: %s", decision.ref, err)
+
+    def _retag(
+        self,
+        kind: ResourceKind,
+        scope: Scope,
+        decision: Decision,
+        updates: Mapping[str, str | None],
+        action: Action,
+        left: Mapping[str, str] | None = None,
+    ) -> list[Outcome]:
+        """Change reaper's own tags on one resource and sign the result.
+
+        Owned tags that did not verify at planning are dropped, not carried over: a
+        signature never covers what someone else wrote. ``left``: the tags an action of
+        the kind left on the resource, written and signed by reaper, to start from instead.
+        """
+        resource = decision.resource
+        if left is not None:
+            current, trusted = left, left
+        else:
+            current, trusted = resource.tags, resource.tags if decision.verified else {}
+        change = lifecycle.change_owned(self._signer, resource.ref, trusted, current, updates)
+        outcomes: list[Outcome] = []
+        if change.remove:
+            outcomes = kind.untag(scope, [resource], change.remove, action)
+            if any(o.result is Result.FAILED for o in outcomes):
+                return outcomes
+        if change.write:
+            outcomes = kind.tag(scope, [resource], change.write, action)
+        return outcomes or [Outcome(resource.ref, action, Result.DONE, "nothing to change")]
 
     def _record_dry_run(self, decisions: list[Decision]) -> list[Outcome]:
         outcomes = [Outcome(d.ref, d.action, Result.DRY_RUN, "dry run") for d in decisions]
@@ -311,8 +348,17 @@ class Actuator:
         return Outcome(decision.ref, decision.action, Result.SKIPPED, message)
 
     def sweep_record(self, event: Event, **fields: Any) -> dict[str, Any]:
-        """A sweep-level record (start, end, brake)."""
+        """A sweep-level record (start, brake)."""
         return self._writer.sweep_record(event, self._clock(), **fields)
+
+    def sweep_end_record(
+        self,
+        open_intents: Sequence[Mapping[str, Any]],
+        why: Mapping[tuple[str, ...], str],
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """The ``sweep-end`` record, carrying the intents still open and why."""
+        return self._writer.sweep_end_record(self._clock(), open_intents, why, **fields)
 
     def _record(
         self,

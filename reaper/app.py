@@ -9,20 +9,22 @@ it; none of them opens an audit log or logs a summary themselves.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from reaper.actuator import Actuator, StopFlag
-from reaper.audit import AuditLog, dangling_intents
+from reaper.audit import AuditLog
 from reaper.brake_sync import BrakeSync
 from reaper.config import Settings
-from reaper.errors import AuditError, NotStarted, ReaperError, SafetyLimitExceeded
+from reaper.errors import NotStarted, ReaperError, SafetyLimitExceeded, TrailRefused
+from reaper.lifecycle import LifecycleTagError, State, StateSigner, read_lifecycle
 from reaper.model import (
     Action,
     Collected,
@@ -30,15 +32,16 @@ from reaper.model import (
     Decision,
     Outcome,
     Plan,
+    Reason,
     Resource,
-    ResourceRef,
     Result,
     Scope,
 )
-from reaper.pinned import PinnedPlan
-from reaper.policy import check_brake, decide, make_plan
+from reaper.pinned import PinnedPlan, refuse_outside_scope
+from reaper.pipelines.facts import INVALID_TAG, PipelineStep, Prepared
+from reaper.policy import check_brake, decide, make_plan, pipeline_population
 from reaper.providers.base import ResourceKind
-from reaper.records import Event, RecordError, read_intent
+from reaper.records import Event, RecordError, Unresolved, action_key, read_intent
 from reaper.results import Collection, SweepReport
 from reaper.shards import Shard
 from reaper.workers import Job, WorkerLimits, account_of, run_jobs
@@ -62,6 +65,11 @@ class SweepService:
     collector starts and no further action group is begun. ``label`` prefixes the summary
     line (``job=default``). ``shard``: collect only the scopes this shard owns (None: all);
     ``brake_sync``: agree on the brake with the other shards before acting (the global brake).
+    ``pipelines`` runs between collecting and planning: it looks up
+    the CI runs the resources name (``reaper.pipelines.facts``); keep one for a process's
+    life so its ETags last across sweeps.
+    ``signer`` verifies and signs reaper's lifecycle tags; by default its key comes from
+    the environment variable ``safety.state_key_env`` names.
     """
 
     def __init__(
@@ -75,10 +83,13 @@ class SweepService:
         stop: StopFlag | None = None,
         config_sha256: str = "",
         label: str = "",
+        pipelines: PipelineStep | None = None,
+        signer: StateSigner | None = None,
         shard: Shard | None = None,
         brake_sync: BrakeSync | None = None,
     ) -> None:
         self.settings = settings
+        self.pipelines = pipelines
         self.kinds = tuple(kinds)
         self.open_audit = open_audit
         self.notifier = notifier
@@ -89,6 +100,7 @@ class SweepService:
         self.shard = shard
         self.brake_sync = brake_sync
         self.limits = WorkerLimits.of(settings)
+        self.signer = signer or StateSigner.for_settings(settings, os.environ)
 
     # -- the three things reaper does ------------------------------------------------
 
@@ -97,7 +109,11 @@ class SweepService:
     ) -> tuple[Plan, Collection, SafetyLimitExceeded | None]:
         """Collect and decide; never changes anything and writes no audit record."""
         collection = collect(self.kinds, self.limits, on_scope_done, self.stop, self.shard)
-        plan = make_plan(collection.resources, self.settings.policy, self.settings.tags, now)
+        prepared = self._prepare(collection.resources, now)
+        settings = self.settings
+        plan = make_plan(prepared.resources, prepared.policy, settings.tags, now, self.signer)
+        if prepared.population is not None:
+            plan = replace(plan, population=prepared.population)
         for decision in plan.decisions:
             for warning in decision.warnings:
                 log.warning("kind=%s id=%s %s", decision.ref.kind_key, decision.ref.id, warning)
@@ -119,7 +135,12 @@ class SweepService:
         """
         with self._sweep(dry_run) as sweep:
             sweep.start(**({"shard": str(self.shard)} if self.shard else {}))
-            sweep.recover()
+            sweep.recover(
+                now,
+                "this dry run only plans it; the next applied sweep decides about it afresh"
+                if dry_run
+                else "",
+            )
             plan, collection, brake = self.plan(now)
             if self.brake_sync is not None:
                 brake = self.brake_sync.agree(plan, brake)
@@ -130,13 +151,24 @@ class SweepService:
     def apply(self, pinned: PinnedPlan, now: datetime, dry_run: bool) -> SweepReport:
         """Act on exactly the resources of a pinned plan, each re-read and re-decided first.
 
-        A resource that is gone, changed owner or no longer gets the planned action is
-        skipped with the reason; nothing outside the plan is ever touched.
+        The plan only names resources: the kinds and scopes it names are collected afresh,
+        and each item is decided from that live state and the current config. A resource
+        that is gone, changed owner or no longer gets the planned action is skipped with
+        the reason; nothing outside the plan is ever touched. The safety brake measures
+        against the live pipeline population of those kinds and scopes, not the plan's.
+
+        Raises PlanRefused, before anything is done (no audit record, no API call), when
+        an item lies outside the configured kinds, accounts and regions.
         """
+        self.check_scope(pinned)
         with self._sweep(dry_run) as sweep:
             report = self._apply(sweep, pinned, now)
         self._log_summary(report)
         return report
+
+    def check_scope(self, pinned: PinnedPlan) -> None:
+        """Raise PlanRefused naming every item outside the configured kinds and scopes."""
+        refuse_outside_scope(pinned, {kind.key(): kind.scopes() for kind in self.kinds})
 
     def release(self, kind: ResourceKind, resource_id: str) -> Outcome | None:
         """Find a resource by id in the kind's scopes and release it; None if not found."""
@@ -148,11 +180,61 @@ class SweepService:
         found = [r for f in lookups for r in f.result().resources]
         if not found:
             return None
+        refusal = self._not_releasable(found[0])
         with self.open_audit() as audit:
             actuator = self._actuator(audit, uuid.uuid4().hex[:12])
+            if refusal:
+                log.error("release of %s refused: %s", found[0].ref, refusal)
+                refused = Outcome(
+                    found[0].ref, Action.RELEASE, Result.FAILED, f"refused: {refusal}"
+                )
+                actuator.record_skipped([refused])
+                return refused
             return actuator.release(kind, found[0])
 
     # -- the parts -------------------------------------------------------------------
+
+    def _prepare(self, resources: Sequence[Resource], now: datetime) -> Prepared:
+        """The pipeline step's view of the collected resources; they as they are without one."""
+        if self.pipelines is None:
+            return Prepared(tuple(resources), self.settings.policy)
+        prepared = self.pipelines.prepare(resources, self.settings.policy, now)
+        if self.metrics is not None:
+            stats = prepared.stats
+            unknown = {str(reason): n for reason, n in stats.unknown_reasons.items()}
+            if prepared.invalid:
+                unknown[INVALID_TAG] = prepared.invalid
+            self.metrics.observe_run_lookups(
+                requests=stats.requests,
+                not_modified=stats.not_modified,
+                throttled=stats.throttled,
+                waited_seconds=stats.waited_seconds,
+                states={str(state): n for state, n in stats.states.items()},
+                unknown=unknown,
+            )
+        return prepared
+
+    def _not_releasable(self, resource: Resource) -> str:
+        """Why a resource may not be released, or "": only what reaper itself quarantined.
+
+        Release restores what the resource's tags record; tags anyone could write must not
+        choose security groups or sizes, so they count only when pipeline-tagged and
+        signed by reaper, with a quarantined state.
+        """
+        if self.settings.tags.pipeline not in resource.tags:
+            return f"it has no {self.settings.tags.pipeline} tag; reaper never touches it"
+        if not self.signer.verify(resource.ref, resource.tags):
+            return (
+                "its reaper-* tags are not signed with the state key: reaper did not write "
+                "them, so they cannot say what to restore"
+            )
+        try:
+            state = read_lifecycle(resource.tags).state
+        except LifecycleTagError as err:
+            return str(err)
+        if state is not State.QUARANTINED:
+            return "reaper did not quarantine it (its signed state is not quarantined)"
+        return ""
 
     @contextmanager
     def _sweep(self, dry_run: bool) -> Iterator[_Sweep]:
@@ -160,9 +242,11 @@ class SweepService:
         started = time.monotonic()
         try:
             audit = self.open_audit()
-        except ReaperError:
+        except ReaperError as err:
             if self.metrics is not None:
                 self.metrics.observe_error(0.0)
+                if isinstance(err, TrailRefused):
+                    self.metrics.observe_refusal(err)
             raise
         with audit:
             sweep = _Sweep(self, audit, dry_run, started)
@@ -177,6 +261,7 @@ class SweepService:
             self.settings.tags.model_dump().values(),
             self.limits,
             stop=self.stop,
+            signer=self.signer,
         )
 
     def _log_summary(self, report: SweepReport) -> None:
@@ -185,45 +270,40 @@ class SweepService:
     def _apply(self, sweep: _Sweep, pinned: PinnedPlan, now: datetime) -> SweepReport:
         settings = self.settings
         sweep.start(pinned_plan=pinned.generated_at.isoformat())
-        sweep.recover()
+        sweep.recover(
+            now,
+            "this dry run acts on nothing"
+            if sweep.dry_run
+            else "this apply acts on it only if the pinned plan names it and it still qualifies",
+        )
         by_key = {k.key(): k for k in self.kinds}
-        wanted: dict[tuple[str, Scope], list[str]] = defaultdict(list)
-        for item in pinned.items:
-            wanted[(item.ref.kind_key, item.ref.scope)].append(item.ref.id)
-        found: dict[ResourceRef, Resource] = {}
-        errors: list[CollectError] = []
-        unreadable: set[tuple[str, Scope]] = set()
-        readable = [(key, ids) for key, ids in wanted.items() if key[0] in by_key]
-        jobs = [
-            Job(
-                account_of(by_key[key[0]].provider, key[1]),
-                partial(by_key[key[0]].get, key[1], ids),
-            )
-            for key, ids in readable
-        ]
-        futures = run_jobs(jobs, self.limits)
-        for (key, _), future in zip(readable, futures, strict=True):
-            try:
-                found.update((r.ref, r) for r in future.result().resources)
-            except ReaperError as err:
-                errors.append(CollectError(key[0], key[1], str(err)))
-                unreadable.add(key)
+        # Every (kind, scope) the plan names is collected whole: its live pipeline
+        # population is what the brake measures against.
+        named = dict.fromkeys((item.ref.kind_key, item.ref.scope) for item in pinned.items)
+        collection = _collect_pairs(
+            [(by_key[key], scope) for key, scope in named], self.limits, None, self.stop
+        )
+        found = {r.ref: r for r in collection.resources}
+        unreadable = {(e.kind_key, e.scope) for e in collection.errors}
+        # Re-decided with fresh run facts: a run may have been re-run since the plan.
+        found = {r.ref: r for r in self._prepare(list(found.values()), now).resources}
         decisions: list[Decision] = []
         skipped: list[Outcome] = []
         for item in pinned.items:
-            key = (item.ref.kind_key, item.ref.scope)
             current = found.get(item.ref)
             why = ""
-            if key[0] not in by_key:
-                why = f"kind {key[0]} is not enabled in the config"
-            elif key in unreadable:
+            kind = by_key[item.ref.kind_key]
+            malformed = kind.id_problem(item.ref.id)
+            if malformed is not None:
+                why = malformed
+            elif (item.ref.kind_key, item.ref.scope) in unreadable:
                 why = "could not be re-read"
             elif current is None:
                 why = "gone"
             elif current.owner != item.owner:
                 why = f"owner changed from {item.owner} to {current.owner}"
             else:
-                decision = decide(current, settings.policy, settings.tags, now)
+                decision = decide(current, settings.policy, settings.tags, now, self.signer)
                 if decision.action is item.action:
                     decisions.append(decision)
                     continue
@@ -231,8 +311,8 @@ class SweepService:
             log.warning("pinned %s %s skipped: %s", item.action, item.ref, why)
             skipped.append(Outcome(item.ref, item.action, Result.SKIPPED, why))
         sweep.actuator.record_skipped(skipped)
-        plan = Plan(created_at=now, decisions=tuple(decisions), population=pinned.population)
-        collection = Collection((), tuple(errors), 0)
+        population = pipeline_population(collection.resources, settings.tags)
+        plan = Plan(created_at=now, decisions=tuple(decisions), population=population)
         try:
             check_brake(plan, settings.safety)
         except SafetyLimitExceeded as brake:
@@ -254,6 +334,16 @@ def collect(
     collect errors. With ``shard``, only the scopes that shard owns are collected.
     """
     pairs = _pairs(kinds, shard)
+    return _collect_pairs(pairs, limits, on_scope_done, stop)
+
+
+def _collect_pairs(
+    pairs: Sequence[tuple[ResourceKind, Scope]],
+    limits: WorkerLimits,
+    on_scope_done: ScopeDone | None,
+    stop: StopFlag | None,
+) -> Collection:
+    """``collect`` for the given (kind, scope) pairs."""
     jobs = [
         Job(account_of(kind.provider, scope), partial(_collect_one, kind, scope, on_scope_done))
         for kind, scope in pairs
@@ -319,6 +409,8 @@ class _Sweep:
         self.sweep_id = uuid.uuid4().hex[:12]
         self.kinds = {k.key(): k for k in service.kinds}
         self.actuator = service._actuator(audit, self.sweep_id)
+        # Why each intent recovery could not complete is still open, by action_key.
+        self.unresolved: dict[tuple[str, ...], str] = {}
 
     @contextmanager
     def measured(self) -> Iterator[None]:
@@ -328,10 +420,12 @@ class _Sweep:
         """
         try:
             yield
-        except BaseException:
+        except BaseException as err:
             metrics = self.service.metrics
             if metrics is not None:
                 metrics.observe_error(time.monotonic() - self.started)
+                if isinstance(err, TrailRefused):
+                    metrics.observe_refusal(err)
                 self._observe_failures(metrics)
             raise
 
@@ -362,46 +456,73 @@ class _Sweep:
             ]
         )
 
-    def recover(self) -> None:
-        """Complete the intents an earlier run left without an outcome (it crashed).
+    def recover(self, now: datetime, next_step: str) -> None:
+        """Complete the intents the trail holds without an outcome: actions of unknown fate.
 
-        A delete whose resource is gone went through; anything else is recorded as not
-        performed, and this sweep's plan decides about the resource afresh. No action is
-        repeated here.
+        They come from the audit log, which read them back from the sink the chain
+        continues from (the bucket, for a pod whose local file is new), as far as the
+        last ``sweep-end``: the intents of a run that crashed, and those earlier
+        recoveries could not complete. Each resource is re-read: a delete whose resource
+        is gone went through (``already-gone``); a quarantine that reads back complete is
+        ``done``; anything else is recorded as ``skipped``, saying what happens to the
+        resource now: ``next_step`` when given, else what this sweep's plan makes of it
+        (decided as the plan will, at ``now``; a quarantine cut short is quarantined
+        again). No action is repeated here. An intent whose resource cannot be re-read
+        (the API is down, its kind is not swept by this run) stays open, and this sweep's
+        ``sweep-end`` carries it, with why, to the next sweep's recovery.
         """
-        path = self.service.settings.audit.path
-        if path is None:
-            return
-        try:
-            dangling = dangling_intents(path)
-        except AuditError as err:
-            log.error("cannot look for interrupted actions in %s: %s", path, err)
-            return
-        for record in dangling:
+        for record in self.audit.open_intents:
+            key = action_key(record)
             try:
                 intent = read_intent(record)
             except RecordError as err:
-                log.warning("unreadable dangling intent seq=%s: %s", record.get("seq"), err)
+                log.warning("unreadable open intent seq=%s: %s", record.get("seq"), err)
+                self.unresolved[key] = f"unreadable intent record: {err}"
                 continue
             ref = intent.ref
             kind = self.kinds.get(ref.kind_key)
-            result, message = Result.SKIPPED, "interrupted before the action; planned afresh"
             if kind is None:
-                message = f"interrupted; kind {ref.kind_key} is not enabled now"
-            else:
-                try:
-                    present = bool(kind.get(ref.scope, [ref.id]).resources)
-                except ReaperError as err:
-                    log.error(
-                        "cannot re-read %s after an interrupted %s: %s", ref, intent.action, err
-                    )
-                    continue
-                if not present and intent.action == str(Action.DELETE):
-                    result, message = Result.ALREADY_GONE, "interrupted; the delete went through"
-                elif not present:
-                    result, message = Result.ALREADY_GONE, "interrupted; the resource is gone"
+                self.unresolved[key] = f"not checked: kind {ref.kind_key} is not swept by this run"
+                log.warning(
+                    "interrupted %s on %s left open: %s", intent.action, ref, self.unresolved[key]
+                )
+                continue
+            try:
+                found = kind.get(ref.scope, [ref.id]).resources
+            except ReaperError as err:
+                self.unresolved[key] = f"cannot re-read the resource: {err}"
+                log.error(
+                    "cannot re-read %s after an interrupted %s (left open for the next sweep): %s",
+                    ref,
+                    intent.action,
+                    err,
+                )
+                continue
+            result, message = self._after(intent.action, found, now, next_step)
             log.warning("recovered interrupted %s on %s: %s", intent.action, ref, message)
             self.audit.append([self.actuator.recovered_record(record, result, message)])
+
+    def _after(
+        self, action: str, found: Sequence[Resource], now: datetime, next_step: str
+    ) -> tuple[Result, str]:
+        """The result and message of an interrupted action, from the resource as it is now."""
+        if not found or action == Action.RELEASE:
+            return recovery_outcome(action, bool(found), next_step)
+        settings, signer = self.service.settings, self.service.signer
+        decision = decide(found[0], settings.policy, settings.tags, now, signer)
+        if action == Action.QUARANTINE and Reason.QUARANTINED in decision.reasons:
+            return (
+                Result.DONE,
+                "interrupted after the quarantine was complete: it reads back isolated",
+            )
+        if not next_step:
+            reasons = ", ".join(decision.reasons)
+            if decision.action is Action.KEEP:
+                next_step = f"as it is now, this sweep keeps it ({reasons})"
+            else:
+                again = " again" if decision.action == action else ""
+                next_step = f"this sweep plans to {decision.action} it{again} ({reasons})"
+        return recovery_outcome(action, True, next_step)
 
     def finish(
         self,
@@ -434,11 +555,20 @@ class _Sweep:
                     decision.failures,
                     decision.intended or decision.action,
                 )
-        report = SweepReport(self.sweep_id, plan, collection, self.dry_run, tuple(outcomes), brake)
+        still_open = self.audit.open_intents
+        unresolved = tuple(
+            Unresolved.of(i, self.unresolved.get(action_key(i), "")) for i in still_open
+        )
+        for item in unresolved:
+            log.error("unresolved intent %s", item.describe())
+        report = SweepReport(
+            self.sweep_id, plan, collection, self.dry_run, tuple(outcomes), brake, unresolved
+        )
         self.audit.append(
             [
-                self.actuator.sweep_record(
-                    Event.SWEEP_END,
+                self.actuator.sweep_end_record(
+                    still_open,
+                    self.unresolved,
                     dry_run=self.dry_run,
                     exit_code=int(report.exit_code),
                     collect_errors=[
@@ -465,4 +595,32 @@ class _Sweep:
             notifier.notify_summary(report)
 
 
-__all__ = ["ScopeDone", "SweepService", "collect"]
+def recovery_outcome(action: str, present: bool, next_step: str) -> tuple[Result, str]:
+    """What became of an interrupted action, from whether its resource is still there. Pure.
+
+    Only what a re-read can tell: a resource that is gone is ``already-gone`` (for a
+    delete, it went through); one that is still there is ``skipped`` (the action is not
+    repeated here) with what happens to it next: ``next_step`` for the actions a plan
+    makes, running ``reaper release`` again for a release. Consumed by recovery.
+    """
+    if not present:
+        if action == Action.DELETE:
+            return Result.ALREADY_GONE, "interrupted; the resource is gone: the delete went through"
+        return Result.ALREADY_GONE, f"interrupted; the resource is gone, so the {action} is moot"
+    if action == Action.RELEASE:
+        return Result.SKIPPED, (
+            "interrupted; the release may be partly done and is not repeated: run "
+            "`reaper release` again to finish it"
+        )
+    if action == Action.DELETE:
+        return (
+            Result.SKIPPED,
+            f"interrupted; the resource still exists, so the delete did not happen; {next_step}",
+        )
+    return (
+        Result.SKIPPED,
+        f"interrupted; the {action} may be partly done and is not repeated; {next_step}",
+    )
+
+
+__all__ = ["ScopeDone", "SweepService", "collect", "recovery_outcome"]

@@ -2,6 +2,8 @@
 
 Every problem in a file is reported at once, each naming the file, the key path and the
 reason (``config.yaml: policy.default_ttl: '3 dayz' is not a duration (e.g. 90m, 6h, 3d)``).
+A value repeated in a reason is clipped and passes :func:`reaper.safetext.redact` first:
+the userinfo of a URL (``https://user:secret@host``) and token-like material become ``***``.
 Pure apart from reading the one file it is given; imports no cloud SDK.
 """
 
@@ -29,6 +31,8 @@ from pydantic import (
 
 from reaper.durations import format_duration, parse_duration
 from reaper.errors import ConfigError
+from reaper.safetext import clean, clip, redact
+from reaper.schedules import cron_trigger
 from reaper.versions import parse_version
 
 # Tag keys must also be valid GCP label keys.
@@ -64,7 +68,7 @@ ZeroOrDuration = Annotated[
 ]
 
 # The reasons a rule can act on, and the actions it may choose for them.
-ACTING_REASONS = ("ttl-expired", "expiry-passed", "unpatched", "exposed")
+ACTING_REASONS = ("ttl-expired", "expiry-passed", "unpatched", "exposed", "run-finished")
 # Risks are isolated first by default; an expired resource is simply deleted.
 DEFAULT_ACTIONS: Mapping[str, str] = {"unpatched": "quarantine", "exposed": "quarantine"}
 RULE_ACTIONS = ("delete", "quarantine")
@@ -98,6 +102,8 @@ class TagKeys(_Section):
     expires_at: str = "reaper-expires-at"
     protect: str = "reaper-protect"
     owner: str = "reaper-owner"
+    ci_source: str = "reaper-ci"
+    """Names the CI source (an alias under ``pipelines.sources``) of the pipeline tag's run."""
 
     @field_validator("*")
     @classmethod
@@ -475,6 +481,19 @@ class SafetySettings(_Section):
     """``reaper apply`` refuses a pinned plan older than this."""
     global_brake: GlobalBrakeSettings | None = None
     """Sharded sweeps: the limits above for the sum of all shards (null: for each shard)."""
+    state_key_env: str = "REAPER_STATE_KEY"
+    """The environment variable holding the key that signs reaper's lifecycle tags (at
+    least 16 characters). Acting needs it; a dry run without it sees no mark as reaper's."""
+
+    @field_validator("state_key_env")
+    @classmethod
+    def _key_env(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name; put the key in the "
+                "environment and name the variable here"
+            )
+        return value
 
 
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -496,7 +515,7 @@ class S3AuditSettings(_Section):
 
     bucket: str
     prefix: str = "reaper-audit"
-    """Objects are ``{prefix}/{first_seq:012d}-{last_seq:012d}.jsonl``."""
+    """Objects are ``{prefix}/{first_seq:012d}.jsonl``, created only if the key is free."""
     region: str | None = None
     """The bucket's region; None leaves it to the AWS environment."""
     object_lock_mode: str | None = None
@@ -552,7 +571,7 @@ class GcsAuditSettings(_Section):
 
     bucket: str
     prefix: str = "reaper-audit"
-    """Objects are ``{prefix}/{first_seq:012d}-{last_seq:012d}.jsonl``."""
+    """Objects are ``{prefix}/{first_seq:012d}.jsonl``, created only if the key is free."""
     required: bool = False
     """True: when an upload fails, the sweep takes no action, as when the file fails."""
 
@@ -577,6 +596,9 @@ class AuditSettings(_Section):
     Always required: if it cannot be written, nothing is done. ``null`` turns it off."""
     stdout: bool = False
     """Also print every record as a JSON line on standard output, for a log collector."""
+    lock_timeout: ZeroOrDuration = timedelta(minutes=2)
+    """How long a run waits for another run that has the audit file open (its lock,
+    ``<path>.lock``) before it gives up with exit code 4. ``0s``: not at all."""
     s3: S3AuditSettings | None = None
     gcs: GcsAuditSettings | None = None
 
@@ -636,15 +658,21 @@ class Schedule(_Section):
     """When sweeps run: exactly one of a cron expression or an interval."""
 
     cron: str | None = None
-    """Five-field crontab expression in UTC, e.g. ``*/30 * * * *``."""
+    """Five-field crontab expression in UTC, e.g. ``*/30 * * * *``; checked with the
+    daemon's own parser (:func:`reaper.schedules.cron_trigger`)."""
     interval: Duration | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            cron_trigger(value)  # the daemon's own parser: what it would refuse, refused here
+        return value
 
     @model_validator(mode="after")
     def _one(self) -> Schedule:
         if (self.cron is None) == (self.interval is None):
             raise ValueError("give exactly one of cron or interval")
-        if self.cron is not None and len(self.cron.split()) != 5:
-            raise ValueError(f"{self.cron!r} is not a five-field cron expression")
         return self
 
     def period(self) -> timedelta | None:
@@ -683,6 +711,123 @@ class DaemonSettings(_Section):
         return value
 
 
+# -- pipelines: CI systems asked whether a resource's run is over -------------------------
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A label value for GCP and Kubernetes alike, lower-case: a source alias is a tag value.
+_LABEL_VALUE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
+_GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_GITLAB_PROJECT = re.compile(r"[^/\s]+(/[^/\s]+)+")
+
+
+# GitHub's token shapes that are also valid variable names (GitLab's hold a '-').
+_TOKEN_SHAPE = re.compile(r"(gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}")
+
+
+def _token_env(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value) or _TOKEN_SHAPE.fullmatch(value):
+        # The value is not echoed: a token pasted here by mistake must not reach a log.
+        raise ValueError(
+            "not an environment variable name (the value is not shown, it may be a token); "
+            "put the token in the environment and name the variable here"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/@?#]+(/[^\s?#@]*)?", value):
+        raise ValueError(
+            "not an http(s) URL without credentials, query or fragment (the value is not "
+            "shown, it may hold credentials)"
+        )
+    return value.rstrip("/")
+
+
+def _source_alias(value: str) -> str:
+    if not _LABEL_VALUE.fullmatch(value):
+        raise ValueError(
+            f"source alias {value!r} is not a label value (lower-case letters, digits, "
+            "'_' and '-', at most 63, starting and ending with a letter or digit): it is "
+            "the value of the ci_source tag"
+        )
+    return value
+
+
+TokenEnv = Annotated[str, AfterValidator(_token_env)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+SourceAlias = Annotated[str, AfterValidator(_source_alias)]
+
+
+class GithubSourceSettings(_Section):
+    """A GitHub repository whose Actions runs resources name."""
+
+    repository: str
+    """``owner/repo``."""
+    token_env: TokenEnv = "GITHUB_TOKEN"  # noqa: S105 (a variable's name, not a token)
+    """The variable holding a token with ``actions: read``; the name, never the token."""
+    api_url: HttpUrl | None = None
+    """None: ``https://api.github.com``; GitHub Enterprise Server: ``https://HOST/api/v3``."""
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not _GITHUB_REPOSITORY.fullmatch(value):
+            raise ValueError(f"{value!r} is not owner/repo")
+        return value
+
+
+class GitlabSourceSettings(_Section):
+    """A GitLab project whose pipelines resources name."""
+
+    project: str
+    """The full path, ``group/project`` or ``group/subgroup/project``."""
+    url: HttpUrl = "https://gitlab.com"
+    token_env: TokenEnv = "GITLAB_TOKEN"  # noqa: S105 (a variable's name, not a token)
+    """The variable holding a token with ``read_api``; the name, never the token."""
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not _GITLAB_PROJECT.fullmatch(value):
+            raise ValueError(f"{value!r} is not group/project")
+        return value
+
+
+class PipelineSource(_Section):
+    """One source alias: exactly one of ``github`` or ``gitlab``."""
+
+    github: GithubSourceSettings | None = None
+    gitlab: GitlabSourceSettings | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PipelineSource:
+        if (self.github is None) == (self.gitlab is None):
+            raise ValueError("give exactly one of github or gitlab")
+        return self
+
+
+class PipelineSettings(_Section):
+    """Pipeline-aware reaping: a resource whose CI run finished is litter, whatever its TTL."""
+
+    after_finish: ZeroOrDuration = timedelta(minutes=30)
+    """A finished run's resources are litter this long after it finished."""
+    sources: Mapping[SourceAlias, PipelineSource] = Field(default_factory=dict)
+    """Source aliases (the values of the ci_source tag) and where they point."""
+    max_workers: int = Field(default=4, ge=1, le=32)
+    """Run lookups in flight at once."""
+    max_wait: ZeroOrDuration = timedelta(seconds=30)
+    """Per sweep, how long a lookup may wait for a rate limit; past it the run is unknown."""
+    timeout: Duration = timedelta(seconds=10)
+    """Per request."""
+
+    def describe(self) -> str:
+        """This section's part of the startup line. Pure."""
+        kinds = ",".join(
+            f"{alias}:{'github' if s.github else 'gitlab'}" for alias, s in self.sources.items()
+        )
+        return f"pipelines={kinds} after_finish={format_duration(self.after_finish)}"
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -695,12 +840,14 @@ class Settings(_Section):
     notify: NotifySettings = NotifySettings()
     metrics: MetricsSettings = MetricsSettings()
     daemon: DaemonSettings = DaemonSettings()
+    pipelines: PipelineSettings = PipelineSettings()
 
 
 def describe_settings(settings: Settings) -> str:
     """What a config sweeps and how carefully, for start-up and validate lines. Pure."""
     parts = [f"dry_run={str(settings.dry_run).lower()}"]
     parts += [f"{name} {s.describe()}" for name, s in settings.providers.configured().items()]
+    parts += [settings.pipelines.describe()] if settings.pipelines.sources else []
     audit = settings.audit
     sinks = [f"file:{audit.path}"] if audit.path else []
     sinks += ["stdout"] if audit.stdout else []
@@ -725,29 +872,197 @@ def parse_settings(data: object, source: str) -> Settings:
         raise ConfigError([f"{source}: {p}" for p in _problems(err)]) from None
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config file larger than this is refused before it is parsed."""
+MAX_CONFIG_VALUES = 20_000
+"""Keys and values the document may hold once its aliases are expanded; a real config has
+hundreds. With ``MAX_CONFIG_BYTES`` of text once expanded, this bounds the work an alias
+bomb (``&a [*b, *b, ...]`` nested) can cause."""
+MAX_CONFIG_DEPTH = 50
+"""Levels of nesting the document may have."""
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAX_SHOWN = 200
+"""Longest value repeated in a message."""
+
+
 def load_settings(path: str | Path) -> tuple[Settings, str]:
     """Read, parse and validate a config file; returns the settings and the file's SHA-256.
 
-    Raises ConfigError, never an OSError or a YAML error.
+    Raises ConfigError, never an OSError or a YAML error. Besides YAML syntax, a key given
+    twice in one mapping is an error (YAML would silently keep the last), and so are a file
+    over ``MAX_CONFIG_BYTES``, aliases expanding to more than ``MAX_CONFIG_VALUES`` values
+    and nesting deeper than ``MAX_CONFIG_DEPTH``: they are refused before anything is built.
     """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{source}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise ConfigError([f"{source}: cannot read: {err}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        limit = f"{MAX_CONFIG_BYTES // 1024} KiB"
+        raise ConfigError([f"{source}: the file is larger than {limit}; a config is far smaller"])
     try:
-        data = yaml.safe_load(text)
+        # As Path.read_text would: universal newlines, so the digest does not change.
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as err:
+        raise ConfigError([f"{source}: cannot read: {err}"]) from None
+    data = _read_yaml(text, source)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return parse_settings(data, source), digest
+
+
+class _TooDeep(Exception):
+    """Raised by :class:`_Loader` past ``MAX_CONFIG_DEPTH``; carries the line."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing to nest deeper than ``MAX_CONFIG_DEPTH``.
+
+    Checked as each node is composed, so the scanner, whose work grows with the square of
+    the nesting, never reads far past the limit.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_CONFIG_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _TooDeep(event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _read_yaml(text: str, source: str) -> object:
+    """``yaml.safe_load(text)``, after :func:`_structure_problems` found nothing wrong."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problems = _structure_problems(node, loader)
+        if problems:
+            raise ConfigError([f"{source}: {problem}" for problem in problems])
+        return loader.construct_document(node)
     except yaml.YAMLError as err:
         where = ""
         mark = getattr(err, "problem_mark", None)
         if mark is not None:
             where = f"line {mark.line + 1}, column {mark.column + 1}: "
-        problem = getattr(err, "problem", None) or str(err)
+        problem = redact(getattr(err, "problem", None) or str(err))
         raise ConfigError([f"{source}: {where}YAML syntax error: {problem}"]) from None
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return parse_settings(data, source), digest
+    except _TooDeep as err:
+        raise ConfigError([f"{source}: line {err.line}: {_too_deep()}"]) from None
+    finally:
+        loader.dispose()
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_CONFIG_DEPTH} levels deep (a config needs fewer than ten)"
+
+
+def _structure_problems(root: yaml.Node, loader: yaml.SafeLoader) -> list[str]:
+    """Duplicate keys, or the one reason the document is too big or too deep.
+
+    Walks the document as it would be built, aliases expanded, so it sees what validation
+    would see; it stops after ``MAX_CONFIG_VALUES`` nodes or ``MAX_CONFIG_BYTES`` of scalar
+    text, so a bomb costs no more than that.
+    """
+    duplicates: list[tuple[int, str]] = []
+    visited: set[int] = set()
+    on_path: set[int] = set()  # the nodes that contain the one being looked at
+    expanded = characters = 0
+    aliased = False
+    # (node, key path, depth), or a node's id when the walk leaves it.
+    stack: list[tuple[yaml.Node, str, int] | int] = [(root, "", 1)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int):
+            on_path.discard(item)
+            continue
+        node, path, depth = item
+        line = f"line {node.start_mark.line + 1}"
+        if id(node) in on_path:
+            return [f"{line}: {path}: a recursive alias: the value contains itself"]
+        if depth > MAX_CONFIG_DEPTH:
+            return [f"{line}: with its aliases expanded, {_too_deep()}"]
+        expanded += 1
+        if isinstance(node, yaml.ScalarNode):
+            characters += len(node.value)
+        if expanded > MAX_CONFIG_VALUES or characters > MAX_CONFIG_BYTES:
+            what = (
+                f"more than {MAX_CONFIG_VALUES:,} keys and values"
+                if expanded > MAX_CONFIG_VALUES
+                else f"more than {MAX_CONFIG_BYTES // 1024} KiB of text"
+            )
+            cause = "its aliases expand it to" if aliased else "it holds"
+            return [f"the document is too big: {cause} {what} (a config needs far less)"]
+        if id(node) in visited:
+            aliased = True
+        elif isinstance(node, yaml.MappingNode):
+            duplicates += _duplicate_keys(node, path, loader)
+        visited.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        on_path.add(id(node))
+        stack.append(id(node))
+        children: list[tuple[yaml.Node, str]] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = [(child, f"{path}[{i}]") for i, child in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.tag == _MERGE_TAG:  # ``<<: *base``: its keys join this mapping
+                    children.append((value, path))
+                else:
+                    children += [(key, path), (value, _key_path(path, key))]
+        stack += [(child, child_path, depth + 1) for child, child_path in reversed(children)]
+    return [problem for _, problem in sorted(duplicates)]
+
+
+def _duplicate_keys(
+    node: yaml.MappingNode, path: str, loader: yaml.SafeLoader
+) -> list[tuple[int, str]]:
+    """(first line, problem) for each key given more than once in one mapping."""
+    lines: dict[object, list[int]] = {}
+    nodes: dict[object, yaml.Node] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE_TAG:
+            continue  # complex keys are refused when the document is built
+        value = loader.construct_object(key)
+        try:
+            lines.setdefault(value, []).append(key.start_mark.line + 1)
+        except TypeError:  # unhashable: refused when the document is built
+            continue
+        nodes.setdefault(value, key)
+    problems = []
+    for value, at in lines.items():
+        if len(at) > 1:
+            listed = ", ".join(map(str, at[:-1])) + f" and {at[-1]}"
+            problems.append(
+                (
+                    at[0],
+                    f"{_key_path(path, nodes[value])}: duplicate key at lines {listed} "
+                    "(YAML would silently keep the last one)",
+                )
+            )
+    return problems
+
+
+def _key_path(path: str, key: yaml.Node) -> str:
+    """The dotted path of a mapping's value, as validation messages name keys."""
+    name = clean(str(key.value), 80) if isinstance(key, yaml.ScalarNode) else "?"
+    return f"{path}.{name}" if path else name
 
 
 def _problems(err: ValidationError) -> list[str]:
@@ -765,7 +1080,9 @@ def _problems(err: ValidationError) -> list[str]:
         elif kind == "value_error":
             message = str(item["ctx"]["error"]) if "ctx" in item else item["msg"]
         else:
-            message = f"{item['msg'][0].lower()}{item['msg'][1:]}, got {item['input']!r}"
+            shown = clip(repr(item["input"]), _MAX_SHOWN)
+            message = f"{item['msg'][0].lower()}{item['msg'][1:]}, got {shown}"
+        message = redact(message)  # a value may hold a password, a token, a webhook path
         problems.append(f"{path}: {message}" if path else message)
     return problems
 

@@ -7,14 +7,19 @@ one process-wide lock spans the jobs, so a job that fires while another job's sw
 is skipped (logged, and counted in ``reaper_daemon_skipped_runs_total``). Every job's
 first sweep starts as the daemon starts. Cron expressions are crontab's, in UTC.
 
-Each sweep reads the clock once and opens the audit trail afresh: the chain head is read
-again, so a ``reaper release`` run by hand between sweeps continues the same chain
-instead of forking it, and a sink that cannot be reached fails that sweep only, not
-every later one. The metrics registry lives as long as the daemon.
+Each sweep reads the clock once and opens the audit trail afresh, holding its lock only
+while the sweep runs: the chain head is read again, so a ``reaper release`` run by hand
+between sweeps continues the same chain instead of forking it, and a sink that cannot be
+reached fails that sweep only, not every later one. The daemon remembers the last record
+it wrote: a trail that ends before it (the local file deleted or replaced between
+sweeps) is refused, and so is every later sweep, until the trail is restored or the
+daemon restarted. The metrics registry lives as long as the daemon, and so do the CI-run
+lookups (``pipelines``), whose ETags make later sweeps ask conditionally.
 
 HTTP on ``daemon.listen``: ``/metrics``; ``/healthz`` (200 while the scheduler runs);
-``/readyz`` (200 while, for every job, the last sweep ended with exit code 0 within
-``daemon.ready_after_missed`` schedule periods). Requests are not logged.
+``/readyz`` (200 while the last sweep left no intent unresolved and, for every job, the
+last sweep ended with exit code 0 within ``daemon.ready_after_missed`` schedule
+periods). Requests are not logged.
 
 Stopping. The first SIGTERM (or SIGINT) schedules nothing more and asks the running
 sweep to stop after the action group it is in (see :class:`reaper.actuator.StopFlag`):
@@ -46,22 +51,24 @@ from apscheduler.executors.pool import (  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import (  # type: ignore[import-untyped]
     BackgroundScheduler,
 )
-from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from reaper import __version__
 from reaper.actuator import StopFlag
 from reaper.app import SweepService
-from reaper.audit import AuditLog
+from reaper.audit import AuditLog, ChainHead
 from reaper.audit.build import build_audit_log
 from reaper.config import Schedule, Settings
 from reaper.durations import format_duration
-from reaper.errors import ConfigError, ReaperError
+from reaper.errors import AuditError, AuditLocked, ConfigError, ReaperError
+from reaper.lifecycle import StateSigner
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
+from reaper.pipelines.facts import PipelineStep
 from reaper.providers.base import ResourceKind
 from reaper.results import ExitCode, SweepReport
+from reaper.schedules import cron_trigger
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +78,6 @@ DEFAULT_JOB = "default"
 _POLL_SECONDS = 0.1
 _ABANDON_WRITE_SECONDS = 2.0
 """How long an abandoning daemon waits for its ``shutdown-abandoned`` record to be stored."""
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 # -- schedules -------------------------------------------------------------------------
@@ -102,8 +108,9 @@ class Job:
 def plan_jobs(settings: Settings, now: datetime) -> list[Job]:
     """The daemon's jobs. Pure but for building the triggers.
 
-    Raises ConfigError when a cron expression is refused or never fires, or a provider
-    with a schedule of its own is not configured. Consumed by :class:`Daemon`.
+    Raises ConfigError when a provider with a schedule of its own is not configured, or a
+    schedule is refused (a loaded config's crons were checked when it was loaded).
+    Consumed by :class:`Daemon`.
     """
     configured = [
         name
@@ -131,68 +138,17 @@ def plan_jobs(settings: Settings, now: datetime) -> list[Job]:
 
 
 def make_trigger(schedule: Schedule, key: str = "daemon.schedule") -> Any:
-    """The APScheduler trigger of a schedule. Raises ConfigError naming ``key``."""
+    """The APScheduler trigger of a schedule. Raises ConfigError naming ``key``.
+
+    A loaded config's crons were checked by the same :func:`reaper.schedules.cron_trigger`.
+    """
     if schedule.interval is not None:
         return IntervalTrigger(seconds=schedule.interval.total_seconds(), timezone=UTC)
     assert schedule.cron is not None  # Schedule allows exactly one of the two
-    minute, hour, day, month, weekday = schedule.cron.split()
-    if day != "*" and weekday != "*":
-        raise ConfigError(
-            [
-                f"{key}.cron: {schedule.cron!r}: give a day of the month or a day of the "
-                "week, not both (crontab runs on either, the scheduler only on both)"
-            ]
-        )
     try:
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=crontab_weekdays(weekday),
-            timezone=UTC,
-        )
+        return cron_trigger(schedule.cron)
     except ValueError as err:
-        raise ConfigError([f"{key}.cron: {schedule.cron!r}: {err}"]) from None
-
-
-def crontab_weekdays(field: str) -> str:
-    """A crontab day-of-week field as APScheduler 3 reads it. Pure.
-
-    crontab counts from Sunday (0 or 7); APScheduler 3's ``from_crontab`` counts from
-    Monday, so ``1-5`` would run Tuesday to Saturday. Numbers become day names here.
-    Raises ValueError on a field crontab would refuse.
-    """
-    if field == "*":
-        return field
-    days: set[int] = set()
-    for item in field.split(","):
-        spec, slash, step_text = item.partition("/")
-        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else 0
-        if slash and not step:
-            raise ValueError(f"day of week {item!r}: bad step")
-        if spec == "*":
-            first, last = 0, 6
-        elif "-" in spec:
-            start, _, end = spec.partition("-")
-            first, last = _weekday(start), _weekday(end)
-            if last == 0 and end != "0":  # 7 or "sun" closing a range: the end of the week
-                last = 7
-            if last < first:
-                raise ValueError(f"day of week {item!r}: the range runs backwards")
-        else:
-            first = _weekday(spec)
-            last = 6 if slash else first
-        days.update(day % 7 for day in range(first, last + 1, step or 1))
-    return ",".join(_DAYS[day] for day in sorted(days))
-
-
-def _weekday(text: str) -> int:
-    if text.isdigit() and int(text) <= 7:
-        return int(text) % 7
-    if text.lower() in _DAYS:
-        return _DAYS.index(text.lower())
-    raise ValueError(f"{text!r} is not a day of the week (0-7 or sun-sat)")
+        raise ConfigError([f"{key}.cron: {err}"]) from None
 
 
 def trigger_period(trigger: Any, now: datetime, key: str = "daemon.schedule") -> timedelta:
@@ -216,24 +172,42 @@ class SweepStatus:
     """None when the sweep failed before it had one (the audit trail did not open)."""
     finished: datetime
     exit_code: int
+    error: str = ""
+    """Why the sweep failed before it had a report."""
+    unresolved: tuple[str, ...] | None = None
+    """The trail's intents still without an outcome after the sweep, described; None when
+    the sweep failed before it could tell."""
 
 
 def readiness(
     jobs: Sequence[Job], last: Mapping[str, SweepStatus], ready_after_missed: int, now: datetime
 ) -> tuple[bool, str]:
-    """Ready when every job's last sweep ended with exit code 0 recently enough. Pure.
+    """Ready when the trail has no unresolved intent and every job's last sweep ended with
+    exit code 0 recently enough. Pure.
 
-    Recently enough: within ``ready_after_missed`` periods of the job's schedule before
-    ``now``. Returns the verdict and the reason, for ``/readyz``.
+    Unresolved intents are the trail's, so the latest sweep of any job that could tell
+    says. Recently enough: within ``ready_after_missed`` periods of the job's schedule
+    before ``now``. Returns the verdict and the reason, for ``/readyz``.
     """
+    told = [s for s in last.values() if s.unresolved is not None]
+    latest = max(told, key=lambda s: s.finished, default=None)
+    if latest is not None and latest.unresolved:
+        count = len(latest.unresolved)
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        return False, (
+            f"{count} unresolved intent{'s' if count > 1 else ''} in the audit trail, "
+            f"actions of unknown fate that each sweep's recovery tries again: "
+            f"{latest.unresolved[0]}{more}"
+        )
     for job in jobs:
         status = last.get(job.name)
         if status is None:
             return False, f"job {job.name}: no sweep has finished yet"
         if status.exit_code != ExitCode.OK:
+            why = f": {status.error}" if status.error else ""
             return False, (
                 f"job {job.name}: the last sweep ({status.sweep_id or 'not started'}) "
-                f"ended with exit code {status.exit_code}"
+                f"ended with exit code {status.exit_code}{why}"
             )
         window = job.period * ready_after_missed
         if now - status.finished > window:
@@ -261,7 +235,10 @@ class Daemon:
         config_sha256: str = "",
         notifier: WebhookNotifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pipelines: PipelineStep | None = None,
+        signer: StateSigner | None = None,
     ) -> None:
+        """``pipelines``: the CI-run lookups, one for the daemon's life so ETags last."""
         if not jobs:
             raise ValueError("a daemon needs at least one job")
         self.settings = settings
@@ -272,6 +249,8 @@ class Daemon:
         self._config_sha256 = config_sha256
         self._notifier = notifier
         self._clock = clock
+        self._pipelines = pipelines
+        self._signer = signer
         self._stop = StopFlag()
         # Held by the one sweep running, whichever job it belongs to; held by the stop
         # sequence once it is over, so that no late job starts.
@@ -279,6 +258,9 @@ class Daemon:
         self._state_lock = threading.Lock()
         self._last: dict[str, SweepStatus] = {}
         self._running: tuple[str, AuditLog | None] | None = None
+        # The last record this daemon's sweeps wrote (or found): a trail that ends
+        # before it went back, and is refused.
+        self._known_head: ChainHead | None = None
         self._signals: list[int] = []
         self._server: _Server | None = None
         self.abandoned = False
@@ -397,6 +379,8 @@ class Daemon:
             stop=self._stop,
             config_sha256=self._config_sha256,
             label=f"job={job.name}",
+            pipelines=self._pipelines,
+            signer=self._signer,
         )
         with self._state_lock:
             self._running = (job.name, None)
@@ -404,23 +388,44 @@ class Daemon:
             report = service.run(now, self.dry_run)
         except ReaperError as err:
             log.error("job=%s sweep failed: %s", job.name, err)
-            self._finished(job, None, ExitCode.PARTIAL_FAILURE)
+            code = (
+                ExitCode.AUDIT_LOCKED if isinstance(err, AuditLocked) else ExitCode.PARTIAL_FAILURE
+            )
+            self._finished(job, None, code, error=str(err))
             return None
-        except Exception:
+        except Exception as err:
             # A bug: keep the daemon up (the next sweep may do better); /readyz shows it.
             log.exception("job=%s sweep failed", job.name)
-            self._finished(job, None, ExitCode.PARTIAL_FAILURE)
+            self._finished(
+                job, None, ExitCode.PARTIAL_FAILURE, error=f"{type(err).__name__}: {err}"
+            )
             return None
         finally:
-            with self._state_lock:
-                self._running = None
-        self._finished(job, report.sweep_id, report.exit_code)
+            self._done_running()
+        unresolved = tuple(u.describe() for u in report.unresolved)
+        self._finished(job, report.sweep_id, report.exit_code, unresolved=unresolved)
         return report
 
+    def _done_running(self) -> None:
+        """The sweep is over: remember the last record its trail holds."""
+        with self._state_lock:
+            audit = self._running[1] if self._running else None
+            self._running = None
+            if audit is not None:
+                self._known_head = audit.head
+
     def _open_audit(self) -> AuditLog:
-        """The audit trail of the running sweep, noted for a ``shutdown-abandoned`` record."""
+        """The audit trail of the running sweep, noted for a ``shutdown-abandoned`` record.
+
+        Refused (ChainWentBack) when it ends before the last record this daemon wrote.
+        """
+        with self._state_lock:
+            known = self._known_head
         try:
-            audit = build_audit_log(self.settings.audit)
+            audit = build_audit_log(self.settings.audit, known_head=known)
+        except AuditError as err:
+            # The same class (AuditLocked, ChainWentBack, ...): it decides exit code and metric.
+            raise type(err)(f"sweep not started: cannot open the audit trail: {err}") from err
         except ReaperError as err:
             raise ReaperError(f"sweep not started: cannot open the audit trail: {err}") from err
         with self._state_lock:
@@ -428,9 +433,19 @@ class Daemon:
                 self._running = (self._running[0], audit)
         return audit
 
-    def _finished(self, job: Job, sweep_id: str | None, exit_code: int) -> None:
+    def _finished(
+        self,
+        job: Job,
+        sweep_id: str | None,
+        exit_code: int,
+        *,
+        error: str = "",
+        unresolved: tuple[str, ...] | None = None,
+    ) -> None:
         with self._state_lock:
-            self._last[job.name] = SweepStatus(sweep_id, self._clock(), exit_code)
+            self._last[job.name] = SweepStatus(
+                sweep_id, self._clock(), exit_code, error, unresolved
+            )
 
     def _abandon(self, reason: str) -> int:
         """Give up on the running sweep: record what is left dangling; exit code 1."""
@@ -588,7 +603,6 @@ __all__ = [
     "Job",
     "SweepStatus",
     "abandoned_record",
-    "crontab_weekdays",
     "make_trigger",
     "parse_listen",
     "plan_jobs",

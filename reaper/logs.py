@@ -5,7 +5,12 @@ record through ``RedactFilter`` first, which masks token-like material in the me
 ``extra`` fields and in tracebacks: AWS secret keys and session tokens, ``Authorization``
 headers, bearer tokens, ``token=`` / ``password=`` / ``secret=`` style fields, the userinfo
 of URLs (``https://user:pass@host``), Slack webhook paths and common CI tokens (GitHub,
-GitLab, Slack). Masked material becomes ``***``.
+GitLab, Slack). Masked material becomes ``***`` (:func:`reaper.safetext.redact`).
+
+Tag values reach log lines, and whoever tags a resource chooses them. Both formats escape
+line breaks, ANSI escapes, bidi controls and the other characters
+:func:`reaper.safetext.is_unsafe` names, so a value can neither add a line nor change
+what a terminal shows.
 
 The handler also cooperates with ``reaper.progress``: a progress bar drawn on the same
 stream is cleared before a log line and redrawn after it.
@@ -15,13 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from reaper import progress
+from reaper.safetext import escape_controls, redact
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -30,65 +34,12 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TEXT_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 QUIET_LOGGERS = ("botocore", "boto3", "urllib3")
 """SDK chatter (retries, credential lookups) stays out of the operator's view."""
-MASK = "***"
-
-_MASKED_FIELDS = (
-    r"[\w.-]*(?:token|passw(?:or)?d|pwd|secret|signature|api[_-]?key|access[_-]?key"
-    r"|client[_-]?secret|private[_-]?key)"
-)
-_PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
-    # Authorization: <anything> (a header line, or a quoted value in a dict's repr).
-    (
-        re.compile(
-            r"""(?i)(\b(?:proxy-)?authorization\b["']?\s*[:=]\s*)(?:b?(["'])(?:(?!\2).)*\2|[^\r\n]*)"""
-        ),
-        lambda m: f"{m.group(1)}{m.group(2) or ''}{MASK}{m.group(2) or ''}",
-    ),
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
-    # token=..., "password": "...", X-Amz-Security-Token=..., aws_secret_access_key = ...
-    (
-        re.compile(
-            rf"""(?i)(\b{_MASKED_FIELDS}["']?\s*[:=]\s*)"""
-            r"""(?:(["'])(?:(?!\2).)*\2|[^\s&"',;)}\]]+)"""
-        ),
-        lambda m: f"{m.group(1)}{m.group(2) or ''}{MASK}{m.group(2) or ''}",
-    ),
-    # URLs with userinfo: scheme://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), rf"\1{MASK}@"),
-    # Slack incoming webhooks and workflow triggers.
-    (
-        re.compile(r"(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+"),
-        rf"\1{MASK}",
-    ),
-    # AWS session tokens (long base64 starting with the known prefixes).
-    (re.compile(r"(?:FwoGZXIvYXdzE|IQoJb3JpZ2luX2Vj|AQoDYXdzE)[A-Za-z0-9/+=]{20,}"), MASK),
-    # AWS secret access keys: 40 base64 characters with both cases and a digit or / or +.
-    (
-        re.compile(
-            r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[a-z])(?=[A-Za-z0-9/+]*[A-Z])"
-            r"(?=[A-Za-z0-9/+]*[0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
-        ),
-        MASK,
-    ),
-    # GitHub, GitLab and Slack tokens.
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})"), MASK),
-    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), MASK),
-    (re.compile(r"\bxox[abprse]-[A-Za-z0-9-]{10,}"), MASK),
-)
-
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
     "asctime",
     "taskName",
 }
-
-
-def redact(text: str) -> str:
-    """``text`` with token-like material replaced by ``***``. Pure."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -121,23 +72,43 @@ class RedactFilter(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """The classic line, plus ``key=value`` for each ``extra`` field."""
+    """The classic line, plus ``key=value`` for each ``extra`` field.
+
+    A record is one line: unsafe characters of the message (line breaks, ANSI escapes, bidi
+    controls; see :func:`reaper.safetext.escape_controls`) are escaped, and values with
+    spaces, quotes, ``=`` or such characters are quoted and escaped. Only a traceback or
+    stack adds lines, each starting with whitespace: a line that starts with anything else
+    is always a record's first line, whatever a tag value holds.
+    """
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = TEXT_FORMAT % {
+            "asctime": self.formatTime(record, self.datefmt),
+            "levelname": record.levelname,
+            "name": escape_controls(record.name),
+            "message": escape_controls(record.getMessage()),
+        }
         extras = extra_fields(record)
-        if not extras:
-            return line
-        fields = " ".join(f"{k}={_text_value(v)}" for k, v in extras.items())
-        head, sep, rest = line.partition("\n")
-        return f"{head} {fields}{sep}{rest}"
+        if extras:
+            line += " " + " ".join(f"{k}={_text_value(v)}" for k, v in extras.items())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for block in (record.exc_text, record.stack_info):
+            if block:
+                line += "\n" + _continuation(block)
+        return line
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts (RFC 3339, UTC), level, logger, msg, exc_info, extras."""
+    """One JSON object per line: ts (RFC 3339, UTC), level, logger, msg, exc_info, extras.
+
+    ``json.dumps`` escapes line breaks and C0 controls; DEL, C1 controls, bidi and other
+    format characters and the Unicode line separators are escaped as well (as ``\\uXXXX``,
+    still valid JSON), so a line shown in a terminal is what it says.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
@@ -155,7 +126,7 @@ class JsonFormatter(logging.Formatter):
             document["stack_info"] = record.stack_info
         for key, value in extra_fields(record).items():
             document[key if key not in document else f"extra_{key}"] = value
-        return json.dumps(document, default=str, ensure_ascii=False)
+        return escape_controls(json.dumps(document, default=str, ensure_ascii=False))
 
 
 class _Handler(logging.StreamHandler[TextIO]):
@@ -211,8 +182,19 @@ def configure_logging(
 
 
 def _text_value(value: object) -> str:
+    """An ``extra`` value as it is, or quoted and escaped when it would be ambiguous."""
     text = str(value)
-    return json.dumps(text) if not text or any(c in text for c in ' "=\n') else text
+    if text and text.isprintable() and not any(c in text for c in ' "=\\'):
+        return text
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escape_controls(quoted)}"'
+
+
+def _continuation(block: str) -> str:
+    """A traceback or stack for the lines after a record's first: escaped, every line
+    starting with whitespace."""
+    lines = (escape_controls(line) for line in block.split("\n"))
+    return "\n".join(line if line[:1].isspace() else f"  {line}" for line in lines)
 
 
 __all__ = [

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from reaper.errors import AuditLocked, ChainForked, ChainHeadUnknown, ChainWentBack, TrailRefused
 from reaper.model import Action
 
 if TYPE_CHECKING:
@@ -121,6 +122,53 @@ class Metrics:
             "Webhook notifications that could not be delivered.",
             registry=registry,
         )
+        self.unresolved_intents = Gauge(
+            "reaper_unresolved_intents",
+            "Intents in the audit trail still without an outcome after the last sweep: "
+            "actions of unknown fate that recovery could not check yet.",
+            registry=registry,
+        )
+        self.trail_refusals = Counter(
+            "reaper_audit_trail_refusals_total",
+            "Sweeps that did nothing, or stopped, because the audit trail could not be "
+            "taken or trusted: locked by another run, head unknown, went back, forked.",
+            ["reason"],
+            registry=registry,
+        )
+        for refused in (AuditLocked, ChainHeadUnknown, ChainWentBack, ChainForked):
+            self.trail_refusals.labels(refused.reason)
+        self.run_requests = Counter(
+            "reaper_pipeline_api_requests_total",
+            "Requests sent to CI systems (GitHub, GitLab) about pipeline runs, retries included.",
+            registry=registry,
+        )
+        self.run_not_modified = Counter(
+            "reaper_pipeline_api_not_modified_total",
+            "CI requests answered 304 Not Modified (an ETag kept from an earlier sweep).",
+            registry=registry,
+        )
+        self.run_throttled = Counter(
+            "reaper_pipeline_api_throttled_total",
+            "CI answers that were rate-limit refusals.",
+            registry=registry,
+        )
+        self.run_wait = Counter(
+            "reaper_pipeline_rate_limit_wait_seconds_total",
+            "Time spent waiting for CI rate limits to lift.",
+            registry=registry,
+        )
+        self.runs = Counter(
+            "reaper_pipeline_runs_total",
+            "Distinct pipeline runs looked up, by state (active, finished, unknown).",
+            ["state"],
+            registry=registry,
+        )
+        self.runs_unknown = Counter(
+            "reaper_pipeline_runs_unknown_total",
+            "Runs whose state could not be told, by reason (not-found, no-token, ...).",
+            ["reason"],
+            registry=registry,
+        )
         # What was already counted of each audit log's and notifier's own failure counts,
         # so a log or notifier that lives across sweeps (the daemon) is counted once.
         self._seen_lock = threading.Lock()
@@ -135,10 +183,34 @@ class Metrics:
         """One HTTP attempt to a cloud API (``aws``, ``DescribeInstances``); retries count."""
         self.api_requests.labels(provider, operation).inc()
 
+    def observe_run_lookups(
+        self,
+        *,
+        requests: int = 0,
+        not_modified: int = 0,
+        throttled: int = 0,
+        waited_seconds: float = 0.0,
+        states: Mapping[str, int] | None = None,
+        unknown: Mapping[str, int] | None = None,
+    ) -> None:
+        """Count one sweep's pipeline-run lookups (``reaper.pipelines``' ``LookupStats``)."""
+        self.run_requests.inc(requests)
+        self.run_not_modified.inc(not_modified)
+        self.run_throttled.inc(throttled)
+        self.run_wait.inc(waited_seconds)
+        for state, count in (states or {}).items():
+            self.runs.labels(state).inc(count)
+        for reason, count in (unknown or {}).items():
+            self.runs_unknown.labels(reason).inc(count)
+
     def observe_error(self, duration: float) -> None:
         """Record a sweep that raised instead of finishing (``result="error"``)."""
         self.sweep_duration.observe(duration)
         self.sweeps.labels("error").inc()
+
+    def observe_refusal(self, refused: TrailRefused) -> None:
+        """Count a sweep the audit trail refused (``reason`` is the error's)."""
+        self.trail_refusals.labels(refused.reason).inc()
 
     def observe_audit(self, audit: AuditLog) -> None:
         """Count the sink failures ``audit.failures`` gained since this log was last seen.
@@ -190,6 +262,7 @@ class Metrics:
             self.brake_trips.inc()
         if report.exit_code == 0:
             self.last_success.set(finished.timestamp())
+        self.unresolved_intents.set(len(report.unresolved))
         _forget(self.resources_seen, providers)
         for key, count in plan.population.items():
             provider, kind = key.split(":", 1)

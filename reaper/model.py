@@ -54,12 +54,18 @@ class Reason(StrEnum):
     """Quarantined; the quarantine TTL has not ended yet."""
     QUARANTINE_EXPIRED = "quarantine-expired"
     """Quarantined for longer than the quarantine TTL without being released."""
+    QUARANTINE_INCOMPLETE = "quarantine-incomplete"
+    """Tagged quarantined, but its isolation did not read back as complete: quarantined again."""
     RETRY_BACKOFF = "retry-backoff"
     """Earlier attempts failed; the next one waits for its backoff."""
     UNPATCHED = "unpatched"
     """Runs an image that is too old, deprecated or gone, or an outdated Kubernetes version."""
     EXPOSED = "exposed"
     """Reachable from the whole internet on a sensitive port."""
+    RUN_FINISHED = "run-finished"
+    """The CI run that created it finished more than ``pipelines.after_finish`` ago."""
+    RUN_ACTIVE = "run-active"
+    """The CI run that created it is still going (and its TTL has not passed)."""
 
 
 class Result(StrEnum):
@@ -138,6 +144,32 @@ class PortRange:
         return self.protocol == "all" or (self.from_port <= 0 and self.to_port >= 65535)
 
 
+class RunPhase(StrEnum):
+    """What the CI system said about a run. An unknown state is no fact at all."""
+
+    ACTIVE = "active"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What is known about the CI run that created a resource, from its CI system.
+
+    Attached between collecting and planning (``reaper.pipelines``) only when the CI
+    system answered; a run whose state is unknown gets none, so it cannot change a
+    decision. Shared by every resource of the run.
+    """
+
+    run: str
+    """The run for people and logs: ``web/4711-2`` (source alias / run id - attempt)."""
+    phase: RunPhase
+    finished_at: datetime | None = None
+    """When a finished run ended (GitHub ``updated_at``, GitLab ``finished_at``)."""
+    litter_at: datetime | None = None
+    """When a finished run's leftovers become litter: ``finished_at`` plus
+    ``pipelines.after_finish`` (worked out by the caller, like an end of support)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """A resource as a collector saw it. Immutable; collectors build a new one per sweep."""
@@ -165,6 +197,12 @@ class Resource:
     support_ends: date | None = None
     """For clusters: the end of standard support of its version, from its provider's
     calendar (EKS's, GKE's); None when the calendar does not know the version."""
+    run: RunFacts | None = None
+    """What its CI run's system said, when pipeline sources are configured and it knew."""
+    isolated: bool | None = None
+    """For a resource reaper's tags say is quarantined: whether the collector read back a
+    complete isolation (stopped and cut off, as its kind defines it); None when it did not
+    look (the resource is not quarantined) or could not tell, which counts as not isolated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +226,10 @@ class Decision:
     """Failed often enough that a person should look at it."""
     details: tuple[str, ...] = ()
     """What was found, for people: ``image ami-1 is 200d old (max 90d)``."""
+    verified: bool = True
+    """False when the resource carries tags reaper owns whose signature does not verify
+    (forged, or written without the state key): they were ignored, and whatever reaper
+    writes next replaces them."""
 
     @property
     def ref(self) -> ResourceRef:
@@ -219,6 +261,10 @@ class Outcome:
     action: Action
     result: Result
     message: str = ""
+    tags: Mapping[str, str] | None = field(default=None, compare=False)
+    """The resource's tags as the action left them, when the kind changed reaper's own tags
+    itself (a quarantine records the originals before it isolates): a failure count is
+    written on top of these, not of the tags the plan saw. None: the plan's tags stand."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from reaper import __version__
 from reaper.errors import ConfigError
 from reaper.model import Action, CollectError, Decision, Outcome, ResourceRef, Result
 from reaper.report.text import human
+from reaper.safetext import clean, clip
 
 if TYPE_CHECKING:
     from reaper.results import SweepReport
@@ -300,11 +301,13 @@ def render_marked(decisions: Sequence[Decision], now: datetime) -> dict[str, Any
         if owner != current:
             current = owner
             lines.append("")
-            lines.append(f"*Owner: {_esc(owner)}* ({by_owner[owner]})")
+            lines.append(f"*Owner:* {_owner_text(owner)} ({by_owner[owner]})")
         lines.append(_marked_line(d, now))
     if total > len(shown):
         hidden = Counter(_owner(d) for d in ordered[len(shown) :])
-        detail = ", ".join(f"{_esc(o)} {n}" for o, n in sorted(hidden.items(), key=_owner_item))
+        detail = ", ".join(
+            f"{_owner_text(o)} {n}" for o, n in sorted(hidden.items(), key=_owner_item)
+        )
         lines.append("")
         lines.append(f"… and {total - len(shown)} more ({detail})")
     owners = ", ".join(f"{o} {n}" for o, n in sorted(by_owner.items(), key=_owner_item))
@@ -318,8 +321,8 @@ def _marked_line(d: Decision, now: datetime) -> str:
     when = _when(d.not_before, now)
     reasons = ", ".join(str(x) for x in d.reasons) or "none given"
     return (
-        f"• `{_code(r.ref.kind_key)}` `{_code(r.ref.id)}` {_esc(_clip(r.name, _MAX_VALUE))}"
-        f" in {_esc(str(r.ref.scope))}\n"
+        f"• `{_code(r.ref.kind_key)}` `{_code(r.ref.id)}`{_name_text(r.name)}"
+        f" in {_text(str(r.ref.scope))}\n"
         f"      will {_esc(action)} {when} · reasons: {_esc(reasons)}"
     )
 
@@ -347,7 +350,7 @@ def render_summary(report: SweepReport) -> dict[str, Any]:
     if report.brake is not None:
         lines.append("")
         lines.append("*Safety brake:*")
-        lines.extend(f"• {_esc(_clip(reason, _MAX_MESSAGE))}" for reason in report.brake.reasons)
+        lines.extend(f"• {_text(reason, _MAX_MESSAGE)}" for reason in report.brake.reasons)
 
     if failed:
         owners = {d.ref: d.resource.owner for d in plan.decisions}
@@ -382,17 +385,17 @@ def _results(outcomes: Iterable[Outcome]) -> str:
 
 def _failure_line(outcome: Outcome, owner: str | None) -> str:
     ref: ResourceRef = outcome.ref
-    message = _clip(outcome.message, _MAX_MESSAGE) or "no message"
+    message = _text(outcome.message, _MAX_MESSAGE) or "no message"
+    owner_text = _NO_OWNER if not owner else f"`{_code(owner)}`"
     return (
-        f"• `{_code(ref.kind_key)}` `{_code(ref.id)}` in {_esc(str(ref.scope))}"
-        f" ({_esc(_clip(owner or _NO_OWNER, _MAX_VALUE))}): {outcome.action} failed:"
-        f" {_esc(message)}"
+        f"• `{_code(ref.kind_key)}` `{_code(ref.id)}` in {_text(str(ref.scope))}"
+        f" ({owner_text}): {outcome.action} failed: {message}"
     )
 
 
 def _error_line(error: CollectError) -> str:
-    message = _clip(error.message, _MAX_MESSAGE) or "no message"
-    return f"• `{_code(error.kind_key)}` in {_esc(str(error.scope))}: {_esc(message)}"
+    message = _text(error.message, _MAX_MESSAGE) or "no message"
+    return f"• `{_code(error.kind_key)}` in {_text(str(error.scope))}: {message}"
 
 
 def _payload(fallback: str, lines: Sequence[str]) -> dict[str, Any]:
@@ -404,7 +407,7 @@ def _payload(fallback: str, lines: Sequence[str]) -> dict[str, Any]:
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": "… message truncated"}}
         )
-    return {"text": _esc(_clip(fallback, MAX_BLOCK_TEXT)), "blocks": blocks}
+    return {"text": _esc(clip(fallback, MAX_BLOCK_TEXT)), "blocks": blocks}
 
 
 def _chunks(lines: Sequence[str]) -> list[str]:
@@ -412,7 +415,7 @@ def _chunks(lines: Sequence[str]) -> list[str]:
     chunks: list[str] = []
     current = ""
     for raw in lines:
-        line = _clip(raw, MAX_BLOCK_TEXT)
+        line = clip(raw, MAX_BLOCK_TEXT)
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) <= MAX_BLOCK_TEXT:
             current = candidate
@@ -445,7 +448,20 @@ def _time_key(moment: datetime | None) -> tuple[int, str]:
 
 
 def _owner(d: Decision) -> str:
-    return _clip(d.resource.owner, _MAX_VALUE) if d.resource.owner else _NO_OWNER
+    """The owner as shown (made safe, clipped), or ``no owner``."""
+    owner = clean(d.resource.owner, _MAX_VALUE) if d.resource.owner else ""
+    return owner or _NO_OWNER
+
+
+def _owner_text(owner: str) -> str:
+    """An owner from :func:`_owner` in mrkdwn: in a code span, where Slack formats nothing."""
+    return owner if owner == _NO_OWNER else f"`{_code(owner)}`"
+
+
+def _name_text(name: str) -> str:
+    """A resource's name in mrkdwn, with its leading space; nothing when it has none."""
+    code = _code(name)
+    return f" `{code}`" if code else ""
 
 
 def _owner_key(d: Decision) -> tuple[bool, str]:
@@ -460,18 +476,22 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _esc(text: str) -> str:
     """Escape Slack's control characters, so a tag value like ``<!channel>`` pings no one."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _text(text: str, width: int = _MAX_VALUE) -> str:
+    """A value for running text: one line, no control or bidi characters, clipped, escaped."""
+    return _esc(clean(text, width))
+
+
 def _code(text: str) -> str:
-    """A value for inside backticks: escaped, clipped, without backticks of its own."""
-    return _esc(_clip(text, _MAX_VALUE).replace("`", "'"))
+    """A value for inside backticks, where Slack applies no formatting: one line, no control
+    or bidi characters, clipped, escaped, without backticks of its own. Every value from a
+    resource (owner, name, id) is shown this way, so its ``*``, ``_`` or ``~`` format nothing.
+    """
+    return _esc(clean(text, _MAX_VALUE).replace("`", "'"))
 
 
 __all__ = ["WebhookNotifier", "render_marked", "render_summary"]

@@ -1,30 +1,43 @@
 """Pure: reading a pinned plan (the JSON of ``reaper plan --output``) back for ``reaper apply``.
 
 A pinned plan names exactly the resources an operator approved. It is refused when it is
-older than ``safety.plan_max_age`` or was made with a different config file.
+older than ``safety.plan_max_age``, was made with a different config file, or names a
+resource outside the configured kinds, accounts and regions.
+
+A plan file is input anyone could have edited, so it only ever narrows what ``apply``
+does: the items it names. Everything that decides whether and how to act (the decision,
+the scope, the population the safety brake measures against) comes from live state and
+the current config, never from the document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from reaper.durations import format_duration
 from reaper.errors import ReaperError
-from reaper.model import Action, ResourceRef
+from reaper.model import Action, ResourceRef, Scope
 from reaper.records import RecordError, decode_ref
 
 
 class PlanRefused(ReaperError):
-    """The pinned plan cannot be applied as it is (too old, other config, malformed)."""
+    """The pinned plan cannot be applied as it is (too old, other config, malformed, or
+    naming resources outside the configured scope). Carries one problem per line."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
 class PinnedItem:
     ref: ResourceRef
     action: Action
+    """The action the reviewer approved; ``apply`` acts only if live state still leads to it."""
     owner: str | None
 
 
@@ -33,7 +46,9 @@ class PinnedPlan:
     generated_at: datetime
     config_sha256: str
     items: tuple[PinnedItem, ...]
-    population: Mapping[str, int]
+    """Every item that is not ``keep``, each resource once (the first time it is named)."""
+    source: str = "plan"
+    """Where the plan was read from, for messages."""
 
 
 def read_pinned(
@@ -46,7 +61,6 @@ def read_pinned(
         generated_at = datetime.fromisoformat(str(document["generated_at"]))
         plan_hash = str(document["config_sha256"])
         items = tuple(_item(d) for d in document["decisions"] if d.get("action") != "keep")
-        population = {str(k): int(v) for k, v in document["summary"]["population"].items()}
     except (KeyError, TypeError, ValueError, AttributeError, RecordError) as err:
         raise PlanRefused(f"{source}: malformed plan: {err!r}") from None
     if generated_at.tzinfo is None:
@@ -64,7 +78,63 @@ def read_pinned(
             f"{source}: plan was made with a different config "
             f"(sha256 {plan_hash[:12]}…, current {config_sha256[:12]}…); make a new plan"
         )
-    return PinnedPlan(generated_at, plan_hash, items, population)
+    unique: dict[ResourceRef, PinnedItem] = {}
+    for item in items:
+        unique.setdefault(item.ref, item)
+    return PinnedPlan(generated_at, plan_hash, tuple(unique.values()), source)
+
+
+def outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> list[str]:
+    """A problem for each item outside the configured kinds and scopes. Pure.
+
+    ``scopes`` maps each configured kind (``aws:ec2_instance``) to the accounts and regions
+    it is swept in (``ResourceKind.scopes()``); consumed by :func:`refuse_outside_scope`.
+    """
+    problems = []
+    for item in pinned.items:
+        ref = item.ref
+        where = f"{_shown(ref.kind_key)}:{_shown(ref.id)} in {_shown(str(ref.scope))}"
+        configured = scopes.get(ref.kind_key)
+        if configured is None:
+            why = f"kind {_shown(ref.kind_key)} is not configured ({_valid(scopes)})"
+        elif ref.scope in configured:
+            continue
+        elif ref.scope.account not in {s.account for s in configured}:
+            accounts = {s.account for s in configured}
+            why = f"account {_shown(ref.scope.account)} is not configured ({_valid(accounts)})"
+        else:
+            regions = {s.region for s in configured if s.account == ref.scope.account}
+            why = f"region {_shown(ref.scope.region)} is not configured ({_valid(regions)})"
+        problems.append(f"{pinned.source}: {where}: {why}")
+    return problems
+
+
+def refuse_outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> None:
+    """Raise PlanRefused naming every item outside the configured scope. Pure.
+
+    Called before anything is done: a plan edited to name a resource in an account,
+    region or kind the config does not sweep is refused as a whole.
+    """
+    problems = outside_scope(pinned, scopes)
+    if problems:
+        raise PlanRefused(
+            *problems,
+            f"{pinned.source}: {len(problems)} item(s) outside the configured kinds, accounts "
+            "and regions; nothing was done",
+        )
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
+
+
+def _shown(value: str) -> str:
+    """A value from the plan file for a message: as it is if plain, else quoted (so an
+    edited plan cannot forge lines of output)."""
+    return value if _PLAIN.fullmatch(value) else repr(value[:200])
+
+
+def _valid(names: Collection[str]) -> str:
+    return f"configured: {', '.join(sorted(names)) or 'none'}"
 
 
 def _item(raw: Mapping[str, Any]) -> PinnedItem:

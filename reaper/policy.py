@@ -18,8 +18,16 @@ from fractions import Fraction
 from reaper.config import PolicySettings, SafetySettings, TagKeys
 from reaper.durations import parse_duration, parse_timestamp
 from reaper.errors import BrakeCount, SafetyLimitExceeded
-from reaper.lifecycle import QUARANTINED_AT, Lifecycle, LifecycleTagError, State, read_lifecycle
+from reaper.lifecycle import (
+    QUARANTINED_AT,
+    Lifecycle,
+    LifecycleTagError,
+    State,
+    StateSigner,
+    read_lifecycle,
+)
 from reaper.model import Action, Decision, Plan, Reason, Resource
+from reaper.run_policy import earliest, kept_reason, litter_at
 from reaper.versions import parse_version
 
 # Values of the protect tag that mean "not protected". Anything else, including an empty
@@ -27,10 +35,28 @@ from reaper.versions import parse_version
 _NOT_PROTECTED = frozenset({"false", "no", "0", "off"})
 
 
+def _loose(key: str) -> str:
+    """A tag key as people misspell it: any case, ``_`` for ``-``, stray spaces."""
+    return key.strip().lower().replace("_", "-")
+
+
 def is_protected(resource: Resource, tags: TagKeys) -> bool:
-    """True when the protect tag is present with any value but an explicit false. Pure."""
-    value = resource.tags.get(tags.protect)
-    return value is not None and value.strip().lower() not in _NOT_PROTECTED
+    """True when the protect tag is present with any value but an explicit false. Pure.
+
+    When in doubt, keep: the key matches in any case and with ``_`` for ``-``
+    (``Reaper_Protect``), and any one such tag that protects is enough.
+    """
+    return protects(resource.tags, tags)
+
+
+def protects(tags: Mapping[str, str], keys: TagKeys) -> bool:
+    """:func:`is_protected` for a bare tag map: a resource's, or one of its dependants'
+    (an EKS node group, a Fargate profile). Pure."""
+    wanted = _loose(keys.protect)
+    return any(
+        _loose(key) == wanted and value.strip().lower() not in _NOT_PROTECTED
+        for key, value in tags.items()
+    )
 
 
 class _Rules:
@@ -63,25 +89,70 @@ class _Rules:
         return found
 
 
-def decide(resource: Resource, policy: PolicySettings, tags: TagKeys, now: datetime) -> Decision:
+def decide(
+    resource: Resource,
+    policy: PolicySettings,
+    tags: TagKeys,
+    now: datetime,
+    signer: StateSigner | None = None,
+) -> Decision:
     """Decide what to do with one resource at ``now``. Pure.
 
-    Safety rules, in order: no pipeline tag -> keep; reaper's own tags unreadable -> keep;
-    protect tag -> keep (and unmark); any reaper tag that cannot be parsed -> keep with
-    ``invalid-tag``; no way to compute a deadline -> keep. Only then can a passed deadline
-    lead to an action, and only after the resource has been marked for the grace period.
+    Safety rules, in order: no pipeline tag -> keep; reaper's own tags not signed by
+    ``signer`` -> ignored (unmarked; none verify without a signer), and no delete or
+    quarantine on this sweep (marked first, even without a grace period); reaper's own tags
+    unreadable -> keep; protect tag -> keep (and unmark); any reaper tag that cannot be
+    parsed -> keep with ``invalid-tag``; no way to compute a deadline -> keep. Only then can
+    a passed deadline (or a run its CI system said finished, ``reaper.run_policy``) lead
+    to an action, and only after the resource has been marked for
+    the grace period.
     """
-    return _decide(resource, _Rules(policy), tags, now)
+    return _decide(resource, _Rules(policy), tags, now, signer or _no_key(tags))
 
 
-def _decide(resource: Resource, rules: _Rules, tags: TagKeys, now: datetime) -> Decision:
-    policy = rules.policy
+def _no_key(tags: TagKeys) -> StateSigner:
+    """A signer without a key: under it, no owned tag verifies."""
+    return StateSigner(None, tags.model_dump().values())
+
+
+UNVERIFIED = (
+    "reaper's own tags on it are not signed with the state key (forged, or written "
+    "without the key): ignored, it counts as unmarked"
+)
+
+
+def _decide(
+    resource: Resource, rules: _Rules, tags: TagKeys, now: datetime, signer: StateSigner
+) -> Decision:
     if tags.pipeline not in resource.tags:
         return Decision(resource, Action.KEEP, (Reason.NOT_PIPELINE,))
+    if not signer.verify(resource.ref, resource.tags):
+        decision = _decide_life(resource, rules, tags, now, _UNMARKED)
+        if decision.action.destructive:
+            # Never acted on in the sweep that finds tags posing as reaper's, even without
+            # a grace period: marked first, which replaces them with reaper's own.
+            decision = replace(
+                decision,
+                action=Action.MARK,
+                intended=decision.action,
+                not_before=now + rules.policy.grace_period,
+            )
+        return replace(decision, verified=False, warnings=(*decision.warnings, UNVERIFIED))
     try:
         life = read_lifecycle(resource.tags)
     except LifecycleTagError as err:
         return Decision(resource, Action.KEEP, (Reason.INVALID_TAG,), warnings=(str(err),))
+    return _decide_life(resource, rules, tags, now, life)
+
+
+_UNMARKED = Lifecycle()
+
+
+def _decide_life(
+    resource: Resource, rules: _Rules, tags: TagKeys, now: datetime, life: Lifecycle
+) -> Decision:
+    """The decision on a pipeline resource whose lifecycle state is ``life``."""
+    policy = rules.policy
     if is_protected(resource, tags):
         if life.state is State.MARKED:
             return Decision(resource, Action.UNMARK, (Reason.PROTECTED,))
@@ -97,23 +168,51 @@ def _decide(resource: Resource, rules: _Rules, tags: TagKeys, now: datetime) -> 
             warning = f"quarantined without a {QUARANTINED_AT} tag"
             return Decision(resource, Action.KEEP, (Reason.INVALID_TAG,), warnings=(warning,))
         release_by = life.quarantined_at + policy.quarantine_ttl
-        if now < release_by:
-            return Decision(resource, Action.KEEP, (Reason.QUARANTINED,), deadline=release_by)
-        expired = Decision(
-            resource, Action.DELETE, (Reason.QUARANTINE_EXPIRED,), release_by, release_by
-        )
-        return _with_backoff(expired, life, policy, now)
+        if now >= release_by:
+            expired = Decision(
+                resource, Action.DELETE, (Reason.QUARANTINE_EXPIRED,), release_by, release_by
+            )
+            return _with_backoff(expired, life, policy, now)
+        if resource.isolated is not True:
+            # The tag says quarantined, the resource does not read back as isolated: an
+            # interrupted or failed quarantine, or drift (someone reopened it). Again, now.
+            again = Decision(
+                resource,
+                Action.QUARANTINE,
+                (Reason.QUARANTINE_INCOMPLETE,),
+                release_by,
+                now,
+                details=("quarantined, but its isolation did not read back as complete",),
+            )
+            return _with_backoff(again, life, policy, now)
+        return Decision(resource, Action.KEEP, (Reason.QUARANTINED,), deadline=release_by)
 
     risks, details = _risks(resource, policy, now)
-    if due is None and not risks:
-        return Decision(resource, Action.KEEP, (Reason.UNKNOWN_AGE,))
+    # What its CI run's system said (reaper.run_policy); None for most resources, and then
+    # the lines below decide exactly as they would without pipeline sources.
+    has_run = resource.run is not None
+    litter = litter_at(resource) if has_run else None
+    run_due = litter is not None and now >= litter
+    if due is None and not risks and not run_due:
+        reason = kept_reason(resource, Reason.UNKNOWN_AGE) if has_run else Reason.UNKNOWN_AGE
+        return Decision(resource, Action.KEEP, (reason,), deadline=litter)
     past_deadline = due is not None and now >= due[0]
-    if not past_deadline and not risks:
+    if not past_deadline and not risks and not run_due:
         assert due is not None
         action = Action.UNMARK if life.state is State.MARKED else Action.KEEP
-        return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=due[0])
-    reasons = (*([due[1]] if past_deadline and due else []), *risks)
+        if not has_run:
+            return Decision(resource, action, (Reason.WITHIN_TTL,), deadline=due[0])
+        reason = kept_reason(resource, Reason.WITHIN_TTL)
+        return Decision(resource, action, (reason,), deadline=earliest(due[0], litter))
+    reasons = (
+        *([due[1]] if past_deadline and due else []),
+        *([Reason.RUN_FINISHED] if run_due else []),
+        *risks,
+    )
     deadline = due[0] if past_deadline and due else now
+    if run_due:
+        assert litter is not None
+        deadline = min(deadline, litter) if past_deadline else litter
     provider, kind = resource.ref.provider, resource.ref.kind
     # Several reasons: the most destructive of their actions wins (delete over quarantine).
     intended = max((rules.action(provider, kind, r) for r in reasons), key=_DESTRUCTIVENESS)
@@ -268,11 +367,16 @@ def _with_backoff(
 
 
 def make_plan(
-    resources: Iterable[Resource], policy: PolicySettings, tags: TagKeys, now: datetime
+    resources: Iterable[Resource],
+    policy: PolicySettings,
+    tags: TagKeys,
+    now: datetime,
+    signer: StateSigner | None = None,
 ) -> Plan:
     """Decide on every resource and count the pipeline-tagged population per kind. Pure.
 
-    Resources seen twice (the same ref) are decided once.
+    Resources seen twice (the same ref) are decided once. ``signer`` verifies reaper's own
+    tags (see :func:`decide`).
     """
     with _cyclic_gc_paused():
         unique = {r.ref: r for r in resources}
@@ -280,9 +384,16 @@ def make_plan(
         # than deciding (measured by bench/sweep.py).
         ordered = sorted(unique.values(), key=_sort_key)
         rules = _Rules(policy)
-        decisions = tuple(_decide(r, rules, tags, now) for r in ordered)
-        population = Counter(r.ref.kind_key for r in unique.values() if tags.pipeline in r.tags)
-    return Plan(created_at=now, decisions=decisions, population=dict(population))
+        key = signer or _no_key(tags)
+        decisions = tuple(_decide(r, rules, tags, now, key) for r in ordered)
+        population = pipeline_population(unique.values(), tags)
+    return Plan(created_at=now, decisions=decisions, population=population)
+
+
+def pipeline_population(resources: Iterable[Resource], tags: TagKeys) -> dict[str, int]:
+    """The pipeline-tagged resources per ``provider:kind``, which the brake measures
+    against. Pure; consumed by ``make_plan`` and by ``SweepService.apply``."""
+    return dict(Counter(r.ref.kind_key for r in resources if tags.pipeline in r.tags))
 
 
 @contextmanager

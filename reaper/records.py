@@ -9,11 +9,19 @@ A resource is written flat, ``{"provider", "kind", "id", "account", "region"}`` 
 configured name of the scope's account, project or cluster; ``region`` its region or zone,
 empty where there is none. :func:`decode_ref` also reads the nested ``scope`` shape of
 0.1.0's JSON plans.
+
+Open intents. An intent stays open until an outcome for the same sweep, resource and
+action follows it, however many sweeps that takes. Every ``sweep-end`` carries the
+intents still open when it was written (``open_intents``, each with ``why``), so whoever
+needs them reads the trail back only to the last ``sweep-end``
+(:func:`recovery_window`, :class:`OpenIntents`). A ``sweep-end`` without the field was
+written by reaper 0.1.0: as 0.1.0 did, the intents of that sweep and of later ones are
+read then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -44,6 +52,12 @@ class RecordError(ValueError):
 
 
 REF_FIELDS = ("provider", "kind", "id", "account", "region")
+OPEN_INTENTS = "open_intents"
+"""The ``sweep-end`` field listing the intents still open when the sweep ended."""
+CARRIED_FIELDS = ("seq", "sweep_id", "ts", "resource", "action", "intended", "reasons", "deadline")
+"""What a ``sweep-end`` keeps of each open intent (with ``why``): enough to complete it."""
+NO_OUTCOME = "no outcome recorded"
+"""``why`` an intent is open when nothing more is known."""
 
 
 def encode_ref(ref: ResourceRef) -> dict[str, str]:
@@ -135,6 +149,31 @@ class Writer:
             record.update(result=str(outcome.result), message=outcome.message)
         return record
 
+    def sweep_end_record(
+        self,
+        ts: datetime,
+        open_intents: Sequence[Mapping[str, Any]],
+        why: Mapping[tuple[str, ...], str],
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """The ``sweep-end`` record, carrying the intents still open. Pure.
+
+        ``open_intents`` are intent records (or entries carried by an earlier sweep-end);
+        ``why`` says, by :func:`action_key`, why each is open (:data:`NO_OUTCOME` when
+        not given).
+        """
+        return self.sweep_record(
+            Event.SWEEP_END,
+            ts,
+            **fields,
+            **{
+                OPEN_INTENTS: [
+                    carried_intent(i, why.get(action_key(i)) or i.get("why") or NO_OUTCOME)
+                    for i in open_intents
+                ]
+            },
+        )
+
     def skipped_record(self, ts: datetime, outcome: Outcome) -> dict[str, Any]:
         """An action that was not attempted, and why. Pure."""
         return self.sweep_record(
@@ -211,3 +250,127 @@ def read_intent(record: Mapping[str, Any]) -> Intent:
         seq if type(seq) is int else None,
         record,
     )
+
+
+def carried_intent(intent: Mapping[str, Any], why: str) -> dict[str, Any]:
+    """An open intent as a ``sweep-end`` carries it: :data:`CARRIED_FIELDS` and ``why``. Pure."""
+    entry = {key: intent[key] for key in CARRIED_FIELDS if key in intent}
+    entry["why"] = why
+    return entry
+
+
+def _carried(record: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """The entries a ``sweep-end`` carries; None for a 0.1.0 ``sweep-end`` (no field)."""
+    entries = record.get(OPEN_INTENTS)
+    if not isinstance(entries, list):
+        return None
+    return [e for e in entries if isinstance(e, Mapping)]
+
+
+class OpenIntents:
+    """The intents of a trail that have no outcome yet, folded record by record. Pure.
+
+    :meth:`apply` each record in trail order: an ``intent`` opens (a repeated one moves
+    last), an ``outcome`` for the same :func:`action_key` closes it, and a ``sweep-end``
+    that carries ``open_intents`` states what is open from there on. A 0.1.0
+    ``sweep-end`` closes nothing but forgets the intents of sweeps that began before that
+    sweep, as 0.1.0's recovery did. Consumed by :class:`reaper.audit.AuditLog` (which
+    keeps one up to date as it writes), recovery and ``reaper audit verify``.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, ...], dict[str, Any]] = {}
+        # The order sweeps first appeared in, for a 0.1.0 sweep-end.
+        self._began: dict[str, int] = {}
+
+    def apply(self, record: Mapping[str, Any]) -> None:
+        """Fold one record in (records without a ``sweep_id`` change nothing)."""
+        event, sweep_id = record.get("event"), record.get("sweep_id")
+        if not isinstance(sweep_id, str):
+            return
+        self._began.setdefault(sweep_id, len(self._began))
+        if event == Event.INTENT:
+            key = action_key(record)
+            self._open.pop(key, None)
+            self._open[key] = dict(record)
+        elif event == Event.OUTCOME:
+            self._open.pop(action_key(record), None)
+        elif event == Event.SWEEP_END:
+            carried = _carried(record)
+            if carried is not None:
+                self._open = {action_key(e): {**e, "event": str(Event.INTENT)} for e in carried}
+                self._began = {sweep_id: 0}
+            else:
+                self._forget_before(sweep_id)
+
+    def _forget_before(self, sweep_id: str) -> None:
+        began = self._began[sweep_id]
+        earlier = {s for s, order in self._began.items() if order < began}
+        self._open = {k: r for k, r in self._open.items() if r.get("sweep_id") not in earlier}
+        self._began = {s: order for s, order in self._began.items() if s not in earlier}
+
+    def intents(self) -> list[dict[str, Any]]:
+        """The open intents, oldest first: intent records, or entries a sweep-end carried
+        (with ``event`` set back to ``intent`` and their ``why``)."""
+        return [dict(r) for r in self._open.values()]
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
+def recovery_window(newest_first: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The records from which the open intents follow, oldest first. Pure.
+
+    ``newest_first`` is the trail read backwards; it is read only up to the last
+    ``sweep-end`` carrying ``open_intents``, or, for a 0.1.0 ``sweep-end``, up to the
+    ``sweep-start`` of that sweep; all of it when neither is found. Fold the result
+    with :class:`OpenIntents`.
+    """
+    window: list[Mapping[str, Any]] = []
+    ended: str | None = None  # the sweep of a 0.1.0 sweep-end: read back to its start
+    for record in newest_first:
+        window.append(record)
+        event = record.get("event")
+        if ended is None and event == Event.SWEEP_END:
+            if _carried(record) is not None:
+                break
+            sweep_id = record.get("sweep_id")
+            ended = sweep_id if isinstance(sweep_id, str) else None
+        elif ended is not None and event == Event.SWEEP_START and record.get("sweep_id") == ended:
+            break
+    window.reverse()
+    return window
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """An intent still without an outcome after a sweep, and why: its action's fate is
+    unknown until a later sweep's recovery checks the resource."""
+
+    seq: int | None
+    sweep_id: str
+    action: str
+    ref: ResourceRef | None
+    """None when the record does not name a resource this schema can read."""
+    why: str
+
+    @classmethod
+    def of(cls, intent: Mapping[str, Any], why: str = "") -> Unresolved:
+        """From an intent record or a carried entry. Pure."""
+        try:
+            ref: ResourceRef | None = decode_ref(intent.get("resource"))
+        except RecordError:
+            ref = None
+        seq = intent.get("seq")
+        return cls(
+            seq if type(seq) is int else None,
+            str(intent.get("sweep_id")),
+            str(intent.get("action")),
+            ref,
+            why or str(intent.get("why") or NO_OUTCOME),
+        )
+
+    def describe(self) -> str:
+        """``seq 7: delete aws:ec2_instance:i-1 in ci/us-east-1 (sweep 5f4e3d2c1b0a): why``."""
+        where = f"{self.ref} in {self.ref.scope}" if self.ref else "an unreadable resource"
+        return f"seq {self.seq}: {self.action} {where} (sweep {self.sweep_id}): {self.why}"

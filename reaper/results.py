@@ -11,6 +11,7 @@ from enum import IntEnum
 
 from reaper.errors import SafetyLimitExceeded
 from reaper.model import Action, CollectError, Outcome, Plan, Resource, Result
+from reaper.records import Unresolved
 
 
 class ExitCode(IntEnum):
@@ -18,11 +19,16 @@ class ExitCode(IntEnum):
 
     OK = 0
     PARTIAL_FAILURE = 1
-    """Some collectors or actions failed; the rest was done."""
+    """Some collectors or actions failed, or an interrupted action could not be checked;
+    the rest was done. Also: the audit trail could not be opened or trusted (nothing was
+    done)."""
     USAGE = 2
     """A usage or config error: nothing was done."""
     SAFETY_BRAKE = 3
     """The plan exceeded the blast-radius limits: nothing was done."""
+    AUDIT_LOCKED = 4
+    """Another reaper run held the audit trail for longer than ``audit.lock_timeout``:
+    nothing was done."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class SweepReport:
     dry_run: bool
     outcomes: tuple[Outcome, ...] = ()
     brake: SafetyLimitExceeded | None = None
+    unresolved: tuple[Unresolved, ...] = ()
+    """Intents of the trail still without an outcome when the sweep ended."""
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -53,7 +61,7 @@ class SweepReport:
     def exit_code(self) -> ExitCode:
         if self.brake is not None:
             return ExitCode.SAFETY_BRAKE
-        if self.collection.errors or self.failed:
+        if self.collection.errors or self.failed or self.unresolved:
             return ExitCode.PARTIAL_FAILURE
         return ExitCode.OK
 
@@ -69,5 +77,6 @@ class SweepReport:
             f"sweep={self.sweep_id} dry_run={str(self.dry_run).lower()} "
             f"resources={len(plan.decisions)} {counts} outcomes[{done}] "
             f"collect_errors={len(self.collection.errors)} skipped={self.collection.skipped} "
+            f"unresolved={len(self.unresolved)} "
             f"brake={'tripped' if self.brake else 'ok'} exit={int(self.exit_code)}"
         )

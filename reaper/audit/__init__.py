@@ -4,7 +4,7 @@ and one module per sink (file, stdout, S3, GCS).
 Cloud SDKs are imported only by the bucket sinks that need them, and only when configured.
 """
 
-from reaper.audit.chain import GENESIS, AuditLog, AuditSink, record_seq
+from reaper.audit.chain import GENESIS, AuditLog, AuditSink, ChainHead, record_seq
 from reaper.audit.recovery import dangling_intents, find_dangling, read_records
 from reaper.audit.verify import VerifyResult, verify_lines
 
@@ -12,6 +12,7 @@ __all__ = [
     "GENESIS",
     "AuditLog",
     "AuditSink",
+    "ChainHead",
     "VerifyResult",
     "dangling_intents",
     "find_dangling",

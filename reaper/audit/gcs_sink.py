@@ -14,7 +14,9 @@ _PERMANENT_HTTP = frozenset({400, 401, 403, 404, 412})
 class GcsSink(BucketSink):
     """One GCS object per batch, with google-cloud-storage.
 
-    Keep the objects immutable with the bucket's retention policy (Bucket Lock). The
+    Keep the objects immutable with the bucket's retention policy (Bucket Lock). Each
+    upload is create-only (``if_generation_match=0``): a second writer on the trail gets
+    412 on its first colliding object (see :mod:`reaper.audit.bucket_sink`). The
     client's own retries are off: errors are tried ``retries`` more times here, waiting
     ``backoff`` seconds, then twice as long each time.
     """
@@ -50,7 +52,7 @@ class GcsSink(BucketSink):
         blobs = self._client.list_blobs(
             self.bucket, prefix=self._list_prefix, retry=None, timeout=self._timeout
         )
-        return sorted(name for name in (str(b.name) for b in blobs) if self._is_batch(name))
+        return [name for name in (str(b.name) for b in blobs) if self._is_batch(name)]
 
     def _get(self, key: str) -> bytes:
         return bytes(self._bucket.blob(key).download_as_bytes(retry=None, timeout=self._timeout))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reaper.errors import AuditError
-from reaper.records import action_key
+from reaper.records import OpenIntents
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:
@@ -26,7 +26,7 @@ def _iter_records(path: Path) -> Iterator[dict[str, Any]]:
             for number, line in enumerate(f, start=1):
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     record = None
                 if not isinstance(record, dict) or not line.endswith(b"\n"):
                     raise AuditError(f"audit log {path} line {number} is not a complete record")
@@ -36,10 +36,12 @@ def _iter_records(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def dangling_intents(path: str | Path) -> list[dict[str, Any]]:
-    """Intents of the file's last sweep(s) with no later outcome: actions of unknown fate.
+    """Intents of an audit file still without an outcome: actions of unknown fate.
 
     See :func:`find_dangling`. A file that does not exist yet has none. Reads the file
-    once, keeping only the trailing sweeps in memory. Raises AuditError if unreadable.
+    once, keeping only the open intents in memory. Raises AuditError if unreadable. A
+    sweep does not call this: its :class:`~reaper.audit.AuditLog` reads the open intents
+    back from whichever sink the chain continues from, only as far as the last sweep-end.
     """
     path = Path(path)
     if not path.exists():
@@ -51,33 +53,12 @@ def find_dangling(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The ``intent`` records with no later ``outcome`` for the same action. Pure.
 
     An intent and an outcome match on sweep_id, the resource (provider, kind, account,
-    region, id) and the action. Only the last sweep that recorded its ``sweep-end`` and
-    the sweeps that started after it are looked at (all of them if none ended): a crash
-    leaves its sweep without an end, and a sweep that ended can still hold intents whose
-    outcomes could not be written. Consumed by crash recovery at startup.
+    region, id) and the action. An intent stays open across any number of sweeps, and a
+    ``sweep-end`` carries the ones still open (:class:`reaper.records.OpenIntents`, which
+    also reads the sweep-ends of reaper 0.1.0 as 0.1.0 did). Consumed by ``reaper audit
+    verify``'s warnings and by tests.
     """
-    sweeps: dict[str, list[Mapping[str, Any]]] = {}
+    fold = OpenIntents()
     for record in records:
-        sweep_id = record.get("sweep_id")
-        if not isinstance(sweep_id, str):
-            continue
-        sweeps.setdefault(sweep_id, []).append(record)
-        if record.get("event") == "sweep-end":
-            # Sweeps that began before this one are over: forget them.
-            for earlier in list(sweeps):
-                if earlier == sweep_id:
-                    break
-                del sweeps[earlier]
-    dangling: dict[tuple[str, ...], dict[str, Any]] = {}
-    for kept in sweeps.values():
-        for record in kept:
-            event = record.get("event")
-            if event not in ("intent", "outcome"):
-                continue
-            key = action_key(record)
-            if event == "intent":
-                dangling.pop(key, None)  # keep file order: a repeated intent moves last
-                dangling[key] = dict(record)
-            else:
-                dangling.pop(key, None)
-    return list(dangling.values())
+        fold.apply(record)
+    return fold.intents()

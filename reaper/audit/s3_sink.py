@@ -38,7 +38,9 @@ class S3Sink(BucketSink):
     """One S3 object per batch; with Object Lock, each object is retained ``retain_days``.
 
     The bucket must have Object Lock enabled for a lock mode to be accepted. Each PUT
-    carries a SHA-256 checksum (S3 wants one with Object Lock) and ``If-None-Match: *``.
+    carries a SHA-256 checksum (S3 wants one with Object Lock) and ``If-None-Match: *``,
+    so a second writer on the trail fails on its first colliding object (see
+    :mod:`reaper.audit.bucket_sink`).
     Errors are tried ``retries`` more times, waiting ``backoff`` seconds, then twice as
     long each time; access, missing-bucket and invalid-request errors are not retried.
     """
@@ -94,7 +96,7 @@ class S3Sink(BucketSink):
             Bucket=self.bucket, Prefix=self._list_prefix
         )
         keys = (item["Key"] for page in pages for item in page.get("Contents", []))
-        return sorted(k for k in keys if self._is_batch(k))
+        return [k for k in keys if self._is_batch(k)]
 
     def _get(self, key: str) -> bytes:
         return self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from reaper.errors import AuditError
@@ -32,6 +32,10 @@ class StdoutSink:
 
     def last_line(self) -> bytes | None:
         return None
+
+    def read_back(self) -> Iterator[bytes]:
+        """Nothing: what was printed cannot be read back."""
+        return iter(())
 
     def close(self) -> None:
         """Leaves the stream open: it is not the sink's."""

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from reaper.audit.chain import GENESIS
+from reaper.records import OpenIntents, Unresolved
+
+MAX_LISTED = 10
+"""Unresolved intents named one by one in the warnings; the rest are counted."""
 
 
 @dataclass(frozen=True)
@@ -23,10 +27,12 @@ class VerifyResult:
     """The first problem, ``line 17 (seq 17): ...``; None when ok."""
     warnings: tuple[str, ...] = ()
     """Oddities that do not break the chain: a trail not starting at seq 1, a last sweep
-    without ``sweep-end``, an empty trail."""
+    without ``sweep-end``, an empty trail, intents without an outcome."""
     first_seq: int | None = None
     last_seq: int | None = None
     """Of the records checked and found sound."""
+    unresolved: int = 0
+    """Intents still without an outcome at the end of the trail (when it is intact)."""
 
 
 def verify_lines(lines: Iterable[bytes]) -> VerifyResult:
@@ -38,7 +44,9 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyResult:
     (duplicated) or goes back (reordered), a ``prev_sha256`` that does not match the line
     before (a modified record) and a last line without a newline (a truncated write). The
     last record is not covered by any later hash: compare it with another sink's copy.
-    Consumed by ``reaper audit verify``.
+    Warns about intents still without an outcome (actions of unknown fate), as the next
+    sweep's recovery will see them (:class:`reaper.records.OpenIntents`). Consumed by
+    ``reaper audit verify``.
     """
     it = iter(lines)
     warnings: list[str] = []
@@ -48,6 +56,7 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyResult:
     prev_seq: int | None = None
     prev_line = b""
     open_sweep: tuple[str, int] | None = None  # sweep_id, line of its sweep-start
+    intents = OpenIntents()
 
     def failed(problem: str) -> VerifyResult:
         return VerifyResult(False, count, problem, tuple(warnings), first_seq, prev_seq)
@@ -66,7 +75,7 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyResult:
         line = raw[:-1]
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit
             return failed(f"line {number}: not a JSON record")
         seq = record.get("seq") if isinstance(record, dict) else None
         prev_sha256 = record.get("prev_sha256") if isinstance(record, dict) else None
@@ -100,6 +109,7 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyResult:
             open_sweep = (sweep_id, number)
         elif event == "sweep-end" and open_sweep is not None and open_sweep[0] == sweep_id:
             open_sweep = None
+        intents.apply(record)
         count += 1
         prev_seq, prev_line = seq, line
     if count == 0:
@@ -109,7 +119,17 @@ def verify_lines(lines: Iterable[bytes]) -> VerifyResult:
             f"line {open_sweep[1]}: the last sweep ({open_sweep[0]}) has no sweep-end record: "
             "it was interrupted, or is still running"
         )
-    return VerifyResult(True, count, None, tuple(warnings), first_seq, prev_seq)
+    unresolved = [Unresolved.of(i) for i in intents.intents()]
+    warnings += [
+        f"unresolved intent {u.describe()}: its action's fate is unknown until a sweep's "
+        "recovery checks the resource"
+        for u in unresolved[:MAX_LISTED]
+    ]
+    if len(unresolved) > MAX_LISTED:
+        warnings.append(f"and {len(unresolved) - MAX_LISTED} more unresolved intents")
+    return VerifyResult(
+        True, count, None, tuple(warnings), first_seq, prev_seq, unresolved=len(unresolved)
+    )
 
 
 def _sha256(line: bytes) -> str:
@@ -153,7 +173,7 @@ def _peek_record(raw: bytes | None) -> dict[str, Any] | None:
         return None
     try:
         record = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
 

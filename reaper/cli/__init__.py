@@ -1,10 +1,11 @@
 """Command line: parse, load config, call the sweep service, map errors to exit codes.
 
 One module per group of commands: :mod:`.sweep` (validate, plan, run, apply, release),
-:mod:`.daemon`, :mod:`.audit`, :mod:`.report` (merging shards' plans), :mod:`.demo`;
-:mod:`.common` holds what they share, :mod:`.shard` the ``--shard`` option. The exit
-codes are :class:`reaper.results.ExitCode`'s. With ``--format json`` standard output
-carries only the JSON document; logs always go to standard error.
+:mod:`.daemon`, :mod:`.audit`, :mod:`.report` (merging shards' plans), :mod:`.labels`,
+:mod:`.demo`, :mod:`.iam` (iam-policy); :mod:`.common` holds what they share, :mod:`.shard`
+the ``--shard`` option. The exit codes are :class:`reaper.results.ExitCode`'s. With
+``--format json`` standard output carries only the JSON document; logs always go to
+standard error.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from reaper import __version__
 from reaper.cli.audit import audit
 from reaper.cli.daemon import daemon
 from reaper.cli.demo import demo
+from reaper.cli.iam import iam_policy
+from reaper.cli.labels import labels
 from reaper.cli.report import report
 from reaper.cli.sweep import apply_command, plan, release, run, validate
 from reaper.logs import LOG_FORMATS, LogFormat, configure_logging
@@ -41,7 +44,19 @@ def cli(log_level: str, log_format: LogFormat) -> None:
     configure_logging(log_level.upper(), log_format)
 
 
-for command in (validate, plan, run, apply_command, release, report, demo, audit, daemon):
+for command in (
+    validate,
+    plan,
+    run,
+    apply_command,
+    release,
+    report,
+    labels,
+    demo,
+    audit,
+    daemon,
+    iam_policy,
+):
     cli.add_command(command)
 
 

@@ -21,6 +21,7 @@ import click
 from reaper.audit import verify_lines
 from reaper.audit.file_sink import read_file_lines
 from reaper.errors import ConfigError, ReaperError
+from reaper.safetext import redact
 
 OK, BROKEN, UNREADABLE = 0, 1, 2
 
@@ -72,7 +73,7 @@ def read_source(source: str) -> Iterator[bytes]:
 
 
 def _unreadable(reason: str) -> NoReturn:
-    click.echo(f"error: {reason}", err=True)
+    click.echo(f"error: {redact(reason)}", err=True)  # the source may carry credentials
     raise SystemExit(UNREADABLE)
 
 

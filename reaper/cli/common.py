@@ -1,7 +1,8 @@
 """What reaper's commands share: options, loading the config, mapping errors to exit codes.
 
-Exit codes (:class:`reaper.results.ExitCode`): 0 ok, 1 some collectors or actions failed,
-2 usage or config error, 3 safety brake. Logs always go to standard error.
+Exit codes (:class:`reaper.results.ExitCode`): 0 ok, 1 some collectors or actions failed
+(or the audit trail cannot be trusted), 2 usage or config error, 3 safety brake, 4 another
+run holds the audit trail. Logs always go to standard error.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
 from reaper.brake_sync import BrakeSync
 from reaper.config import Settings, describe_settings, load_settings
-from reaper.errors import ConfigError, ReaperError
+from reaper.errors import AuditLocked, ConfigError, ReaperError
+from reaper.lifecycle import StateSigner
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
+from reaper.pinned import PlanRefused
+from reaper.pipelines.facts import PipelineFacts, PipelineStep
 from reaper.providers.catalog import build_kinds
 from reaper.report import FORMATS
 from reaper.results import ExitCode
@@ -84,13 +88,26 @@ def fail_config(err: ConfigError) -> NoReturn:
     exit_with(ExitCode.USAGE)
 
 
+def refuse(err: PlanRefused) -> NoReturn:
+    """A refused pinned plan: one ``refused:`` line per problem, exit 2."""
+    for problem in err.problems:
+        click.echo(f"refused: {problem}", err=True)
+    exit_with(ExitCode.USAGE)
+
+
 def guard(call: Callable[[], T]) -> T:
     """Run a call, turning reaper's own errors into a one-line message and an exit code:
-    2 for config errors, 1 for the rest."""
+    2 for config errors and refused plans, 4 when another run holds the audit trail, 1 for
+    the rest."""
     try:
         return call()
     except ConfigError as err:
         fail_config(err)
+    except PlanRefused as err:
+        refuse(err)
+    except AuditLocked as err:
+        click.echo(f"error: {err}", err=True)
+        exit_with(ExitCode.AUDIT_LOCKED)
     except ReaperError as err:
         click.echo(f"error: {err}", err=True)
         exit_with(ExitCode.PARTIAL_FAILURE)
@@ -115,15 +132,22 @@ def make_service(
     metrics: Metrics | None = None,
     *,
     notify: bool = True,
+    pipelines: PipelineStep | None = None,
+    acting: bool = True,
     shard: Shard | None = None,
     brake_sync: BrakeSync | None = None,
 ) -> SweepService:
-    """The sweep service of a command: the configured kinds, audit log and notifier;
-    with ``shard``, sweeping only that shard's scopes.
+    """The sweep service of a command: the configured kinds, audit log and notifier, and
+    the CI-run lookups when ``pipelines.sources`` are configured (``pipelines`` replaces
+    them, e.g. with a cleanup step); with ``shard``, sweeping only that shard's scopes.
 
-    Raises ReaperError (ConfigError for config problems) when a part cannot be set up.
+    ``acting``: the command may change resources, so the state key must be set. Raises
+    ReaperError (ConfigError for config problems) when a part cannot be set up.
     """
-    kinds = build_kinds(settings, metrics=metrics)
+    if pipelines is None:
+        pipelines = PipelineFacts.from_settings(settings)
+    signer = state_signer(settings, acting)
+    kinds = build_kinds(settings, metrics=metrics, signer=signer)
     notifier = (
         WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ) if notify else None
     )
@@ -134,9 +158,30 @@ def make_service(
         notifier=notifier,
         metrics=metrics,
         config_sha256=digest,
+        pipelines=pipelines,
+        signer=signer,
         shard=shard,
         brake_sync=brake_sync,
     )
+
+
+def state_signer(settings: Settings, acting: bool) -> StateSigner:
+    """The signer of reaper's lifecycle tags, its key from the environment.
+
+    Raises ConfigError when ``acting`` and the key is not set: unsigned tags would not be
+    reaper's on the next sweep.
+    """
+    signer = StateSigner.for_settings(settings, os.environ)
+    if acting and not signer.can_sign:
+        variable = settings.safety.state_key_env
+        raise ConfigError(
+            [
+                f"safety.state_key_env: ${variable} is not set: reaper signs the tags it "
+                "writes on resources with this key (16+ characters, kept secret), and "
+                "acting needs it"
+            ]
+        )
+    return signer
 
 
 def new_metrics() -> Metrics:

@@ -16,11 +16,19 @@ from typing import NoReturn
 
 import click
 
-from reaper.cli.common import config_option, exit_with, fail_config, new_metrics, startup
+from reaper.cli.common import (
+    config_option,
+    exit_with,
+    fail_config,
+    new_metrics,
+    startup,
+    state_signer,
+)
 from reaper.config import load_settings
 from reaper.daemon import Daemon, plan_jobs
 from reaper.errors import ConfigError, ReaperError
 from reaper.notify import WebhookNotifier
+from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.catalog import build_kinds
 from reaper.results import ExitCode
 
@@ -40,8 +48,11 @@ def daemon(config_path: str, apply: bool) -> None:
         settings, digest = load_settings(config_path)
         jobs = plan_jobs(settings, datetime.now(UTC))
         metrics = new_metrics()
-        kinds = build_kinds(settings, metrics=metrics)
+        signer = state_signer(settings, acting=not (settings.dry_run and not apply))
+        kinds = build_kinds(settings, metrics=metrics, signer=signer)
         notifier = WebhookNotifier.from_env(settings.notify.webhook_url_env, os.environ)
+        # One for the daemon's life: its ETags make the next sweeps' lookups conditional.
+        pipelines = PipelineFacts.from_settings(settings)
     except ConfigError as err:
         fail_config(err)
     except ReaperError as err:
@@ -58,6 +69,8 @@ def daemon(config_path: str, apply: bool) -> None:
         dry_run=dry_run,
         config_sha256=digest,
         notifier=notifier,
+        pipelines=pipelines,
+        signer=signer,
     )
     startup("daemon", config_path, settings, dry_run, app.describe())
     try:

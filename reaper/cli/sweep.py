@@ -22,16 +22,19 @@ from reaper.cli.common import (
     make_service,
     new_metrics,
     output_options,
+    refuse,
     startup,
 )
 from reaper.cli.shard import global_brake, resolve_shard, shard_option
 from reaper.config import Settings, describe_settings
 from reaper.pinned import PlanRefused, read_pinned
+from reaper.pipelines import InvalidRunTag, RunRef
+from reaper.pipelines.facts import RunCleanup
 from reaper.progress import Progress
 from reaper.pushgateway import push_sweep_metrics
 from reaper.report import render, render_sweep
 from reaper.results import ExitCode, SweepReport
-from reaper.shards import Shard
+from reaper.shards import COUNT_ENV, INDEX_ENV, Shard
 
 log = logging.getLogger("reaper")
 
@@ -53,7 +56,7 @@ def plan(config_path: str, fmt: str, output: str | None, shard_text: str | None)
     settings, digest = load(config_path)
     shard, settings = resolve_shard(shard_text, settings)
     startup("plan", config_path, settings, dry_run=True, extra=_shard_field(shard))
-    service = guard(lambda: make_service(settings, digest, notify=False, shard=shard))
+    service = guard(lambda: make_service(settings, digest, notify=False, acting=False, shard=shard))
     now = datetime.now(UTC)
     with Progress(guard(service.scope_count)) as progress:
         result, collection, brake = service.plan(now, on_scope_done=progress.callback)
@@ -76,24 +79,58 @@ def plan(config_path: str, fmt: str, output: str | None, shard_text: str | None)
 @config_option
 @output_options
 @click.option("--apply", is_flag=True, help="Act for real (the config's dry_run is ignored).")
+@click.option(
+    "--pipeline",
+    "pipeline",
+    metavar="ALIAS/RUN",
+    default=None,
+    help="Reap exactly this run's resources now (web/4711, web/4711-2): for the run's own "
+    "cleanup step. Its resources are due at once, without grace; no other is touched. "
+    "Not with --shard.",
+)
 @shard_option
 def run(
-    config_path: str, fmt: str, output: str | None, apply: bool, shard_text: str | None
+    config_path: str,
+    fmt: str,
+    output: str | None,
+    apply: bool,
+    pipeline: str | None,
+    shard_text: str | None,
 ) -> None:
     """One sweep, the CronJob mode: collect, decide, act (dry-run unless --apply).
 
     With --shard I/N (or in an Indexed Job), only shard I's scopes, with its own audit
-    chain and metrics group; the brake's limits apply to the shard.
+    chain and metrics group; the brake's limits apply to the shard, or, with
+    safety.global_brake, to the sum of all shards.
     """
     settings, digest = load(config_path)
     shard, settings = resolve_shard(shard_text, settings)
     _check_stdout(settings, fmt, output)
+    if pipeline is not None and shard is not None:
+        # A run's resources can be in any scope; a shard would reap only its share of
+        # them, and with a global brake wait for shards that never come.
+        click.echo(
+            f"--pipeline reaps one run's resources in every scope; not as shard {shard} "
+            f"(drop --shard, and {INDEX_ENV}/{COUNT_ENV} from the environment)",
+            err=True,
+        )
+        exit_with(ExitCode.USAGE)
+    cleanup = None if pipeline is None else _cleanup_step(settings, pipeline)
     dry_run = settings.dry_run and not apply
-    startup("run", config_path, settings, dry_run, extra=_shard_field(shard))
+    fields = " ".join(f for f in (_shard_field(shard), _pipeline_field(pipeline)) if f)
+    startup("run", config_path, settings, dry_run, fields)
     metrics = new_metrics()
     brake_sync = guard(lambda: global_brake(settings, shard))
     service = guard(
-        lambda: make_service(settings, digest, metrics, shard=shard, brake_sync=brake_sync)
+        lambda: make_service(
+            settings,
+            digest,
+            metrics,
+            pipelines=cleanup,
+            acting=not dry_run,
+            shard=shard,
+            brake_sync=brake_sync,
+        )
     )
     report: SweepReport | None = None
     try:
@@ -116,7 +153,9 @@ def apply_command(
 
     Naming a reviewed plan file is the opt-in: this acts unless --dry-run. Each resource is
     re-read first and skipped, with the reason, if it is gone, changed owner or no longer
-    qualifies. Plans older than safety.plan_max_age or made with another config are refused.
+    qualifies; the safety brake counts the live population. Plans older than
+    safety.plan_max_age, made with another config, or naming resources outside the
+    configured kinds, accounts and regions are refused (exit 2) before anything is done.
     """
     settings, digest = load(config_path)
     _check_stdout(settings, fmt, output)
@@ -126,14 +165,17 @@ def apply_command(
     except (OSError, ValueError) as err:
         click.echo(f"{plan_file}: cannot read plan: {err}", err=True)
         exit_with(ExitCode.USAGE)
+    except RecursionError:
+        click.echo(f"{plan_file}: cannot read plan: the JSON is nested too deeply", err=True)
+        exit_with(ExitCode.USAGE)
     try:
         pinned = read_pinned(document, plan_file, digest, settings.safety.plan_max_age, now)
     except PlanRefused as err:
-        click.echo(f"refused: {err}", err=True)
-        exit_with(ExitCode.USAGE)
+        refuse(err)
     startup("apply", config_path, settings, dry_run)
     metrics = new_metrics()
-    service = guard(lambda: make_service(settings, digest, metrics))
+    service = guard(lambda: make_service(settings, digest, metrics, acting=not dry_run))
+    guard(lambda: service.check_scope(pinned))
     report: SweepReport | None = None
     try:
         report = guard(lambda: service.apply(pinned, now, dry_run))
@@ -168,6 +210,10 @@ def release(config_path: str, target: str) -> None:
             err=True,
         )
         exit_with(ExitCode.USAGE)
+    problem = kind.id_problem(resource_id)  # before any API call names it
+    if problem is not None:
+        click.echo(problem, err=True)
+        exit_with(ExitCode.USAGE)
     outcome = guard(lambda: service.release(kind, resource_id))
     if outcome is None:
         click.echo(f"{target}: not found in any configured scope", err=True)
@@ -178,6 +224,32 @@ def release(config_path: str, target: str) -> None:
 
 def _shard_field(shard: Shard | None) -> str:
     return f"shard={shard}" if shard is not None else ""
+
+
+def _pipeline_field(pipeline: str | None) -> str:
+    return f"pipeline={pipeline}" if pipeline else ""
+
+
+def _cleanup_step(settings: Settings, pipeline: str) -> RunCleanup:
+    """The cleanup step of ``--pipeline ALIAS/RUN``; exit 2 when it names no configured run."""
+    alias, slash, run_value = pipeline.partition("/")
+    if not slash:
+        click.echo(f"--pipeline {pipeline!r} is not ALIAS/RUN (e.g. web/4711-2)", err=True)
+        exit_with(ExitCode.USAGE)
+    try:
+        target = RunRef.parse(alias, run_value)
+    except InvalidRunTag as err:
+        click.echo(f"--pipeline {pipeline!r}: {err} (write ALIAS/RUN, e.g. web/4711-2)", err=True)
+        exit_with(ExitCode.USAGE)
+    if target.source_alias not in settings.pipelines.sources:
+        valid = ", ".join(sorted(settings.pipelines.sources)) or "none configured"
+        click.echo(
+            f"--pipeline {pipeline!r}: unknown source alias {target.source_alias!r} "
+            f"(valid: {valid}; add it under pipelines.sources)",
+            err=True,
+        )
+        exit_with(ExitCode.USAGE)
+    return RunCleanup(target, settings.tags)
 
 
 def _check_stdout(settings: Settings, fmt: str, output: str | None) -> None:

@@ -5,7 +5,9 @@ a source alias that the configuration maps to a GitHub repository or a GitLab pr
 :class:`RunLookup` asks each distinct run's CI system once per sweep and answers a
 :class:`RunStatus` per run: ``ACTIVE``, ``FINISHED`` (with ``finished_at``) or ``UNKNOWN``
 (with a reason). The pure parts (:mod:`.model`, :mod:`.sources`, :mod:`.github`,
-:mod:`.gitlab`) do no I/O and read no clock; :mod:`.lookup` and :mod:`.http` do.
+:mod:`.gitlab`, :mod:`.labels`) do no I/O and read no clock; :mod:`.lookup` and :mod:`.http`
+do. :mod:`.facts` is the sweep's step between collect and plan: it looks the runs of the
+collected resources up and attaches what is known for the policy (``reaper.run_policy``).
 """
 
 from reaper.pipelines.errors import (

@@ -122,7 +122,7 @@ def run_status(ref: RunRef, body: bytes) -> RunStatus:
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         decoded = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the limit
         return None
     return decoded if isinstance(decoded, dict) else None
 

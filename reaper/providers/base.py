@@ -10,14 +10,16 @@ means one package ``reaper.providers.<name>`` whose ``build`` follows
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from reaper.config import PolicySettings, TagKeys
 from reaper.errors import ProviderError
+from reaper.lifecycle import StateSigner
 from reaper.model import Action, Collected, Decision, Outcome, Resource, Scope
 
 OnRequest = Callable[[str, str], None]
@@ -36,6 +38,9 @@ class BuildContext:
     """How to reach the provider instead of its SDK's defaults, for the sandbox and tests:
     each provider defines its own type (``AwsConnection``); None in production."""
     on_request: OnRequest | None = None
+    signer: StateSigner = field(default_factory=lambda: StateSigner(None, ()))
+    """Signs the lifecycle tags a kind writes itself (quarantine state and originals); see
+    :mod:`reaper.lifecycle`."""
 
 
 class ProviderBuilder(Protocol):
@@ -57,13 +62,32 @@ class ResourceKind(ABC):
     """The cloud permissions the kind needs, for the deployment docs and IAM policies."""
     delete_order: ClassVar[int]
     """Kinds with lower numbers are deleted first (dependants before what they depend on)."""
+    state_tags: ClassVar[tuple[str, ...]] = ()
+    """Tags of the kind's own that reaper writes on its resources, besides the lifecycle
+    keys (``reaper.lifecycle``): what quarantine records for release. They start with
+    ``reaper-``, so the state signature covers them (a meta-test checks), and nobody else
+    may write them (the IAM policy and the example SCP name them)."""
     audited_tags: ClassVar[tuple[str, ...]] = ()
     """Tags of the provider's own conventions worth keeping in audit records (AWS's
     ``Name``), besides the configured tag keys."""
+    id_pattern: ClassVar[str] = r"[!-~]{1,1024}"
+    """The shape of this kind's ids: a regular expression an id must match as a whole.
+    Checked before any API call names an id that came from a person or a file (``reaper
+    release``, a pinned plan). The default takes 1 to 1,024 printable ASCII characters
+    without spaces; a kind whose ids have a known shape declares it."""
+    id_shape: ClassVar[str] = "1 to 1,024 printable ASCII characters, no spaces"
+    """``id_pattern`` in words, for the message that refuses an id."""
 
     @classmethod
     def key(cls) -> str:
         return f"{cls.provider}:{cls.kind}"
+
+    @classmethod
+    def id_problem(cls, resource_id: str) -> str | None:
+        """Why ``resource_id`` cannot be an id of this kind, or None when it can. Pure."""
+        if re.fullmatch(cls.id_pattern, resource_id):
+            return None
+        return f"{resource_id!r} is not an id of {cls.key()} ({cls.id_shape})"
 
     @abstractmethod
     def scopes(self) -> Sequence[Scope]:
@@ -71,7 +95,12 @@ class ResourceKind(ABC):
 
     @abstractmethod
     def collect(self, scope: Scope) -> Collected:
-        """List the pipeline-tagged resources in one scope. Raises ProviderError."""
+        """List the pipeline-tagged resources in one scope. Raises ProviderError.
+
+        A kind that can quarantine reports ``Resource.isolated`` for each resource whose
+        signed state says quarantined (reading back only those, so ordinary sweeps cost no
+        more); the policy quarantines again whatever does not read back isolated.
+        """
 
     @abstractmethod
     def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
@@ -100,7 +129,13 @@ class ResourceKind(ABC):
     def quarantine(
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
-        """Stop and isolate, recording what release needs on the resource itself."""
+        """Stop and isolate, recording what release needs on the resource itself.
+
+        In this order: record the originals (once, signed, the mark still in place), isolate,
+        read the isolation back, and only then record the quarantined state (signed; a
+        quarantine again keeps its quarantine time). A failed outcome carries the tags it
+        left (``Outcome.tags``), which the failure count is written on top of.
+        """
         raise NotSupported(f"{self.key()} cannot quarantine")
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:

@@ -8,11 +8,13 @@ google or kubernetes. Nothing here names a provider.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from reaper.config import ProviderSection, Settings
 from reaper.errors import ConfigError
+from reaper.lifecycle import StateSigner
 from reaper.metrics import Metrics
 from reaper.providers.base import BuildContext, ProviderBuilder, ResourceKind
 
@@ -42,20 +44,25 @@ def build_kinds(
     settings: Settings,
     connections: Mapping[str, Any] | None = None,
     metrics: Metrics | None = None,
+    signer: StateSigner | None = None,
 ) -> list[ResourceKind]:
     """One ResourceKind per configured kind of every configured provider.
 
     ``connections`` maps a provider name to how to reach it instead of its SDK's defaults
     (the sandbox, tests). With ``metrics``, every request the providers' clients send is
-    counted in ``reaper_cloud_api_requests_total``. Raises ConfigError (exit 2) when a
-    configured kind is not built by its provider.
+    counted in ``reaper_cloud_api_requests_total``. ``signer`` signs the lifecycle tags the
+    kinds write themselves; by default its key comes from the environment. Raises
+    ConfigError (exit 2) when a configured kind is not built by its provider.
     """
     connections = connections or {}
+    signer = signer or StateSigner.for_settings(settings, os.environ)
     on_request = metrics.count_api_request if metrics is not None else None
     kinds: list[ResourceKind] = []
     problems: list[str] = []
     for name, section in settings.providers.configured().items():
-        context = BuildContext(settings.tags, settings.policy, connections.get(name), on_request)
+        context = BuildContext(
+            settings.tags, settings.policy, connections.get(name), on_request, signer
+        )
         built = load_builder(name, section)(section, context)
         names = [kind.kind for kind in built]
         problems += [

@@ -1,4 +1,9 @@
-"""Pure: the fixed-width terminal table."""
+"""Pure: the fixed-width terminal table.
+
+Every value from a resource (id, name, owner, state, scope) passes
+:func:`reaper.report.text.clean` first: a tag value cannot add a row, move the cursor with
+an ANSI escape or reorder a row with a bidi override.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from reaper.model import Action, Outcome, Plan, Resource
-from reaper.report.text import ACTION_ORDER, age_text, clip, due_text
+from reaper.report.text import ACTION_ORDER, age_text, clean, due_text
+
+ID_WIDTH = 256
+"""Ids are shown whole (they are what `reaper release` takes), up to this length."""
+NAME_WIDTH = 28
+OWNER_WIDTH = 16
 
 
 def render_table(plan: Plan, outcomes: Sequence[Outcome] = ()) -> str:
@@ -21,11 +31,11 @@ def render_table(plan: Plan, outcomes: Sequence[Outcome] = ()) -> str:
         r = d.resource
         row = [
             str(d.action),
-            r.ref.kind_key,
-            str(r.ref.scope),
-            r.ref.id,
-            clip(r.name, 28),
-            clip(r.owner or "-", 16),
+            clean(r.ref.kind_key),
+            clean(str(r.ref.scope)),
+            clean(r.ref.id, ID_WIDTH),
+            clean(r.name, NAME_WIDTH),
+            clean(r.owner or "-", OWNER_WIDTH) or "-",
             age_text(r, plan.created_at),
             due_text(d, plan.created_at),
             ",".join(d.reasons),
@@ -34,11 +44,7 @@ def render_table(plan: Plan, outcomes: Sequence[Outcome] = ()) -> str:
             outcome = results.get(d.ref)
             row.append(str(outcome.result) if outcome else "-")
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
+    lines = _aligned(rows)
     totals = ", ".join(f"{plan.count(a)} {a}" for a in Action)
     lines.append(f"\n{len(plan.decisions)} pipeline resources: {totals}")
     return "\n".join(lines) + "\n"
@@ -50,18 +56,20 @@ def render_resources(resources: Sequence[Resource], now: datetime) -> str:
     for r in sorted(resources, key=lambda x: x.ref):
         rows.append(
             [
-                r.ref.kind_key,
-                str(r.ref.scope),
-                r.ref.id,
-                clip(r.name, 28),
-                r.state,
+                clean(r.ref.kind_key),
+                clean(str(r.ref.scope)),
+                clean(r.ref.id, ID_WIDTH),
+                clean(r.name, NAME_WIDTH),
+                clean(r.state),
                 age_text(r, now),
             ]
         )
+    return "\n".join(_aligned(rows)) + "\n"
+
+
+def _aligned(rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return (
-        "\n".join(
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-        )
-        + "\n"
-    )
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]

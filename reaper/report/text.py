@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime, timedelta
 
+from reaper import safetext
 from reaper.durations import format_duration
 from reaper.model import Action, Decision, Resource
+from reaper.safetext import clip
 
 
 def human(delta: timedelta) -> str:
@@ -35,10 +36,6 @@ def due_text(decision: Decision, now: datetime) -> str:
     return f"in {human(delta)}"
 
 
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 MAX_CELL = 80
 """Longest name, owner or pipeline run shown; longer values are clipped."""
 MAX_MESSAGE = 300
@@ -47,10 +44,9 @@ MAX_MESSAGE = 300
 
 def clean(text: str, width: int = MAX_CELL) -> str:
     """A value from a resource made safe to show: control, format and bidi characters
-    replaced, whitespace collapsed, clipped to ``width``. Escaping is the renderer's job."""
-    collapsed = " ".join(text.split())
-    safe = "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf") else c for c in collapsed)
-    return clip(safe, width)
+    replaced, whitespace collapsed, clipped to ``width`` (:func:`reaper.safetext.clean`).
+    Escaping is the renderer's job."""
+    return safetext.clean(text, width)
 
 
 ACTION_ORDER = {  # most destructive first
@@ -61,3 +57,14 @@ ACTION_ORDER = {  # most destructive first
     Action.RELEASE: 4,
     Action.KEEP: 5,
 }
+
+__all__ = [
+    "ACTION_ORDER",
+    "MAX_CELL",
+    "MAX_MESSAGE",
+    "age_text",
+    "clean",
+    "clip",
+    "due_text",
+    "human",
+]

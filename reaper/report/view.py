@@ -19,7 +19,9 @@ from reaper.report.text import ACTION_ORDER, MAX_MESSAGE, age_text, clean, human
 Brake = SafetyLimitExceeded | Sequence[str] | None
 """The safety brake as renderers take it: the error itself, its reasons, or None."""
 
-QUIET_REASONS = frozenset({Reason.WITHIN_TTL, Reason.PROTECTED, Reason.NOT_PIPELINE})
+QUIET_REASONS = frozenset(
+    {Reason.WITHIN_TTL, Reason.RUN_ACTIVE, Reason.PROTECTED, Reason.NOT_PIPELINE}
+)
 """A kept resource with only these reasons, and nothing pending, is counted, not listed."""
 
 NO_OWNER = "(no owner tag)"

@@ -13,6 +13,10 @@ in-process backend state to age resources:
 Every other request goes to moto unchanged, except where moto strays from the documented
 API in a way reaper relies on (see :func:`conform_to_aws`). Timestamps without an offset
 are taken as UTC.
+
+When IAM is enforced (``MotoServer.iam_enforced()``), requests are authorized by
+:mod:`reaper.sandbox._moto_iam`: moto's own checks plus the resources and conditions of
+the calls reaper makes.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from reaper.sandbox import _moto_iam
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -209,6 +215,9 @@ def conform_to_aws() -> None:
 
     EKS ``ListNodegroups`` and ``ListFargateProfiles`` answer ``ResourceNotFoundException``
     (HTTP 404) for a cluster that does not exist; moto raises a KeyError and answers 500.
+
+    EC2 ``ModifyNetworkInterfaceAttribute`` replaces an interface's security groups; moto
+    reports the groups its instance was launched with as well, for ever.
     """
     from moto.eks.exceptions import ResourceNotFoundException
     from moto.eks.models import CLUSTER_NOT_FOUND_MSG, EKSBackend
@@ -229,6 +238,40 @@ def conform_to_aws() -> None:
 
     for name in ("list_nodegroups", "list_fargate_profiles"):
         setattr(EKSBackend, name, require_cluster(getattr(EKSBackend, name)))
+    _conform_interface_groups()
+
+
+def _conform_interface_groups() -> None:
+    """A network interface's security groups are its own, as in AWS.
+
+    Moto reports an interface in its own groups and in every group its instance was
+    launched with, whatever ``ModifyNetworkInterfaceAttribute`` set since (launch-time
+    groups are already among the interface's own). And, as in AWS, the groups
+    ``DescribeInstances`` reports for the instance are those of its primary interface.
+    """
+    from moto.ec2.models.elastic_network_interfaces import (
+        NetworkInterface,
+        NetworkInterfaceBackend,
+    )
+
+    def own_groups(self: Any) -> Any:
+        return self._group_set
+
+    original = NetworkInterfaceBackend.modify_network_interface_attribute
+
+    def modify(self: Any, eni_id: str, group_ids: list[str], *args: Any, **kwargs: Any) -> None:
+        original(self, eni_id, group_ids, *args, **kwargs)
+        eni = self.get_network_interface(eni_id)
+        if group_ids and eni.instance is not None and eni.device_index == 0:
+            eni.instance.security_groups = list(eni._group_set)
+
+    NetworkInterface.group_set = property(own_groups)  # type: ignore[method-assign,assignment]
+    NetworkInterfaceBackend.modify_network_interface_attribute = modify  # type: ignore[method-assign]
+
+    def interface_groups(self: Any) -> Any:
+        return self._group_set
+
+    NetworkInterface.group_set = property(interface_groups)  # type: ignore[assignment,method-assign]
 
 
 def build_app() -> WSGIApplication:
@@ -261,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, _raise_system_exit)
 
     conform_to_aws()
+    _moto_iam.install()
     server = make_server(
         args.host, args.port, build_app(), threaded=True, request_handler=QuietRequestHandler
     )

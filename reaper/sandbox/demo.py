@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -13,13 +15,27 @@ import click
 from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
 from reaper.config import Settings, parse_settings
+from reaper.lifecycle import StateSigner
+from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.aws.clients import AwsConnection
+from reaper.providers.aws.iam_policy import policy_document
 from reaper.providers.catalog import build_kinds
 from reaper.report import human, render_sweep
 from reaper.results import ExitCode, SweepReport
+from reaper.sandbox.ci import FakeGithub, FakeGitlab
+from reaper.sandbox.ci_estate import (
+    ci_specimens,
+    ci_summary,
+    pipelines_section,
+    sandbox_ci_environ,
+    seed_runs,
+    take_ci_calls,
+)
+from reaper.sandbox.environment import SANDBOX_STATE_KEY
 from reaper.sandbox.estate import live_instances, sandbox_session, seed_estate
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specs, seed_clusters
 from reaper.sandbox.moto_server import MotoServer
+from reaper.sandbox.principals import sweeper
 
 log = logging.getLogger(__name__)
 
@@ -54,28 +70,37 @@ def demo_cluster_specs(now: datetime) -> list[ClusterSpec]:
 DEMO_LAYOUT = {"ci": ("us-east-1", "eu-west-1", "us-west-2"), "staging": ("eu-west-1",)}
 
 
-def demo_settings(audit_path: str) -> Settings:
-    """The packaged demo config, writing its audit trail to ``audit_path``."""
+def demo_settings(audit_path: str, pipelines: Mapping[str, object] | None = None) -> Settings:
+    """The packaged demo config, writing its audit trail to ``audit_path``; ``pipelines``
+    is its pipelines section (the CI fakes' URLs are known only once they run)."""
     import yaml
 
     text = resources.files("reaper.sandbox").joinpath("demo.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     data["audit"] = {"path": audit_path}
+    if pipelines is not None:
+        data["pipelines"] = pipelines
     return parse_settings(data, "reaper/sandbox/demo.yaml")
 
 
 def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
-    """Start moto, seed the estate, sweep it, print the result; returns the exit code.
+    """Start moto and the CI fakes, seed the estate, sweep it, print the result; returns the
+    exit code.
 
     With ``apply`` the demo runs two sweeps: the first marks what is due, the second runs
     one grace period later (the clock is passed forward, as it is in the tests) and acts.
+    The sweeps run as an IAM user (and, in the staging account, a role) holding only the
+    policy ``reaper iam-policy`` generates for the demo config, with IAM enforced.
+    Both ask the CI fakes about the runs some instances name, through one lookup, so the
+    second sends the ETags of the first.
     """
     audit = audit_path or str(Path(tempfile.mkdtemp(prefix="reaper-demo-")) / "audit.jsonl")
-    settings = demo_settings(audit)
-    log.info("starting the sandbox (moto server mode on loopback)")
-    with MotoServer() as server:
+    log.info("starting the sandbox (moto server mode and the CI fakes on loopback)")
+    with MotoServer() as server, FakeGithub() as github, FakeGitlab() as gitlab:
         now = datetime.now(UTC)
-        seeded = seed_estate(server, now, DEMO_LAYOUT, risks=True)
+        settings = demo_settings(audit, pipelines_section(github.url, gitlab.url))
+        seed_runs(github, gitlab, now)
+        seeded = seed_estate(server, now, DEMO_LAYOUT, risks=True, extra=ci_specimens())
         clusters = seed_clusters(
             server,
             sandbox_session(),
@@ -90,16 +115,34 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
             len(DEMO_LAYOUT),
             len(clusters),
         )
-        connections = {"aws": AwsConnection(sandbox_session(), server.endpoint_url)}
-        kinds = build_kinds(settings, connections)
-        service = SweepService(settings, kinds, lambda: build_audit_log(settings.audit))
-        report = service.run(now, dry_run=not apply)
-        _show(report, fmt, "Sweep 1: mark what is due" if apply else "")
-        if apply and report.exit_code == ExitCode.OK:
-            later = now + settings.policy.grace_period
-            report = service.run(later, dry_run=False)
-            title = f"Sweep 2: {human(settings.policy.grace_period)} later, act on the marked"
-            _show(report, fmt, title)
+        principal = sweeper(server, settings, policy_document(settings))
+        log.info(
+            "sweeping as %s, which holds only the policy `reaper iam-policy` makes for this "
+            "config (IAM enforced)",
+            principal.arn,
+        )
+        connections = {"aws": AwsConnection(principal.session, server.endpoint_url)}
+        user_keys = settings.tags.model_dump().values()
+        signer = StateSigner(SANDBOX_STATE_KEY.encode(), user_keys)
+        kinds = build_kinds(settings, connections, signer=signer)
+        pipelines = PipelineFacts.from_settings(settings, sandbox_ci_environ(os.environ))
+        service = SweepService(
+            settings,
+            kinds,
+            lambda: build_audit_log(settings.audit),
+            pipelines=pipelines,
+            signer=signer,
+        )
+        with server.iam_enforced():
+            report = service.run(now, dry_run=not apply)
+            ci_calls = [take_ci_calls(github, gitlab)]
+            _show(report, fmt, "Sweep 1: mark what is due" if apply else "")
+            if apply and report.exit_code == ExitCode.OK:
+                later = now + settings.policy.grace_period
+                report = service.run(later, dry_run=False)
+                ci_calls.append(take_ci_calls(github, gitlab))
+                title = f"Sweep 2: {human(settings.policy.grace_period)} later, act on the marked"
+                _show(report, fmt, title)
         if fmt == "table":
             if apply:
                 alive = live_instances(server, DEMO_LAYOUT)
@@ -125,6 +168,7 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
                 )
             else:
                 click.echo("\nDry run: nothing was changed. Run `reaper demo --apply` to act.")
+            click.echo(ci_summary(seeded, ci_calls))
             click.echo(f"Audit trail: {audit}")
     return report.exit_code
 

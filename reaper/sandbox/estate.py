@@ -6,7 +6,7 @@ demo can check outcomes instead of trusting the sweep's own report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,10 +109,12 @@ def seed_estate(
     now: datetime,
     layout: Mapping[str, tuple[str, ...]] | None = None,
     risks: bool = False,
+    extra: Sequence[Specimen] = (),
 ) -> list[SeededInstance]:
     """Create and age the estate; ``layout`` maps account name to its regions.
 
-    ``risks`` adds instances on old and deprecated images and one open to the internet.
+    ``risks`` adds instances on old and deprecated images and one open to the internet;
+    ``extra`` more specimens in every region (the CI-run ones of ``ci_estate``).
     """
     layout = layout or {"ci": ("us-east-1", "eu-west-1", "us-west-2"), "staging": ("eu-west-1",)}
     seeded: list[SeededInstance] = []
@@ -129,7 +131,7 @@ def seed_estate(
             )
             open_group = _open_ssh_group(ec2)
             launch_times: dict[str, datetime] = {}
-            for specimen in specimens(now) + (risky_specimens(now) if risks else []):
+            for specimen in [*specimens(now), *(risky_specimens(now) if risks else []), *extra]:
                 instance_id = _launch(ec2, specimen, f"{account}-{region}", open_group)
                 launch_times[instance_id] = now - specimen.age
                 seeded.append(

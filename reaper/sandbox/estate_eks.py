@@ -15,6 +15,8 @@ from typing import Any
 
 import boto3
 
+from reaper import lifecycle
+from reaper.providers.aws.eks_records import ORIGINAL_KEYS
 from reaper.sandbox.estate import CI_ACCOUNT_ID, Specimen
 from reaper.sandbox.moto_server import MotoServer
 
@@ -36,8 +38,11 @@ class ClusterSpec:
     nodegroups: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
     """Node group name -> (min, desired, max) size."""
     nodegroup_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    """Extra tags of some node groups, by name (each also gets the cluster's ``tags``)."""
+    """Extra tags of some node groups, by name (each also gets the cluster's ``tags``,
+    except reaper's own state on the cluster: see :func:`_dependant_tags`)."""
     fargate_profiles: tuple[str, ...] = ()
+    fargate_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Extra tags of some Fargate profiles, by name (like ``nodegroup_tags``)."""
     version: str = "1.34"
     endpoint_public: bool = True
     """Public API endpoint; when False the private endpoint is enabled instead."""
@@ -167,7 +172,7 @@ def _create(eks: Any, spec: ClusterSpec, role: str, subnets: list[str]) -> None:
             # Always explicit: moto shares one default scaling dict among node groups
             # created without one, so updating one would resize them all.
             scalingConfig={"minSize": low, "desiredSize": desired, "maxSize": high},
-            tags={**spec.tags, **spec.nodegroup_tags.get(name, {})},
+            tags={**_dependant_tags(spec.tags), **spec.nodegroup_tags.get(name, {})},
         )
     for name in spec.fargate_profiles:
         eks.create_fargate_profile(
@@ -176,5 +181,13 @@ def _create(eks: Any, spec: ClusterSpec, role: str, subnets: list[str]) -> None:
             podExecutionRoleArn=role,
             subnets=subnets,
             selectors=[{"namespace": name}],
-            tags=dict(spec.tags),
+            tags={**_dependant_tags(spec.tags), **spec.fargate_tags.get(name, {})},
         )
+
+
+def _dependant_tags(cluster_tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags a pipeline puts on a cluster's node groups and Fargate profiles: the
+    cluster's own (pipeline, owner, protect...), but not the state reaper records on the
+    cluster, which is the cluster's alone."""
+    theirs = {*lifecycle.ALL_KEYS, lifecycle.SIGNATURE, *ORIGINAL_KEYS}
+    return {k: v for k, v in cluster_tags.items() if k not in theirs}

@@ -17,7 +17,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -179,8 +180,47 @@ class MotoServer:
             self._tmpdir = None
 
     def reset(self) -> None:
-        """Wipe all moto state (moto's own ``POST /moto-api/reset``)."""
+        """Wipe all moto state (moto's own ``POST /moto-api/reset``).
+
+        IAM enforcement is not part of that state: see :meth:`iam_enforced`.
+        """
         self._request("POST", "/moto-api/reset", None)
+
+    @contextmanager
+    def iam_enforced(self) -> Iterator[None]:
+        """Within the block, every AWS request must be signed by an IAM user's (or an
+        assumed role's) keys and is authorized by its policies.
+
+        moto reads ``INITIAL_NO_AUTH_ACTION_COUNT`` once, when the server process starts:
+        the first N AWS requests, of any service and account, go unauthenticated, then IAM
+        is enforced. The count is one counter for the whole server, which seeding and
+        ``/moto-api/reset`` do not reset, so a fixed N is brittle. ``POST
+        /moto-api/reset-auth`` with a number sets N afresh and zeroes the counter: this
+        sets it to 0 on entry and back to unlimited on exit. Control requests
+        (``/moto-api/*``, ``/_reaper/*``) are never authenticated. What moto evaluates,
+        and what the sandbox adds, is in :mod:`reaper.sandbox._moto_iam`.
+        """
+        self._request_raw("/moto-api/reset-auth", b"0")
+        try:
+            yield
+        finally:
+            self._request_raw("/moto-api/reset-auth", b"inf")
+
+    def _request_raw(self, path: str, body: bytes) -> None:
+        # Not form-encoded (urllib's default), or werkzeug parses the body away.
+        request = urllib.request.Request(
+            self.endpoint_url + path,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        try:
+            with _OPENER.open(request, timeout=30.0) as resp:
+                resp.read()
+        except urllib.error.HTTPError as exc:
+            raise MotoControlError(
+                exc.code, {"error": exc.read().decode(errors="replace")}
+            ) from None
 
     def age_instances(
         self, account_id: str, region: str, launch_times: Mapping[str, datetime]

@@ -12,8 +12,9 @@ server's and every request goes through the proxy, which
 * times each forwarded request from sending it upstream until the whole answer is read
   (:meth:`CountingProxy.server_times`), the server's share of the request's time;
 * answers with an AWS error document instead of forwarding when a fault rule matches
-  (:meth:`CountingProxy.add_fault`), optionally only the first N times, optionally only
-  for requests whose body contains some bytes (one account's ``RoleArn``);
+  (:meth:`CountingProxy.add_fault`), or with a body no client can parse
+  (:meth:`CountingProxy.add_unparseable`), optionally only the first N times, optionally
+  only for requests whose body contains some bytes (one account's ``RoleArn``);
 * optionally throttles like EC2 (:meth:`CountingProxy.throttle`): a token bucket per
   access key and region (so per account: reaper assumes one role per account), refusing
   requests past it with ``RequestLimitExceeded`` (:meth:`CountingProxy.throttled`).
@@ -75,6 +76,12 @@ _DEFAULT_MESSAGES = {
     "ServiceUnavailable": "The service is unavailable.",
 }
 
+UNPARSEABLE_XML = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse><reservationSet>'
+)
+"""What :meth:`CountingProxy.add_unparseable` answers by default: a document cut short."""
+_JSON_TYPE = "application/x-amz-json-1.1"
+
 CountKey = tuple[str, str, str]
 """``(service, region, operation)``, e.g. ``("ec2", "us-east-1", "DescribeInstances")``."""
 
@@ -123,6 +130,9 @@ class Fault:
     body_contains: bytes | None = None
     """Only requests whose raw body contains these bytes (form-encoded for query APIs:
     ``RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Freaper``); None: any body."""
+    body: bytes | None = None
+    """Answer with this body as it is instead of an error document (``error_code`` and
+    ``message`` unused): a reply the client cannot parse."""
 
     def matches(self, info: RequestInfo, body: bytes = b"") -> bool:
         return (
@@ -165,7 +175,7 @@ def error_document(info: RequestInfo, code: str, message: str) -> tuple[str, byt
     request_id = str(uuid.uuid4())
     if info.protocol == "json":
         payload = {"__type": code, "message": message}
-        return "application/x-amz-json-1.1", json.dumps(payload).encode()
+        return _JSON_TYPE, json.dumps(payload).encode()
     code_x, message_x = escape(code), escape(message)
     if info.protocol == "ec2":
         text = (
@@ -348,6 +358,38 @@ class CountingProxy:
             self._faults.append(fault)
         return fault
 
+    def add_unparseable(
+        self,
+        region: str | None,
+        operation: str | None,
+        *,
+        body: bytes = UNPARSEABLE_XML,
+        status: int = 200,
+        service: str | None = None,
+        times: int | None = None,
+        body_contains: bytes | None = None,
+    ) -> Fault:
+        """Answer matching requests with ``body`` as it is, in the request's protocol's
+        content type: by default a truncated XML document, which botocore cannot parse.
+
+        Matching as for :meth:`add_fault`, whose rules it shares (the first match wins).
+        """
+        if times is not None and times < 1:
+            raise ValueError(f"times must be at least 1, got {times}")
+        fault = Fault(
+            region,
+            operation,
+            status,
+            "",
+            service=service,
+            times=times,
+            body=body,
+            body_contains=body_contains,
+        )
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -486,7 +528,11 @@ class _Handler(BaseHTTPRequestHandler):
         if latency > 0:
             time.sleep(latency)
         if fault is not None:
-            content_type, document = error_document(info, fault.error_code, fault.message)
+            if fault.body is not None:
+                content_type = _JSON_TYPE if info.protocol == "json" else "text/xml"
+                document = fault.body
+            else:
+                content_type, document = error_document(info, fault.error_code, fault.message)
             self._answer(
                 fault.status,
                 [("Content-Type", content_type), ("x-amzn-RequestId", str(uuid.uuid4()))],
@@ -589,4 +635,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-__all__ = ["CountKey", "CountingProxy", "Fault", "RequestInfo", "error_document", "parse_request"]
+__all__ = [
+    "UNPARSEABLE_XML",
+    "CountKey",
+    "CountingProxy",
+    "Fault",
+    "RequestInfo",
+    "error_document",
+    "parse_request",
+]

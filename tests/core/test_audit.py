@@ -29,8 +29,9 @@ from reaper.audit import (
     verify_lines,
 )
 from reaper.audit.file_sink import FileSink
+from reaper.audit.stdout_sink import StdoutSink
 from reaper.cli.audit import audit
-from reaper.errors import AuditError
+from reaper.errors import AuditError, AuditLocked
 
 DEV_FULL = Path("/dev/full")
 needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="needs /dev/full")
@@ -147,6 +148,9 @@ def test_an_audit_log_needs_a_sink_and_distinct_names(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="no audit sink"):
         AuditLog(None)
     with pytest.raises(AuditError, match="distinct names"):
+        AuditLog(sinks=[StdoutSink(), StdoutSink()])
+    # One file twice is not two sinks but two writers: the second waits for the lock.
+    with pytest.raises(AuditLocked):
         AuditLog(tmp_path / "a.jsonl", sinks=[FileSink(tmp_path / "a.jsonl")])
 
 
@@ -413,6 +417,68 @@ def test_an_empty_trail_is_intact_but_said_to_be_empty() -> None:
     assert result.warnings == ("the trail is empty",)
 
 
+DEEP = b"[" * 100_000 + b"]" * 100_000
+"""JSON nested far past Python's recursion limit: json.loads raises RecursionError."""
+
+
+@pytest.mark.parametrize(
+    ("where", "tail", "problem"),
+    [
+        pytest.param(12, b"\n", "line 13: not a JSON record", id="last-line"),
+        pytest.param(
+            12,
+            b"",
+            "line 13: truncated: the last line has no newline (a write cut short)",
+            id="cut-short",
+        ),
+        pytest.param(5, b"\n", "line 6: not a JSON record", id="in-the-middle"),
+    ],
+)
+def test_a_line_nested_too_deeply_is_a_broken_chain_not_a_crash(
+    tmp_path: Path, trail: list[bytes], where: int, tail: bytes, problem: str
+) -> None:
+    lines = [*trail[:where], DEEP + tail, *trail[where + 1 :]]
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(b"".join(lines))
+
+    result = verify_lines(path.open("rb"))
+    code, out, err = verify_cli(path)
+
+    assert (result.ok, result.problem) == (False, problem)
+    assert (code, out, err) == (1, f"FAILED: {problem}\n", "")
+
+
+def test_a_line_nested_too_deeply_after_a_gap_is_looked_ahead_at_safely(
+    tmp_path: Path, trail: list[bytes]
+) -> None:
+    # Line 5 (seq 5) deleted: verify looks at the line after the gap to name the problem.
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(b"".join([*trail[:4], trail[5], DEEP + b"\n", *trail[7:]]))
+    code, out, _ = verify_cli(path)
+    assert (code, out) == (
+        1,
+        "FAILED: line 5 (seq 6): seq jumps from 4 to 6: 1 record is missing (deleted?)\n",
+    )
+
+
+def test_a_trail_ending_in_a_line_nested_too_deeply_cannot_be_continued(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(DEEP + b"\n")
+    with pytest.raises(AuditError, match="does not end with a reaper record"):
+        AuditLog(path)
+    with pytest.raises(AuditError, match="line 1 is not a complete record"):
+        read_records(path)
+
+
+def test_the_verify_command_masks_credentials_in_the_source(tmp_path: Path) -> None:
+    code, out, err = verify_cli("ftp://reaper:s3cret-pw@files.example.com/trail")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: ftp://***@files.example.com/trail: unknown scheme 'ftp' "
+        "(valid: a file path, s3://, gs://)\n"
+    )
+
+
 def test_the_verify_command_reports_an_intact_trail(tmp_path: Path) -> None:
     path = tmp_path / "trail.jsonl"
     write_trail(path, sweep_records("sweep-a"), sweep_records("sweep-b", ended=False))
@@ -484,6 +550,8 @@ def _ids(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def test_dangling_intents_are_those_of_the_last_sweeps_without_an_outcome(tmp_path: Path) -> None:
+    """Sweep-ends as reaper 0.1.0 wrote them (no ``open_intents``): read as 0.1.0 did.
+    Carried intents are tests/core/test_recovery.py's."""
     path = tmp_path / "t.jsonl"
     write_trail(
         path,

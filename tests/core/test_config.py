@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import textwrap
+import tracemalloc
 import typing
 from collections.abc import Iterator
 from datetime import timedelta
@@ -278,20 +279,21 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
         pytest.param(
             with_minimal(bogus=1),
             "bad.yaml: bogus: unknown key "
-            "(valid: dry_run, tags, providers, policy, safety, audit, notify, metrics, daemon)",
+            "(valid: dry_run, tags, providers, policy, safety, audit, notify, metrics, daemon, "
+            "pipelines)",
             id="top-level",
         ),
         pytest.param(
             with_minimal(safety={"max_action": 5}),
             "bad.yaml: safety.max_action: unknown key "
             "(valid: max_actions_per_sweep, max_fraction, min_actions_for_fraction, plan_max_age, "
-            "global_brake)",
+            "global_brake, state_key_env)",
             id="safety-typo",
         ),
         pytest.param(
             with_minimal(tags={"protected": "x"}),
             "bad.yaml: tags.protected: "
-            "unknown key (valid: pipeline, ttl, expires_at, protect, owner)",
+            "unknown key (valid: pipeline, ttl, expires_at, protect, owner, ci_source)",
             id="tags-typo",
         ),
         pytest.param(
@@ -559,3 +561,313 @@ def test_sha256_is_of_the_file_and_changes_with_it(tmp_path: Path) -> None:
     assert digest_b != digest_a
     assert settings_b == settings_a
     assert isinstance(settings_b, Settings)
+
+
+def test_a_crlf_file_has_the_digest_of_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.yaml"
+    path.write_bytes(b"providers: {aws: {regions: [us-east-1]}}\r\n")
+    assert (
+        load_settings(path)[1]
+        == hashlib.sha256(b"providers: {aws: {regions: [us-east-1]}}\n").hexdigest()
+    )
+
+
+# --- duplicate keys ----------------------------------------------------------------------------
+
+LATER = "(YAML would silently keep the last one)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            """\
+            dry_run: true
+            providers: {aws: {regions: [us-east-1]}}
+            dry_run: false
+            """,
+            (f"dry_run: duplicate key at lines 1 and 3 {LATER}",),
+            id="top-level",
+        ),
+        pytest.param(
+            """\
+            providers:
+              aws:
+                regions: [us-east-1]
+                accounts:
+                  - name: ci
+                    role_arn: arn:aws:iam::123456789012:role/a
+                    name: prod
+            """,
+            (f"providers.aws.accounts[0].name: duplicate key at lines 5 and 7 {LATER}",),
+            id="in-a-list-entry",
+        ),
+        pytest.param(
+            """\
+            providers: {aws: {regions: [us-east-1]}}
+            policy:
+              kinds:
+                ec2_instance: {ttl: 6h}
+                ec2_instance: {ttl: 1w}
+              default_ttl: 1h
+              default_ttl: 2h
+              default_ttl: 3h
+            """,
+            (
+                f"policy.kinds.ec2_instance: duplicate key at lines 4 and 5 {LATER}",
+                f"policy.default_ttl: duplicate key at lines 6, 7 and 8 {LATER}",
+            ),
+            id="every-one-at-once",
+        ),
+        pytest.param(
+            """\
+            providers: {aws: {regions: [us-east-1], regions: [eu-west-1]}}
+            """,
+            (f"providers.aws.regions: duplicate key at lines 1 and 1 {LATER}",),
+            id="flow-style",
+        ),
+        pytest.param(
+            """\
+            providers: {aws: {regions: [us-east-1]}}
+            "dry_run": true
+            dry_run: false
+            """,
+            (f"dry_run: duplicate key at lines 2 and 3 {LATER}",),
+            id="quoted-and-plain",
+        ),
+    ],
+)
+def test_a_key_given_twice_is_an_error_naming_both_lines(
+    tmp_path: Path, text: str, expected: tuple[str, ...]
+) -> None:
+    path = write(tmp_path, text)
+    assert problems_of(path) == tuple(f"{path}: {problem}" for problem in expected)
+
+
+def test_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        providers: {aws: {regions: [us-east-1]}}
+        policy:
+          kinds:
+            ec2_instance: &short {ttl: 6h}
+            eks_cluster:
+              <<: *short
+              ttl: 1d
+        """,
+    )
+    settings, _ = load_settings(path)
+    assert settings.policy.ttl_for("aws", "eks_cluster") == timedelta(days=1)
+    assert settings.policy.ttl_for("aws", "ec2_instance") == timedelta(hours=6)
+
+
+# --- size, aliases and nesting ----------------------------------------------------------------
+
+
+def alias_bomb(levels: int, width: int = 10) -> str:
+    """``a0`` is ``width`` strings, each ``a{n}`` is ``width`` aliases of ``a{n-1}``: once
+    expanded, ``width ** levels`` values from a few hundred bytes."""
+    lines = [f"a0: &a0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * width)}]" for n in range(1, levels)]
+    lines.append(f"dry_run: *a{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    path = write(tmp_path, alias_bomb(6))  # a million values: seconds and megabytes before
+    tracemalloc.start()
+    try:
+        problems = problems_of(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert problems == (
+        f"{path}: the document is too big: its aliases expand it to more than 20,000 keys "
+        "and values (a config needs far less)",
+    )
+    # Refused before expansion: a million values would take hundreds of megabytes.
+    assert peak < 20_000_000
+
+
+def test_aliases_of_a_long_string_count_its_length(tmp_path: Path) -> None:
+    text = f'a: &a "{"x" * 200_000}"\npolicy: {{exposed_ports: [{", ".join(["*a"] * 10)}]}}\n'
+    path = write(tmp_path, text)
+    assert problems_of(path) == (
+        f"{path}: the document is too big: its aliases expand it to more than 1024 KiB of text "
+        "(a config needs far less)",
+    )
+
+
+def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        regions: &regions [us-east-1, eu-west-1]
+        providers: {aws: {regions: *regions}}
+        """,
+    )
+    assert problems_of(path) == (
+        f"{path}: regions: unknown key (valid: dry_run, tags, providers, policy, safety, "
+        "audit, notify, metrics, daemon, pipelines)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("a: &a [*a]\n", "line 1: a[0]: a recursive alias", id="list"),
+        pytest.param("a: &a {b: [1, *a]}\n", "line 1: a.b[1]: a recursive alias", id="mapping"),
+    ],
+)
+def test_a_recursive_alias_is_an_error(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    assert problems_of(path) == (f"{path}: {expected}: the value contains itself",)
+
+
+@pytest.mark.parametrize("depth", [51, 400, 20_000], ids=["just-over", "python-limit", "deep"])
+def test_nesting_is_bounded(tmp_path: Path, depth: int) -> None:
+    path = write(tmp_path, "dry_run: " + "[" * depth + "]" * depth + "\n")
+    assert problems_of(path) == (
+        f"{path}: line 1: nested more than 50 levels deep (a config needs fewer than ten)",
+    )
+
+
+def test_nesting_through_aliases_is_bounded(tmp_path: Path) -> None:
+    half = 30
+    text = f"a: &a {'[' * half}1{']' * half}\nb: {'[' * half}*a{']' * half}\n"
+    path = write(tmp_path, text)
+    assert problems_of(path) == (
+        f"{path}: line 1: with its aliases expanded, nested more than 50 levels deep "
+        "(a config needs fewer than ten)",
+    )
+
+
+def test_a_file_over_a_mebibyte_is_refused_unread(tmp_path: Path) -> None:
+    path = write(tmp_path, "dry_run: true\n" + "#" * 1024 * 1024 + "\n")
+    assert problems_of(path) == (
+        f"{path}: the file is larger than 1024 KiB; a config is far smaller",
+    )
+
+
+def test_a_long_wrong_value_is_clipped_in_the_message(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f"providers: {{aws: {{regions: [us-east-1]}}}}\ndry_run: [{'1, ' * 500}1]\n"
+    )
+    (problem,) = problems_of(path)
+    assert problem.startswith(f"{path}: dry_run: input should be a valid boolean, got [1, 1,")
+    assert len(problem) < len(str(path)) + 300
+
+
+# --- schedules -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "cron", "problem"),
+    [
+        pytest.param(
+            "schedule",
+            "61 * * * *",
+            "'61 * * * *': minute '61': Error validating expression '61': the last value (61) "
+            "is higher than the maximum value (59)",
+            id="minute-out-of-range",
+        ),
+        pytest.param(
+            "schedule",
+            "0 24 * * *",
+            "'0 24 * * *': hour '24': Error validating expression '24': the last value (24) "
+            "is higher than the maximum value (23)",
+            id="hour-out-of-range",
+        ),
+        pytest.param(
+            "schedule",
+            "0 9 * * 1-8",
+            "'0 9 * * 1-8': '8' is not a day of the week (0-7 or sun-sat)",
+            id="weekday-out-of-range",
+        ),
+        pytest.param(
+            "schedule",
+            "0 0 1 * 1",
+            "'0 0 1 * 1': give a day of the month or a day of the week, not both "
+            "(crontab runs on either, the scheduler only on both)",
+            id="day-and-weekday",
+        ),
+        pytest.param("schedule", "0 0 30 2 *", "'0 0 30 2 *' never fires", id="february-30"),
+        pytest.param(
+            "schedule",
+            "*/15 * * *",
+            "'*/15 * * *' is not a five-field cron expression",
+            id="four-fields",
+        ),
+        pytest.param(
+            "providers.aws",
+            "*/x * * * *",
+            "'*/x * * * *': minute '*/x': Unrecognized expression \"*/x\" for field \"minute\"",
+            id="per-provider",
+        ),
+    ],
+)
+def test_a_cron_the_daemon_would_refuse_is_refused_at_load(
+    key: str, cron: str, problem: str
+) -> None:
+    section: dict[str, object] = {"schedule": {"cron": cron}}
+    if key != "schedule":
+        section = {"providers": {"aws": {"cron": cron}}}
+    assert parse_problems(with_minimal(daemon=section)) == (
+        f"bad.yaml: daemon.{key}.cron: {problem}",
+    )
+
+
+@pytest.mark.parametrize(
+    "cron", ["*/30 * * * *", "0 9 * * 1-5", "0 0 29 2 *", "15 3 * * sun", "0 */6 1,15 * *"]
+)
+def test_a_cron_the_daemon_accepts_loads(cron: str) -> None:
+    settings = parse_settings(with_minimal(daemon={"schedule": {"cron": cron}}), "ok.yaml")
+    assert settings.daemon.schedule.cron == cron
+
+
+# --- secrets in messages --------------------------------------------------------------------------
+
+PASSWORD = "s3cret-pw"
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected"),
+    [
+        pytest.param(
+            {"metrics": {"pushgateway": f"https://reaper:{PASSWORD}@push.example.com:9091/ x"}},
+            "metrics.pushgateway: 'https://***@push.example.com:9091/ x' is not an http(s) URL",
+            id="pushgateway-userinfo",
+        ),
+        pytest.param(
+            {"metrics": f"https://reaper:{PASSWORD}@push.example.com"},
+            "metrics: input should be a valid dictionary or instance of MetricsSettings, "
+            "got 'https://***@push.example.com'",
+            id="url-in-place-of-a-section",
+        ),
+        pytest.param(
+            {"notify": {"webhook_url_env": f"https://hooks.slack.com/services/T0/B0/{PASSWORD}"}},
+            "notify.webhook_url_env: 'https://hooks.slack.com/services/***' is not an "
+            "environment variable name; put the URL in the environment and name the variable here",
+            id="webhook-url-in-place-of-its-variable",
+        ),
+        pytest.param(
+            {"policy": {"default_ttl": f"password={PASSWORD}"}},
+            "policy.default_ttl: 'password=***' is not a duration (e.g. 90m, 6h, 3d)",
+            id="token-like-field",
+        ),
+    ],
+)
+def test_a_secret_in_a_bad_value_is_masked_in_the_message(
+    sections: dict[str, object], expected: str
+) -> None:
+    problems = parse_problems(with_minimal(**sections))
+    assert problems == (f"bad.yaml: {expected}",)
+    assert PASSWORD not in "\n".join(problems)
+
+
+def test_a_key_named_like_a_secret_keeps_its_message() -> None:
+    problems = parse_problems(with_minimal(notify={"api_key": "x"}))
+    assert problems == (
+        "bad.yaml: notify.api_key: unknown key (valid: webhook_url_env, on_mark, summary)",
+    )

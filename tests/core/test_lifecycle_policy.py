@@ -2,8 +2,9 @@
 the quarantine TTL and the backoff after failures.
 
 Every resource here is past its deadline unless a case says otherwise, and its lifecycle
-tags are built with ``reaper.lifecycle``'s own writers, so the cases read the tags exactly
-as the actuator writes them.
+tags are built with ``reaper.lifecycle``'s own writers and signed with the test state key,
+so the cases read the tags exactly as the actuator writes them. Tags reaper did not sign
+are what anyone with tag rights can write: they are ignored (see the last section).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from signing import FORGER, SIGNER, signed
 
 from reaper import lifecycle
 from reaper.config import PolicySettings, TagKeys
@@ -50,18 +52,26 @@ QUARANTINE = policy(actions={"ttl-expired": "quarantine"})
 
 
 def resource(
-    *tag_sets: Mapping[str, str], age: timedelta = AGE, kind: str = "ec2_instance"
+    *tag_sets: Mapping[str, str],
+    age: timedelta = AGE,
+    kind: str = "ec2_instance",
+    sign: bool = True,
+    isolated: bool | None = None,
 ) -> Resource:
-    """A pipeline resource created ``age`` before NOW, with the given tags merged in."""
+    """A pipeline resource created ``age`` before NOW, with the given tags merged in and
+    reaper's own among them signed (unless ``sign`` is False: as a forger writes them).
+    ``isolated``: what the collector read back of a quarantined resource's isolation."""
     tags = dict(PIPELINE)
     for tag_set in tag_sets:
         tags.update(tag_set)
+    ref = ResourceRef("aws", kind, Scope("ci", "us-east-1"), "i-0abc")
     return Resource(
-        ref=ResourceRef("aws", kind, Scope("ci", "us-east-1"), "i-0abc"),
+        ref=ref,
         name="i-0abc",
         created_at=NOW - age,
-        tags=tags,
+        tags=signed(ref, tags) if sign else tags,
         owner=tags.get("reaper-owner"),
+        isolated=isolated,
     )
 
 
@@ -87,7 +97,7 @@ def iso(moment: datetime) -> str:
 def decide_now(
     resource: Resource, settings: PolicySettings = POLICY, at: datetime = NOW
 ) -> Decision:
-    return decide(resource, settings, TAGS, at)
+    return decide(resource, settings, TAGS, at, SIGNER)
 
 
 # --- mark -> grace -> act ------------------------------------------------------------------
@@ -280,7 +290,7 @@ def test_a_resource_marked_for_delete_is_marked_again_when_the_policy_turns_to_q
 
 
 def test_a_quarantined_resource_is_kept_within_the_quarantine_ttl() -> None:
-    decision = decide_now(resource(quarantined(DAY)), QUARANTINE)
+    decision = decide_now(resource(quarantined(DAY), isolated=True), QUARANTINE)
 
     assert decision.action is Action.KEEP
     assert decision.reasons == (Reason.QUARANTINED,)
@@ -301,7 +311,9 @@ def test_a_quarantined_resource_is_deleted_when_the_quarantine_ttl_ends(
     quarantined_at = NOW - 5 * DAY
     at = quarantined_at + QUARANTINE_TTL + offset
 
-    decision = decide_now(resource(quarantine_tags(quarantined_at, "ttl-expired")), QUARANTINE, at)
+    tags = quarantine_tags(quarantined_at, "ttl-expired")
+
+    decision = decide_now(resource(tags, isolated=True), QUARANTINE, at)
 
     assert decision.action is action
     if action is Action.DELETE:
@@ -325,7 +337,7 @@ def test_a_quarantine_expires_even_when_the_policy_has_turned_back_to_delete() -
 )
 def test_a_quarantine_is_never_lifted_by_the_policy(owner_tags: dict[str, str]) -> None:
     """Only `reaper release` undoes a quarantine: extending the TTL keeps it in place."""
-    decision = decide_now(resource(quarantined(DAY), owner_tags), QUARANTINE)
+    decision = decide_now(resource(quarantined(DAY), owner_tags, isolated=True), QUARANTINE)
 
     assert decision.action is Action.KEEP
     assert decision.reasons == (Reason.QUARANTINED,)
@@ -346,6 +358,47 @@ def test_a_protected_quarantined_resource_is_kept_and_not_released(ago: timedelt
     assert any("reaper release" in w for w in decision.warnings)
 
 
+@pytest.mark.parametrize(
+    "isolated",
+    [
+        pytest.param(False, id="reads-back-open"),
+        pytest.param(None, id="could-not-tell"),
+    ],
+)
+def test_a_quarantine_that_does_not_read_back_isolated_is_done_again(
+    isolated: bool | None,
+) -> None:
+    """Cut short, failed part-way, or reopened since: quarantined again, now, keeping the
+    quarantine's own deadline (the tags' quarantine time)."""
+    decision = decide_now(resource(quarantined(DAY), isolated=isolated), QUARANTINE)
+
+    assert decision.action is Action.QUARANTINE
+    assert decision.reasons == (Reason.QUARANTINE_INCOMPLETE,)
+    assert decision.deadline == NOW - DAY + QUARANTINE_TTL
+    assert decision.not_before == NOW
+
+
+def test_a_quarantine_that_keeps_failing_to_isolate_backs_off_and_escalates() -> None:
+    settings = policy(actions={"ttl-expired": "quarantine"}, retry=RETRY)
+    tags = (quarantined(DAY), failed(3, 10 * MINUTE))
+
+    held = decide_now(resource(*tags, isolated=False), settings)
+    retried = decide_now(resource(*tags, isolated=False), settings, NOW + 2 * HOUR)
+
+    assert held.action is Action.KEEP
+    assert held.reasons == (Reason.QUARANTINE_INCOMPLETE, Reason.RETRY_BACKOFF)
+    assert held.intended is Action.QUARANTINE
+    assert retried.action is Action.QUARANTINE
+    assert held.escalated is retried.escalated is True
+
+
+def test_an_open_quarantine_past_its_ttl_is_deleted() -> None:
+    decision = decide_now(resource(quarantined(4 * DAY), isolated=False), QUARANTINE)
+
+    assert decision.action is Action.DELETE
+    assert decision.reasons == (Reason.QUARANTINE_EXPIRED,)
+
+
 def test_a_quarantined_resource_without_its_time_is_kept() -> None:
     tags = {lifecycle.STATE: "quarantined", lifecycle.ACTION: "quarantine"}
 
@@ -357,6 +410,86 @@ def test_a_quarantined_resource_without_its_time_is_kept() -> None:
 
 
 # --- tags reaper did not write ----------------------------------------------------------------
+
+
+def _forged_elsewhere(tags: dict[str, str]) -> dict[str, str]:
+    """Tags signed by reaper for another resource, copied onto this one."""
+    other = ResourceRef("aws", "ec2_instance", Scope("ci", "us-east-1"), "i-0other")
+    return signed(other, tags)
+
+
+def _signed_then_edited(tags: dict[str, str], key: str, value: str) -> dict[str, str]:
+    """Tags reaper signed for this resource, one of them changed afterwards."""
+    ref = ResourceRef("aws", "ec2_instance", Scope("ci", "us-east-1"), "i-0abc")
+    return {**signed(ref, {**PIPELINE, **tags}), key: value}
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        pytest.param(
+            {**quarantine_tags(datetime.fromtimestamp(1, UTC), "ttl-expired")},
+            id="quarantined-at-1-unsigned",
+        ),
+        pytest.param(marked(30 * DAY), id="old-mark-unsigned"),
+        pytest.param(failed(9, MINUTE), id="failures-unsigned"),
+        pytest.param({lifecycle.STATE: "bogus"}, id="bogus-state-unsigned"),
+        pytest.param(
+            {**marked(30 * DAY), lifecycle.SIGNATURE: "0" * 32}, id="old-mark-made-up-signature"
+        ),
+        pytest.param(
+            FORGER.signed(
+                ResourceRef("aws", "ec2_instance", Scope("ci", "us-east-1"), "i-0abc"),
+                marked(30 * DAY),
+            ),
+            id="old-mark-signed-with-another-key",
+        ),
+        pytest.param(_forged_elsewhere(quarantined(30 * DAY)), id="quarantine-of-another-resource"),
+        pytest.param(
+            _signed_then_edited(marked(10 * MINUTE), lifecycle.MARKED_AT, epoch(NOW - 30 * DAY)),
+            id="mark-moved-back-after-signing",
+        ),
+        pytest.param(
+            _signed_then_edited(marked(10 * MINUTE), "reaper-original-sgs", "eni-1=sg-open"),
+            id="original-added-after-signing",
+        ),
+    ],
+)
+def test_lifecycle_tags_reaper_did_not_sign_count_as_unmarked_and_it_is_marked_now(
+    tags: dict[str, str],
+) -> None:
+    decision = decide_now(resource(tags, sign=False), QUARANTINE)
+
+    assert decision.action is Action.MARK
+    assert decision.reasons == (Reason.TTL_EXPIRED,)
+    assert decision.intended is Action.QUARANTINE
+    assert decision.not_before == NOW + GRACE  # the grace starts now
+    assert decision.failures == 0
+    assert decision.verified is False
+    assert any("not signed" in w for w in decision.warnings)
+
+
+def test_unsigned_lifecycle_tags_are_marked_over_first_even_without_a_grace_period() -> None:
+    """No grace to skip, but nothing is acted on in the sweep that finds forged tags: the
+    mark replaces them with reaper's own, and the next sweep acts (forged failures do not
+    hold it back)."""
+    tags = {**failed(9, MINUTE), **marked(10 * MINUTE, "quarantine")}
+
+    decision = decide_now(resource(tags, sign=False), policy(grace_period="0s"))
+    unforged = decide_now(resource(), policy(grace_period="0s"))
+
+    assert (decision.action, decision.intended) == (Action.MARK, Action.DELETE)
+    assert decision.not_before == NOW
+    assert decision.failures == 0
+    assert decision.verified is False
+    assert unforged.action is Action.DELETE
+
+
+def test_without_a_key_no_lifecycle_tag_is_reaper_s() -> None:
+    keyless = decide(resource(marked(2 * HOUR)), POLICY, TAGS, NOW)
+
+    assert keyless.action is Action.MARK
+    assert keyless.verified is False
 
 
 @pytest.mark.parametrize(
@@ -419,9 +552,10 @@ def test_a_quarantined_resource_without_its_time_is_kept() -> None:
         ),
     ],
 )
-def test_a_lifecycle_tag_reaper_did_not_write_keeps_the_resource(
+def test_a_signed_lifecycle_tag_that_does_not_parse_keeps_the_resource(
     tags: dict[str, str], key: str
 ) -> None:
+    """Signed, so reaper wrote it (an older or a broken version): keep, and say which."""
     decision = decide_now(resource(tags))
 
     assert decision.action is Action.KEEP
@@ -430,11 +564,20 @@ def test_a_lifecycle_tag_reaper_did_not_write_keeps_the_resource(
     assert key in decision.warnings[0]
 
 
-def test_a_lifecycle_tag_reaper_did_not_write_wins_over_protection() -> None:
+def test_a_signed_lifecycle_tag_that_does_not_parse_wins_over_protection() -> None:
     decision = decide_now(resource({lifecycle.STATE: "bogus", "reaper-protect": "true"}))
 
     assert decision.action is Action.KEEP
     assert decision.reasons == (Reason.INVALID_TAG,)
+
+
+def test_an_unsigned_lifecycle_tag_does_not_win_over_protection() -> None:
+    tags = {lifecycle.STATE: "bogus", "reaper-protect": "true"}
+
+    decision = decide_now(resource(tags, sign=False))
+
+    assert decision.action is Action.KEEP
+    assert decision.reasons == (Reason.PROTECTED,)
 
 
 # --- failures and backoff ----------------------------------------------------------------------

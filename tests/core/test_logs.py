@@ -11,9 +11,12 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reaper.logs import configure_logging, redact
 from reaper.progress import Progress, ScopeDone
+from reaper.safetext import is_unsafe
 
 # Sample secrets; none of them is real.
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -150,6 +153,105 @@ def test_json_serialises_odd_extra_values(configure: Configure) -> None:
     document = json.loads(stream.getvalue())
     assert document["when"] == "2026-03-01 00:00:00"
     assert document["ids"] == "('a',)"
+
+
+# --- values chosen by whoever tags a resource ----------------------------------------------
+
+FORGED = (
+    "team-a\n2026-03-01 12:00:00,000 level=INFO logger=reaper.actuator "
+    "action=delete id=i-0123456789abcdef0 result=done"
+)
+HOSTILE = [
+    pytest.param(FORGED, id="newline-forging-a-line"),
+    pytest.param("team-a\r2026-03-01 level=INFO result=done", id="carriage-return"),
+    pytest.param("team-\x1b[2J\x1b[31mred\x1b[0m", id="ansi-escape"),
+    pytest.param("team-\u202eevil\u202c", id="bidi-override"),
+    pytest.param("team-\u2066x\u2069\u200f", id="bidi-isolate-and-mark"),
+    pytest.param("team-\x9b31m", id="c1-csi"),
+    pytest.param("a\u2028b\u2029c\x85d", id="unicode-line-separators"),
+    pytest.param("a\x00b\x7fc", id="nul-and-del"),
+]
+
+
+# Any text, lone surrogates included (a byte string decoded with surrogateescape has them).
+ANY_TEXT = st.text(st.characters(exclude_categories=()))
+
+
+def _one_safe_line(output: str) -> str:
+    """The single line ``output`` holds, checked to be free of unsafe characters."""
+    assert output.endswith("\n")
+    line = output[:-1]
+    assert "\n" not in line
+    assert [c for c in line if is_unsafe(c)] == []
+    return line
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_text_log_escapes_what_a_tag_value_holds(configure: Configure, value: str) -> None:
+    stream = configure("text")
+    # As the sweep logs a tag warning: the value in the message and in an extra field.
+    logging.getLogger("reaper.app").warning(
+        "kind=aws:ec2_instance id=i-1 owner=%s", value, extra={"owner": value}
+    )
+    line = _one_safe_line(stream.getvalue())
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} level=WARNING logger=reaper.app ", line)
+
+
+def test_text_log_writes_escapes_that_say_what_was_there(configure: Configure) -> None:
+    stream = configure("text")
+    logging.getLogger("reaper").info("owner=%s", "a\nb\x1b[31m\u202e", extra={"tag": "x\ty"})
+    line = _one_safe_line(stream.getvalue())
+    assert line.endswith('owner=a\\nb\\u001b[31m\\u202e tag="x\\ty"')
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_json_log_escapes_what_a_tag_value_holds(configure: Configure, value: str) -> None:
+    stream = configure("json")
+    logging.getLogger("reaper.app").warning("owner=%s", value, extra={"owner": value})
+    document = json.loads(_one_safe_line(stream.getvalue()))
+    # Escaped on the line, whole in the document.
+    assert document["msg"] == f"owner={value}"
+    assert document["owner"] == value
+
+
+def test_json_log_keeps_ordinary_unicode_readable(configure: Configure) -> None:
+    stream = configure("json")
+    logging.getLogger("reaper").info("owner=%s", "Jürgen 東京")
+    assert '"msg": "owner=Jürgen 東京"' in stream.getvalue()
+
+
+def test_a_traceback_adds_only_lines_that_start_with_whitespace(configure: Configure) -> None:
+    stream = configure("text")
+    try:
+        raise ValueError(FORGED)
+    except ValueError:
+        logging.getLogger("reaper.daemon").exception("job=default sweep failed")
+    first, *rest = stream.getvalue().splitlines()
+    assert "level=ERROR" in first
+    assert rest
+    assert all(line[:1].isspace() for line in rest)
+    assert not any("level=INFO" in line and not line[:1].isspace() for line in rest)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=ANY_TEXT)
+def test_no_value_breaks_a_text_log_line(configure: Configure, value: str) -> None:
+    stream = configure("text")
+    logging.getLogger("reaper.app").warning("owner=%s", value, extra={"owner": value})
+    _one_safe_line(stream.getvalue())
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=ANY_TEXT)
+def test_no_value_breaks_a_json_log_line(configure: Configure, value: str) -> None:
+    stream = configure("json")
+    logging.getLogger("reaper.app").warning("owner=%s", value, extra={"owner": value})
+    document = json.loads(_one_safe_line(stream.getvalue()))
+    assert document["msg"] == redact(f"owner={value}")
 
 
 # --- redaction ---------------------------------------------------------------------------

@@ -30,8 +30,9 @@ from reaper.model import (
     Result,
     Scope,
 )
-from reaper.notify import MAX_BLOCK_TEXT, WebhookNotifier
+from reaper.notify import MAX_BLOCK_TEXT, WebhookNotifier, render_marked, render_summary
 from reaper.results import Collection, SweepReport
+from reaper.safetext import is_unsafe
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SCOPE = Scope("prod", "us-east-1")
@@ -201,9 +202,9 @@ def test_marked_lists_resources_grouped_by_owner(webhook: Webhook) -> None:
     assert "i-keep" not in text
     assert "i-del" not in text
     a, b, none = (
-        text.index("*Owner: team-a* (2)"),
-        text.index("*Owner: team-b* (1)"),
-        text.index("*Owner: no owner* (1)"),
+        text.index("*Owner:* `team-a` (2)"),
+        text.index("*Owner:* `team-b` (1)"),
+        text.index("*Owner:* no owner (1)"),
     )
     assert (
         a
@@ -214,7 +215,7 @@ def test_marked_lists_resources_grouped_by_owner(webhook: Webhook) -> None:
         < none
         < text.index("i-none")
     )
-    assert "`aws:ec2_instance` `i-a1` db-a in prod/us-east-1" in text
+    assert "`aws:ec2_instance` `i-a1` `db-a` in prod/us-east-1" in text
     assert "will delete at 2024-05-01T13:30:00+00:00 (in 1h30m) · reasons: ttl-expired" in text
     assert "(in 1d2h)" in text
     assert "(in 10m)" in text
@@ -253,10 +254,10 @@ def test_marked_caps_the_list_and_keeps_blocks_under_the_slack_limit(webhook: We
     text = webhook.received[0].text
     assert text.count("• `aws:ec2_instance`") == 50
     # Owners in order: all 40 of team-0, the first 10 of team-1; headings give full counts.
-    assert "*Owner: team-0* (40)" in text
-    assert "*Owner: team-1* (40)" in text
+    assert "*Owner:* `team-0` (40)" in text
+    assert "*Owner:* `team-1` (40)" in text
     assert "team-2" not in text.split("… and")[0]
-    assert "… and 70 more (team-1 30, team-2 40)" in text
+    assert "… and 70 more (`team-1` 30, `team-2` 40)" in text
     assert len(body["blocks"]) > 1
     assert all(len(b["text"]["text"]) < 3000 for b in body["blocks"])
     assert all(len(b["text"]["text"]) <= MAX_BLOCK_TEXT for b in body["blocks"])
@@ -269,9 +270,57 @@ def test_marked_escapes_slack_control_sequences(webhook: Webhook) -> None:
     got = webhook.received[0]
     assert "<!channel>" not in json.dumps(got.body)
     assert "<@U123>" not in got.text
-    assert "*Owner: &lt;!channel&gt;* (1)" in got.text
-    assert "a &amp; &lt;@U123&gt;" in got.text
+    assert "*Owner:* `&lt;!channel&gt;` (1)" in got.text
+    assert "`a &amp; &lt;@U123&gt;`" in got.text
     assert "`i-'x'`" in got.text
+
+
+FORGED_OWNER = "team-x* (0)\n\n*Owner: team-payments* (1)\n• `aws:ec2_instance` `i-0real`"
+
+
+def _unsafe(payload: dict[str, Any]) -> list[str]:
+    """Unsafe characters anywhere in a payload's texts (line breaks between lines aside)."""
+    texts = [payload["text"], *(b["text"]["text"] for b in payload["blocks"])]
+    return [c for t in texts for c in t if is_unsafe(c) and c != "\n"]
+
+
+def test_marked_keeps_newlines_mrkdwn_and_bidi_of_tag_values_inert() -> None:
+    decisions = [
+        marked("i-1", FORGED_OWNER, name="web\u202egnp.exe\n*urgent*"),
+        marked("i-2", "_team_\x1b[31m~b~"),
+    ]
+    payload = render_marked(decisions, NOW)
+    text = "\n".join(b["text"]["text"] for b in payload["blocks"])
+    assert _unsafe(payload) == []
+    # One heading per owner, each value in a code span where Slack formats nothing.
+    assert [line for line in text.splitlines() if line.startswith("*Owner")] == [
+        "*Owner:* `_team_\ufffd[31m~b~` (1)",
+        "*Owner:* `team-x* (0) *Owner: team-payments* (1) • 'aws:ec2_instance' 'i-0real'` (1)",
+    ]
+    assert "`i-1` `web\ufffdgnp.exe *urgent*` in prod/us-east-1" in text
+    assert "\n" not in payload["text"]
+
+
+def test_summary_keeps_newlines_and_bidi_of_owners_and_messages_inert() -> None:
+    outcomes = (Outcome(ref("i-del2"), Action.DELETE, Result.FAILED, "denied\nforged line\u202e"),)
+    errors = (CollectError("aws:ec2_instance", SCOPE, "broken\r\n*bold*\x9b"),)
+    report = sweep_report(outcomes, errors)
+    decisions = tuple(
+        Decision(
+            resource(d.ref.id, FORGED_OWNER if d.ref.id == "i-del2" else d.resource.owner),
+            d.action,
+            d.reasons,
+        )
+        for d in report.plan.decisions
+    )
+    plan = Plan(created_at=NOW, decisions=decisions, population=report.plan.population)
+    payload = render_summary(SweepReport("abc123", plan, report.collection, False, outcomes))
+    text = "\n".join(b["text"]["text"] for b in payload["blocks"])
+    assert _unsafe(payload) == []
+    (failure,) = [line for line in text.splitlines() if "i-del2" in line]
+    assert failure.endswith("delete failed: denied forged line\ufffd")
+    assert "`team-x* (0) *Owner: team-payments* (1)" in failure
+    assert "• `aws:ec2_instance` in prod/us-east-1: broken *bold*\ufffd" in text
 
 
 def test_nothing_marked_sends_nothing(webhook: Webhook) -> None:
@@ -307,7 +356,8 @@ def test_summary_counts_failures_and_collect_errors(webhook: Webhook) -> None:
     assert "*Unreadable items skipped:* 2" in text
     assert "*Failures* (1):" in text
     assert (
-        "`i-del2` in prod/us-east-1 (team-b): delete failed: UnauthorizedOperation: denied" in text
+        "`i-del2` in prod/us-east-1 (`team-b`): delete failed: UnauthorizedOperation: denied"
+        in text
     )
     assert "i-del1`" not in text.split("*Failures*")[1]
     assert "*Collect errors* (1):\n• `aws:ec2_instance` in dev/eu-west-1: throttled" in text

@@ -1,7 +1,8 @@
 """Hypothesis properties guarding the safety rules of the policy.
 
 Resources carry random tags, including reaper's own keys with valid, odd and garbage
-values; creation times, ``now`` and the policy's TTLs are random too.
+values, signed with the test state key or not (forged); creation times, ``now`` and the
+policy's TTLs are random too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from signing import FORGER, SIGNER, signed
 
 from reaper.config import PolicySettings, SafetySettings, TagKeys
 from reaper.durations import MAX_DURATION, format_duration, parse_duration, parse_timestamp
@@ -139,11 +141,15 @@ def resources(
         draw(st.sampled_from(["ci", "staging"])), draw(st.sampled_from(["us-east-1", ""]))
     )
     ident = draw(st.sampled_from(["i-1", "i-2", "i-3", "i-4", "i-5", "i-6"]))
+    ref = ResourceRef(provider, kind, scope, ident)
+    if draw(st.booleans()):
+        tags = signed(ref, tags)  # as reaper wrote them; else as anyone may have
     return Resource(
-        ref=ResourceRef(provider, kind, scope, ident),
+        ref=ref,
         name=ident,
         created_at=draw(st.none() | moments),
         tags=tags,
+        isolated=draw(st.none() | st.booleans()),
         image=draw(st.none() | images),
         public=draw(st.booleans()),
         open_to_world=tuple(draw(st.lists(port_ranges, max_size=3))),
@@ -182,7 +188,7 @@ safeties = st.builds(
 def test_a_protected_resource_is_never_deleted(
     res: Resource, policy: PolicySettings, now: datetime
 ) -> None:
-    decision = decide(res, policy, TAGS, now)
+    decision = decide(res, policy, TAGS, now, SIGNER)
     # Kept as it is, or only cleared of reaper's marks.
     assert decision.action in (Action.KEEP, Action.UNMARK)
     assert not decision.action.destructive
@@ -193,7 +199,7 @@ def test_a_protected_resource_is_never_deleted(
 def test_a_resource_without_the_pipeline_tag_is_never_deleted(
     res: Resource, policy: PolicySettings, now: datetime
 ) -> None:
-    decision = decide(res, policy, TAGS, now)
+    decision = decide(res, policy, TAGS, now, SIGNER)
     assert decision.action is Action.KEEP
     assert decision.reasons == (Reason.NOT_PIPELINE,)
 
@@ -221,7 +227,7 @@ def test_a_resource_with_an_unparsable_reaper_tag_is_never_deleted(
     if which in ("expiry", "both"):
         tags[TAGS.expires_at] = bad_expiry
     broken = Resource(res.ref, res.name, res.created_at, tags)
-    decision = decide(broken, policy, TAGS, now)
+    decision = decide(broken, policy, TAGS, now, SIGNER)
     assert decision.action is Action.KEEP
     assert decision.reasons == (Reason.INVALID_TAG,)
     assert decision.warnings
@@ -231,7 +237,7 @@ def test_a_resource_with_an_unparsable_reaper_tag_is_never_deleted(
 @given(resources(), policies(), moments)
 def test_decide_is_deterministic(res: Resource, policy: PolicySettings, now: datetime) -> None:
     copy = replace(res, tags=dict(res.tags))
-    assert decide(res, policy, TAGS, now) == decide(copy, policy, TAGS, now)
+    assert decide(res, policy, TAGS, now, SIGNER) == decide(copy, policy, TAGS, now, SIGNER)
 
 
 @PROPERTY
@@ -246,9 +252,17 @@ def test_deadlines_are_consistent_with_the_action(
 ) -> None:
     if age is not None:  # created close to now, so both sides of the deadline are seen
         res = replace(res, created_at=now - age)
-    decision = decide(res, policy, TAGS, now)
+    decision = decide(res, policy, TAGS, now, SIGNER)
     event(f"{decision.action}: {', '.join(decision.reasons)}")
-    if decision.action in (Action.DELETE, Action.QUARANTINE):
+    if decision.reasons == (Reason.QUARANTINE_INCOMPLETE,):
+        # Quarantined again: reaper's own signed state says quarantined, the isolation
+        # did not read back; the quarantine's deadline stays where it was.
+        assert decision.action is Action.QUARANTINE
+        assert SIGNER.verify(res.ref, res.tags)
+        assert res.tags.get("reaper-state") == "quarantined"
+        assert res.isolated is not True
+        assert decision.not_before == now
+    elif decision.action in (Action.DELETE, Action.QUARANTINE):
         # Acting: the deadline has passed and so has the grace after the mark.
         assert decision.deadline is not None
         assert decision.deadline <= now
@@ -276,6 +290,109 @@ def test_deadlines_are_consistent_with_the_action(
             assert decision.deadline > now
 
 
+# Owned tags as anyone may write them: reaper's keys and made-up ``reaper-`` ones, any
+# values, and a signature that is missing, made up, reaper's for another resource or for
+# other values, or made with another key.
+owned_tags = st.dictionaries(
+    st.sampled_from(
+        [
+            "reaper-state",
+            "reaper-marked-at",
+            "reaper-action",
+            "reaper-quarantined-at",
+            "reaper-failures",
+            "reaper-last-failure-at",
+            "reaper-original-sgs",
+            "reaper-x",
+        ]
+    ),
+    st.sampled_from(["marked", "quarantined", "delete", "quarantine", "1", "0"])
+    | epochs
+    | _garbage,
+    min_size=1,
+)
+
+
+@st.composite
+def forged(draw: st.DrawFn) -> tuple[Resource, str]:
+    """A pipeline resource carrying owned tags that do not verify, and how they were forged."""
+    res = draw(resources(pipeline=True))
+    user = {k: v for k, v in res.tags.items() if k in REAPER_KEYS or not k.startswith("reaper-")}
+    owned = draw(owned_tags)
+    other = ResourceRef(res.ref.provider, res.ref.kind, res.ref.scope, res.ref.id + "-other")
+    how = draw(st.sampled_from(["unsigned", "made-up", "other-resource", "edited", "other-key"]))
+    tags = {**user, **owned}
+    if how == "made-up":
+        tags["reaper-signature"] = draw(
+            st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
+        )
+    elif how == "other-resource":
+        tags = signed(other, tags)
+    elif how == "edited":
+        key = draw(st.sampled_from(sorted(owned)))
+        tags = {**signed(res.ref, tags), key: owned[key] + "0"}
+    elif how == "other-key":
+        tags = {**tags, **FORGER.signed(res.ref, FORGER.owned(tags))}
+    return replace(res, tags=tags, isolated=draw(st.none() | st.booleans())), how
+
+
+@settings(PROPERTY, max_examples=300)
+@given(forged(), policies(), moments)
+def test_owned_tags_that_do_not_verify_never_lead_to_a_delete_or_a_quarantine(
+    forgery: tuple[Resource, str], policy: PolicySettings, now: datetime
+) -> None:
+    """Whatever reaper's own tags say, if reaper did not sign them: at most marked now,
+    whatever the grace period (even none)."""
+    res, how = forgery
+    event(how)
+    assert not SIGNER.verify(res.ref, res.tags)
+
+    decision = decide(res, policy, TAGS, now, SIGNER)
+    (planned,) = make_plan([res], policy, TAGS, now, SIGNER).decisions
+
+    event(f"{decision.action}: {', '.join(decision.reasons)}")
+    for d in (decision, planned):
+        assert not d.action.destructive
+        assert d.verified is False
+        assert d.failures == 0
+        if d.action is Action.MARK:
+            assert d.not_before == now + policy.grace_period
+
+
+def _spelled(draw: st.DrawFn, key: str) -> str:
+    """``key`` in any case, each dash a dash or an underscore."""
+    return "".join(
+        draw(st.sampled_from(["-", "_"]))
+        if c == "-"
+        else draw(st.sampled_from([c.lower(), c.upper()]))
+        for c in key
+    )
+
+
+@st.composite
+def loosely_protected(draw: st.DrawFn) -> Resource:
+    """A pipeline resource protected by the protect key spelled any which way."""
+    res = draw(resources(pipeline=True, protect=False))
+    key = _spelled(draw, TAGS.protect)
+    tags = {k: v for k, v in res.tags.items() if k != TAGS.protect}
+    tags[key] = draw(protecting_values)
+    return replace(res, tags=tags)
+
+
+@settings(PROPERTY, max_examples=300)
+@given(loosely_protected(), policies(), moments)
+def test_the_protect_key_protects_in_any_case_with_dashes_or_underscores(
+    res: Resource, policy: PolicySettings, now: datetime
+) -> None:
+    event("exact key" if TAGS.protect in res.tags else "loose spelling")
+    decision = decide(res, policy, TAGS, now, SIGNER)
+    (planned,) = make_plan([res], policy, TAGS, now, SIGNER).decisions
+
+    for d in (decision, planned):
+        assert d.action in (Action.KEEP, Action.UNMARK)
+        assert not d.action.destructive
+
+
 # --- make_plan and the brake ---------------------------------------------------------------
 
 
@@ -299,7 +416,7 @@ def test_the_brake_never_lets_through_more_than_its_limits(
     sweep: tuple[list[Resource], datetime], policy: PolicySettings, safety: SafetySettings
 ) -> None:
     items, now = sweep
-    plan = make_plan(items, policy, TAGS, now)
+    plan = make_plan(items, policy, TAGS, now, SIGNER)
     assert len(plan.decisions) == len({r.ref for r in items})
     acting = Counter(d.ref.kind_key for d in plan.decisions if d.action.destructive)
     over_total = sum(acting.values()) > safety.max_actions_per_sweep

@@ -117,12 +117,17 @@ def test_a_plan_item_of_0_1_0_with_a_nested_scope_is_read() -> None:
     assert decode_ref(raw) == ResourceRef("aws", "ec2_instance", Scope("ci", "us-east-1"), "i-1")
 
 
-def test_a_0_1_0_trail_verifies_and_its_dangling_intents_are_read() -> None:
+def test_a_0_1_0_trail_verifies_and_its_dangling_intents_are_read(tmp_path: Path) -> None:
     result = verify_lines(OLD_TRAIL.read_bytes().splitlines(keepends=True))
     assert result.ok, result.problem
     assert result.records == 8
 
     dangling = [read_intent(r) for r in dangling_intents(OLD_TRAIL)]
+    # What a sweep's audit log reads back (only as far as the sweep-end's sweep's start).
+    copy = tmp_path / "trail.jsonl"
+    copy.write_bytes(OLD_TRAIL.read_bytes())
+    with AuditLog(copy) as log:
+        assert [read_intent(r) for r in log.open_intents] == dangling
 
     assert [(i.ref, i.action, i.sweep_id) for i in dangling] == [
         (

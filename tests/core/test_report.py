@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reaper.errors import BrakeCount, SafetyLimitExceeded
 from reaper.model import (
@@ -22,10 +24,11 @@ from reaper.model import (
     Result,
     Scope,
 )
-from reaper.report import FORMATS, render, render_markdown
+from reaper.report import FORMATS, render, render_markdown, render_resources, render_table
 from reaper.report.html import render_html
 from reaper.report.text import clean
 from reaper.report.view import NO_OWNER, build_view, time_left
+from reaper.safetext import is_unsafe
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -405,6 +408,58 @@ def test_html_empty_chart_with_only_kept_resources() -> None:
     page = render_html(plan_of(decision("i-1", Action.KEEP, (Reason.WITHIN_TTL,))))
     assert "No candidates" in page
     assert "1 kept resources with nothing pending are counted" in page
+
+
+# --- terminal table ----------------------------------------------------------------------
+
+ANSI = "\x1b[2J\x1b[1;1H\x1b[32mall clear\x1b[0m"
+BIDI = "invoice\u202egnp.exe"
+FORGED_ROW = "x\ndelete  aws:ec2_instance  ci/us-east-1  i-0fake"
+
+
+def _safe_rows(text: str, rows: int) -> list[str]:
+    """The table's lines, checked: header, ``rows`` rows, a blank line, totals; nothing unsafe."""
+    lines = text.splitlines()
+    assert len(lines) == 1 + rows + 2, lines
+    assert lines[-2] == ""
+    assert [c for c in text if is_unsafe(c) and c != "\n"] == []
+    return lines
+
+
+@pytest.mark.parametrize("field", ["name", "owner", "id"])
+@pytest.mark.parametrize("value", [ANSI, BIDI, FORGED_ROW], ids=["ansi", "bidi", "newline"])
+def test_table_shows_tag_values_inert(field: str, value: str) -> None:
+    fields: dict[str, Any] = {"name": "web", "owner": "team-a", "id": "i-1", field: value}
+    hostile = decision(fields["id"], owner=fields["owner"], name=fields["name"])
+    plain = decision("i-2", Action.KEEP, (Reason.WITHIN_TTL,))
+    text = render_table(plan_of(hostile, plain), [Outcome(hostile.ref, Action.DELETE, Result.DONE)])
+    lines = _safe_rows(text, 2)
+    assert lines[1].startswith("delete ")
+    assert lines[1].endswith(" done")
+    assert lines[2].startswith("keep ")
+
+
+def test_resources_table_shows_tag_values_inert() -> None:
+    resources = [
+        Resource(ResourceRef("aws", "ec2_instance", CI, f"i-{n}"), v, None, state=v)
+        for n, v in enumerate((ANSI, BIDI, FORGED_ROW))
+    ]
+    lines = render_resources(resources, NOW).splitlines()
+    assert len(lines) == 4
+    assert [c for line in lines for c in line if is_unsafe(c)] == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(st.characters(exclude_categories=())),
+    owner=st.text(st.characters(exclude_categories=())),
+    id=st.text(st.characters(exclude_categories=()), min_size=1),
+)
+def test_no_value_adds_a_line_or_an_unsafe_character_to_the_table(
+    name: str, owner: str, id: str
+) -> None:
+    hostile = decision(id, owner=owner, name=name or "-")
+    _safe_rows(render_table(plan_of(hostile, decision(f"{id}-2"))), 2)
 
 
 # --- one entry point ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -55,7 +56,7 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
         (
             "unknown-key.yaml: safety.max_action: "
             "unknown key (valid: max_actions_per_sweep, max_fraction, min_actions_for_fraction, "
-            "plan_max_age, global_brake)",
+            "plan_max_age, global_brake, state_key_env)",
         ),
     ),
     "bad-duration": (
@@ -90,6 +91,42 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
             "unknown key (valid: kinds, max_workers, max_workers_per_account, accounts, "
             "organization, regions, restrict_public_endpoint, kubernetes_end_of_support)",
             "two.yaml: policy.default_ttl: '0h' is not a positive duration (e.g. 90m, 6h, 3d)",
+        ),
+    ),
+    "duplicate-key": (
+        "duplicate.yaml",
+        """\
+        dry_run: true
+        providers: {aws: {regions: [us-east-1]}}
+        policy:
+          default_ttl: 6h
+        dry_run: false
+        """,
+        (
+            "duplicate.yaml: dry_run: duplicate key at lines 1 and 5 "
+            "(YAML would silently keep the last one)",
+        ),
+    ),
+    "bad-cron": (
+        "cron.yaml",
+        """\
+        providers: {aws: {regions: [us-east-1]}}
+        daemon: {schedule: {cron: "61 * * * *"}}
+        """,
+        (
+            "cron.yaml: daemon.schedule.cron: '61 * * * *': minute '61': Error validating "
+            "expression '61': the last value (61) is higher than the maximum value (59)",
+        ),
+    ),
+    "secret-in-url": (
+        "secret.yaml",
+        """\
+        providers: {aws: {regions: [us-east-1]}}
+        metrics: {pushgateway: "https://reaper:s3cret-pw@push.example.com:9091/ x"}
+        """,
+        (
+            "secret.yaml: metrics.pushgateway: 'https://***@push.example.com:9091/ x' "
+            "is not an http(s) URL",
         ),
     ),
     "overflowing-duration": (
@@ -178,6 +215,9 @@ def runs(
             for cmd in COMMANDS
         ],
         pytest.param("two-problems", "validate", id="two-problems-validate"),
+        pytest.param("duplicate-key", "validate", id="duplicate-key-validate"),
+        pytest.param("bad-cron", "validate", id="bad-cron-validate"),
+        pytest.param("secret-in-url", "validate", id="secret-in-url-validate"),
     ],
 )
 def test_bad_config_exits_2_with_one_line_per_problem(
@@ -241,3 +281,38 @@ def test_usage_errors_exit_2(
     assert result.returncode == EXIT_USAGE
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ``python -m reaper`` with at most 1 GiB of address space, so a regression fails fast
+# instead of swapping (set in the child itself: preexec_fn is unsafe with threads about).
+LIMITED_REAPER = (
+    "import resource, runpy, sys; "
+    "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+    "sys.argv = ['reaper', *sys.argv[1:]]; "
+    "runpy.run_module('reaper', run_name='__main__')"
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux")
+def test_an_alias_bomb_exits_2_quickly_within_bounded_memory(tmp_path: Path) -> None:
+    # Nine levels of ten aliases: a billion strings once expanded, from under 500 bytes.
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 9)]
+    config = tmp_path / "bomb.yaml"
+    config.write_text("\n".join([*lines, "providers: {aws: {regions: *a8}}"]) + "\n")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", LIMITED_REAPER, "validate", "-c", str(config)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,  # before the fix: a MemoryError after 68 s (96 s with this limit)
+        check=False,
+    )
+    assert "Traceback" not in result.stderr
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{config}: the document is too big: its aliases expand it to more than 20,000 keys "
+        "and values (a config needs far less)"
+    ]
+    assert time.monotonic() - started < 20

@@ -21,6 +21,7 @@ from reaper import __version__
 from reaper.results import ExitCode
 from reaper.sandbox.estate import SeededInstance, seed_estate
 from reaper.sandbox.moto_server import MotoServer
+from reaper.sandbox.proxy import CountingProxy
 
 LAYOUT = {"ci": ("us-east-1", "eu-west-1")}
 DECISION_FIELDS = {"provider", "kind", "id", "account", "region", "action", "reasons"}
@@ -164,3 +165,57 @@ def test_demo_runs_on_its_own_sandbox(tmp_path: Path) -> None:
 
     assert result.returncode == ExitCode.OK, explain(result)
     assert "Dry run" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        pytest.param(
+            "aws:ec2_instance:not-an-instance-id",
+            "'not-an-instance-id' is not an id of aws:ec2_instance "
+            "(i- and 8 or 17 lowercase hex digits, e.g. i-0abc1234def567890)",
+            id="ec2-word",
+        ),
+        pytest.param(
+            "aws:ec2_instance:i-0ABC1234DEF567890",
+            "'i-0ABC1234DEF567890' is not an id of aws:ec2_instance "
+            "(i- and 8 or 17 lowercase hex digits, e.g. i-0abc1234def567890)",
+            id="ec2-upper-case",
+        ),
+        pytest.param(
+            "aws:eks_cluster:-starts-with-a-dash",
+            "'-starts-with-a-dash' is not an id of aws:eks_cluster (a cluster name: 1-100 "
+            "letters, digits, '-' and '_', starting with a letter or digit)",
+            id="eks-leading-dash",
+        ),
+        pytest.param(
+            "aws:eks_cluster:ci.with.dots",
+            "'ci.with.dots' is not an id of aws:eks_cluster (a cluster name: 1-100 "
+            "letters, digits, '-' and '_', starting with a letter or digit)",
+            id="eks-dots",
+        ),
+    ],
+)
+def test_release_of_a_malformed_id_exits_2_before_any_api_call(
+    proxy: CountingProxy, tmp_path: Path, make_config: ConfigFactory, target: str, problem: str
+) -> None:
+    data = make_config(
+        accounts=("ci",), regions=LAYOUT["ci"], kinds=("ec2_instance", "eks_cluster")
+    )
+    config = tmp_path / "reaper.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    result = subprocess.run(
+        [*reaper_command(), "release", target, "-c", str(config)],
+        env=sandbox_env(proxy.endpoint_url),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+
+    assert result.returncode == ExitCode.USAGE, explain(result)
+    assert result.stderr.splitlines()[-1] == problem  # after the startup line
+    assert "Traceback" not in result.stderr
+    assert proxy.counts() == {}

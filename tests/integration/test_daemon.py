@@ -30,6 +30,7 @@ from cli_support import sandbox_env
 from paths import REPO
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
+from signing import SIGNER
 
 from reaper.actuator import Actuator, StopFlag
 from reaper.audit import AuditLog, verify_lines
@@ -39,13 +40,12 @@ from reaper.daemon import (
     Daemon,
     Job,
     SweepStatus,
-    crontab_weekdays,
     make_trigger,
     plan_jobs,
     readiness,
     trigger_period,
 )
-from reaper.errors import ConfigError
+from reaper.errors import ConfigError, ProviderError
 from reaper.metrics import Metrics
 from reaper.model import (
     Action,
@@ -63,6 +63,7 @@ from reaper.providers.base import ResourceKind
 from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI, SANDBOX_KEY_ID, SANDBOX_SECRET
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
+from reaper.schedules import crontab_weekdays
 from reaper.workers import WorkerLimits
 
 DEPLOY = REPO / "deploy" / "kubernetes" / "daemon"
@@ -558,16 +559,14 @@ def test_jobs_one_shared_schedule_or_one_per_provider(tmp_path: Path) -> None:
     ("cron", "problem"),
     [
         pytest.param("0 0 1 * 1", "not both", id="day-and-weekday"),
-        pytest.param("61 * * * *", "61", id="bad-minute"),
+        pytest.param("61 * * * *", "minute '61'", id="bad-minute"),
     ],
 )
-def test_a_cron_the_scheduler_cannot_honour_is_a_config_error(
-    tmp_path: Path, cron: str, problem: str
-) -> None:
-    settings = _settings(tmp_path, providers={"aws": {"cron": cron}})
+def test_a_cron_the_scheduler_cannot_honour_is_a_config_error(cron: str, problem: str) -> None:
+    # A loaded config cannot hold one (see test_config); one built in code is checked too.
     with pytest.raises(ConfigError) as err:
-        plan_jobs(settings, FRIDAY_NOON)
-    assert err.value.problems[0].startswith("daemon.providers.aws.cron: ")
+        make_trigger(Schedule.model_construct(cron=cron), "daemon.providers.aws")
+    assert err.value.problems[0].startswith(f"daemon.providers.aws.cron: '{cron}': ")
     assert problem in err.value.problems[0]
 
 
@@ -667,7 +666,8 @@ def test_a_stop_during_a_group_skips_its_later_calls_with_an_outcome(tmp_path: P
         {"aws:ec2_instance": 2},
     )
     with AuditLog(tmp_path / "audit.jsonl") as audit:
-        outcomes = Actuator([kind], audit, "sweep1", (), stop=flag).execute(plan, dry_run=False)
+        actuator = Actuator([kind], audit, "sweep1", (), stop=flag, signer=SIGNER)
+        outcomes = actuator.execute(plan, dry_run=False)
 
     assert kind.calls == [("tag", scope)]  # the mark ran, the delete never started
     assert sorted(seen_in_flight) == ["i-delete", "i-mark"]
@@ -747,6 +747,80 @@ def test_a_job_that_fires_while_a_sweep_runs_is_skipped(tmp_path: Path) -> None:
     assert registry.get_sample_value("reaper_sweeps_total", {"result": "ok"}) == 1
     assert daemon.readiness() == (True, "ok")
     assert daemon.health() == (False, "the scheduler is not running")  # never started
+
+
+class _Rereadable(FakeKind):
+    """A FakeKind whose resources are all gone; while ``down``, re-reading them fails."""
+
+    def __init__(self, scopes: Sequence[Scope]) -> None:
+        super().__init__(scopes, lambda call: None)
+        self.down = True
+
+    def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
+        if self.down:
+            raise ProviderError("DescribeInstances: ServiceUnavailable")
+        return Collected(())
+
+
+def test_readyz_and_metrics_show_an_intent_recovery_could_not_check(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, schedule={"interval": "1h"})
+    with AuditLog(tmp_path / "audit.jsonl") as audit:  # a sweep killed after its intent
+        audit.append([{"event": "sweep-start", "sweep_id": "killed"}])
+        resource = {"provider": "aws", "kind": "ec2_instance", "id": "i-1"}
+        resource |= {"account": "default", "region": "us-east-1"}
+        audit.append([{"event": "intent", "sweep_id": "killed", "resource": resource,
+                       "action": "delete"}])  # fmt: skip
+    kind = _Rereadable([Scope("default", "us-east-1")])
+    metrics = Metrics(CollectorRegistry())
+    jobs = plan_jobs(settings, FRIDAY_NOON)
+    daemon = Daemon(settings, [kind], metrics, jobs, dry_run=False)
+
+    for _ in range(2):  # however many sweeps it takes
+        assert daemon.sweep(jobs[0]) is not None
+        ready, reason = daemon.readiness()
+        assert not ready
+        assert reason.startswith("1 unresolved intent in the audit trail")
+        assert (
+            "seq 2: delete aws:ec2_instance:i-1 in default/us-east-1 (sweep killed): cannot "
+            "re-read the resource: DescribeInstances: ServiceUnavailable"
+        ) in reason
+        assert metrics.registry.get_sample_value("reaper_unresolved_intents") == 1
+
+    kind.down = False
+    assert daemon.sweep(jobs[0]) is not None
+    assert daemon.readiness() == (True, "ok")
+    assert metrics.registry.get_sample_value("reaper_unresolved_intents") == 0
+    records = _read(tmp_path / "audit.jsonl")
+    assert [(r["resource"]["id"], r["result"]) for r in records if r.get("recovered_by")] == [
+        ("i-1", "already-gone")
+    ]
+
+
+def test_a_trail_deleted_between_sweeps_is_refused_until_it_is_restored(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, schedule={"interval": "1h"})
+    path = tmp_path / "audit.jsonl"
+    metrics = Metrics(CollectorRegistry())
+    jobs = plan_jobs(settings, FRIDAY_NOON)
+    kind = FakeKind([Scope("default", "us-east-1")], lambda call: None)
+    daemon = Daemon(settings, [kind], metrics, jobs, dry_run=False)
+    assert daemon.sweep(jobs[0]) is not None
+    kept = path.read_bytes()
+    path.unlink()  # a local file on an emptyDir the pod lost, or a hand gone astray
+
+    assert daemon.sweep(jobs[0]) is None
+    assert path.read_bytes() == b""  # no new chain begun at seq 1
+    ready, reason = daemon.readiness()
+    assert not ready
+    assert "ends at seq 0, but this process already wrote seq 2" in reason
+    refusals = "reaper_audit_trail_refusals_total"
+    assert metrics.registry.get_sample_value(refusals, {"reason": "went-back"}) == 1
+    assert daemon.sweep(jobs[0]) is None  # and stays refused
+
+    path.write_bytes(kept)  # restored
+    assert daemon.sweep(jobs[0]) is not None
+    assert daemon.readiness() == (True, "ok")
+    assert [r["seq"] for r in _read(path)] == [1, 2, 3, 4]
+    _assert_chain_intact(path)
 
 
 # -- deploy/kubernetes/daemon ----------------------------------------------------------------

@@ -383,6 +383,8 @@ def test_audit_sink_and_notification_failures_are_counted_once_each(
     notifier = WebhookNotifier(dead, timeout=2, retries=0, sleep=lambda _: None)
 
     opened: list[AuditLog] = []
+    with AuditLog(audit_path) as earlier:  # the local file holds the chain's head
+        earlier.append([{"event": "sweep-start", "sweep_id": "earlier"}])
 
     def open_audit() -> AuditLog:
         opened.append(AuditLog(audit_path, sinks=[_BrokenSink()]))
@@ -390,7 +392,7 @@ def test_audit_sink_and_notification_failures_are_counted_once_each(
 
     first = _sweep(settings, kinds, open_audit, now, metrics, notifier)
     assert first.exit_code == ExitCode.OK
-    # Opening read the chain from the empty file, then tried the broken sink (one failure);
+    # Opening read the chain from the file, then tried the broken sink (one failure);
     # then sweep-start, the intents, the outcomes, sweep-end: four batches missed.
     assert opened[0].failures == {f"file:{audit_path}": 0, "broken": 1 + 4}
     assert _value(registry, "reaper_audit_sink_failures_total", sink="broken") == 5
@@ -398,11 +400,11 @@ def test_audit_sink_and_notification_failures_are_counted_once_each(
     assert _value(registry, "reaper_notification_failures_total") == 1
 
     # A second sweep opens the trail afresh (as the daemon does): only new failures count.
-    # The chain continues from the file, so the broken sink is not read this time.
+    # Every sink's last record is read at opening (none may be ahead of the file).
     second = _sweep(settings, kinds, open_audit, now, metrics, notifier)
     assert second.outcomes == ()
-    assert opened[1].failures["broken"] == 2
-    assert _value(registry, "reaper_audit_sink_failures_total", sink="broken") == 7
+    assert opened[1].failures["broken"] == 1 + 2
+    assert _value(registry, "reaper_audit_sink_failures_total", sink="broken") == 8
     assert _value(registry, "reaper_notification_failures_total") == notifier.failed == 2
 
     assert _value(registry, "reaper_audit_sink_failures_total", sink=f"file:{audit_path}") is None

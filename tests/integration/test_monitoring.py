@@ -33,9 +33,12 @@ from reaper.config import Settings, parse_settings
 from reaper.errors import AuditError
 from reaper.metrics import Metrics
 from reaper.notify import WebhookNotifier
+from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.aws.clients import AwsConnection
 from reaper.providers.catalog import build_kinds
 from reaper.results import ExitCode
+from reaper.sandbox.ci import FakeGithub, FakeGitlab
+from reaper.sandbox.ci_estate import SANDBOX_TOKENS, ci_specimens, pipelines_section, seed_runs
 from reaper.sandbox.estate import seed_estate
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
@@ -121,16 +124,30 @@ def swept(
     """Two sweeps: the first marks (1h grace), the second, an hour later, acts.
 
     One region fails to answer the second sweep, one audit sink takes nothing and the
-    webhook is down, so every metric reaper exports has samples in one of the two.
+    webhook is down, and some instances name CI runs in the GitHub and GitLab fakes (one of
+    them deleted), so every metric reaper exports has samples in one of the two.
     """
     moto_server.reset()
     now = datetime.now(UTC)
-    seed_estate(moto_server, now, {"ci": REGIONS})
-    tmp = tmp_path_factory.mktemp("monitoring")
-    data = sandbox_config(
-        tmp / "audit.jsonl", accounts=("ci",), regions=REGIONS, dry_run=False, grace_period=None
-    )
-    settings: Settings = parse_settings(data, "tests/monitoring.yaml")
+    with FakeGithub() as github, FakeGitlab() as gitlab:
+        seed_runs(github, gitlab, now)
+        seed_estate(moto_server, now, {"ci": REGIONS}, extra=ci_specimens())
+        tmp = tmp_path_factory.mktemp("monitoring")
+        data = sandbox_config(
+            tmp / "audit.jsonl", accounts=("ci",), regions=REGIONS, dry_run=False, grace_period=None
+        )
+        data["pipelines"] = pipelines_section(github.url, gitlab.url)
+        settings: Settings = parse_settings(data, "tests/monitoring.yaml")
+        return _sweep_twice(moto_server, aws_session, settings, tmp, now)
+
+
+def _sweep_twice(
+    moto_server: MotoServer,
+    aws_session: boto3.Session,
+    settings: Settings,
+    tmp: Path,
+    now: datetime,
+) -> Swept:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     with socket.socket() as sock:
@@ -148,14 +165,33 @@ def swept(
     with CountingProxy(moto_server.endpoint_url) as proxy:
         connection = AwsConnection(aws_session, proxy.endpoint_url)
         kinds = build_kinds(settings, {"aws": connection}, metrics=metrics)
-        first = run_sweep(settings, kinds, audit, now, False, notifier=notifier, metrics=metrics)
+        pipelines = PipelineFacts.from_settings(settings, SANDBOX_TOKENS)
+        first = run_sweep(
+            settings,
+            kinds,
+            audit,
+            now,
+            False,
+            notifier=notifier,
+            metrics=metrics,
+            pipelines=pipelines,
+        )
         assert first.exit_code == ExitCode.OK
         expositions.append(generate_latest(registry).decode())
         names |= {s.name for f in registry.collect() for s in f.samples}
 
         proxy.add_fault("eu-west-1", "DescribeInstances", 403, "UnauthorizedOperation")
         later = now + settings.policy.grace_period + timedelta(minutes=1)
-        second = run_sweep(settings, kinds, audit, later, False, notifier=notifier, metrics=metrics)
+        second = run_sweep(
+            settings,
+            kinds,
+            audit,
+            later,
+            False,
+            notifier=notifier,
+            metrics=metrics,
+            pipelines=pipelines,
+        )
         assert second.exit_code == ExitCode.PARTIAL_FAILURE
         expositions.append(generate_latest(registry).decode())
         names |= {s.name for f in registry.collect() for s in f.samples}
@@ -185,6 +221,14 @@ def test_every_metric_had_samples_after_the_sweeps(swept: Swept) -> None:
         "reaper_safety_brake_trips_total",
         "reaper_audit_sink_failures_total",
         "reaper_notification_failures_total",
+        "reaper_unresolved_intents",
+        "reaper_audit_trail_refusals_total",
+        "reaper_pipeline_api_requests_total",
+        "reaper_pipeline_api_not_modified_total",
+        "reaper_pipeline_api_throttled_total",
+        "reaper_pipeline_rate_limit_wait_seconds_total",
+        "reaper_pipeline_runs_total",
+        "reaper_pipeline_runs_unknown_total",
     }
     assert expected <= swept.sample_names
 
@@ -226,6 +270,8 @@ def test_the_alerts_cover_what_operators_need() -> None:
         "ReaperDeletionsFailing",
         "ReaperAuditSinkFailing",
         "ReaperNotificationsFailing",
+        "ReaperUnresolvedIntents",
+        "ReaperAuditTrailRefused",
     }
     assert 'reaper_sweeps_total{result!="ok"}' in rules["ReaperSweepFailing"]["expr"]
     no_success = rules["ReaperNoRecentSuccessfulSweep"]["expr"]

@@ -20,10 +20,11 @@ import boto3
 import pytest
 import yaml
 from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
+from signing import SIGNER, signed
 
 from reaper.config import PolicySettings, TagKeys
 from reaper.model import Action, Resource, ResourceRef, Scope
-from reaper.pinned import PinnedItem, PlanRefused, read_pinned
+from reaper.pinned import PinnedItem, PlanRefused, read_pinned, refuse_outside_scope
 from reaper.policy import make_plan
 from reaper.report import plan_to_json
 from reaper.results import ExitCode
@@ -53,6 +54,7 @@ class Operator:
         make_config: ConfigFactory,
     ) -> None:
         self.sandbox = sandbox
+        self._session = session
         self.ec2 = session.client("ec2", region_name=REGION, endpoint_url=sandbox.endpoint_url)
         self.tmp_path = tmp_path
         self.plan_path = tmp_path / "plan.json"
@@ -94,9 +96,22 @@ class Operator:
     def apply(self) -> subprocess.CompletedProcess[str]:
         return self("apply", self.plan_path, "-c", self.config_path)
 
-    def launch(self, *, age: timedelta = EXPIRED, owner: str = "team-payments") -> str:
+    def save(self, document: Mapping[str, Any]) -> None:
+        """Write an edited plan document back where `plan` wrote it."""
+        self.plan_path.write_text(json.dumps(document), encoding="utf-8")
+
+    def client(self, region: str = REGION) -> Any:
+        if region == REGION:
+            return self.ec2
+        return self._session.client(
+            "ec2", region_name=region, endpoint_url=self.sandbox.endpoint_url
+        )
+
+    def launch(
+        self, *, age: timedelta = EXPIRED, owner: str = "team-payments", region: str = REGION
+    ) -> str:
         tags = {"reaper-pipeline": "gitlab-ci-4711", "reaper-owner": owner}
-        answer = self.ec2.run_instances(
+        answer = self.client(region).run_instances(
             ImageId=SANDBOX_AMI,
             MinCount=1,
             MaxCount=1,
@@ -108,7 +123,7 @@ class Operator:
             ],
         )
         instance_id = str(answer["Instances"][0]["InstanceId"])
-        self.sandbox.age_instances(CI_ACCOUNT_ID, REGION, {instance_id: datetime.now(UTC) - age})
+        self.sandbox.age_instances(CI_ACCOUNT_ID, region, {instance_id: datetime.now(UTC) - age})
         return instance_id
 
     def tag(self, instance_id: str, **tags: str) -> None:
@@ -117,8 +132,8 @@ class Operator:
             Tags=[{"Key": k.replace("_", "-"), "Value": v} for k, v in tags.items()],
         )
 
-    def states(self, *instance_ids: str) -> dict[str, str]:
-        answer = self.ec2.describe_instances(InstanceIds=list(instance_ids))
+    def states(self, *instance_ids: str, region: str = REGION) -> dict[str, str]:
+        answer = self.client(region).describe_instances(InstanceIds=list(instance_ids))
         return {
             i["InstanceId"]: i["State"]["Name"]
             for r in answer["Reservations"]
@@ -210,6 +225,27 @@ def test_apply_skips_a_planned_resource_that_no_longer_qualifies(
     assert not _events(read_audit(audit_path), "intent")
 
 
+def test_apply_skips_an_item_whose_id_is_malformed_without_sending_it(
+    operator: Operator, audit_path: Path, read_audit: ReadAudit
+) -> None:
+    planned = operator.launch()
+    operator.write_config()
+    document = operator.plan()
+    # A hand-edited plan: a copy of the item with an id no instance can have. Sent along,
+    # it would fail the whole DescribeInstances of its region (InvalidInstanceID).
+    forged = {**next(d for d in document["decisions"] if d["id"] == planned), "id": "i-$(rm)"}
+    document["decisions"].append(forged)
+    operator.plan_path.write_text(json.dumps(document), encoding="utf-8")
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.OK, explain(result)
+    assert operator.states(planned) == {planned: "terminated"}
+    (skipped,) = _events(read_audit(audit_path), "skipped")
+    assert skipped["resource"]["id"] == "i-$(rm)"
+    assert skipped["message"].startswith("'i-$(rm)' is not an id of aws:ec2_instance (i- and")
+
+
 # -- plans that are refused ------------------------------------------------------------------------
 
 
@@ -243,6 +279,31 @@ def test_apply_refuses_a_plan_made_with_a_different_config(operator: Operator) -
     assert operator.states(instance) == {instance: "running"}
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(
+            "[" * 100_000 + "]" * 100_000,
+            "cannot read plan: the JSON is nested too deeply",
+            id="nested-too-deeply",
+        ),
+        pytest.param("{", "cannot read plan: Expecting property name", id="not-json"),
+    ],
+)
+def test_apply_refuses_an_unreadable_plan_file_with_exit_2(
+    operator: Operator, text: str, problem: str
+) -> None:
+    operator.write_config()
+    operator.plan_path.write_text(text, encoding="utf-8")
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.USAGE, explain(result)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{operator.plan_path}: {problem}")
+    assert len(result.stderr.splitlines()) == 1
+
+
 def test_the_safety_brake_holds_an_apply(
     operator: Operator, audit_path: Path, read_audit: ReadAudit
 ) -> None:
@@ -261,6 +322,86 @@ def test_the_safety_brake_holds_an_apply(
     assert not _events(records, "intent")
 
 
+def test_an_edited_population_does_not_get_a_plan_past_the_brake(
+    operator: Operator, audit_path: Path, read_audit: ReadAudit
+) -> None:
+    instances = [operator.launch(), operator.launch()]
+    fresh = operator.launch(age=FRESH)
+    operator.write_config(safety={"max_fraction": 0.5, "min_actions_for_fraction": 0})
+    document = operator.plan()  # 2 of 3 pipeline instances: over max_fraction
+    assert _planned(document) == set(instances)
+    document["summary"]["population"] = {"aws:ec2_instance": 1000}
+    operator.save(document)
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.SAFETY_BRAKE, explain(result)
+    assert "2 of 3 pipeline resources" in result.stderr
+    assert operator.states(*instances, fresh) == dict.fromkeys((*instances, fresh), "running")
+    records = read_audit(audit_path)
+    (brake,) = _events(records, "safety-brake")
+    assert brake["counts"] == [{"group": "aws:ec2_instance", "actions": 2, "population": 3}]
+    assert not _events(records, "intent")
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        pytest.param(
+            {"region": "eu-west-1"},
+            "region eu-west-1 is not configured (configured: us-east-1)",
+            id="region-not-configured",
+        ),
+        pytest.param(
+            {"account": "prod"},
+            "account prod is not configured (configured: ci)",
+            id="account-not-configured",
+        ),
+        pytest.param(
+            {"region": "eu west 1"},
+            "region 'eu west 1' is not configured (configured: us-east-1)",
+            id="invalid-region",
+        ),
+        pytest.param(
+            {"kind": "ebs_volume"},
+            "kind aws:ebs_volume is not configured (configured: aws:ec2_instance)",
+            id="kind-not-configured",
+        ),
+        pytest.param(
+            {"provider": "gcp", "kind": "compute_instance"},
+            "kind gcp:compute_instance is not configured (configured: aws:ec2_instance)",
+            id="provider-not-configured",
+        ),
+    ],
+)
+def test_apply_refuses_items_outside_the_configured_scope_before_doing_anything(
+    operator: Operator,
+    audit_path: Path,
+    read_audit: ReadAudit,
+    edit: Mapping[str, str],
+    named: str,
+) -> None:
+    planned = operator.launch()
+    elsewhere = operator.launch(region="eu-west-1")  # the config sweeps us-east-1 only
+    operator.write_config()
+    document = operator.plan()
+    assert _planned(document) == {planned}
+    (item,) = (d for d in document["decisions"] if d["id"] == planned)
+    document["decisions"].append({**item, "id": elsewhere, **edit})
+    operator.save(document)
+
+    result = operator.apply()
+
+    assert result.returncode == ExitCode.USAGE, explain(result)
+    assert "Traceback" not in result.stderr, explain(result)
+    (line,) = [line for line in result.stderr.splitlines() if elsewhere in line]
+    assert line.startswith(f"refused: {operator.plan_path}: "), line
+    assert named in line
+    assert operator.states(planned) == {planned: "running"}
+    assert operator.states(elsewhere, region="eu-west-1") == {elsewhere: "running"}
+    assert not audit_path.exists() or read_audit(audit_path) == []
+
+
 # -- read_pinned on its own ------------------------------------------------------------------------
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -277,7 +418,10 @@ def _document() -> dict[str, Any]:
             ResourceRef("aws", "ec2_instance", SCOPE, instance_id),
             name=instance_id,
             created_at=NOW - age,
-            tags={"reaper-pipeline": "gitlab-ci-1", "reaper-owner": "team-payments", **tags},
+            tags=signed(
+                ResourceRef("aws", "ec2_instance", SCOPE, instance_id),
+                {"reaper-pipeline": "gitlab-ci-1", "reaper-owner": "team-payments", **tags},
+            ),
             owner="team-payments",
         )
         for instance_id, age, tags in (
@@ -294,7 +438,7 @@ def _document() -> dict[str, Any]:
             ("i-03", HOUR, {}),
         )
     ]
-    plan = make_plan(resources, policy, TagKeys(), NOW - HOUR / 2)
+    plan = make_plan(resources, policy, TagKeys(), NOW - HOUR / 2, SIGNER)
     return plan_to_json(plan, True, config_sha256=SHA)
 
 
@@ -316,7 +460,7 @@ def test_read_pinned_takes_every_item_that_is_not_keep() -> None:
         ),
         PinnedItem(ResourceRef("aws", "ec2_instance", SCOPE, "i-02"), Action.MARK, "team-payments"),
     )
-    assert pinned.population == {"aws:ec2_instance": 3}
+    assert pinned.source == SOURCE
 
 
 def _without(key: str) -> Callable[[dict[str, Any]], None]:
@@ -359,13 +503,6 @@ def _first(
             _set("generated_at", "2026-03-01T11:30:00"), "no UTC offset", id="generated-at-naive"
         ),
         pytest.param(_without("config_sha256"), "malformed", id="no-config-hash"),
-        pytest.param(_without("summary"), "malformed", id="no-summary"),
-        pytest.param(_set("summary", {"resources": 3}), "malformed", id="no-population"),
-        pytest.param(
-            _set("summary", {"population": {"aws:ec2_instance": "many"}}),
-            "malformed",
-            id="population-not-a-count",
-        ),
         pytest.param(_set("decisions", ["i-01"]), "malformed", id="decision-not-a-mapping"),
         pytest.param(_first("id", delete=True), "malformed", id="decision-without-id"),
         pytest.param(_first("account", delete=True), "malformed", id="decision-without-account"),
@@ -420,3 +557,48 @@ def test_read_pinned_refuses_a_plan_from_the_future() -> None:
 def test_read_pinned_refuses_a_plan_made_with_another_config() -> None:
     with pytest.raises(PlanRefused, match="different config"):
         _read(_document(), sha="cd" * 32)
+
+
+def test_read_pinned_takes_a_resource_named_twice_once() -> None:
+    document = _document()
+    document["decisions"].append({**document["decisions"][0], "action": "mark"})
+
+    pinned = _read(document)
+
+    assert [(i.ref.id, i.action) for i in pinned.items] == [
+        ("i-01", Action.DELETE),
+        ("i-02", Action.MARK),
+    ]
+
+
+def test_read_pinned_takes_nothing_from_the_plans_summary() -> None:
+    document = _document()
+    del document["summary"]
+
+    assert len(_read(document).items) == 2
+
+
+CONFIGURED = {
+    "aws:ec2_instance": [Scope("ci", REGION), Scope("ci", "eu-west-1"), Scope("prod", REGION)]
+}
+
+
+def test_a_plan_within_the_configured_scope_passes() -> None:
+    refuse_outside_scope(_read(_document()), CONFIGURED)
+
+
+def test_every_item_outside_the_configured_scope_is_named() -> None:
+    document = _document()
+    document["decisions"][0]["region"] = "ap-south-1"
+    document["decisions"][1]["account"] = "staging\nrefused: all good"
+
+    with pytest.raises(PlanRefused) as refused:
+        refuse_outside_scope(_read(document), CONFIGURED)
+
+    assert refused.value.problems == (
+        f"{SOURCE}: aws:ec2_instance:i-01 in ci/ap-south-1: region ap-south-1 is not "
+        "configured (configured: eu-west-1, us-east-1)",
+        f"{SOURCE}: aws:ec2_instance:i-02 in 'staging\\nrefused: all good/us-east-1': account "
+        "'staging\\nrefused: all good' is not configured (configured: ci, prod)",
+        f"{SOURCE}: 2 item(s) outside the configured kinds, accounts and regions; nothing was done",
+    )

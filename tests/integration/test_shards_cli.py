@@ -286,3 +286,27 @@ def test_the_global_brake_stops_every_shard_when_their_sum_is_over_the_limit(
     codes = run_group(sandbox.endpoint_url, brake_config(tmp_path, len(expired)), "job-b", 2)
     assert codes == [0, 0]
     assert alive() == set()
+
+
+@pytest.mark.parametrize(
+    ("options", "env"),
+    [
+        (["--shard", "1/2"], {}),
+        ([], {"JOB_COMPLETION_INDEX": "1", "REAPER_SHARDS": "2"}),
+    ],
+    ids=["option", "indexed-job"],
+)
+def test_a_runs_cleanup_step_is_never_sharded(
+    tmp_path: Path, options: list[str], env: dict[str, str]
+) -> None:
+    # A run's resources may be in any scope: one shard would reap only its share of them
+    # (and, with a global brake, wait for shards that never come).
+    config = write_config(tmp_path)
+    result = CliRunner().invoke(
+        cli, ["run", "-c", str(config), "--pipeline", "web/4711", "--apply", *options], env=env
+    )
+    assert result.exit_code == 2, result.output
+    assert "--pipeline reaps one run's resources in every scope; not as shard 1/2" in (
+        result.stderr
+    )
+    assert not list(tmp_path.glob("audit*"))

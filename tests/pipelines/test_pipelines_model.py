@@ -179,6 +179,13 @@ def test_a_github_answer_that_is_not_the_run_is_unreadable(
     assert complaint in verdict.detail
 
 
+@pytest.mark.parametrize("verdict_of", [run_status, pipeline_status], ids=["github", "gitlab"])
+def test_an_answer_nested_too_deeply_to_parse_is_unreadable(verdict_of: Any) -> None:
+    verdict = verdict_of(RunRef("app", 7), b"[" * 100_000 + b"]" * 100_000)
+    assert verdict.reason is UnknownReason.UNREADABLE
+    assert verdict.detail == "the answer is not a JSON object"
+
+
 @pytest.mark.parametrize("status", ["success", "failed", "canceled", "skipped"])
 def test_a_finished_gitlab_pipeline_finished_at_its_finished_at(status: str) -> None:
     verdict = pipeline_status(

@@ -22,7 +22,7 @@ def build(section: AwsSettings, context: BuildContext) -> list[ResourceKind]:
     )
     kinds: list[ResourceKind] = []
     if "ec2_instance" in section.kinds:
-        kinds.append(Ec2Instances(clients, context.tags))
+        kinds.append(Ec2Instances(clients, context.tags, context.signer))
     if "eks_cluster" in section.kinds:
         kinds.append(
             EksClusters(
@@ -30,6 +30,7 @@ def build(section: AwsSettings, context: BuildContext) -> list[ResourceKind]:
                 context.tags,
                 restrict_public_endpoint=section.restrict_public_endpoint,
                 calendar=calendar,
+                signer=context.signer,
             )
         )
     return kinds

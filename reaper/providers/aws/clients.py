@@ -42,7 +42,7 @@ from reaper import __version__
 from reaper.config import AwsAccount, AwsSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
-from reaper.providers.aws.errors import error_code, translate_errors
+from reaper.providers.aws.errors import error_code, guard_parsers, translate_errors
 from reaper.providers.aws.organization import discover, merge_accounts
 from reaper.providers.base import OnRequest
 
@@ -80,6 +80,7 @@ class AwsClients:
         self._settings = settings
         self._on_request = on_request
         self._base = base_session or boto3.Session()
+        guard_parsers(self._base._session)
         self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
         self._accounts: dict[str, AwsAccount] = {a.name: a for a in settings.accounts}
@@ -280,6 +281,7 @@ class AwsClients:
         core = botocore.session.get_session()
         # Service models parsed once per process, not once per account.
         core.register_component("data_loader", self._base._session.get_component("data_loader"))
+        guard_parsers(core)
         # botocore has no public setter for refreshable credentials; this is the usual way.
         core._credentials = credentials  # type: ignore[attr-defined]
         return boto3.Session(botocore_session=core, region_name=self._settings.regions[0])
@@ -333,5 +335,6 @@ __all__ = [
     "AwsClients",
     "AwsConnection",
     "error_code",
+    "guard_parsers",
     "translate_errors",
 ]

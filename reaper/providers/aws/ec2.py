@@ -12,7 +12,7 @@ from typing import Any
 from reaper import lifecycle
 from reaper.config import TagKeys
 from reaper.errors import ProviderError
-from reaper.lifecycle import quarantine_tags
+from reaper.lifecycle import SignedTags, State, StateSigner, quarantined_tags
 from reaper.model import (
     Action,
     Collected,
@@ -25,6 +25,7 @@ from reaper.model import (
 )
 from reaper.providers.aws import ec2_facts
 from reaper.providers.aws.clients import AwsClients, error_code, translate_errors
+from reaper.providers.aws.ec2_facts import GroupFacts
 from reaper.providers.aws.ec2_isolation import (
     ORIGINAL_GROUPS,
     ORIGINAL_STATE,
@@ -32,6 +33,7 @@ from reaper.providers.aws.ec2_isolation import (
     encode_groups,
     interface_groups,
     isolate,
+    isolation_problems,
     restore,
 )
 from reaper.providers.base import ResourceKind, register
@@ -40,6 +42,11 @@ log = logging.getLogger(__name__)
 
 # A call on a batch of instance ids: None means every id is done, else a result per id.
 BatchCall = Callable[[list[str]], "dict[str, tuple[Result, str]] | None"]
+# What the facts need of one described instance: the resource, its image id, its
+# security group ids, and for an instance reaper quarantined, what its isolation is
+# judged on (:func:`_isolation_view`).
+Read = tuple[Resource, str, tuple[str, ...], "Mapping[str, Any] | None"]
+_NO_GROUP = GroupFacts()
 
 # Terminated and shutting-down instances are already on their way out.
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
@@ -68,12 +75,18 @@ class Ec2Instances(ResourceKind):
         "ec2:ModifyNetworkInterfaceAttribute",
         "sts:GetCallerIdentity",
     )
+    state_tags = (ORIGINAL_GROUPS, ORIGINAL_STATE)
     audited_tags = ("Name",)
     delete_order = 50
+    id_pattern = r"i-(?:[0-9a-f]{8}|[0-9a-f]{17})"
+    id_shape = "i- and 8 or 17 lowercase hex digits, e.g. i-0abc1234def567890"
 
-    def __init__(self, clients: AwsClients, tags: TagKeys) -> None:
+    def __init__(
+        self, clients: AwsClients, tags: TagKeys, signer: StateSigner | None = None
+    ) -> None:
         self._clients = clients
         self._tags = tags
+        self._signer = signer or StateSigner(None, ())
         self._quarantine_groups = QuarantineGroups()
 
     def scopes(self) -> Sequence[Scope]:
@@ -103,12 +116,11 @@ class Ec2Instances(ResourceKind):
         )
         return self._with_facts(scope, *self._read(scope, raws))
 
-    def _read(
-        self, scope: Scope, raws: Iterable[Mapping[str, Any]]
-    ) -> tuple[list[tuple[Resource, str, tuple[str, ...]]], int]:
+    def _read(self, scope: Scope, raws: Iterable[Mapping[str, Any]]) -> tuple[list[Read], int]:
         """Resources from instance descriptions, one at a time, keeping only what the facts
-        need (image id, group ids): a description is ~10 KB, a resource ~2 KB."""
-        read: list[tuple[Resource, str, tuple[str, ...]]] = []
+        need (image id, group ids, and the interfaces of quarantined instances): a
+        description is ~10 KB, a resource ~2 KB."""
+        read: list[Read] = []
         skipped = 0
         for raw in raws:
             resource = self._to_resource(scope, raw)
@@ -117,23 +129,34 @@ class Ec2Instances(ResourceKind):
                 continue
             resource = replace(resource, public=ec2_facts.is_public(raw))
             groups = tuple(sorted(ec2_facts.group_ids(raw)))
-            read.append((resource, str(raw.get("ImageId", "")), groups))
+            view = _isolation_view(raw) if self._quarantined(resource) else None
+            read.append((resource, str(raw.get("ImageId", "")), groups, view))
         return read, skipped
 
-    def _with_facts(
-        self, scope: Scope, read: list[tuple[Resource, str, tuple[str, ...]]], skipped: int
-    ) -> Collected:
-        """Attach image and exposure facts, looked up once per distinct image and group."""
+    def _quarantined(self, resource: Resource) -> bool:
+        """Its tags say reaper quarantined it, and they are reaper's (signed)."""
+        tags = resource.tags
+        return tags.get(lifecycle.STATE) == State.QUARANTINED and self._signer.verify(
+            resource.ref, tags
+        )
+
+    def _with_facts(self, scope: Scope, read: list[Read], skipped: int) -> Collected:
+        """Attach image, exposure and isolation facts, looked up once per distinct image
+        and group (a quarantined instance's groups are among them: its isolation costs no
+        request of its own)."""
         ec2 = self._clients.client(scope, "ec2")
-        image_facts = ec2_facts.images(ec2, scope, {image for _, image, _ in read if image})
-        rules = ec2_facts.open_rules(ec2, scope, {g for _, _, groups in read for g in groups})
+        image_facts = ec2_facts.images(ec2, scope, {image for _, image, _, _ in read if image})
+        groups = ec2_facts.security_groups(ec2, scope, {g for _, _, ids, _ in read for g in ids})
         resources = [
             replace(
                 resource,
                 image=image_facts.get(image),
-                open_to_world=tuple(dict.fromkeys(r for g in groups for r in rules[g])),
+                open_to_world=tuple(
+                    dict.fromkeys(r for g in ids for r in groups.get(g, _NO_GROUP).open_to_world)
+                ),
+                isolated=None if view is None else not isolation_problems(view, groups),
             )
-            for resource, image, groups in read
+            for resource, image, ids, view in read
         ]
         return Collected(tuple(resources), skipped)
 
@@ -161,63 +184,135 @@ class Ec2Instances(ResourceKind):
     def quarantine(
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
+        """Record the originals, isolate, read the isolation back, then record the state.
+
+        The state tag says quarantined only once every interface reads back in the
+        quarantine group and the instance reads back stopped: a quarantine that fails or
+        is cut short part-way leaves the instance as it was marked (with its originals
+        recorded, signed), and the policy quarantines it again. Reads back all the
+        instances of one call with one DescribeInstances and one DescribeSecurityGroups.
+        """
         ec2 = self._clients.client(scope, "ec2")
         described = self._describe(scope, [d.ref.id for d in decisions])
-        outcomes = []
+        outcomes: dict[str, Outcome] = {}
+        isolating: dict[str, tuple[Decision, SignedTags, str]] = {}
         for decision in decisions:
             raw = described.get(decision.ref.id)
             if raw is None or raw.get("State", {}).get("Name") not in LIVE_STATES:
-                outcomes.append(
-                    Outcome(decision.ref, Action.QUARANTINE, Result.ALREADY_GONE, "not found")
+                outcomes[decision.ref.id] = Outcome(
+                    decision.ref, Action.QUARANTINE, Result.ALREADY_GONE, "not found"
                 )
                 continue
+            # Only what reaper signed counts: originals someone else wrote are not kept.
+            trusted = decision.resource.tags if decision.verified else {}
+            tags = SignedTags(self._signer, decision.ref, trusted, _tags(raw.get("Tags")) or {})
             try:
-                message = self._quarantine_one(ec2, scope, raw, decision, now)
+                group_id = self._isolate(ec2, scope, raw, tags)
             except ProviderError as err:
-                outcomes.append(Outcome(decision.ref, Action.QUARANTINE, Result.FAILED, str(err)))
+                outcomes[decision.ref.id] = _failed(decision, str(err), tags)
             else:
-                outcomes.append(Outcome(decision.ref, Action.QUARANTINE, Result.DONE, message))
-        return outcomes
+                isolating[decision.ref.id] = (decision, tags, group_id)
+        if isolating:
+            outcomes.update(self._read_back(ec2, scope, isolating, now))
+        return [outcomes[d.ref.id] for d in decisions]
 
-    def _quarantine_one(
-        self, ec2: Any, scope: Scope, raw: Mapping[str, Any], decision: Decision, now: datetime
-    ) -> str:
+    def _isolate(self, ec2: Any, scope: Scope, raw: Mapping[str, Any], tags: SignedTags) -> str:
+        """Record the originals (once, before any change), then isolate; the group's id."""
+        instance_id = str(raw["InstanceId"])
         vpc_id = raw.get("VpcId")
         if not vpc_id:
-            raise ProviderError(f"{decision.ref.id} has no VPC; cannot isolate it")
-        group_id = self._quarantine_groups.group_for(ec2, scope, vpc_id)
-        current = _tags(raw.get("Tags")) or {}
-        reason = decision.reasons[0] if decision.reasons else "policy"
-        tags = quarantine_tags(now, reason)
-        # Record the originals once: a retry after a crash must not record the quarantine
-        # group as the original.
-        if ORIGINAL_GROUPS not in current:
-            tags[ORIGINAL_GROUPS] = encode_groups(interface_groups(raw))
-            tags[ORIGINAL_STATE] = str(raw.get("State", {}).get("Name", ""))
-        with translate_errors(f"ec2 CreateTags {decision.ref.id} in {scope}"):
-            ec2.create_tags(
-                Resources=[decision.ref.id],
-                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-            )
+            raise ProviderError(f"{instance_id} has no VPC; cannot isolate it")
+        # Record the originals once, signed, the mark still in place: a retry after a
+        # crash or a failure must not record the quarantine group as the original.
+        if ORIGINAL_GROUPS not in tags.trusted:
+            originals = {
+                ORIGINAL_GROUPS: encode_groups(interface_groups(raw)),
+                ORIGINAL_STATE: str(raw.get("State", {}).get("Name", "")),
+            }
+            self._write_owned(ec2, scope, instance_id, tags, originals)
+        group_id = self._quarantine_groups.group_for(ec2, scope, str(vpc_id))
         isolate(ec2, scope, raw, group_id)
-        failure_keys = [k for k in lifecycle.FAILURE_KEYS if k in current]
-        if failure_keys:
-            # Earlier failed attempts are settled; the quarantine TTL starts afresh.
-            with translate_errors(f"ec2 DeleteTags {decision.ref.id} in {scope}"):
-                ec2.delete_tags(
-                    Resources=[decision.ref.id], Tags=[{"Key": k} for k in failure_keys]
+        return group_id
+
+    def _read_back(
+        self,
+        ec2: Any,
+        scope: Scope,
+        isolating: Mapping[str, tuple[Decision, SignedTags, str]],
+        now: datetime,
+    ) -> dict[str, Outcome]:
+        """Describe the isolated instances and their groups; record the state where the
+        isolation reads back complete, fail the others."""
+        try:
+            after = self._describe(scope, list(isolating))
+            group_ids = {g for raw in after.values() for g in ec2_facts.group_ids(raw)}
+            groups = ec2_facts.security_groups(ec2, scope, group_ids)
+        except ProviderError as err:
+            return {
+                i: _failed(d, f"isolation could not be read back: {err}", tags)
+                for i, (d, tags, _) in isolating.items()
+            }
+        outcomes: dict[str, Outcome] = {}
+        for instance_id, (decision, tags, group_id) in isolating.items():
+            raw = after.get(instance_id)
+            if raw is None:
+                outcomes[instance_id] = Outcome(
+                    decision.ref, Action.QUARANTINE, Result.ALREADY_GONE, "gone while isolating"
                 )
-        return f"stopped and isolated in {group_id}"
+                continue
+            problems = isolation_problems(raw, groups)
+            if problems:
+                if not groups.get(group_id, _NO_GROUP).quarantine:
+                    self._quarantine_groups.forget(scope, group_id)
+                message = f"isolation did not read back complete: {'; '.join(problems)}"
+                outcomes[instance_id] = _failed(decision, message, tags)
+                continue
+            reason = decision.reasons[0] if decision.reasons else "policy"
+            state = quarantined_tags(tags.trusted, now, reason)
+            try:
+                self._write_owned(ec2, scope, instance_id, tags, state)
+            except ProviderError as err:
+                outcomes[instance_id] = _failed(decision, str(err), tags)
+                continue
+            outcomes[instance_id] = Outcome(
+                decision.ref, Action.QUARANTINE, Result.DONE, f"stopped and isolated in {group_id}"
+            )
+        return outcomes
+
+    def _write_owned(
+        self,
+        ec2: Any,
+        scope: Scope,
+        instance_id: str,
+        tags: SignedTags,
+        updates: Mapping[str, str | None],
+    ) -> None:
+        """Change reaper's own tags on one instance, signed; ``tags`` follows each call."""
+        change = tags.change(updates)
+        if change.remove:
+            with translate_errors(f"ec2 DeleteTags {instance_id} in {scope}"):
+                ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": k} for k in change.remove])
+            tags.removed(change)
+        if change.write:
+            with translate_errors(f"ec2 CreateTags {instance_id} in {scope}"):
+                ec2.create_tags(
+                    Resources=[instance_id],
+                    Tags=[{"Key": k, "Value": v} for k, v in sorted(change.write.items())],
+                )
+        tags.written(change)
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:
         ec2 = self._clients.client(scope, "ec2")
         raw = self._describe(scope, [resource.ref.id]).get(resource.ref.id)
         if raw is None or raw.get("State", {}).get("Name") not in LIVE_STATES:
             return Outcome(resource.ref, Action.RELEASE, Result.ALREADY_GONE, "not found")
-        tags = _tags(raw.get("Tags")) or {}
+        current = _tags(raw.get("Tags")) or {}
         try:
-            restore(ec2, scope, raw, tags)
-            keys = [k for k in (*lifecycle.ALL_KEYS, ORIGINAL_GROUPS, ORIGINAL_STATE) if k in tags]
+            # What to restore comes from the tags the caller verified, never from tags
+            # read afresh: those could have been rewritten since.
+            restore(ec2, scope, raw, resource.tags)
+            owned = self._signer.owned(current)
+            keys = sorted(owned) + ([lifecycle.SIGNATURE] if lifecycle.SIGNATURE in current else [])
             if keys:
                 with translate_errors(f"ec2 DeleteTags {resource.ref.id} in {scope}"):
                     ec2.delete_tags(Resources=[resource.ref.id], Tags=[{"Key": k} for k in keys])
@@ -303,6 +398,27 @@ class Ec2Instances(ResourceKind):
             return results
 
         return self._batched(scope, resources, Action.DELETE, "TerminateInstances", call)
+
+
+def _failed(decision: Decision, message: str, tags: SignedTags) -> Outcome:
+    """A failed quarantine, with the tags it left for the failure count to build on."""
+    return Outcome(decision.ref, Action.QUARANTINE, Result.FAILED, message, tags.vouched)
+
+
+def _isolation_view(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of an instance description its isolation is judged on, kept for the
+    facts; see :func:`.ec2_isolation.isolation_problems`."""
+    return {
+        "State": {"Name": raw.get("State", {}).get("Name", "")},
+        "VpcId": raw.get("VpcId"),
+        "NetworkInterfaces": [
+            {
+                "NetworkInterfaceId": eni.get("NetworkInterfaceId"),
+                "Groups": [{"GroupId": g.get("GroupId")} for g in eni.get("Groups") or []],
+            }
+            for eni in raw.get("NetworkInterfaces") or []
+        ],
+    }
 
 
 def _missing_ids(err: ProviderError, pending: Sequence[str]) -> set[str]:

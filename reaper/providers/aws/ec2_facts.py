@@ -7,11 +7,16 @@ a thousand instances from three AMIs cost one DescribeImages call, not a thousan
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from reaper.model import ImageFacts, PortRange, Scope
 from reaper.providers.aws.clients import translate_errors
+
+QUARANTINE_GROUP = "reaper-quarantine"
+"""The name of the deny-all security group reaper makes in each VPC to isolate instances."""
+MANAGED_TAG = "reaper-managed"
 
 FILTER_BATCH = 200  # values per filter; EC2 allows 200
 WORLD = ("0.0.0.0/0", "::/0")
@@ -37,12 +42,28 @@ def images(ec2: Any, scope: Scope, image_ids: Iterable[str]) -> dict[str, ImageF
     return {i: found.get(i) or ImageFacts(i, missing=True) for i in wanted}
 
 
-def open_rules(
-    ec2: Any, scope: Scope, group_ids: Iterable[str]
-) -> dict[str, tuple[PortRange, ...]]:
-    """For each security group, its inbound rules open to 0.0.0.0/0 or ::/0."""
+@dataclass(frozen=True, slots=True)
+class GroupFacts:
+    """What a security group tells about the instances in it."""
+
+    open_to_world: tuple[PortRange, ...] = ()
+    """Its inbound rules open to 0.0.0.0/0 or ::/0."""
+    vpc_id: str = ""
+    reapers: bool = False
+    """Named ``reaper-quarantine`` and tagged ``reaper-managed=true``: reaper's own."""
+    closed: bool = False
+    """Without a single inbound or outbound rule."""
+
+    @property
+    def quarantine(self) -> bool:
+        """A quarantine group as reaper makes them: its own, letting nothing through."""
+        return self.reapers and self.closed
+
+
+def security_groups(ec2: Any, scope: Scope, group_ids: Iterable[str]) -> dict[str, GroupFacts]:
+    """The facts of each security group; groups EC2 no longer knows are left out."""
     wanted = sorted(set(group_ids))
-    rules: dict[str, tuple[PortRange, ...]] = dict.fromkeys(wanted, ())
+    found: dict[str, GroupFacts] = {}
     for start in range(0, len(wanted), FILTER_BATCH):
         batch = wanted[start : start + FILTER_BATCH]
         with translate_errors(f"ec2 DescribeSecurityGroups in {scope}"):
@@ -51,10 +72,19 @@ def open_rules(
             )
             for page in pages:
                 for group in page.get("SecurityGroups", []):
-                    rules[str(group.get("GroupId"))] = tuple(
-                        _world_ranges(group.get("IpPermissions") or [])
-                    )
-    return rules
+                    found[str(group.get("GroupId"))] = group_facts(group)
+    return found
+
+
+def group_facts(group: Mapping[str, Any]) -> GroupFacts:
+    """The facts of one described security group. Pure."""
+    tags = {t.get("Key"): t.get("Value") for t in group.get("Tags") or []}
+    return GroupFacts(
+        open_to_world=tuple(_world_ranges(group.get("IpPermissions") or [])),
+        vpc_id=str(group.get("VpcId", "")),
+        reapers=group.get("GroupName") == QUARANTINE_GROUP and tags.get(MANAGED_TAG) == "true",
+        closed=not group.get("IpPermissions") and not group.get("IpPermissionsEgress"),
+    )
 
 
 def is_public(raw: Mapping[str, Any]) -> bool:

@@ -2,7 +2,8 @@
 
 The original groups of every network interface, and the original state, are recorded on
 the instance as tags before anything changes, so a release can restore them and a crash
-halfway through can be finished by the next sweep.
+halfway through can be finished by the next sweep. Whether an instance is isolated is
+read back (:func:`isolation_problems`) after a quarantine and on every later sweep.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from typing import Any
 from reaper.errors import ProviderError
 from reaper.model import Scope
 from reaper.providers.aws.clients import translate_errors
+from reaper.providers.aws.ec2_facts import MANAGED_TAG, QUARANTINE_GROUP, GroupFacts
 
-QUARANTINE_GROUP = "reaper-quarantine"
-MANAGED_TAG = "reaper-managed"
 ORIGINAL_GROUPS = "reaper-original-sgs"
 ORIGINAL_STATE = "reaper-original-state"
 
@@ -50,6 +50,12 @@ class QuarantineGroups:
                 cached = _find_or_create(ec2, scope, vpc_id)
                 self._groups[(scope, vpc_id)] = cached
             return cached
+
+    def forget(self, scope: Scope, group_id: str) -> None:
+        """Look the group up again next time (it read back open: close it, or fail)."""
+        with self._lock:
+            for key in [k for k, v in self._groups.items() if k[0] == scope and v == group_id]:
+                del self._groups[key]
 
 
 def _find_or_create(ec2: Any, scope: Scope, vpc_id: str) -> str:
@@ -101,6 +107,13 @@ def _closed(ec2: Any, scope: Scope, vpc_id: str, group: Mapping[str, Any]) -> st
             f"quarantine group {group_id} in {vpc_id} allows inbound traffic; "
             "remove its inbound rules"
         )
+    tags = {t.get("Key"): t.get("Value") for t in group.get("Tags") or []}
+    if tags.get(MANAGED_TAG) != "true":
+        raise ProviderError(
+            f"security group {group_id} in {vpc_id} is named {QUARANTINE_GROUP} but reaper "
+            f"did not make it (no {MANAGED_TAG}=true tag); rename it, or tag it if it is "
+            "meant to be reaper's"
+        )
     egress = group.get("IpPermissionsEgress") or []
     if egress:
         with translate_errors(f"ec2 RevokeSecurityGroupEgress {group_id} in {scope}"):
@@ -114,6 +127,42 @@ def interface_groups(raw: Mapping[str, Any]) -> dict[str, list[str]]:
         str(eni["NetworkInterfaceId"]): [str(g["GroupId"]) for g in eni.get("Groups", [])]
         for eni in raw.get("NetworkInterfaces", []) or []
     }
+
+
+ISOLATED_STATES = ("stopping", "stopped")
+
+
+def isolation_problems(raw: Mapping[str, Any], groups: Mapping[str, GroupFacts]) -> list[str]:
+    """Why a described instance is not isolated; empty when it is. Pure.
+
+    Isolated: stopped (or stopping), and every network interface in its VPC's quarantine
+    group alone, that group letting no traffic in or out (``groups``: the facts of the
+    groups the interfaces are in; a group missing from it counts as open).
+    """
+    problems = []
+    state = str(raw.get("State", {}).get("Name", ""))
+    if state not in ISOLATED_STATES:
+        problems.append(f"it is {state or 'in an unknown state'}, not stopped")
+    vpc_id = raw.get("VpcId")
+    interfaces = interface_groups(raw)
+    if not interfaces:
+        problems.append("it has no network interface reaper can see")
+    for eni, group_ids in sorted(interfaces.items()):
+        facts = [groups.get(g) for g in group_ids]
+        ours = len(group_ids) == 1 and all(
+            f is not None and f.reapers and f.vpc_id == vpc_id for f in facts
+        )
+        if not ours:
+            problems.append(
+                f"{eni} is in {'+'.join(group_ids) or 'no group'}, not in its VPC's "
+                f"{QUARANTINE_GROUP} group alone"
+            )
+        elif not all(f is not None and f.closed for f in facts):
+            problems.append(
+                f"{eni} is in {QUARANTINE_GROUP} group {group_ids[0]}, which has rules that "
+                "let traffic through"
+            )
+    return problems
 
 
 def isolate(ec2: Any, scope: Scope, raw: Mapping[str, Any], group_id: str) -> None:

@@ -3,8 +3,10 @@
 A cluster is one resource to reaper. Its managed node groups and Fargate profiles are its
 dependants: EKS refuses DeleteCluster while they exist, so ``delete`` removes them first
 (:mod:`.eks_teardown`). ``quarantine`` scales every node group to zero and, if asked,
-closes the public API endpoint; ``release`` restores them (:mod:`.eks_isolation`). What is
-recorded on a cluster, and read off it, is in :mod:`.eks_records`.
+closes the public API endpoint; ``release`` restores them (:mod:`.eks_isolation`). For a
+cluster whose (signed) tags say quarantined, ``collect`` reads its node groups back and
+reports whether it is still isolated. What is recorded on a cluster, and read off it, is
+in :mod:`.eks_records`.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
+from reaper import lifecycle
 from reaper.config import TagKeys
 from reaper.errors import ProviderError
+from reaper.lifecycle import State, StateSigner
 from reaper.model import (
     Action,
     Collected,
@@ -31,9 +36,10 @@ from reaper.model import (
 from reaper.providers.aws.calendar import EKS_END_OF_STANDARD_SUPPORT
 from reaper.providers.aws.clients import AwsClients, error_code, translate_errors
 from reaper.providers.aws.eks_api import DELETING, NOT_FOUND, PAGE_SIZE, EksApi
-from reaper.providers.aws.eks_isolation import quarantine_clusters, release_cluster
+from reaper.providers.aws.eks_isolation import Isolator, isolation_problems
 from reaper.providers.aws.eks_records import (
     ORIGINAL_ENDPOINT,
+    ORIGINAL_KEYS,
     ORIGINAL_SCALING,
     ClusterFacts,
     Scaling,
@@ -59,6 +65,7 @@ class EksClusters(ResourceKind):
         "eks:DescribeNodegroup",
         "eks:DeleteNodegroup",
         "eks:ListFargateProfiles",
+        "eks:DescribeFargateProfile",
         "eks:DeleteFargateProfile",
         "eks:DeleteCluster",
         "eks:TagResource",
@@ -74,8 +81,13 @@ class EksClusters(ResourceKind):
     # replaced by their group, and the cluster would be deleted no sooner. With clusters
     # first, node group deletion starts, and the EC2 kind then finds those instances
     # already shutting down (already gone) or terminates them while their group drains.
+    state_tags = ORIGINAL_KEYS
+    """On the cluster; ``reaper-original-scaling`` also on node groups (eks_records)."""
     audited_tags = ("Name",)
     delete_order = 40
+    # EKS's CreateCluster: 1-100 characters, alphanumerics first, then also '-' and '_'.
+    id_pattern = r"[0-9A-Za-z][0-9A-Za-z_-]{0,99}"
+    id_shape = "a cluster name: 1-100 letters, digits, '-' and '_', starting with a letter or digit"
 
     def __init__(
         self,
@@ -84,6 +96,7 @@ class EksClusters(ResourceKind):
         *,
         restrict_public_endpoint: bool = False,
         calendar: Mapping[str, date] = EKS_END_OF_STANDARD_SUPPORT,
+        signer: StateSigner | None = None,
         wait_seconds: float = 60.0,
         poll_seconds: float = 5.0,
         workers: int = 4,
@@ -98,7 +111,8 @@ class EksClusters(ResourceKind):
         self._tags = tags
         self._restrict_public_endpoint = restrict_public_endpoint
         self._calendar = calendar
-        self._wait = Wait(wait_seconds, poll_seconds, sleep, monotonic)
+        self._signer = signer or StateSigner(None, ())
+        self._wait = Wait(wait_seconds, poll_seconds, sleep, monotonic, tags)
         self._api = EksApi(workers)
         self.facts: dict[ResourceRef, ClusterFacts] = {}
         """The facts of every cluster the last ``collect`` or ``get`` of its scope saw."""
@@ -123,7 +137,7 @@ class EksClusters(ResourceKind):
             ]
         # EKS cannot filter by tag: every cluster is described to read its tags.
         described = self._api.map(lambda name: self._api.describe_cluster(eks, scope, name), names)
-        collected = self._collected(scope, [raw for raw in described if raw is not None])
+        collected = self._collected(eks, scope, [raw for raw in described if raw is not None])
         # Forget what a long-running daemon learnt about clusters that are gone.
         seen = {r.ref for r in collected.resources}
         listed = set(names)
@@ -137,10 +151,13 @@ class EksClusters(ResourceKind):
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
         eks = self._clients.client(scope, "eks")
         described = self._api.map(lambda name: self._api.describe_cluster(eks, scope, name), ids)
-        return self._collected(scope, [raw for raw in described if raw is not None])
+        return self._collected(eks, scope, [raw for raw in described if raw is not None])
 
-    def _collected(self, scope: Scope, described: Iterable[Mapping[str, Any]]) -> Collected:
+    def _collected(
+        self, eks: Any, scope: Scope, described: Iterable[Mapping[str, Any]]
+    ) -> Collected:
         resources: list[Resource] = []
+        raws: dict[ResourceRef, Mapping[str, Any]] = {}
         skipped = 0
         for raw in described:
             if raw.get("status") == DELETING:
@@ -157,9 +174,35 @@ class EksClusters(ResourceKind):
             facts = facts_of(raw)
             resource = self._to_resource(scope, raw, tags, facts)
             resources.append(resource)
+            raws[resource.ref] = raw
             with self._api.lock:
                 self.facts[resource.ref] = facts
-        return Collected(tuple(resources), skipped)
+        # Only quarantined clusters have their node groups read, once each: an ordinary
+        # sweep costs no request more.
+        quarantined = [(r, raws[r.ref]) for r in resources if self._quarantined(r)]
+        isolated = self._api.map(lambda item: self._isolated(eks, scope, *item), quarantined)
+        found = {
+            r.ref: replace(r, isolated=i) for (r, _), i in zip(quarantined, isolated, strict=True)
+        }
+        return Collected(tuple(found.get(r.ref, r) for r in resources), skipped)
+
+    def _quarantined(self, resource: Resource) -> bool:
+        """Its tags say reaper quarantined it, and they are reaper's (signed)."""
+        tags = resource.tags
+        return tags.get(lifecycle.STATE) == State.QUARANTINED and self._signer.verify(
+            resource.ref, tags
+        )
+
+    def _isolated(
+        self, eks: Any, scope: Scope, resource: Resource, raw: Mapping[str, Any]
+    ) -> bool | None:
+        """Whether a quarantined cluster reads back isolated; None if it cannot be read."""
+        try:
+            nodegroups = self._api.nodegroups(eks, scope, resource.ref.id)
+        except ProviderError as err:
+            log.warning("cannot read back the isolation of %s: %s", resource.ref, err)
+            return None
+        return not isolation_problems(raw, nodegroups, self._restrict_public_endpoint)
 
     def _to_resource(
         self, scope: Scope, raw: Mapping[str, Any], tags: Mapping[str, str], facts: ClusterFacts
@@ -234,13 +277,14 @@ class EksClusters(ResourceKind):
     def quarantine(
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
-        eks = self._clients.client(scope, "eks")
-        return quarantine_clusters(
-            self._api, eks, scope, decisions, now, self._restrict_public_endpoint
-        )
+        return self._isolator(scope).quarantine(decisions, now)
 
     def release(self, scope: Scope, resource: Resource) -> Outcome:
-        return release_cluster(self._api, self._clients.client(scope, "eks"), scope, resource)
+        return self._isolator(scope).release(resource)
+
+    def _isolator(self, scope: Scope) -> Isolator:
+        eks = self._clients.client(scope, "eks")
+        return Isolator(self._api, eks, scope, self._signer, self._restrict_public_endpoint)
 
 
 __all__ = [

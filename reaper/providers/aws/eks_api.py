@@ -94,6 +94,27 @@ class EksApi:
                 found.append(described)
         return found
 
+    def dependant_tags(
+        self, eks: Any, scope: Scope, cluster: str, kind: str, name: str
+    ) -> Mapping[str, str] | None:
+        """The tags of a node group (``kind`` nodegroup) or Fargate profile (fargate);
+        None if it is gone."""
+        operation = "DescribeNodegroup" if kind == "nodegroup" else "DescribeFargateProfile"
+        try:
+            with translate_errors(f"eks {operation} {cluster}/{name} in {scope}"):
+                if kind == "nodegroup":
+                    raw = eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)
+                    described = raw["nodegroup"]
+                else:
+                    raw = eks.describe_fargate_profile(clusterName=cluster, fargateProfileName=name)
+                    described = raw["fargateProfile"]
+        except ProviderError as err:
+            if error_code(err) == NOT_FOUND:
+                return None
+            raise
+        tags = described.get("tags") or {}
+        return {str(k): str(v) for k, v in tags.items()}
+
     def map(self, call: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
         """``call`` on every item, at most ``workers`` at a time; results in item order."""
         if len(items) <= 1 or self.workers <= 1:

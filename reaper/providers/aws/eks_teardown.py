@@ -2,7 +2,9 @@
 cluster, all clusters of one call advancing together in rounds within a bounded wait.
 
 A cluster whose dependants are still deleting, or whose DeleteCluster answers ResourceInUse,
-comes out ``skipped: in progress``; a later sweep finishes it.
+comes out ``skipped: in progress``; a later sweep finishes it. A dependant carrying the
+protect tag keeps its cluster: nothing of it is deleted, and the cluster's delete fails
+(counted on the cluster, so it backs off and is escalated for a person to decide).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from reaper.config import TagKeys
 from reaper.errors import ProviderError
 from reaper.model import Action, Outcome, Resource, ResourceRef, Result
+from reaper.policy import protects
 from reaper.providers.aws.clients import error_code, translate_errors
 from reaper.providers.aws.eks_api import DELETING, IN_USE, NOT_FOUND, EksApi, count_of
 
@@ -33,6 +37,8 @@ class Teardown:
     """Why DeleteCluster was refused, when it was."""
     rounds: int = 0
     """Rounds of this call that looked at the cluster so far."""
+    checked: set[tuple[str, str]] = field(default_factory=set)
+    """Dependants whose tags were read and found not protected."""
 
     def finish(self, result: Result, message: str) -> None:
         self.outcome = Outcome(self.ref, Action.DELETE, result, message)
@@ -56,6 +62,8 @@ class Wait:
     poll_seconds: float
     sleep: Callable[[float], None]
     monotonic: Callable[[], float]
+    keys: TagKeys = field(default_factory=TagKeys)
+    """The configured tag keys: a dependant with the protect tag keeps its cluster."""
 
 
 def delete_clusters(
@@ -71,7 +79,7 @@ def delete_clusters(
     deadline = wait.monotonic() + wait.seconds
     pending = teardowns
     while pending:
-        api.map(lambda t: _advance(api, eks, t), pending)
+        api.map(lambda t: _advance(api, eks, t, wait.keys), pending)
         pending = [t for t in pending if t.outcome is None]
         remaining = deadline - wait.monotonic()
         if not pending or remaining <= 0:
@@ -80,7 +88,7 @@ def delete_clusters(
     return [t.outcome or t.in_progress() for t in teardowns]
 
 
-def _advance(api: EksApi, eks: Any, teardown: Teardown) -> None:
+def _advance(api: EksApi, eks: Any, teardown: Teardown, keys: TagKeys) -> None:
     """One round of one cluster's delete: ask for what is left to go, or go."""
     name, scope = teardown.ref.id, teardown.ref.scope
     teardown.rounds += 1
@@ -98,6 +106,14 @@ def _advance(api: EksApi, eks: Any, teardown: Teardown) -> None:
                 return
         nodegroups, profiles = api.dependants(eks, scope, name)
         teardown.nodegroups, teardown.profiles = tuple(nodegroups), tuple(profiles)
+        protected = _protected_dependant(api, eks, teardown, nodegroups, profiles, keys)
+        if protected:
+            teardown.finish(
+                Result.FAILED,
+                f"not deleted: its {protected} carries the protect tag ({keys.protect}); "
+                "a protected node group or Fargate profile keeps its cluster",
+            )
+            return
         accepted = _delete_dependants(eks, teardown, nodegroups, profiles)
         if (nodegroups or profiles) and not accepted:
             return
@@ -131,6 +147,30 @@ def _advance(api: EksApi, eks: Any, teardown: Teardown) -> None:
             teardown.finish(Result.ALREADY_GONE, "cluster does not exist")
         else:
             teardown.finish(Result.FAILED, str(err))
+
+
+def _protected_dependant(
+    api: EksApi,
+    eks: Any,
+    teardown: Teardown,
+    nodegroups: list[str],
+    profiles: list[str],
+    keys: TagKeys,
+) -> str:
+    """The first dependant that carries the protect tag (``node group ng-a``), or "".
+
+    Each dependant's tags are read once per delete call, before any of them is deleted.
+    """
+    name, scope = teardown.ref.id, teardown.ref.scope
+    wanted = [("nodegroup", n) for n in nodegroups] + [("fargate", p) for p in profiles]
+    for kind, dependant in wanted:
+        if (kind, dependant) in teardown.checked:
+            continue
+        tags = api.dependant_tags(eks, scope, name, kind, dependant)
+        if tags is not None and protects(tags, keys):
+            return f"{'node group' if kind == 'nodegroup' else 'Fargate profile'} {dependant}"
+        teardown.checked.add((kind, dependant))
+    return ""
 
 
 def _delete_dependants(

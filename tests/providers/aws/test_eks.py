@@ -33,6 +33,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
+from signing import SIGNER, signed
 from sweep_support import run_sweep
 
 from reaper import lifecycle
@@ -52,6 +53,7 @@ from reaper.providers.aws.eks import (
     decode_scaling,
     encode_scaling,
 )
+from reaper.providers.aws.eks_isolation import nodegroup_ref
 from reaper.sandbox.demo import demo_settings
 from reaper.sandbox.estate_eks import ClusterSpec, cluster_specimens, cluster_specs, seed_clusters
 from reaper.sandbox.moto_server import MotoServer
@@ -102,6 +104,8 @@ class Edge:
     def __init__(self, client: Any) -> None:
         self.sent: list[tuple[str, str]] = []
         """(operation, URL with its path decoded) in the order sent, and ("sleep", seconds)."""
+        self.bodies: list[tuple[str, str, bytes]] = []
+        """(operation, URL, body) of every request sent, in order."""
         self.now = 0.0
         """The kind's monotonic clock, in seconds."""
         self._rules: list[_Rule] = []
@@ -138,6 +142,10 @@ class Edge:
         with self._lock:
             self._rules.clear()
 
+    def payloads(self, operation: str, match: str = "") -> list[dict[str, Any]]:
+        """The JSON bodies of ``operation`` requests on URLs containing ``match``, in order."""
+        return [json.loads(b) for op, url, b in self.bodies if op == operation and match in url]
+
     def ops(self, *operations: str, match: str = "") -> list[str]:
         """The operations sent (all, or those named), on URLs containing ``match``, in order."""
         return [
@@ -153,6 +161,8 @@ class Edge:
         url = unquote(request.url)
         with self._lock:
             self.sent.append((operation, url))
+            body = request.body
+            self.bodies.append((operation, url, body if isinstance(body, bytes) else b""))
             for rule in self._rules:
                 if rule.matches(operation, url):
                     rule.served += 1
@@ -229,6 +239,7 @@ def make_kind(
     def make(endpoint_url: str | None = None, **options: Any) -> tuple[EksClusters, Edge]:
         clients = AwsClients(aws_settings, aws_session, endpoint_url or sandbox.endpoint_url)
         edge = Edge(clients.client(SCOPE, "eks"))
+        options.setdefault("signer", SIGNER)
         kind = EksClusters(
             clients, TagKeys(), sleep=edge.sleep, monotonic=edge.monotonic, **options
         )
@@ -254,7 +265,19 @@ def _resource(name: str, created_at: datetime | None = None) -> Resource:
 
 
 def _quarantine(name: str) -> Decision:
+    """A first quarantine: the cluster as a plan that never saw it quarantined has it."""
     return Decision(_resource(name), Action.QUARANTINE, (Reason.TTL_EXPIRED,))
+
+
+def _collected(kind: EksClusters, name: str) -> Resource:
+    """The cluster as the next sweep's collector reads it (signed tags, isolation)."""
+    (resource,) = kind.get(SCOPE, [name]).resources
+    return resource
+
+
+def _quarantine_again(kind: EksClusters, name: str) -> Decision:
+    """The next sweep's quarantine of a cluster, from its tags as collected."""
+    return Decision(_collected(kind, name), Action.QUARANTINE, (Reason.TTL_EXPIRED,))
 
 
 def _clusters(eks: Any) -> set[str]:
@@ -361,6 +384,22 @@ def test_collect_follows_pages_and_forgets_the_facts_of_clusters_gone(
     second = kind.collect(SCOPE)
     assert sorted(r.ref.id for r in second.resources) == ["ci-0", "ci-2"]
     assert sorted(ref.id for ref in kind.facts) == ["ci-0", "ci-2"]
+
+
+def test_a_reply_nested_too_deeply_to_parse_is_a_provider_error(
+    sandbox: MotoServer, proxy: CountingProxy, make_kind: KindFactory
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    proxy.add_unparseable(REGION, "GET", body=deep, service="eks")
+    kind, _ = make_kind(proxy.endpoint_url)
+
+    with pytest.raises(ProviderError) as raised:
+        kind.collect(SCOPE)
+
+    assert str(raised.value) == (
+        "eks ListClusters in ci/us-east-1 failed: unparseable response: RecursionError: "
+        "maximum recursion depth exceeded while decoding a JSON array from a unicode string"
+    )
 
 
 def test_get_rereads_named_clusters_and_leaves_out_missing_ones(
@@ -581,8 +620,10 @@ def test_quarantine_scales_node_groups_to_zero_and_closes_the_endpoint_and_relea
         ORIGINAL_ENDPOINT: "public",
     }
     assert _sizes(eks, "ci-other") == {"ng-a": "1:2:3"}
+    assert SIGNER.verify(_resource("ci-q").ref, _tags(eks, "ci-q"))
+    assert _collected(kind, "ci-q").isolated is True
 
-    released = kind.release(SCOPE, _resource("ci-q"))
+    released = kind.release(SCOPE, _collected(kind, "ci-q"))
 
     assert (released.result, released.message) == (
         Result.DONE,
@@ -621,30 +662,36 @@ def test_a_retried_quarantine_never_records_zeros_as_the_original_sizes(
     assert first.result is Result.FAILED
     assert "UpdateNodegroupConfig ci-q/ng-b" in first.message
     assert _sizes(eks, "ci-q") == {"ng-a": "0:0:3", "ng-b": "2:2:4"}
+    # The originals are recorded (signed); the state is not: it was not isolated.
     recorded = {ORIGINAL_SCALING: "ng-a=1:2:3 ng-b=2:2:4", ORIGINAL_ENDPOINT: "public"}
-    assert _reaper_tags(eks, "ci-q") == {
-        **lifecycle.quarantine_tags(now, "ttl-expired"),
-        **recorded,
-    }
+    assert _reaper_tags(eks, "ci-q") == recorded
+    assert SIGNER.verify(_resource("ci-q").ref, _tags(eks, "ci-q"))
 
     edge.clear()
-    (retry,) = kind.quarantine(SCOPE, [_quarantine("ci-q")], now + timedelta(minutes=5))
+    retry_at = now + timedelta(minutes=5)
+    (retry,) = kind.quarantine(SCOPE, [_quarantine_again(kind, "ci-q")], retry_at)
 
     assert (retry.result, retry.message) == (
         Result.DONE,
         "scaled 1 node group to zero; public endpoint closed",
     )
     assert _sizes(eks, "ci-q") == {"ng-a": "0:0:3", "ng-b": "0:0:4"}
-    assert {k: _tags(eks, "ci-q")[k] for k in recorded} == recorded
+    assert _reaper_tags(eks, "ci-q") == {
+        **lifecycle.quarantine_tags(retry_at, "ttl-expired"),
+        **recorded,
+    }
     assert len(edge.ops("UpdateNodegroupConfig", match="ng-a")) == 1  # not scaled twice
 
     # A third attempt, with everything already done, changes nothing and records nothing.
     edge.sent.clear()
-    (third,) = kind.quarantine(SCOPE, [_quarantine("ci-q")], now + timedelta(minutes=10))
+    third_at = now + timedelta(minutes=10)
+    (third,) = kind.quarantine(SCOPE, [_quarantine_again(kind, "ci-q")], third_at)
     assert (third.result, third.message) == (Result.DONE, "scaled 0 node groups to zero")
     assert edge.ops("UpdateNodegroupConfig", "UpdateClusterConfig") == []
+    # Quarantined already: its quarantine time stays, so the quarantine TTL is not reset.
+    assert _tags(eks, "ci-q")[lifecycle.QUARANTINED_AT] == lifecycle.epoch(retry_at)
 
-    released = kind.release(SCOPE, _resource("ci-q"))
+    released = kind.release(SCOPE, _collected(kind, "ci-q"))
 
     assert released.result is Result.DONE
     assert _sizes(eks, "ci-q") == {"ng-a": "1:2:3", "ng-b": "2:2:4"}
@@ -682,33 +729,58 @@ def test_sizes_too_long_for_one_tag_are_recorded_on_the_node_groups_before_any_c
     assert edge.ops("TagResource", match=":nodegroup/ci-q/") == ["TagResource"] * 4
     assert ORIGINAL_SCALING not in _tags(eks, "ci-q")
     assert set(_sizes(eks, "ci-q").values()) == {"0:0:9"}
-    # Every record went out before the first node group was scaled.
+    # Every record went out before the first node group was scaled, each signed as its
+    # node group's own; the quarantine state only once the sizes read back zero.
     sent = edge.ops("TagResource", "UpdateNodegroupConfig")
-    assert sent == ["TagResource"] * 5 + ["UpdateNodegroupConfig"] * 4
+    assert sent == ["TagResource"] * 4 + ["UpdateNodegroupConfig"] * 4 + ["TagResource"]
+    cluster = _resource("ci-q").ref
+    records = {
+        url.split(":nodegroup/ci-q/")[1].split("/")[0]: json.loads(body)["tags"]
+        for op, url, body in edge.bodies
+        if op == "TagResource" and ":nodegroup/ci-q/" in url
+    }
+    assert {name: tags[ORIGINAL_SCALING] for name, tags in records.items()} == {
+        name: f"1:{desired}:9" for name, (_, desired, _) in nodegroups.items()
+    }
+    for name, tags in records.items():
+        assert SIGNER.verify(nodegroup_ref(cluster, name), tags)
+    assert _reaper_tags(eks, "ci-q")[lifecycle.STATE] == "quarantined"
 
 
-def test_release_restores_sizes_recorded_on_the_node_groups(
-    sandbox: MotoServer, aws_session: boto3.Session, eks: Any, make_kind: KindFactory
+def _cluster_quarantined_with_nodegroup_records(
+    sandbox: MotoServer, aws_session: boto3.Session, records: dict[str, dict[str, str]]
 ) -> None:
-    # A cluster as a quarantine with per-node-group records leaves it in EKS.
+    """A cluster as a quarantine with per-node-group records leaves it in EKS."""
     now = datetime.now(UTC)
+    cluster = _resource("ci-q").ref
     _seed(
         sandbox,
         aws_session,
         _cluster(
             "ci-q",
-            tags={**PIPELINE, **lifecycle.quarantine_tags(now, "ttl-expired")},
+            tags=signed(cluster, {**PIPELINE, **lifecycle.quarantine_tags(now, "ttl-expired")}),
             nodegroups={"ng-a": (0, 0, 3), "ng-b": (0, 0, 5)},
-            nodegroup_tags={
-                "ng-a": {ORIGINAL_SCALING: "1:2:3"},
-                "ng-b": {ORIGINAL_SCALING: "2:4:5"},
-            },
+            nodegroup_tags=records,
         ),
+    )
+
+
+def test_release_restores_sizes_recorded_on_the_node_groups(
+    sandbox: MotoServer, aws_session: boto3.Session, eks: Any, make_kind: KindFactory
+) -> None:
+    cluster = _resource("ci-q").ref
+    _cluster_quarantined_with_nodegroup_records(
+        sandbox,
+        aws_session,
+        {
+            "ng-a": signed(nodegroup_ref(cluster, "ng-a"), {ORIGINAL_SCALING: "1:2:3"}),
+            "ng-b": signed(nodegroup_ref(cluster, "ng-b"), {ORIGINAL_SCALING: "2:4:5"}),
+        },
     )
     kind, edge = make_kind()
     edge.succeed("UntagResource", match=":nodegroup/ci-q/")  # moto cannot; EKS can
 
-    released = kind.release(SCOPE, _resource("ci-q"))
+    released = kind.release(SCOPE, _collected(kind, "ci-q"))
 
     assert (released.result, released.message) == (
         Result.DONE,
@@ -717,6 +789,74 @@ def test_release_restores_sizes_recorded_on_the_node_groups(
     assert _sizes(eks, "ci-q") == {"ng-a": "1:2:3", "ng-b": "2:4:5"}
     assert edge.ops("UntagResource", match=":nodegroup/ci-q/") == ["UntagResource"] * 2
     assert _tags(eks, "ci-q") == PIPELINE
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param({ORIGINAL_SCALING: "50:50:50"}, id="unsigned"),
+        pytest.param(
+            signed(nodegroup_ref(_resource("ci-q").ref, "ng-a"), {ORIGINAL_SCALING: "50:50:50"}),
+            id="signed-for-another-node-group",
+        ),
+        pytest.param(
+            signed(_resource("ci-q").ref, {ORIGINAL_SCALING: "50:50:50"}),
+            id="signed-for-the-cluster",
+        ),
+    ],
+)
+def test_a_forged_node_group_record_is_not_restored(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    eks: Any,
+    make_kind: KindFactory,
+    forged: dict[str, str],
+) -> None:
+    cluster = _resource("ci-q").ref
+    _cluster_quarantined_with_nodegroup_records(
+        sandbox,
+        aws_session,
+        {
+            "ng-a": signed(nodegroup_ref(cluster, "ng-a"), {ORIGINAL_SCALING: "1:2:3"}),
+            "ng-b": forged,
+        },
+    )
+    kind, edge = make_kind()
+    edge.succeed("UntagResource", match=":nodegroup/ci-q/")
+
+    released = kind.release(SCOPE, _collected(kind, "ci-q"))
+
+    assert (released.result, released.message) == (Result.DONE, "released; restored 1 node group")
+    assert _sizes(eks, "ci-q") == {"ng-a": "1:2:3", "ng-b": "0:0:5"}
+    sizes = [b["scalingConfig"] for b in edge.payloads("UpdateNodegroupConfig")]
+    assert sizes == [{"minSize": 1, "desiredSize": 2, "maxSize": 3}]
+
+
+def test_a_forged_node_group_record_is_not_taken_for_the_original_size(
+    sandbox: MotoServer, aws_session: boto3.Session, eks: Any, make_kind: KindFactory
+) -> None:
+    _seed(
+        sandbox,
+        aws_session,
+        _cluster(
+            "ci-q",
+            nodegroups={"ng-a": (1, 2, 3)},
+            nodegroup_tags={"ng-a": {ORIGINAL_SCALING: "50:50:50"}},
+        ),
+    )
+    kind, edge = make_kind()
+    edge.succeed("UntagResource", match=":nodegroup/ci-q/")  # moto cannot; EKS can
+    now = datetime.now(UTC)
+
+    (quarantined,) = kind.quarantine(SCOPE, [_quarantine("ci-q")], now)
+
+    assert quarantined.result is Result.DONE
+    assert _tags(eks, "ci-q")[ORIGINAL_SCALING] == "ng-a=1:2:3"
+
+    released = kind.release(SCOPE, _collected(kind, "ci-q"))
+
+    assert _sizes(eks, "ci-q") == {"ng-a": "1:2:3"}
+    assert released.message == "released; restored 1 node group"
 
 
 def test_quarantine_and_release_of_a_missing_cluster_find_it_gone(
@@ -765,6 +905,159 @@ def test_a_sweep_deletes_expired_clusters_quarantines_outdated_ones_and_keeps_pr
     assert _clusters(eks) == {"ci-protected", "ci-outdated"}
     assert _sizes(eks, "ci-outdated") == {"ng": "0:0:3"}
     assert _reaper_tags(eks, "ci-outdated")[lifecycle.STATE] == "quarantined"
+
+
+def test_a_quarantined_cluster_someone_scales_up_again_is_quarantined_again(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    eks: Any,
+    make_kind: KindFactory,
+    settings: Settings,
+    audit_path: Path,
+) -> None:
+    _seed(
+        sandbox,
+        aws_session,
+        _cluster(
+            "ci-outdated",
+            version="1.23",
+            tags={**PIPELINE, "reaper-ttl": "7d"},
+            nodegroups={"ng": (1, 2, 3)},
+        ),
+        _cluster("ci-fresh", tags={**PIPELINE, "reaper-ttl": "7d"}, nodegroups={"ng": (1, 2, 3)}),
+    )
+    kind, edge = make_kind()
+    now = datetime.now(UTC)
+    run_sweep(settings, [kind], audit_path, now, False)
+    quarantined = _reaper_tags(eks, "ci-outdated")
+    assert quarantined[lifecycle.STATE] == "quarantined"
+    assert _sizes(eks, "ci-outdated") == {"ng": "0:0:3"}
+
+    # An ordinary sweep reads the node groups of the quarantined cluster only.
+    edge.sent.clear()
+    quiet = run_sweep(settings, [kind], audit_path, now + timedelta(hours=1), False)
+
+    assert quiet.outcomes == ()
+    assert {d.ref.id: d.resource.isolated for d in quiet.plan.decisions} == {
+        "ci-outdated": True,
+        "ci-fresh": None,
+    }
+    assert edge.ops("ListNodegroups", "DescribeNodegroup", match="ci-fresh") == []
+    assert edge.ops("ListNodegroups", "DescribeNodegroup", match="ci-outdated") == [
+        "ListNodegroups",
+        "DescribeNodegroup",
+    ]
+
+    # Someone scales the node group back up.
+    eks.update_nodegroup_config(
+        clusterName="ci-outdated",
+        nodegroupName="ng",
+        scalingConfig={"minSize": 2, "desiredSize": 2, "maxSize": 3},
+    )
+    report = run_sweep(settings, [kind], audit_path, now + timedelta(days=1), False)
+
+    (decision,) = [d for d in report.plan.decisions if d.ref.id == "ci-outdated"]
+    assert (decision.action, decision.reasons) == (
+        Action.QUARANTINE,
+        (Reason.QUARANTINE_INCOMPLETE,),
+    )
+    assert {(o.ref.id, o.result) for o in report.outcomes} == {("ci-outdated", Result.DONE)}
+    assert _sizes(eks, "ci-outdated") == {"ng": "0:0:3"}
+    # The same quarantine: its time, and the sizes it recorded first, are kept.
+    assert _reaper_tags(eks, "ci-outdated") == quarantined
+    assert decode_scaling(quarantined[ORIGINAL_SCALING]) == {"ng": Scaling(1, 2, 3)}
+    assert _sizes(eks, "ci-fresh") == {"ng": "1:2:3"}
+
+
+def test_a_quarantine_whose_sizes_do_not_read_back_zero_is_not_recorded(
+    sandbox: MotoServer, aws_session: boto3.Session, eks: Any, make_kind: KindFactory
+) -> None:
+    _seed(sandbox, aws_session, _cluster("ci-q", nodegroups={"ng": (1, 2, 3)}))
+    kind, edge = make_kind()
+    # EKS accepts the change (an empty success) but the node group keeps its size.
+    edge.succeed("UpdateNodegroupConfig", match="/node-groups/ng")
+
+    (outcome,) = kind.quarantine(SCOPE, [_quarantine("ci-q")], datetime.now(UTC))
+
+    assert outcome.result is Result.FAILED
+    assert "node group ng runs at 1:2:3" in outcome.message
+    assert _reaper_tags(eks, "ci-q") == {ORIGINAL_SCALING: "ng=1:2:3"}
+
+
+def _protected_dependant_cluster(
+    sandbox: MotoServer, aws_session: boto3.Session, which: str
+) -> None:
+    past = str(int((datetime.now(UTC) - timedelta(hours=1)).timestamp()))
+    expired = {**PIPELINE, "reaper-expires-at": past}
+    protect = {"Reaper_Protect": "true"}  # spelled as people do: matched loosely
+    _seed(
+        sandbox,
+        aws_session,
+        _cluster(
+            "ci-kept",
+            tags=expired,
+            nodegroups={"ng-a": (1, 1, 1), "ng-b": (1, 1, 1)},
+            nodegroup_tags={"ng-b": protect} if which == "node-group" else {},
+            fargate_profiles=("jobs",),
+            fargate_tags={"jobs": protect} if which == "fargate-profile" else {},
+        ),
+        _cluster("ci-gone", tags=expired, nodegroups={"ng": (1, 1, 1)}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("which", "named"),
+    [
+        pytest.param("node-group", "node group ng-b", id="node-group"),
+        pytest.param("fargate-profile", "Fargate profile jobs", id="fargate-profile"),
+    ],
+)
+def test_a_protected_dependant_keeps_its_cluster_which_fails_and_is_escalated(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    eks: Any,
+    make_config: ConfigFactory,
+    make_kind: KindFactory,
+    audit_path: Path,
+    which: str,
+    named: str,
+) -> None:
+    _protected_dependant_cluster(sandbox, aws_session, which)
+    data = make_config(
+        accounts=("ci",),
+        regions=(REGION,),
+        dry_run=False,
+        grace_period="0s",
+        safety={"max_fraction": 1.0},
+    )
+    data["policy"]["retry"] = {"backoff": "30m", "escalate_after": 2}
+    settings = parse_settings(data, "tests/eks.yaml")
+    kind, edge = make_kind()
+    now = datetime.now(UTC)
+
+    first = run_sweep(settings, [kind], audit_path, now, False)
+
+    outcomes = {o.ref.id: o for o in first.outcomes}
+    assert outcomes["ci-gone"].result is Result.DONE
+    kept = outcomes["ci-kept"]
+    assert kept.result is Result.FAILED
+    assert f"its {named} carries the protect tag" in kept.message
+    # Nothing of it was deleted: not the cluster, not a single dependant.
+    assert _clusters(eks) == {"ci-kept"}
+    assert _nodegroups(eks, "ci-kept") == {"ng-a", "ng-b"}
+    assert eks.list_fargate_profiles(clusterName="ci-kept")["fargateProfileNames"] == ["jobs"]
+    deletes = ("DeleteNodegroup", "DeleteFargateProfile", "DeleteCluster")
+    assert edge.ops(*deletes, match="ci-kept") == []
+    assert _tags(eks, "ci-kept")[lifecycle.FAILURES] == "1"
+
+    # Failing again after the backoff escalates it for a person to decide.
+    second = run_sweep(settings, [kind], audit_path, now + timedelta(minutes=31), False)
+    third = run_sweep(settings, [kind], audit_path, now + timedelta(minutes=92), False)
+
+    assert [o.result for o in second.outcomes] == [Result.FAILED]
+    (decision,) = third.plan.decisions
+    assert (decision.action, decision.failures, decision.escalated) == (Action.DELETE, 2, True)
+    assert _clusters(eks) == {"ci-kept"}
 
 
 def test_every_eks_call_the_kind_makes_is_a_declared_permission(

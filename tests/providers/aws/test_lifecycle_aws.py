@@ -9,11 +9,10 @@ audit trail, not from the sweep's own report.
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,35 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from cli_support import CLI_TIMEOUT, reaper_command, sandbox_env
-from sweep_support import run_sweep
+from ec2_support import (
+    DAY,
+    FRESH,
+    HOUR,
+    MINUTE,
+    QUARANTINE_TTL,
+    REGION,
+    ConfigFactory,
+    KindsFactory,
+    ReadAudit,
+    actions,
+    cli,
+    ec2_client,
+    events,
+    instance_state,
+    instance_tags,
+    interface_groups,
+    launch,
+    launch_in,
+    lifecycle_config,
+    lifecycle_settings,
+    make_network,
+    quarantine_groups,
+    reaper_tags,
+    sweep,
+)
 
 from reaper import lifecycle
-from reaper.config import Settings, parse_settings
+from reaper.config import parse_settings
 from reaper.lifecycle import epoch
 from reaper.model import Action, Reason, Result
 from reaper.notify import WebhookNotifier
@@ -36,140 +59,10 @@ from reaper.providers.aws.ec2_isolation import (
     QUARANTINE_GROUP,
     decode_groups,
 )
-from reaper.providers.base import ResourceKind
 from reaper.report import plan_to_json
-from reaper.results import ExitCode, SweepReport
-from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI
+from reaper.results import ExitCode
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
-
-REGION = "us-east-1"
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
-EXPIRED = 2 * DAY  # the demo config gives EC2 instances a TTL of 12h
-FRESH = HOUR
-QUARANTINE_TTL = 3 * DAY  # the demo config's
-REAPER_KEYS = (*lifecycle.ALL_KEYS, ORIGINAL_GROUPS, ORIGINAL_STATE)
-
-ConfigFactory = Callable[..., dict[str, Any]]
-KindsFactory = Callable[..., list[ResourceKind]]
-ReadAudit = Callable[[Path | str], list[dict[str, Any]]]
-
-
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def _config(
-    make_config: ConfigFactory,
-    *,
-    grace: str = "1h",
-    notify: Mapping[str, Any] | None = None,
-    **policy: Any,
-) -> dict[str, Any]:
-    """The demo config for the ``ci`` account in one region, applied, with policy overrides.
-
-    These estates are a handful of instances, all due: the brake may act on all of them.
-    """
-    data = make_config(
-        accounts=("ci",),
-        regions=(REGION,),
-        dry_run=False,
-        grace_period=grace,
-        safety={"max_fraction": 1.0},
-    )
-    data["policy"].update(policy)
-    if notify is not None:
-        data["notify"] = dict(notify)
-    return data
-
-
-def _settings(make_config: ConfigFactory, **options: Any) -> Settings:
-    return parse_settings(_config(make_config, **options), "tests/lifecycle.yaml")
-
-
-def _sweep(
-    settings: Settings,
-    kinds: list[ResourceKind],
-    audit_path: Path,
-    now: datetime,
-    notifier: WebhookNotifier | None = None,
-) -> SweepReport:
-    return run_sweep(settings, kinds, audit_path, now, False, notifier=notifier)
-
-
-def _ec2(session: boto3.Session, sandbox: MotoServer) -> Any:
-    """An EC2 client of the ``ci`` account straight to moto (no proxy)."""
-    return session.client("ec2", region_name=REGION, endpoint_url=sandbox.endpoint_url)
-
-
-def _launch(
-    ec2: Any,
-    sandbox: MotoServer,
-    now: datetime,
-    *,
-    age: timedelta = EXPIRED,
-    owner: str = "team-payments",
-    tags: Mapping[str, str] | None = None,
-    **launch: Any,
-) -> str:
-    """One pipeline instance launched ``age`` before ``now``; returns its id."""
-    all_tags = {"reaper-pipeline": "gitlab-ci-4711", "reaper-owner": owner, **(tags or {})}
-    answer = ec2.run_instances(
-        ImageId=SANDBOX_AMI,
-        MinCount=1,
-        MaxCount=1,
-        InstanceType="t3.micro",
-        TagSpecifications=[
-            {
-                "ResourceType": "instance",
-                "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()],
-            }
-        ],
-        **launch,
-    )
-    instance_id = str(answer["Instances"][0]["InstanceId"])
-    sandbox.age_instances(CI_ACCOUNT_ID, REGION, {instance_id: now - age})
-    return instance_id
-
-
-def _describe(ec2: Any, instance_id: str) -> dict[str, Any]:
-    (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-    (instance,) = reservation["Instances"]
-    return dict(instance)
-
-
-def _state(ec2: Any, instance_id: str) -> str:
-    return str(_describe(ec2, instance_id)["State"]["Name"])
-
-
-def _tags(ec2: Any, instance_id: str) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in _describe(ec2, instance_id).get("Tags", [])}
-
-
-def _reaper_tags(ec2: Any, instance_id: str) -> dict[str, str]:
-    """The tags reaper writes (lifecycle and quarantine bookkeeping) on an instance."""
-    return {k: v for k, v in _tags(ec2, instance_id).items() if k in REAPER_KEYS}
-
-
-def _events(
-    records: list[dict[str, Any]], event: str, instance_id: str | None = None
-) -> list[dict[str, Any]]:
-    return [
-        r
-        for r in records
-        if r["event"] == event and (instance_id is None or r["resource"]["id"] == instance_id)
-    ]
-
-
-def _actions(records: list[dict[str, Any]], instance_id: str) -> list[tuple[str, str, str]]:
-    """(event, action, result) of every intent and outcome about one instance, in order."""
-    return [
-        (r["event"], r["action"], r.get("result", ""))
-        for r in records
-        if r["event"] in ("intent", "outcome") and r["resource"]["id"] == instance_id
-    ]
-
 
 # -- mark, then act ----------------------------------------------------------------------------
 
@@ -182,48 +75,48 @@ def test_a_due_instance_is_marked_then_terminated_after_the_grace_period(
     audit_path: Path,
     read_audit: ReadAudit,
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    due = _launch(ec2, sandbox, now)
-    fresh = _launch(ec2, sandbox, now, age=FRESH)
-    settings = _settings(make_config, grace="1h")
+    due = launch(ec2, sandbox, now)
+    fresh = launch(ec2, sandbox, now, age=FRESH)
+    settings = lifecycle_settings(make_config, grace="1h")
     kinds = make_kinds(settings)
 
-    first = _sweep(settings, kinds, audit_path, now)
+    first = sweep(settings, kinds, audit_path, now)
 
     assert first.exit_code == ExitCode.OK
-    assert _reaper_tags(ec2, due) == {
+    assert reaper_tags(ec2, due) == {
         lifecycle.STATE: "marked",
         lifecycle.MARKED_AT: epoch(now),
         lifecycle.ACTION: "delete",
         lifecycle.REASON: "ttl-expired",
     }
-    assert _state(ec2, due) == "running"
-    assert _reaper_tags(ec2, fresh) == {}
+    assert instance_state(ec2, due) == "running"
+    assert reaper_tags(ec2, fresh) == {}
     records = read_audit(audit_path)
-    assert _actions(records, due) == [("intent", "mark", ""), ("outcome", "mark", "done")]
-    (intent,) = _events(records, "intent", due)
+    assert actions(records, due) == [("intent", "mark", ""), ("outcome", "mark", "done")]
+    (intent,) = events(records, "intent", due)
     assert intent["intended"] == "delete"
     assert intent["reasons"] == ["ttl-expired"]
-    assert not _events(records, "intent", fresh)
+    assert not events(records, "intent", fresh)
 
     # Half-way through the grace period: nothing to do.
-    waiting = _sweep(settings, kinds, audit_path, now + 30 * MINUTE)
+    waiting = sweep(settings, kinds, audit_path, now + 30 * MINUTE)
 
     assert waiting.exit_code == ExitCode.OK
     assert waiting.outcomes == ()
-    assert _events(read_audit(audit_path), "intent") == _events(records, "intent")
-    assert _state(ec2, due) == "running"
-    assert _reaper_tags(ec2, due)[lifecycle.MARKED_AT] == epoch(now)
+    assert events(read_audit(audit_path), "intent") == events(records, "intent")
+    assert instance_state(ec2, due) == "running"
+    assert reaper_tags(ec2, due)[lifecycle.MARKED_AT] == epoch(now)
 
     # The grace period is over.
-    acting = _sweep(settings, kinds, audit_path, now + 61 * MINUTE)
+    acting = sweep(settings, kinds, audit_path, now + 61 * MINUTE)
 
     assert acting.exit_code == ExitCode.OK
-    assert _state(ec2, due) == "terminated"
-    assert _state(ec2, fresh) == "running"
+    assert instance_state(ec2, due) == "terminated"
+    assert instance_state(ec2, fresh) == "running"
     records = read_audit(audit_path)
-    assert _actions(records, due) == [
+    assert actions(records, due) == [
         ("intent", "mark", ""),
         ("outcome", "mark", "done"),
         ("intent", "delete", ""),
@@ -250,106 +143,38 @@ def test_a_marked_instance_its_owner_rescues_is_unmarked_and_survives(
     read_audit: ReadAudit,
     rescue: Callable[[datetime], dict[str, str]],
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    instance = _launch(ec2, sandbox, now)
-    settings = _settings(make_config, grace="1h")
+    instance = launch(ec2, sandbox, now)
+    settings = lifecycle_settings(make_config, grace="1h")
     kinds = make_kinds(settings)
-    _sweep(settings, kinds, audit_path, now)
-    assert _reaper_tags(ec2, instance)[lifecycle.STATE] == "marked"
+    sweep(settings, kinds, audit_path, now)
+    assert reaper_tags(ec2, instance)[lifecycle.STATE] == "marked"
 
     owner_tags = rescue(now)
     ec2.create_tags(
         Resources=[instance], Tags=[{"Key": k, "Value": v} for k, v in owner_tags.items()]
     )
-    unmarking = _sweep(settings, kinds, audit_path, now + 61 * MINUTE)
+    unmarking = sweep(settings, kinds, audit_path, now + 61 * MINUTE)
 
     assert unmarking.exit_code == ExitCode.OK
-    assert _state(ec2, instance) == "running"
-    assert _reaper_tags(ec2, instance) == {}
-    assert owner_tags.items() <= _tags(ec2, instance).items()
-    assert _actions(read_audit(audit_path), instance)[-2:] == [
+    assert instance_state(ec2, instance) == "running"
+    assert reaper_tags(ec2, instance) == {}
+    assert owner_tags.items() <= instance_tags(ec2, instance).items()
+    assert actions(read_audit(audit_path), instance)[-2:] == [
         ("intent", "unmark", ""),
         ("outcome", "unmark", "done"),
     ]
 
     # And it stays that way.
-    later = _sweep(settings, kinds, audit_path, now + 2 * DAY)
+    later = sweep(settings, kinds, audit_path, now + 2 * DAY)
 
     assert later.outcomes == ()
-    assert _state(ec2, instance) == "running"
-    assert _reaper_tags(ec2, instance) == {}
+    assert instance_state(ec2, instance) == "running"
+    assert reaper_tags(ec2, instance) == {}
 
 
 # -- quarantine and release ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Network:
-    """A VPC with a subnet and the two security groups its instances are launched with."""
-
-    vpc: str
-    subnet: str
-    groups: tuple[str, str]
-
-
-def _network(ec2: Any, octet: int = 10) -> Network:
-    vpc = ec2.create_vpc(CidrBlock=f"10.{octet}.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{octet}.1.0/24")["Subnet"]["SubnetId"]
-    groups = []
-    for name, port in (("web", 443), ("ssh", 22)):
-        group = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
-        ec2.authorize_security_group_ingress(
-            GroupId=group,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": port,
-                    "ToPort": port,
-                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-                }
-            ],
-        )
-        groups.append(str(group))
-    return Network(str(vpc), str(subnet), (groups[0], groups[1]))
-
-
-def _launch_in(
-    ec2: Any, sandbox: MotoServer, now: datetime, network: Network, **options: Any
-) -> str:
-    # Through an explicit network interface, so the groups belong to the interface: moto
-    # adds an instance's launch-time groups to its interfaces' groups whatever
-    # ModifyNetworkInterfaceAttribute later says (AWS has no such union).
-    interface = {"DeviceIndex": 0, "SubnetId": network.subnet, "Groups": list(network.groups)}
-    return _launch(ec2, sandbox, now, NetworkInterfaces=[interface], **options)
-
-
-def _interface_groups(ec2: Any, instance_id: str) -> dict[str, set[str]]:
-    """The security groups of each network interface of an instance, as EC2 reports them."""
-    return {
-        eni["NetworkInterfaceId"]: {g["GroupId"] for g in eni["Groups"]}
-        for eni in _describe(ec2, instance_id)["NetworkInterfaces"]
-    }
-
-
-def _quarantine_groups(ec2: Any, vpc: str | None = None) -> list[dict[str, Any]]:
-    filters = [{"Name": "group-name", "Values": [QUARANTINE_GROUP]}]
-    if vpc is not None:
-        filters.append({"Name": "vpc-id", "Values": [vpc]})
-    return list(ec2.describe_security_groups(Filters=filters)["SecurityGroups"])
-
-
-def _cli(sandbox: MotoServer, cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run ``reaper`` against the sandbox, finding moto through AWS_ENDPOINT_URL."""
-    return subprocess.run(
-        [*reaper_command(), *map(str, args)],
-        env=sandbox_env(sandbox.endpoint_url, REGION),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT,
-        check=False,
-    )
 
 
 def test_quarantine_isolates_and_stops_and_release_restores(
@@ -361,28 +186,28 @@ def test_quarantine_isolates_and_stops_and_release_restores(
     read_audit: ReadAudit,
     tmp_path: Path,
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    network = _network(ec2)
-    instance = _launch_in(ec2, sandbox, now, network)
-    (eni,) = _interface_groups(ec2, instance)
-    assert _interface_groups(ec2, instance) == {eni: set(network.groups)}
-    data = _config(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
+    network = make_network(ec2)
+    instance = launch_in(ec2, sandbox, now, network)
+    (eni,) = interface_groups(ec2, instance)
+    assert interface_groups(ec2, instance) == {eni: set(network.groups)}
+    data = lifecycle_config(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
     settings = parse_settings(data, "tests/lifecycle.yaml")
     kinds = make_kinds(settings)
 
-    quarantining = _sweep(settings, kinds, audit_path, now)
+    quarantining = sweep(settings, kinds, audit_path, now)
 
     assert quarantining.exit_code == ExitCode.OK
     (outcome,) = quarantining.outcomes
     assert (outcome.action, outcome.result) == (Action.QUARANTINE, Result.DONE)
-    assert _state(ec2, instance) == "stopped"
-    (group,) = _quarantine_groups(ec2, network.vpc)
-    assert _interface_groups(ec2, instance) == {eni: {group["GroupId"]}}
+    assert instance_state(ec2, instance) == "stopped"
+    (group,) = quarantine_groups(ec2, network.vpc)
+    assert interface_groups(ec2, instance) == {eni: {group["GroupId"]}}
     assert group["IpPermissions"] == []
     assert group["IpPermissionsEgress"] == []
     assert {"Key": MANAGED_TAG, "Value": "true"} in group["Tags"]
-    tags = _reaper_tags(ec2, instance)
+    tags = reaper_tags(ec2, instance)
     assert tags == {
         lifecycle.STATE: "quarantined",
         lifecycle.QUARANTINED_AT: epoch(now),
@@ -394,37 +219,37 @@ def test_quarantine_isolates_and_stops_and_release_restores(
     assert {k: set(v) for k, v in decode_groups(tags[ORIGINAL_GROUPS]).items()} == {
         eni: set(network.groups)
     }
-    assert _actions(read_audit(audit_path), instance) == [
+    assert actions(read_audit(audit_path), instance) == [
         ("intent", "quarantine", ""),
         ("outcome", "quarantine", "done"),
     ]
 
     # Within the quarantine TTL a sweep leaves it alone.
-    waiting = _sweep(settings, make_kinds(settings), audit_path, now + DAY)
+    waiting = sweep(settings, make_kinds(settings), audit_path, now + DAY)
 
     assert waiting.outcomes == ()
-    assert _state(ec2, instance) == "stopped"
-    assert _interface_groups(ec2, instance) == {eni: {group["GroupId"]}}
-    assert len(_actions(read_audit(audit_path), instance)) == 2
+    assert instance_state(ec2, instance) == "stopped"
+    assert interface_groups(ec2, instance) == {eni: {group["GroupId"]}}
+    assert len(actions(read_audit(audit_path), instance)) == 2
 
     # The owner asks for it back: the operator releases it from the command line.
     config = tmp_path / "reaper.yaml"
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    released = _cli(sandbox, tmp_path, "release", f"aws:ec2_instance:{instance}", "-c", config)
+    released = cli(sandbox, tmp_path, "release", f"aws:ec2_instance:{instance}", "-c", config)
 
     assert released.returncode == ExitCode.OK, released.stderr
     assert f"aws:ec2_instance:{instance}: done" in released.stdout
-    assert _interface_groups(ec2, instance) == {eni: set(network.groups)}
-    assert _state(ec2, instance) == "running"
-    assert _reaper_tags(ec2, instance) == {}
-    assert {"reaper-pipeline", "reaper-owner"} <= set(_tags(ec2, instance))
+    assert interface_groups(ec2, instance) == {eni: set(network.groups)}
+    assert instance_state(ec2, instance) == "running"
+    assert reaper_tags(ec2, instance) == {}
+    assert {"reaper-pipeline", "reaper-owner"} <= set(instance_tags(ec2, instance))
     records = read_audit(audit_path)
-    assert _actions(records, instance)[-2:] == [
+    assert actions(records, instance)[-2:] == [
         ("intent", "release", ""),
         ("outcome", "release", "done"),
     ]
     # The quarantine group stays for the next quarantine in this VPC.
-    assert [g["GroupId"] for g in _quarantine_groups(ec2, network.vpc)] == [group["GroupId"]]
+    assert [g["GroupId"] for g in quarantine_groups(ec2, network.vpc)] == [group["GroupId"]]
 
 
 def test_one_quarantine_group_per_vpc_reused_by_later_quarantines(
@@ -434,32 +259,32 @@ def test_one_quarantine_group_per_vpc_reused_by_later_quarantines(
     make_kinds: KindsFactory,
     audit_path: Path,
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    first_vpc, second_vpc = _network(ec2, 10), _network(ec2, 20)
-    first = _launch_in(ec2, sandbox, now, first_vpc)
-    settings = _settings(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
-    _sweep(settings, make_kinds(settings), audit_path, now)
-    (group,) = _quarantine_groups(ec2)
+    first_vpc, second_vpc = make_network(ec2, 10), make_network(ec2, 20)
+    first = launch_in(ec2, sandbox, now, first_vpc)
+    settings = lifecycle_settings(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
+    sweep(settings, make_kinds(settings), audit_path, now)
+    (group,) = quarantine_groups(ec2)
     assert group["VpcId"] == first_vpc.vpc
 
     # Later, in a new process (no cached group): one more in that VPC, one in another.
-    neighbour = _launch_in(ec2, sandbox, now, first_vpc)
-    elsewhere = _launch_in(ec2, sandbox, now, second_vpc)
-    report = _sweep(settings, make_kinds(settings), audit_path, now + HOUR)
+    neighbour = launch_in(ec2, sandbox, now, first_vpc)
+    elsewhere = launch_in(ec2, sandbox, now, second_vpc)
+    report = sweep(settings, make_kinds(settings), audit_path, now + HOUR)
 
     assert {(o.ref.id, o.result) for o in report.outcomes} == {
         (neighbour, Result.DONE),
         (elsewhere, Result.DONE),
     }
-    groups = {g["VpcId"]: g["GroupId"] for g in _quarantine_groups(ec2)}
-    assert len(_quarantine_groups(ec2)) == 2
+    groups = {g["VpcId"]: g["GroupId"] for g in quarantine_groups(ec2)}
+    assert len(quarantine_groups(ec2)) == 2
     assert groups[first_vpc.vpc] == group["GroupId"]
     for instance, network in ((first, first_vpc), (neighbour, first_vpc), (elsewhere, second_vpc)):
-        interfaces = _interface_groups(ec2, instance)
+        interfaces = interface_groups(ec2, instance)
         assert interfaces
         assert all(v == {groups[network.vpc]} for v in interfaces.values())
-        assert _state(ec2, instance) == "stopped"
+        assert instance_state(ec2, instance) == "stopped"
 
 
 def test_an_unreleased_quarantine_is_terminated_after_the_quarantine_ttl(
@@ -470,29 +295,29 @@ def test_an_unreleased_quarantine_is_terminated_after_the_quarantine_ttl(
     audit_path: Path,
     read_audit: ReadAudit,
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    instance = _launch_in(ec2, sandbox, now, _network(ec2))
-    settings = _settings(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
+    instance = launch_in(ec2, sandbox, now, make_network(ec2))
+    settings = lifecycle_settings(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
     kinds = make_kinds(settings)
-    _sweep(settings, kinds, audit_path, now)
+    sweep(settings, kinds, audit_path, now)
     quarantined_at = datetime.fromtimestamp(
-        int(_reaper_tags(ec2, instance)[lifecycle.QUARANTINED_AT]), tz=UTC
+        int(reaper_tags(ec2, instance)[lifecycle.QUARANTINED_AT]), tz=UTC
     )
 
-    almost = _sweep(settings, kinds, audit_path, quarantined_at + QUARANTINE_TTL - MINUTE)
+    almost = sweep(settings, kinds, audit_path, quarantined_at + QUARANTINE_TTL - MINUTE)
 
     assert almost.outcomes == ()
-    assert _state(ec2, instance) == "stopped"
+    assert instance_state(ec2, instance) == "stopped"
 
-    expired = _sweep(settings, kinds, audit_path, quarantined_at + QUARANTINE_TTL + MINUTE)
+    expired = sweep(settings, kinds, audit_path, quarantined_at + QUARANTINE_TTL + MINUTE)
 
     assert expired.exit_code == ExitCode.OK
-    assert _state(ec2, instance) == "terminated"
-    intent = _events(read_audit(audit_path), "intent", instance)[-1]
+    assert instance_state(ec2, instance) == "terminated"
+    intent = events(read_audit(audit_path), "intent", instance)[-1]
     assert intent["action"] == "delete"
     assert intent["reasons"] == [str(Reason.QUARANTINE_EXPIRED)]
-    assert _actions(read_audit(audit_path), instance)[-1] == ("outcome", "delete", "done")
+    assert actions(read_audit(audit_path), instance)[-1] == ("outcome", "delete", "done")
 
 
 def test_a_quarantine_group_left_open_by_an_interrupted_creation_is_closed_before_use(
@@ -503,35 +328,35 @@ def test_a_quarantine_group_left_open_by_an_interrupted_creation_is_closed_befor
     make_kinds: KindsFactory,
     audit_path: Path,
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    network = _network(ec2)
-    instance = _launch_in(ec2, sandbox, now, network)
-    settings = _settings(
+    network = make_network(ec2)
+    instance = launch_in(ec2, sandbox, now, network)
+    settings = lifecycle_settings(
         make_config, grace="0s", actions={"ttl-expired": "quarantine"}, retry={"backoff": "30m"}
     )
     # The group is created, then closing its outbound rule is refused once.
     proxy.add_fault(REGION, "RevokeSecurityGroupEgress", 403, "UnauthorizedOperation", times=1)
     kinds = make_kinds(settings, proxy.endpoint_url)
 
-    failed = _sweep(settings, kinds, audit_path, now)
+    failed = sweep(settings, kinds, audit_path, now)
 
     assert failed.exit_code == ExitCode.PARTIAL_FAILURE
-    (group,) = _quarantine_groups(ec2, network.vpc)
+    (group,) = quarantine_groups(ec2, network.vpc)
     assert group["IpPermissionsEgress"] != []  # left open, as a crash would leave it
-    assert _state(ec2, instance) == "running"
-    assert all(v == set(network.groups) for v in _interface_groups(ec2, instance).values())
-    assert _reaper_tags(ec2, instance).get(lifecycle.FAILURES) == "1"
+    assert instance_state(ec2, instance) == "running"
+    assert all(v == set(network.groups) for v in interface_groups(ec2, instance).values())
+    assert reaper_tags(ec2, instance).get(lifecycle.FAILURES) == "1"
 
-    retried = _sweep(settings, kinds, audit_path, now + 31 * MINUTE)
+    retried = sweep(settings, kinds, audit_path, now + 31 * MINUTE)
 
     assert retried.exit_code == ExitCode.OK
-    (closed,) = _quarantine_groups(ec2, network.vpc)
+    (closed,) = quarantine_groups(ec2, network.vpc)
     assert closed["GroupId"] == group["GroupId"]
     assert closed["IpPermissionsEgress"] == []
     assert closed["IpPermissions"] == []
-    assert all(v == {group["GroupId"]} for v in _interface_groups(ec2, instance).values())
-    assert _state(ec2, instance) == "stopped"
+    assert all(v == {group["GroupId"]} for v in interface_groups(ec2, instance).values())
+    assert instance_state(ec2, instance) == "stopped"
 
 
 def test_a_quarantine_group_that_lets_traffic_in_is_not_used(
@@ -541,10 +366,10 @@ def test_a_quarantine_group_that_lets_traffic_in_is_not_used(
     make_kinds: KindsFactory,
     audit_path: Path,
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    network = _network(ec2)
-    instance = _launch_in(ec2, sandbox, now, network)
+    network = make_network(ec2)
+    instance = launch_in(ec2, sandbox, now, network)
     # Someone opened the quarantine group "just for a minute".
     opened = ec2.create_security_group(
         GroupName=QUARANTINE_GROUP, Description="quarantine", VpcId=network.vpc
@@ -560,17 +385,17 @@ def test_a_quarantine_group_that_lets_traffic_in_is_not_used(
             }
         ],
     )
-    settings = _settings(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
+    settings = lifecycle_settings(make_config, grace="0s", actions={"ttl-expired": "quarantine"})
 
-    report = _sweep(settings, make_kinds(settings), audit_path, now)
+    report = sweep(settings, make_kinds(settings), audit_path, now)
 
     assert report.exit_code == ExitCode.PARTIAL_FAILURE
     (failure,) = report.failed
     assert "allows inbound traffic" in failure.message
     assert opened in failure.message
-    assert _state(ec2, instance) == "running"
-    assert all(v == set(network.groups) for v in _interface_groups(ec2, instance).values())
-    assert lifecycle.STATE not in _reaper_tags(ec2, instance)
+    assert instance_state(ec2, instance) == "running"
+    assert all(v == set(network.groups) for v in interface_groups(ec2, instance).values())
+    assert lifecycle.STATE not in reaper_tags(ec2, instance)
 
 
 # -- failures: backoff and escalation --------------------------------------------------------------
@@ -585,35 +410,35 @@ def test_a_failing_termination_backs_off_retries_and_escalates(
     audit_path: Path,
     read_audit: ReadAudit,
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    guarded = _launch(ec2, sandbox, now)
+    guarded = launch(ec2, sandbox, now)
     ec2.modify_instance_attribute(InstanceId=guarded, DisableApiTermination={"Value": True})
-    settings = _settings(
+    settings = lifecycle_settings(
         make_config, grace="0s", retry={"backoff": "30m", "max_backoff": "12h", "escalate_after": 2}
     )
     kinds = make_kinds(settings, proxy.endpoint_url)
 
     # 1: the attempt fails and the failure is counted on the instance.
-    first = _sweep(settings, kinds, audit_path, now)
+    first = sweep(settings, kinds, audit_path, now)
 
     assert first.exit_code == ExitCode.PARTIAL_FAILURE
     (failure,) = first.failed
     assert failure.ref.id == guarded
     assert "OperationNotPermitted" in failure.message
-    assert _state(ec2, guarded) == "running"
-    assert _reaper_tags(ec2, guarded) == {
+    assert instance_state(ec2, guarded) == "running"
+    assert reaper_tags(ec2, guarded) == {
         lifecycle.FAILURES: "1",
         lifecycle.LAST_FAILURE_AT: epoch(now),
     }
-    assert _actions(read_audit(audit_path), guarded) == [
+    assert actions(read_audit(audit_path), guarded) == [
         ("intent", "delete", ""),
         ("outcome", "delete", "failed"),
     ]
 
     # 2: a minute later, within the 30m backoff: not even attempted.
     proxy.reset_counts()
-    waiting = _sweep(settings, kinds, audit_path, now + MINUTE)
+    waiting = sweep(settings, kinds, audit_path, now + MINUTE)
 
     assert waiting.exit_code == ExitCode.OK
     assert proxy.count("ec2", "TerminateInstances") == 0
@@ -621,24 +446,24 @@ def test_a_failing_termination_backs_off_retries_and_escalates(
     assert held.action is Action.KEEP
     assert held.reasons == (Reason.TTL_EXPIRED, Reason.RETRY_BACKOFF)
     assert held.not_before == datetime.fromtimestamp(int(epoch(now)), tz=UTC) + 30 * MINUTE
-    assert len(_actions(read_audit(audit_path), guarded)) == 2
+    assert len(actions(read_audit(audit_path), guarded)) == 2
 
     # 3: after the backoff: attempted again, and the count goes up.
     retry_at = now + 31 * MINUTE
-    retried = _sweep(settings, kinds, audit_path, retry_at)
+    retried = sweep(settings, kinds, audit_path, retry_at)
 
     assert proxy.count("ec2", "TerminateInstances") == 1
     assert retried.exit_code == ExitCode.PARTIAL_FAILURE
-    assert _reaper_tags(ec2, guarded) == {
+    assert reaper_tags(ec2, guarded) == {
         lifecycle.FAILURES: "2",
         lifecycle.LAST_FAILURE_AT: epoch(retry_at),
     }
 
     # 4: the backoff has doubled to 1h; after it, the second failure escalates the instance,
     # and the rest of the sweep goes on.
-    other = _launch(ec2, sandbox, now)
+    other = launch(ec2, sandbox, now)
     escalated_at = retry_at + 61 * MINUTE
-    report = _sweep(settings, kinds, audit_path, escalated_at)
+    report = sweep(settings, kinds, audit_path, escalated_at)
 
     document = plan_to_json(report.plan, dry_run=False, outcomes=report.outcomes)
     by_id = {d["id"]: d for d in document["decisions"]}
@@ -649,9 +474,9 @@ def test_a_failing_termination_backs_off_retries_and_escalates(
     # Moto terminates the ids ahead of the protected one before refusing the batch (AWS
     # refuses it whole), so the one-by-one retry may find it already gone: either is fine.
     assert by_id[other]["result"] in ("done", "already-gone")
-    assert _state(ec2, other) == "terminated"
-    assert _state(ec2, guarded) == "running"
-    assert _reaper_tags(ec2, guarded)[lifecycle.FAILURES] == "3"
+    assert instance_state(ec2, other) == "terminated"
+    assert instance_state(ec2, guarded) == "running"
+    assert reaper_tags(ec2, guarded)[lifecycle.FAILURES] == "3"
     assert report.exit_code == ExitCode.PARTIAL_FAILURE
 
 
@@ -714,13 +539,13 @@ def test_marking_and_acting_sweeps_notify_the_webhook(
     audit_path: Path,
     webhook: Webhook,
 ) -> None:
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    instance = _launch(ec2, sandbox, now, owner="team-search")
-    settings = _settings(make_config, grace="1h", notify={"webhook_url_env": WEBHOOK_ENV})
+    instance = launch(ec2, sandbox, now, owner="team-search")
+    settings = lifecycle_settings(make_config, grace="1h", notify={"webhook_url_env": WEBHOOK_ENV})
     kinds = make_kinds(settings)
 
-    marking = _sweep(settings, kinds, audit_path, now, _notifier(webhook))
+    marking = sweep(settings, kinds, audit_path, now, _notifier(webhook))
 
     assert marking.exit_code == ExitCode.OK
     marked, summary = webhook.texts()
@@ -731,7 +556,7 @@ def test_marking_and_acting_sweeps_notify_the_webhook(
     assert "mark: done 1" in summary
 
     webhook.posts.clear()
-    acting = _sweep(settings, kinds, audit_path, now + 61 * MINUTE, _notifier(webhook))
+    acting = sweep(settings, kinds, audit_path, now + 61 * MINUTE, _notifier(webhook))
 
     assert acting.exit_code == ExitCode.OK
     (summary,) = webhook.texts()  # nothing newly marked: only the summary
@@ -748,22 +573,22 @@ def test_a_failing_webhook_does_not_hold_up_the_sweeps(
     webhook: Webhook,
 ) -> None:
     webhook.status = 500
-    ec2 = _ec2(aws_session, sandbox)
+    ec2 = ec2_client(aws_session, sandbox)
     now = datetime.now(UTC)
-    instance = _launch(ec2, sandbox, now)
-    settings = _settings(make_config, grace="1h", notify={"webhook_url_env": WEBHOOK_ENV})
+    instance = launch(ec2, sandbox, now)
+    settings = lifecycle_settings(make_config, grace="1h", notify={"webhook_url_env": WEBHOOK_ENV})
     kinds = make_kinds(settings)
     notifier = _notifier(webhook)
 
-    marking = _sweep(settings, kinds, audit_path, now, notifier)
+    marking = sweep(settings, kinds, audit_path, now, notifier)
 
     assert marking.exit_code == ExitCode.OK
-    assert _reaper_tags(ec2, instance)[lifecycle.STATE] == "marked"
+    assert reaper_tags(ec2, instance)[lifecycle.STATE] == "marked"
     assert len(webhook.posts) == 2 * 3  # both messages, each tried and retried twice
     assert (notifier.sent, notifier.failed) == (0, 2)
 
-    acting = _sweep(settings, kinds, audit_path, now + 61 * MINUTE, notifier)
+    acting = sweep(settings, kinds, audit_path, now + 61 * MINUTE, notifier)
 
     assert acting.exit_code == ExitCode.OK
-    assert _state(ec2, instance) == "terminated"
+    assert instance_state(ec2, instance) == "terminated"
     assert (notifier.sent, notifier.failed) == (0, 3)

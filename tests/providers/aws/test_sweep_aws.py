@@ -41,7 +41,7 @@ from reaper.sandbox.estate import (
     seed_estate,
 )
 from reaper.sandbox.moto_server import MotoServer
-from reaper.sandbox.proxy import CountingProxy, CountKey, parse_request
+from reaper.sandbox.proxy import UNPARSEABLE_XML, CountingProxy, CountKey, parse_request
 
 DEMO_LAYOUT = {"ci": ("us-east-1", "eu-west-1", "us-west-2"), "staging": ("eu-west-1",)}
 ONE_REGION = {"ci": ("us-east-1",)}
@@ -370,6 +370,58 @@ def test_a_failing_region_does_not_stop_the_others(
     # A 403 is not retried, and nothing was attempted in the failing region.
     assert proxy.counts()[("ec2", "eu-west-1", "DescribeInstances")] == 1
     assert proxy.count("ec2", "TerminateInstances", "eu-west-1") == 0
+
+
+# A reply botocore reads without complaint but cannot convert: a well-formed document
+# whose launch time is no time at all.
+BAD_VALUE = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse><reservationSet>'
+    b"<item><instancesSet><item><instanceId>i-0123456789abcdef0</instanceId>"
+    b"<launchTime>next-tuesday</launchTime></item></instancesSet></item></reservationSet>"
+    b"</DescribeInstancesResponse>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        pytest.param(UNPARSEABLE_XML, "Unable to parse response (no element found", id="cut-short"),
+        pytest.param(BAD_VALUE, 'ValueError: Invalid timestamp "next-tuesday"', id="bad-value"),
+    ],
+)
+def test_an_unparseable_reply_is_a_collect_error_of_its_region(
+    sandbox: MotoServer,
+    alive: AliveFactory,
+    proxy: CountingProxy,
+    make_settings: SettingsFactory,
+    make_kinds: KindsFactory,
+    audit_path: Path,
+    read_audit: ReadAudit,
+    body: bytes,
+    detail: str,
+) -> None:
+    now = datetime.now(UTC)
+    seeded = seed_estate(sandbox, now, TWO_REGIONS)
+    garbled = proxy.add_unparseable("eu-west-1", "DescribeInstances", body=body)
+    settings = make_settings(accounts=("ci",), regions=_regions(TWO_REGIONS), dry_run=False)
+
+    report = _sweep(
+        settings, make_kinds(settings, proxy.endpoint_url), audit_path, now, dry_run=False
+    )
+
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+    gone_in_us = {s.instance_id for s in seeded if s.region == "us-east-1" and s.expect_deleted}
+    assert alive(TWO_REGIONS) == _ids(seeded) - gone_in_us
+    (error,) = report.collection.errors
+    assert (error.kind_key, error.scope) == ("aws:ec2_instance", Scope("ci", "eu-west-1"))
+    prefix = "ec2 DescribeInstances in ci/eu-west-1 failed: unparseable response: "
+    assert error.message.startswith(prefix + detail)
+    assert "\n" not in error.message
+    assert garbled.served == 1
+    assert proxy.count("ec2", "TerminateInstances", "eu-west-1") == 0
+    (end,) = _events(read_audit(audit_path), "sweep-end")
+    assert end["exit_code"] == ExitCode.PARTIAL_FAILURE
+    assert end["collect_errors"] == [f"aws:ec2_instance ci/eu-west-1: {error.message}"]
 
 
 def test_throttled_describes_are_retried_until_the_sweep_succeeds(
