@@ -34,6 +34,7 @@ from reaper.model import (
     Plan,
     Reason,
     Resource,
+    ResourceRef,
     Result,
     Scope,
 )
@@ -43,7 +44,7 @@ from reaper.policy import check_brake, decide, make_plan, pipeline_population
 from reaper.providers.base import ResourceKind
 from reaper.records import Event, RecordError, Unresolved, action_key, read_intent
 from reaper.results import Collection, SweepReport
-from reaper.shards import Shard
+from reaper.shards import Shard, owner, scope_key
 from reaper.workers import Job, WorkerLimits, account_of, run_jobs
 
 if TYPE_CHECKING:
@@ -158,7 +159,8 @@ class SweepService:
         against the live pipeline population of those kinds and scopes, not the plan's.
 
         Raises PlanRefused, before anything is done (no audit record, no API call), when
-        an item lies outside the configured kinds, accounts and regions.
+        an item lies outside the configured kinds, accounts and regions, or, for a shard,
+        in a scope another shard sweeps (a shard acts only under its own trail's lock).
         """
         self.check_scope(pinned)
         with self._sweep(dry_run) as sweep:
@@ -167,8 +169,10 @@ class SweepService:
         return report
 
     def check_scope(self, pinned: PinnedPlan) -> None:
-        """Raise PlanRefused naming every item outside the configured kinds and scopes."""
-        refuse_outside_scope(pinned, {kind.key(): kind.scopes() for kind in self.kinds})
+        """Raise PlanRefused naming every item outside the configured kinds and scopes, or,
+        for a shard, in a scope another shard sweeps."""
+        scopes = {kind.key(): kind.scopes() for kind in self.kinds}
+        refuse_outside_scope(pinned, scopes, self.shard)
 
     def release(self, kind: ResourceKind, resource_id: str) -> Outcome | None:
         """Find a resource by id in the kind's scopes and release it; None if not found."""
@@ -498,9 +502,18 @@ class _Sweep:
                     err,
                 )
                 continue
-            result, message = self._after(intent.action, found, now, next_step)
+            result, message = self._after(intent.action, found, now, self._next(ref, next_step))
             log.warning("recovered interrupted %s on %s: %s", intent.action, ref, message)
             self.audit.append([self.actuator.recovered_record(record, result, message)])
+
+    def _next(self, ref: ResourceRef, next_step: str) -> str:
+        """``next_step``, or for a shard whose count changed since the intent, who decides
+        about the resource now that another shard sweeps its scope."""
+        shard = self.service.shard
+        if next_step or shard is None or shard.owns(ref.provider, ref.scope):
+            return next_step
+        other = owner(scope_key(ref.provider, ref.scope), shard.count)
+        return f"its scope is now shard {other}/{shard.count}'s, whose sweeps decide about it"
 
     def _after(
         self, action: str, found: Sequence[Resource], now: datetime, next_step: str

@@ -2,7 +2,8 @@
 
 A pinned plan names exactly the resources an operator approved. It is refused when it is
 older than ``safety.plan_max_age``, was made with a different config file, or names a
-resource outside the configured kinds, accounts and regions.
+resource outside the configured kinds, accounts and regions (or, applied as one shard of
+a sharded sweep, outside the scopes that shard owns).
 
 A plan file is input anyone could have edited, so it only ever narrows what ``apply``
 does: the items it names. Everything that decides whether and how to act (the decision,
@@ -22,6 +23,7 @@ from reaper.durations import format_duration
 from reaper.errors import ReaperError
 from reaper.model import Action, ResourceRef, Scope
 from reaper.records import RecordError, decode_ref
+from reaper.shards import Shard, owner, scope_key
 
 
 class PlanRefused(ReaperError):
@@ -109,18 +111,48 @@ def outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> 
     return problems
 
 
-def refuse_outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> None:
+def outside_shard(
+    pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]], shard: Shard
+) -> list[str]:
+    """A problem for each item in a configured scope that another shard owns. Pure.
+
+    A shard writes its own audit trail and holds only its own trail's lock, so it acts
+    only in the scopes it sweeps; an item another shard owns is applied with that shard's
+    ``--shard``, or by an unsharded apply. Items outside ``scopes`` are
+    :func:`outside_scope`'s. Consumed by :func:`refuse_outside_scope`.
+    """
+    problems = []
+    for item in pinned.items:
+        ref = item.ref
+        if ref.scope not in scopes.get(ref.kind_key, ()) or shard.owns(ref.provider, ref.scope):
+            continue
+        key = scope_key(ref.provider, ref.scope)
+        problems.append(
+            f"{pinned.source}: {_shown(ref.kind_key)}:{_shown(ref.id)} in "
+            f"{_shown(str(ref.scope))}: shard {owner(key, shard.count)}/{shard.count} sweeps "
+            f"{_shown(key)}, not this shard ({shard})"
+        )
+    return problems
+
+
+def refuse_outside_scope(
+    pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]], shard: Shard | None = None
+) -> None:
     """Raise PlanRefused naming every item outside the configured scope. Pure.
 
     Called before anything is done: a plan edited to name a resource in an account,
-    region or kind the config does not sweep is refused as a whole.
+    region or kind the config does not sweep is refused as a whole; with ``shard``, so is
+    a plan naming a scope another shard sweeps.
     """
     problems = outside_scope(pinned, scopes)
+    where = "the configured kinds, accounts and regions"
+    if shard is not None:
+        problems += outside_shard(pinned, scopes, shard)
+        where += f" or shard {shard}'s scopes"
     if problems:
         raise PlanRefused(
             *problems,
-            f"{pinned.source}: {len(problems)} item(s) outside the configured kinds, accounts "
-            "and regions; nothing was done",
+            f"{pinned.source}: {len(problems)} item(s) outside {where}; nothing was done",
         )
 
 

@@ -146,8 +146,14 @@ def run(
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @output_options
 @click.option("--dry-run", is_flag=True, help="Re-check the plan without acting.")
+@shard_option
 def apply_command(
-    config_path: str, plan_file: str, fmt: str, output: str | None, dry_run: bool
+    config_path: str,
+    plan_file: str,
+    fmt: str,
+    output: str | None,
+    dry_run: bool,
+    shard_text: str | None,
 ) -> None:
     """Act on exactly the resources of a pinned plan (from `reaper plan -o plan.json`).
 
@@ -156,8 +162,14 @@ def apply_command(
     qualifies; the safety brake counts the live population. Plans older than
     safety.plan_max_age, made with another config, or naming resources outside the
     configured kinds, accounts and regions are refused (exit 2) before anything is done.
+
+    With --shard I/N (or in an Indexed Job), as shard I: under its audit trail (and that
+    trail's lock) and metrics group, refusing a plan that names a scope another shard
+    sweeps. Without it, a whole sweep's plan (`reaper report` merges the shards') under
+    the unsharded trail.
     """
     settings, digest = load(config_path)
+    shard, settings = resolve_shard(shard_text, settings)
     _check_stdout(settings, fmt, output)
     now = datetime.now(UTC)
     try:
@@ -172,9 +184,11 @@ def apply_command(
         pinned = read_pinned(document, plan_file, digest, settings.safety.plan_max_age, now)
     except PlanRefused as err:
         refuse(err)
-    startup("apply", config_path, settings, dry_run)
+    startup("apply", config_path, settings, dry_run, _shard_field(shard))
     metrics = new_metrics()
-    service = guard(lambda: make_service(settings, digest, metrics, acting=not dry_run))
+    service = guard(
+        lambda: make_service(settings, digest, metrics, acting=not dry_run, shard=shard)
+    )
     guard(lambda: service.check_scope(pinned))
     report: SweepReport | None = None
     try:
