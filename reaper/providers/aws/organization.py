@@ -4,8 +4,8 @@
 whole organization, or ``ListAccountsForParent`` per OU and every OU below it when
 ``include_ous`` is given; ``exclude_ous`` are walked the same way), leaves out the
 management account and the excluded ones, and returns them as ``AwsAccount``\\ s that
-assume ``arn:aws:iam::<id>:role/<role_name>``. :func:`account_name` and
-:func:`merge_accounts` are pure.
+assume ``arn:<partition>:iam::<id>:role/<role_name>`` (``arn:aws:iam::…`` outside China and
+GovCloud). :func:`account_name` and :func:`merge_accounts` are pure.
 """
 
 from __future__ import annotations
@@ -79,18 +79,20 @@ def select(
     settings: AwsOrganization,
     management_id: str,
     excluded_by_ou: set[str],
+    partition: str = "aws",
 ) -> list[AwsAccount]:
     """The accounts to sweep, sorted by id, as roles to assume. Pure.
 
     Active ones only; never the management account (name it in ``accounts`` to sweep it),
-    nor an id in ``exclude_accounts`` or ``excluded_by_ou``.
+    nor an id in ``exclude_accounts`` or ``excluded_by_ou``. The roles are in
+    ``partition`` (``aws``, ``aws-cn``, ``aws-us-gov``), the organization's.
     """
     skip = {management_id, *settings.exclude_accounts, *excluded_by_ou}
     chosen = {a.id: a for a in accounts if a.active and a.id not in skip}
     return [
         AwsAccount(
             name=account_name(a.name, a.id),
-            role_arn=f"arn:aws:iam::{a.id}:role/{settings.role_name}",
+            role_arn=f"arn:{partition}:iam::{a.id}:role/{settings.role_name}",
         )
         for a in sorted(chosen.values(), key=lambda a: a.id)
     ]
@@ -114,7 +116,8 @@ def discover(client: Any, settings: AwsOrganization) -> list[AwsAccount]:
     excluded: set[str] = set()
     for ou in settings.exclude_ous:
         excluded.update(a.id for a in _subtree(client, ou))
-    return select(listed, settings, management, excluded)
+    partition = str(getattr(client.meta, "partition", "aws"))
+    return select(listed, settings, management, excluded, partition)
 
 
 def _subtree(client: Any, parent: str) -> list[OrgAccount]:

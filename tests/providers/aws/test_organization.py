@@ -128,6 +128,12 @@ def test_only_active_accounts_but_not_the_management_or_excluded_ones() -> None:
     ]
 
 
+def test_roles_are_assumed_in_the_organizations_partition() -> None:
+    listed = [OrgAccount("222222222222", "Live", True)]
+    (chosen,) = select(listed, AwsOrganization(), "111111111111", set(), "aws-cn")
+    assert chosen.role_arn == "arn:aws-cn:iam::222222222222:role/reaper"
+
+
 def test_accounts_named_by_hand_win_and_are_not_swept_twice() -> None:
     named = [
         AwsAccount(name="ci"),
