@@ -3,6 +3,10 @@
 See :mod:`reaper.global_brake` for the rule (pure). A store that cannot be written or read
 trips the brake (fail closed), as does a shard that has not published within
 ``safety.global_brake.wait``.
+
+Records are create-only, as the audit sinks' objects are: a shard's first record for a
+sweep group stands. A shard that finds its own index's record holding other counts than
+its plan (a retried pod of the same Job index) does not act, whatever the verdict.
 """
 
 from __future__ import annotations
@@ -73,6 +77,20 @@ class BrakeSync:
                 break
             self._sleep(self._poll)
         result = verdict(records, self.shard.count, self.safety)
+        published = records.get(self.shard.index)
+        if published is not None and published != mine:
+            # Create-only, like the audit sinks' objects: the first record stands, and the
+            # other shards agreed on it, not on this plan (a retried pod of this Job's
+            # index, after acting on part of it or seeing other resources). Only this
+            # shard stops; what the others do was agreed on the record they read.
+            log.error(
+                "global brake group=%s: shard %d's record holds other counts than this "
+                "plan; this shard does not act",
+                self.group,
+                self.shard.index,
+            )
+            reasons = (*(result.reasons if result else ()), _republished(self.shard))
+            return SafetyLimitExceeded(list(reasons), result.counts if result else ())
         log.info(
             "global brake group=%s shards=%d/%d published verdict=%s",
             self.group,
@@ -81,6 +99,14 @@ class BrakeSync:
             "tripped" if result else "ok",
         )
         return result
+
+
+def _republished(shard: Shard) -> str:
+    return (
+        f"global brake: shard {shard}'s record was published before with other counts (a "
+        "retried pod of this sweep?); the sweep was agreed on that record, not on this "
+        "plan, so this shard does not act"
+    )
 
 
 def build_brake_sync(

@@ -1,5 +1,10 @@
 """The global brake's records in S3: ``{prefix}/{group}/shard-{i}.json``, written create-only
-(``If-None-Match: *``), so a record once published is never replaced."""
+(``If-None-Match: *``), so a record once published is never replaced.
+
+The bucket may be the audit trail's: the audit sinks read only their own objects under
+their prefix (``{first_seq:012d}.jsonl``) and ignore other keys, and these are written
+with a checksum, as a bucket with Object Lock requires.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,16 @@ class S3BrakeStore:
     def publish(self, group: str, shard: int, body: bytes) -> None:
         key = f"{self._prefix}/{check_group(group)}/shard-{shard}.json"
         try:
-            self._client.put_object(Bucket=self._bucket, Key=key, Body=body, IfNoneMatch="*")
+            # A checksum, as the S3 audit sink sends: a bucket with Object Lock (the audit
+            # bucket may hold the brake's records too, under their own prefix) wants one.
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/json",
+                ChecksumAlgorithm="SHA256",
+                IfNoneMatch="*",
+            )
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             if code in ("PreconditionFailed", "ConditionalRequestConflict"):

@@ -109,6 +109,29 @@ def test_a_shard_waits_for_the_others_then_fails_closed(tmp_path: Path) -> None:
     assert ShardCounts.from_json(store.read_all("job-2")[1]).actions == {EC2: 0}
 
 
+def test_a_retried_shard_whose_plan_differs_from_its_published_record_does_not_act(
+    tmp_path: Path,
+) -> None:
+    store = DirectoryBrakeStore(tmp_path / "brake")
+    clock = Clock()
+    store.publish("job-3", 1, counts(1, 2, 0, 5).to_json())
+
+    def agree(population: int) -> list[str]:
+        plan = Plan(created_at=None, decisions=(), population={EC2: population})  # type: ignore[arg-type]
+        sync = BrakeSync(store, "job-3", Shard(0, 2), SAFETY, 30.0, sleep=clock.sleep, clock=clock)
+        brake = sync.agree(plan, None)
+        return [] if brake is None else list(brake.reasons)
+
+    # The first pod of index 0 publishes and both records are within the limits.
+    assert agree(population=5) == []
+    # Its retry plans the same: the record it published is its own, it acts.
+    assert agree(population=5) == []
+    # A retry that sees something else was not what shard 1 agreed on: it stops alone.
+    (reason,) = agree(population=7)
+    assert "shard 0/2's record was published before with other counts" in reason
+    assert ShardCounts.from_json(store.read_all("job-3")[0]).population == {EC2: 5}
+
+
 def test_global_brake_settings_need_one_store_and_a_sweep_group(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="exactly one of directory or s3_bucket"):
         parse_settings(
