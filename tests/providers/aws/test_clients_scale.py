@@ -7,10 +7,12 @@ import boto3
 from botocore.config import Config
 
 from reaper.config import AwsSettings
+from reaper.errors import ProviderError
 from reaper.model import Scope
-from reaper.providers.aws.clients import AwsClients
+from reaper.providers.aws.clients import AwsClients, translate_errors
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.organization import assumed_session
+from reaper.sandbox.principals import iam_user
 from reaper.sandbox.proxy import CountingProxy
 
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-south-1")
@@ -56,3 +58,49 @@ def test_the_proxy_throttles_per_account_and_region_as_ec2_does(
         assert proxy.count("ec2") == 12
         # STS is not throttled.
         assert proxy.count("sts") == 0
+
+
+def test_clients_of_one_shared_class_keep_their_own_principal_and_reply_guard(
+    sandbox: MotoServer,
+) -> None:
+    # One class serves every EC2 client, but credentials, signing and the parser that
+    # turns an unparseable reply into a ProviderError are each client's own: checked on
+    # the IAM-enforcing sandbox with two principals, through a proxy that garbles a region.
+    def describe_only(action: str) -> dict[str, object]:
+        statement = {"Effect": "Allow", "Action": [action], "Resource": "*"}
+        return {"Version": "2012-10-17", "Statement": [statement]}
+
+    may = iam_user(sandbox, "may-describe", describe_only("ec2:DescribeInstances"))
+    may_not = iam_user(sandbox, "may-not-describe", describe_only("ec2:DescribeImages"))
+    settings = AwsSettings(regions=("us-east-1", "eu-west-1"), accounts=({"name": "ci"},))
+    with CountingProxy(sandbox.endpoint_url) as proxy:
+        proxy.add_unparseable("eu-west-1", "DescribeInstances")
+        allowed, denied = (
+            AwsClients(settings, principal.session, proxy.endpoint_url)
+            for principal in (may, may_not)
+        )
+        east, west = Scope("ci", "us-east-1"), Scope("ci", "eu-west-1")
+        ec2 = {
+            (who, scope): clients.client(scope, "ec2")
+            for who, clients in (("may", allowed), ("may-not", denied))
+            for scope in (east, west)
+        }
+        outcomes: dict[str, str] = {}
+        with sandbox.iam_enforced():
+            for name, client in (
+                ("allowed", ec2["may", east]),
+                ("denied", ec2["may-not", east]),
+                ("garbled", ec2["may", west]),
+            ):
+                try:
+                    with translate_errors("DescribeInstances"):
+                        client.describe_instances()
+                    outcomes[name] = "ok"
+                except ProviderError as err:
+                    outcomes[name] = str(err)
+
+    assert len({type(client) for client in ec2.values()}) == 1
+    assert outcomes["allowed"] == "ok"
+    assert "UnauthorizedOperation" in outcomes["denied"]
+    assert "may-not-describe" in outcomes["denied"]
+    assert "unparseable response" in outcomes["garbled"]
