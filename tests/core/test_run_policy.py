@@ -4,6 +4,7 @@ run's are kept within their TTL, and a run nobody could tell about changes nothi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from reaper.config import PolicySettings, TagKeys, parse_settings
 from reaper.errors import ConfigError
-from reaper.lifecycle import mark_tags, quarantine_tags
+from reaper.lifecycle import SIGNATURE, StateSigner, mark_tags, quarantine_tags
 from reaper.model import Action, Reason, Resource, ResourceRef, RunFacts, RunPhase, Scope
 from reaper.policy import decide, make_plan
 from reaper.report.view import build_view
@@ -22,6 +23,7 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 TAGS = TagKeys()
 RUN_TAGS = {"reaper-pipeline": "4711", "reaper-ci": "web", "reaper-owner": "team-web"}
+SIGNER = StateSigner(b"test-state-key-not-secret", TAGS.model_dump().values())
 
 
 def policy(**settings: Any) -> PolicySettings:
@@ -32,11 +34,15 @@ def policy(**settings: Any) -> PolicySettings:
 def resource(
     run: RunFacts | None, *, age: timedelta | None = 2 * HOUR, tags: Mapping[str, str] = {}
 ) -> Resource:
+    """reaper's own tags among ``tags`` are signed, as reaper writes them."""
+    ref = ResourceRef("aws", "ec2_instance", Scope("ci", "us-east-1"), "i-0abc")
+    owned = SIGNER.owned(tags)
+    signature = {SIGNATURE: SIGNER.signature(ref, owned)} if owned else {}
     return Resource(
-        ref=ResourceRef("aws", "ec2_instance", Scope("ci", "us-east-1"), "i-0abc"),
+        ref=ref,
         name="e2e",
         created_at=None if age is None else NOW - age,
-        tags={**RUN_TAGS, **tags},
+        tags={**RUN_TAGS, **tags, **signature},
         run=run,
     )
 
@@ -75,7 +81,7 @@ ACTIVE = RunFacts("web/4711", RunPhase.ACTIVE)
 def test_what_a_run_state_does(
     run: RunFacts | None, age: timedelta | None, action: Action, reasons: tuple[Reason, ...]
 ) -> None:
-    decision = decide(resource(run, age=age), policy(), TAGS, NOW)
+    decision = decide(resource(run, age=age), policy(), TAGS, NOW, SIGNER)
 
     assert (decision.action, decision.reasons) == (action, reasons)
 
@@ -83,8 +89,8 @@ def test_what_a_run_state_does(
 def test_a_finished_run_is_due_at_its_litter_time() -> None:
     run = finished(HOUR)
 
-    acted = decide(resource(run), policy(), TAGS, NOW)
-    waiting = decide(resource(finished(10 * MINUTE)), policy(), TAGS, NOW)
+    acted = decide(resource(run), policy(), TAGS, NOW, SIGNER)
+    waiting = decide(resource(finished(10 * MINUTE)), policy(), TAGS, NOW, SIGNER)
 
     assert acted.deadline == run.litter_at == NOW - 30 * MINUTE
     # Kept, and shown due at the earlier of the TTL deadline and the litter time.
@@ -94,13 +100,13 @@ def test_a_finished_run_is_due_at_its_litter_time() -> None:
 def test_the_earlier_of_the_ttl_and_the_run_is_the_deadline() -> None:
     run = finished(3 * HOUR)  # litter since NOW - 2h30m; the TTL passed at NOW - 2d
 
-    decision = decide(resource(run, age=3 * DAY), policy(), TAGS, NOW)
+    decision = decide(resource(run, age=3 * DAY), policy(), TAGS, NOW, SIGNER)
 
     assert decision.deadline == NOW - 2 * DAY
 
 
 def test_a_finished_run_is_marked_first_like_any_reason() -> None:
-    decision = decide(resource(finished(HOUR)), policy(grace_period="1h"), TAGS, NOW)
+    decision = decide(resource(finished(HOUR)), policy(grace_period="1h"), TAGS, NOW, SIGNER)
 
     assert decision.action is Action.MARK
     assert decision.intended is Action.DELETE
@@ -112,7 +118,7 @@ def test_a_mark_for_a_finished_run_is_acted_on_after_the_grace() -> None:
     marked = mark_tags(NOW - 2 * HOUR, "delete", "run-finished")
 
     decision = decide(
-        resource(finished(3 * HOUR), tags=marked), policy(grace_period="1h"), TAGS, NOW
+        resource(finished(3 * HOUR), tags=marked), policy(grace_period="1h"), TAGS, NOW, SIGNER
     )
 
     assert decision.action is Action.DELETE
@@ -122,7 +128,7 @@ def test_a_mark_for_a_run_that_runs_again_is_cleared() -> None:
     """A re-run attempt makes the run active again: its resources are in use."""
     marked = mark_tags(NOW - 10 * MINUTE, "delete", "run-finished")
 
-    decision = decide(resource(ACTIVE, tags=marked), policy(grace_period="1h"), TAGS, NOW)
+    decision = decide(resource(ACTIVE, tags=marked), policy(grace_period="1h"), TAGS, NOW, SIGNER)
 
     assert (decision.action, decision.reasons) == (Action.UNMARK, (Reason.RUN_ACTIVE,))
 
@@ -130,7 +136,7 @@ def test_a_mark_for_a_run_that_runs_again_is_cleared() -> None:
 def test_the_actions_setting_maps_run_finished() -> None:
     quarantining = policy(actions={"run-finished": "quarantine"})
 
-    decision = decide(resource(finished(HOUR)), quarantining, TAGS, NOW)
+    decision = decide(resource(finished(HOUR)), quarantining, TAGS, NOW, SIGNER)
 
     assert decision.action is Action.QUARANTINE
 
@@ -138,7 +144,7 @@ def test_the_actions_setting_maps_run_finished() -> None:
 def test_the_most_destructive_action_wins_with_a_finished_run() -> None:
     quarantining = policy(actions={"run-finished": "quarantine"})
 
-    decision = decide(resource(finished(HOUR), age=3 * DAY), quarantining, TAGS, NOW)
+    decision = decide(resource(finished(HOUR), age=3 * DAY), quarantining, TAGS, NOW, SIGNER)
 
     assert decision.action is Action.DELETE  # ttl-expired deletes
 
@@ -152,7 +158,7 @@ def test_the_most_destructive_action_wins_with_a_finished_run() -> None:
     ],
 )
 def test_a_finished_run_does_not_override_the_safety_rules(tags: Mapping[str, str]) -> None:
-    decision = decide(resource(finished(DAY), tags=tags), policy(), TAGS, NOW)
+    decision = decide(resource(finished(DAY), tags=tags), policy(), TAGS, NOW, SIGNER)
 
     assert decision.action is Action.KEEP
 
@@ -160,7 +166,9 @@ def test_a_finished_run_does_not_override_the_safety_rules(tags: Mapping[str, st
 def test_a_finished_run_does_not_shorten_a_quarantine() -> None:
     quarantined = quarantine_tags(NOW - HOUR, "exposed")
 
-    decision = decide(resource(finished(DAY), tags=quarantined), policy(), TAGS, NOW)
+    isolated = replace(resource(finished(DAY), tags=quarantined), isolated=True)
+
+    decision = decide(isolated, policy(), TAGS, NOW, SIGNER)
 
     assert (decision.action, decision.reasons) == (Action.KEEP, (Reason.QUARANTINED,))
 
@@ -174,7 +182,7 @@ def test_a_resource_without_the_pipeline_tag_is_never_touched_whatever_its_run()
         run=finished(DAY),
     )
 
-    assert decide(untagged, policy(), TAGS, NOW).action is Action.KEEP
+    assert decide(untagged, policy(), TAGS, NOW, SIGNER).action is Action.KEEP
 
 
 def test_run_finished_is_a_reason_the_actions_setting_accepts() -> None:
@@ -197,7 +205,7 @@ def test_reports_count_an_active_runs_resources_instead_of_listing_them() -> Non
         run=finished(HOUR),
     )
 
-    view = build_view(make_plan([kept, due], policy(), TAGS, NOW))
+    view = build_view(make_plan([kept, due], policy(), TAGS, NOW, SIGNER))
 
     assert dict(view.quiet) == {"run-active": 1}
     listed = [r for o in view.owners for p in o.pipelines for r in p.rows]

@@ -38,7 +38,7 @@ def _config(
     config = {
         "dry_run": False,
         "providers": {"aws": {"accounts": [{"name": "ci"}], "regions": [REGION]}},
-        "policy": {"default_ttl": "12h", "grace_period": "0s", **policy},
+        "policy": {"default_ttl": "12h", "grace_period": "0s", **(policy or {})},
         "safety": {"max_actions_per_sweep": 10, "max_fraction": 1},
         "audit": {"path": str(audit), **sinks},
     }

@@ -261,6 +261,7 @@ def eks_cluster_statements(context: PolicyContext) -> list[Statement]:
                 "eks:ListNodegroups",
                 "eks:DescribeNodegroup",
                 "eks:ListFargateProfiles",
+                "eks:DescribeFargateProfile",
             ),
             ("*",),
         ),
