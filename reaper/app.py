@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from reaper.actuator import Actuator, StopFlag
 from reaper.audit import AuditLog
+from reaper.brake_sync import BrakeSync
 from reaper.config import Settings
 from reaper.errors import NotStarted, ReaperError, SafetyLimitExceeded, TrailRefused
 from reaper.lifecycle import LifecycleTagError, State, StateSigner, read_lifecycle
@@ -33,6 +34,7 @@ from reaper.model import (
     Plan,
     Reason,
     Resource,
+    ResourceRef,
     Result,
     Scope,
 )
@@ -42,6 +44,7 @@ from reaper.policy import check_brake, decide, make_plan, pipeline_population
 from reaper.providers.base import ResourceKind
 from reaper.records import Event, RecordError, Unresolved, action_key, read_intent
 from reaper.results import Collection, SweepReport
+from reaper.shards import Shard, owner, scope_key
 from reaper.workers import Job, WorkerLimits, account_of, run_jobs
 
 if TYPE_CHECKING:
@@ -61,7 +64,9 @@ class SweepService:
     again every time (a ``reaper release`` between two daemon sweeps continues the chain
     instead of forking it). ``stop`` is the daemon's flag: once requested, no further
     collector starts and no further action group is begun. ``label`` prefixes the summary
-    line (``job=default``). ``pipelines`` runs between collecting and planning: it looks up
+    line (``job=default``). ``shard``: collect only the scopes this shard owns (None: all);
+    ``brake_sync``: agree on the brake with the other shards before acting (the global brake).
+    ``pipelines`` runs between collecting and planning: it looks up
     the CI runs the resources name (``reaper.pipelines.facts``); keep one for a process's
     life so its ETags last across sweeps.
     ``signer`` verifies and signs reaper's lifecycle tags; by default its key comes from
@@ -81,6 +86,8 @@ class SweepService:
         label: str = "",
         pipelines: PipelineStep | None = None,
         signer: StateSigner | None = None,
+        shard: Shard | None = None,
+        brake_sync: BrakeSync | None = None,
     ) -> None:
         self.settings = settings
         self.pipelines = pipelines
@@ -91,6 +98,8 @@ class SweepService:
         self.stop = stop if stop is not None else StopFlag()
         self.config_sha256 = config_sha256
         self.label = label
+        self.shard = shard
+        self.brake_sync = brake_sync
         self.limits = WorkerLimits.of(settings)
         self.signer = signer or StateSigner.for_settings(settings, os.environ)
 
@@ -100,7 +109,7 @@ class SweepService:
         self, now: datetime, on_scope_done: ScopeDone | None = None
     ) -> tuple[Plan, Collection, SafetyLimitExceeded | None]:
         """Collect and decide; never changes anything and writes no audit record."""
-        collection = collect(self.kinds, self.limits, on_scope_done, self.stop)
+        collection = collect(self.kinds, self.limits, on_scope_done, self.stop, self.shard)
         prepared = self._prepare(collection.resources, now)
         settings = self.settings
         plan = make_plan(prepared.resources, prepared.policy, settings.tags, now, self.signer)
@@ -115,6 +124,10 @@ class SweepService:
             return plan, collection, brake
         return plan, collection, None
 
+    def scope_count(self) -> int:
+        """How many (kind, scope) collectors a sweep of this service runs."""
+        return len(_pairs(self.kinds, self.shard))
+
     def run(self, now: datetime, dry_run: bool) -> SweepReport:
         """One full sweep. ``now`` is the sweep's single clock reading.
 
@@ -122,7 +135,7 @@ class SweepService:
         the sweep is recorded in ``metrics`` either way.
         """
         with self._sweep(dry_run) as sweep:
-            sweep.start()
+            sweep.start(**({"shard": str(self.shard)} if self.shard else {}))
             sweep.recover(
                 now,
                 "this dry run only plans it; the next applied sweep decides about it afresh"
@@ -130,6 +143,8 @@ class SweepService:
                 else "",
             )
             plan, collection, brake = self.plan(now)
+            if self.brake_sync is not None:
+                brake = self.brake_sync.agree(plan, brake)
             report = sweep.finish(plan, collection, brake, [])
         self._log_summary(report)
         return report
@@ -144,7 +159,8 @@ class SweepService:
         against the live pipeline population of those kinds and scopes, not the plan's.
 
         Raises PlanRefused, before anything is done (no audit record, no API call), when
-        an item lies outside the configured kinds, accounts and regions.
+        an item lies outside the configured kinds, accounts and regions, or, for a shard,
+        in a scope another shard sweeps (a shard acts only under its own trail's lock).
         """
         self.check_scope(pinned)
         with self._sweep(dry_run) as sweep:
@@ -153,8 +169,16 @@ class SweepService:
         return report
 
     def check_scope(self, pinned: PinnedPlan) -> None:
-        """Raise PlanRefused naming every item outside the configured kinds and scopes."""
-        refuse_outside_scope(pinned, {k.key(): k.resource_scopes() for k in self.kinds})
+        """Raise PlanRefused naming every item outside the configured kinds and scopes, or,
+        for a shard, in a scope another shard sweeps."""
+        scopes = {kind.key(): kind.resource_scopes() for kind in self.kinds}
+        refuse_outside_scope(pinned, scopes, self.shard, self.sweep_scope)
+
+    def sweep_scope(self, ref: ResourceRef) -> Scope:
+        """The scope whose collection finds ``ref``: what a shard owns. Its own scope for a
+        kind that is not configured (nothing sweeps it)."""
+        kind = next((k for k in self.kinds if k.key() == ref.kind_key), None)
+        return ref.scope if kind is None else kind.sweep_scope(ref.scope)
 
     def release(self, kind: ResourceKind, resource_id: str) -> Outcome | None:
         """Find a resource by id in the kind's scopes and release it; None if not found."""
@@ -311,14 +335,15 @@ def collect(
     limits: WorkerLimits,
     on_scope_done: ScopeDone | None = None,
     stop: StopFlag | None = None,
+    shard: Shard | None = None,
 ) -> Collection:
     """Run every kind's collector in every scope concurrently; failures are kept, not raised.
 
     ``on_scope_done(kind_key, scope)`` is called as each (kind, scope) finishes (progress).
     Once ``stop`` is requested no further collector starts; the scopes left out are
-    collect errors.
+    collect errors. With ``shard``, only the scopes that shard owns are collected.
     """
-    pairs = [(kind, scope) for kind in kinds for scope in kind.scopes()]
+    pairs = _pairs(kinds, shard)
     return _collect_pairs(pairs, limits, on_scope_done, stop)
 
 
@@ -366,6 +391,16 @@ def _collect_pairs(
                 scope,
             )
     return Collection(tuple(resources), tuple(errors), skipped)
+
+
+def _pairs(kinds: Sequence[ResourceKind], shard: Shard | None) -> list[tuple[ResourceKind, Scope]]:
+    """Every (kind, scope) to collect: all of them, or the ones ``shard`` owns."""
+    return [
+        (kind, scope)
+        for kind in kinds
+        for scope in kind.scopes()
+        if shard is None or shard.owns(kind.provider, scope)
+    ]
 
 
 def _collect_one(kind: ResourceKind, scope: Scope, on_done: ScopeDone | None) -> Collected:
@@ -480,9 +515,19 @@ class _Sweep:
                     err,
                 )
                 continue
-            result, message = self._after(intent.action, found, now, next_step)
+            result, message = self._after(intent.action, found, now, self._next(ref, next_step))
             log.warning("recovered interrupted %s on %s: %s", intent.action, ref, message)
             self.audit.append([self.actuator.recovered_record(record, result, message)])
+
+    def _next(self, ref: ResourceRef, next_step: str) -> str:
+        """``next_step``, or for a shard whose count changed since the intent, who decides
+        about the resource now that another shard sweeps its scope."""
+        shard = self.service.shard
+        swept = self.service.sweep_scope(ref)
+        if next_step or shard is None or shard.owns(ref.provider, swept):
+            return next_step
+        other = owner(scope_key(ref.provider, swept), shard.count)
+        return f"its scope is now shard {other}/{shard.count}'s, whose sweeps decide about it"
 
     def _after(
         self, action: str, found: Sequence[Resource], now: datetime, next_step: str

@@ -209,6 +209,58 @@ class AwsAccount(_Section):
         return value
 
 
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_OU_ID = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]+(/[\w+=,.@-]+)*$")
+
+
+class AwsOrganization(_Section):
+    """Sweep the active accounts of an AWS organization, found with the Organizations API.
+
+    The ambient credentials must be allowed to read the organization (its management
+    account, or a delegated administrator). Organizational units nest: naming an OU
+    includes (or excludes) every account in it and in every OU below it; exclusion wins.
+    """
+
+    role_name: str = "reaper"
+    """Assumed in every account found: ``arn:aws:iam::<id>:role/<role_name>``."""
+    include_ous: tuple[str, ...] = Field(default=(), strict=False)
+    """Root or OU ids (``r-ab12``, ``ou-ab12-cd34ef56``) whose subtrees are swept; empty:
+    the whole organization."""
+    exclude_accounts: tuple[str, ...] = Field(default=(), strict=False)
+    """12-digit account ids never swept."""
+    exclude_ous: tuple[str, ...] = Field(default=(), strict=False)
+    """OU ids whose subtrees are never swept."""
+    rediscover_after: Duration = timedelta(hours=1)
+    """A long-running daemon lists the organization again after this long."""
+
+    @field_validator("role_name")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if len(value) > 512 or not _ROLE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an IAM role name (or path/name)")
+        return value
+
+    @field_validator("include_ous", "exclude_ous")
+    @classmethod
+    def _ous(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [ou for ou in value if not _OU_ID.fullmatch(ou)]
+        if bad:
+            raise ValueError(
+                f"not organization root or OU ids (r-ab12, ou-ab12-cd34ef56): "
+                f"{', '.join(map(repr, bad))}"
+            )
+        return value
+
+    @field_validator("exclude_accounts")
+    @classmethod
+    def _ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if not _ACCOUNT_ID.fullmatch(a)]
+        if bad:
+            raise ValueError(f"not 12-digit account ids: {', '.join(map(repr, bad))}")
+        return value
+
+
 class AwsSettings(ProviderSection):
     """Where and what to sweep in AWS. Credentials come from the standard AWS environment."""
 
@@ -217,6 +269,9 @@ class AwsSettings(ProviderSection):
 
     # strict=False only so YAML lists are accepted as tuples; items stay strict.
     accounts: tuple[AwsAccount, ...] = Field(default=(AwsAccount(name="default"),), strict=False)
+    """Accounts named by hand. With ``organization`` and no ``accounts``, none: only the
+    organization's; with both, the two lists merged (an account named here wins)."""
+    organization: AwsOrganization | None = None
     regions: tuple[str, ...] = Field(min_length=1, strict=False)
     # Clusters are opt-in: a config written before they existed must not start deleting them.
     kinds: tuple[str, ...] = Field(default=("ec2_instance",), strict=False)
@@ -238,16 +293,32 @@ class AwsSettings(ProviderSection):
     @field_validator("accounts")
     @classmethod
     def _unique_accounts(cls, value: tuple[AwsAccount, ...]) -> tuple[AwsAccount, ...]:
-        if not value:
-            raise ValueError("at least one account is needed")
         names = [a.name for a in value]
         if len(set(names)) != len(names):
             raise ValueError("account names must be unique")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_default_account_with_an_organization(cls, data: Any) -> Any:
+        # Not the ambient "default": that is usually the management account itself.
+        if isinstance(data, dict) and data.get("organization") is not None:
+            return {"accounts": (), **data}
+        return data
+
+    @model_validator(mode="after")
+    def _some_accounts(self) -> AwsSettings:
+        if not self.accounts and self.organization is None:
+            raise ValueError("at least one account is needed (accounts, or organization)")
+        return self
+
     def describe(self) -> str:
+        org = ""
+        if self.organization is not None:
+            ous = ",".join(self.organization.include_ous) or "all"
+            org = f"organization={ous}/role:{self.organization.role_name} "
         return (
-            f"accounts={','.join(a.name for a in self.accounts)} "
+            f"accounts={','.join(a.name for a in self.accounts)} {org}"
             f"regions={','.join(self.regions)} {super().describe()}"
         )
 
@@ -543,6 +614,42 @@ class PolicySettings(_Section):
         return self.default_ttl
 
 
+class GlobalBrakeSettings(_Section):
+    """One brake for all the shards of a sharded sweep, without a coordinator.
+
+    Every shard publishes its planned counts to a shared store, waits until all N have,
+    and acts only when their sum is within ``safety``'s limits; every shard computes the
+    same verdict from the same N records. Exactly one store: ``directory`` (a volume
+    every shard mounts) or ``s3_bucket``.
+    """
+
+    directory: str | None = None
+    """A directory shared by every shard (a ReadWriteMany volume)."""
+    s3_bucket: str | None = None
+    """An S3 bucket; records are written create-only under ``s3_prefix``."""
+    s3_prefix: str = "reaper-brake"
+    wait: Duration = timedelta(minutes=5)
+    """How long a shard waits for the others; past it nobody acts (fail closed)."""
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and not _S3_BUCKET.fullmatch(value):
+            raise ValueError(f"{value!r} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
+        return value
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _bucket_prefix(value)
+
+    @model_validator(mode="after")
+    def _one_store(self) -> GlobalBrakeSettings:
+        if (self.directory is None) == (self.s3_bucket is None):
+            raise ValueError("give exactly one of directory or s3_bucket")
+        return self
+
+
 class SafetySettings(_Section):
     """The blast-radius brake, checked before the first action of a sweep."""
 
@@ -555,6 +662,8 @@ class SafetySettings(_Section):
     of a small population can rightly be due."""
     plan_max_age: Duration = timedelta(hours=1)
     """``reaper apply`` refuses a pinned plan older than this."""
+    global_brake: GlobalBrakeSettings | None = None
+    """Sharded sweeps: the limits above for the sum of all shards (null: for each shard)."""
     state_key_env: str = "REAPER_STATE_KEY"
     """The environment variable holding the key that signs reaper's lifecycle tags (at
     least 16 characters). Acting needs it; a dry run without it sees no mark as reaper's."""

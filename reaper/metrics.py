@@ -1,7 +1,10 @@
 """Prometheus metrics. The registry is injected, so tests build their own and read it.
 
 Labels stay low-cardinality: provider, kind, action, reason, outcome, operation, sink;
-never resource ids, accounts or regions.
+never resource ids or regions. The one exception is ``account`` on
+``reaper_collect_errors_total``: the configured or derived account (project, cluster)
+name of a failed collector, bounded by the size of the organization, so an alert can say
+which account lost its role.
 
 The sweep service (:class:`reaper.app.SweepService`) feeds one
 :class:`Metrics` per process: ``observe_sweep`` after each sweep, ``observe_error`` when a
@@ -60,6 +63,12 @@ class Metrics:
             "reaper_errors_total",
             "Collector and action errors: operation is collect, or the action that failed.",
             ["provider", "operation"],
+            registry=registry,
+        )
+        self.collect_errors = Counter(
+            "reaper_collect_errors_total",
+            "Collectors that failed, by account (project, cluster): one per kind and region.",
+            ["provider", "account"],
             registry=registry,
         )
         self.api_requests = Counter(
@@ -274,7 +283,9 @@ class Metrics:
             if not outcome.result.ok:
                 self.errors.labels(ref.provider, str(outcome.action)).inc()
         for error in report.collection.errors:
-            self.errors.labels(error.kind_key.split(":", 1)[0], "collect").inc()
+            provider = error.kind_key.split(":", 1)[0]
+            self.errors.labels(provider, "collect").inc()
+            self.collect_errors.labels(provider, error.scope.account).inc()
         self._observe_marks(report, finished, providers)
 
     def forget_last_sweep(self) -> None:

@@ -2,7 +2,8 @@
 
 A pinned plan names exactly the resources an operator approved. It is refused when it is
 older than ``safety.plan_max_age``, was made with a different config file, or names a
-resource outside the configured kinds, accounts and regions.
+resource outside the configured kinds, accounts and regions (or, applied as one shard of
+a sharded sweep, outside the scopes that shard owns).
 
 A plan file is input anyone could have edited, so it only ever narrows what ``apply``
 does: the items it names. Everything that decides whether and how to act (the decision,
@@ -13,7 +14,7 @@ the current config, never from the document.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from reaper.durations import format_duration
 from reaper.errors import ReaperError
 from reaper.model import EVERY_REGION, Action, ResourceRef, Scope
 from reaper.records import RecordError, decode_ref
+from reaper.shards import Shard, owner, scope_key
 
 
 class PlanRefused(ReaperError):
@@ -96,47 +98,98 @@ def outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> 
     """
     problems = []
     for item in pinned.items:
-        ref = item.ref
-        where = f"{_shown(ref.kind_key)}:{_shown(ref.id)} in {_shown(str(ref.scope))}"
-        configured = scopes.get(ref.kind_key)
-        account = _ACCOUNT_WORDS.get(ref.provider, "account")
-        if configured is None:
-            why = f"kind {_shown(ref.kind_key)} is not configured ({_valid(scopes)})"
-        elif ref.scope in configured or (
-            ref.scope.region and Scope(ref.scope.account, EVERY_REGION) in configured
-        ):
-            continue
-        elif ref.scope.account not in {s.account for s in configured}:
-            accounts = {s.account for s in configured}
-            why = f"{account} {_shown(ref.scope.account)} is not configured ({_valid(accounts)})"
-        else:
-            regions = {s.region for s in configured if s.account == ref.scope.account} - {""}
-            shown = {"all" if r == EVERY_REGION else r for r in regions}
-            why = (
-                f"region {_shown(ref.scope.region)} is not configured ({_valid(shown)})"
-                if regions
-                else f"a {account} has no region, the plan names {_shown(ref.scope.region)}"
-            )
-        problems.append(f"{pinned.source}: {where}: {why}")
+        why = _scope_problem(item.ref, scopes)
+        if why is not None:
+            ref = item.ref
+            where = f"{_shown(ref.kind_key)}:{_shown(ref.id)} in {_shown(str(ref.scope))}"
+            problems.append(f"{pinned.source}: {where}: {why}")
     return problems
+
+
+def _scope_problem(ref: ResourceRef, scopes: Mapping[str, Sequence[Scope]]) -> str | None:
+    """Why ``ref`` is outside ``scopes`` (see :func:`outside_scope`), or None. Pure."""
+    configured = scopes.get(ref.kind_key)
+    account = _ACCOUNT_WORDS.get(ref.provider, "account")
+    if configured is None:
+        return f"kind {_shown(ref.kind_key)} is not configured ({_valid(scopes)})"
+    if ref.scope in configured or (
+        ref.scope.region and Scope(ref.scope.account, EVERY_REGION) in configured
+    ):
+        return None
+    if ref.scope.account not in {s.account for s in configured}:
+        accounts = {s.account for s in configured}
+        return f"{account} {_shown(ref.scope.account)} is not configured ({_valid(accounts)})"
+    regions = {s.region for s in configured if s.account == ref.scope.account} - {""}
+    shown = {"all" if r == EVERY_REGION else r for r in regions}
+    if regions:
+        return f"region {_shown(ref.scope.region)} is not configured ({_valid(shown)})"
+    return f"a {account} has no region, the plan names {_shown(ref.scope.region)}"
 
 
 _ACCOUNT_WORDS = {"kubernetes": "cluster"}
 """What a scope's account is called, for providers that do not call it an account."""
 
 
-def refuse_outside_scope(pinned: PinnedPlan, scopes: Mapping[str, Sequence[Scope]]) -> None:
+SweepScopeOf = Callable[[ResourceRef], Scope]
+"""The scope whose collection finds a resource (``ResourceKind.sweep_scope``): shards own
+those. A resource's own scope, unless its kind lists whole accounts (a GCP project)."""
+
+
+def _own_scope(ref: ResourceRef) -> Scope:
+    return ref.scope
+
+
+def outside_shard(
+    pinned: PinnedPlan,
+    scopes: Mapping[str, Sequence[Scope]],
+    shard: Shard,
+    sweep_scope: SweepScopeOf = _own_scope,
+) -> list[str]:
+    """A problem for each item in a configured scope that another shard owns. Pure.
+
+    A shard writes its own audit trail and holds only its own trail's lock, so it acts
+    only in the scopes it sweeps; an item another shard owns is applied with that shard's
+    ``--shard``, or by an unsharded apply. Items outside ``scopes`` are
+    :func:`outside_scope`'s. Consumed by :func:`refuse_outside_scope`.
+    """
+    problems = []
+    for item in pinned.items:
+        ref = item.ref
+        if _scope_problem(ref, scopes) is not None:
+            continue
+        swept = sweep_scope(ref)
+        if shard.owns(ref.provider, swept):
+            continue
+        key = scope_key(ref.provider, swept)
+        problems.append(
+            f"{pinned.source}: {_shown(ref.kind_key)}:{_shown(ref.id)} in "
+            f"{_shown(str(ref.scope))}: shard {owner(key, shard.count)}/{shard.count} sweeps "
+            f"{_shown(key)}, not this shard ({shard})"
+        )
+    return problems
+
+
+def refuse_outside_scope(
+    pinned: PinnedPlan,
+    scopes: Mapping[str, Sequence[Scope]],
+    shard: Shard | None = None,
+    sweep_scope: SweepScopeOf = _own_scope,
+) -> None:
     """Raise PlanRefused naming every item outside the configured scope. Pure.
 
     Called before anything is done: a plan edited to name a resource in an account,
-    region or kind the config does not sweep is refused as a whole.
+    region or kind the config does not sweep is refused as a whole; with ``shard``, so is
+    a plan naming a scope another shard sweeps.
     """
     problems = outside_scope(pinned, scopes)
+    where = "the configured kinds, accounts and regions"
+    if shard is not None:
+        problems += outside_shard(pinned, scopes, shard, sweep_scope)
+        where += f" or shard {shard}'s scopes"
     if problems:
         raise PlanRefused(
             *problems,
-            f"{pinned.source}: {len(problems)} item(s) outside the configured kinds, accounts "
-            "and regions; nothing was done",
+            f"{pinned.source}: {len(problems)} item(s) outside {where}; nothing was done",
         )
 
 

@@ -450,9 +450,21 @@ def check_brake(plan: Plan, safety: SafetySettings) -> None:
     fraction only counts for a kind with more than ``min_actions_for_fraction`` actions.
     """
     acting = Counter(d.ref.kind_key for d in plan.decisions if d.action.destructive)
+    check_counts(acting, plan.population, safety)
+
+
+def check_counts(
+    acting: Mapping[str, int], population: Mapping[str, int], safety: SafetySettings
+) -> None:
+    """:func:`check_brake` on counts: destructive actions and population per provider/kind.
+
+    Pure. Also consumed by the global brake of sharded sweeps, with every shard's counts
+    added up (``reaper.global_brake``).
+    """
     counts = [
-        BrakeCount(group=key, actions=n, population=plan.population.get(key, 0))
+        BrakeCount(group=key, actions=n, population=population.get(key, 0))
         for key, n in sorted(acting.items())
+        if n
     ]
     total = sum(acting.values())
     reasons = []

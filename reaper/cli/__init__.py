@@ -1,9 +1,10 @@
 """Command line: parse, load config, call the sweep service, map errors to exit codes.
 
 One module per group of commands: :mod:`.sweep` (validate, plan, run, apply, release),
-:mod:`.daemon`, :mod:`.audit`, :mod:`.labels`, :mod:`.demo`, :mod:`.iam` (iam-policy);
-:mod:`.common` holds what they share. The exit codes are :class:`reaper.results.ExitCode`'s.
-With ``--format json`` standard output carries only the JSON document; logs always go to
+:mod:`.daemon`, :mod:`.audit`, :mod:`.report` (merging shards' plans), :mod:`.labels`,
+:mod:`.demo`, :mod:`.iam` (iam-policy); :mod:`.common` holds what they share, :mod:`.shard`
+the ``--shard`` option. The exit codes are :class:`reaper.results.ExitCode`'s. With
+``--format json`` standard output carries only the JSON document; logs always go to
 standard error.
 """
 
@@ -17,6 +18,7 @@ from reaper.cli.daemon import daemon
 from reaper.cli.demo import demo
 from reaper.cli.iam import iam_policy
 from reaper.cli.labels import labels
+from reaper.cli.report import report
 from reaper.cli.sweep import apply_command, plan, release, run, validate
 from reaper.logs import LOG_FORMATS, LogFormat, configure_logging
 
@@ -48,6 +50,7 @@ for command in (
     run,
     apply_command,
     release,
+    report,
     labels,
     demo,
     audit,

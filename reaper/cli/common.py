@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from reaper import __version__
 from reaper.app import SweepService
 from reaper.audit.build import build_audit_log
+from reaper.brake_sync import BrakeSync
 from reaper.config import Settings, describe_settings, load_settings
 from reaper.errors import AuditLocked, ConfigError, ReaperError
 from reaper.lifecycle import StateSigner
@@ -29,6 +30,7 @@ from reaper.pipelines.facts import PipelineFacts, PipelineStep
 from reaper.providers.catalog import build_kinds
 from reaper.report import FORMATS
 from reaper.results import ExitCode
+from reaper.shards import Shard
 
 log = logging.getLogger("reaper")
 
@@ -132,10 +134,12 @@ def make_service(
     notify: bool = True,
     pipelines: PipelineStep | None = None,
     acting: bool = True,
+    shard: Shard | None = None,
+    brake_sync: BrakeSync | None = None,
 ) -> SweepService:
     """The sweep service of a command: the configured kinds, audit log and notifier, and
     the CI-run lookups when ``pipelines.sources`` are configured (``pipelines`` replaces
-    them, e.g. with a cleanup step).
+    them, e.g. with a cleanup step); with ``shard``, sweeping only that shard's scopes.
 
     ``acting``: the command may change resources, so the state key must be set. Raises
     ReaperError (ConfigError for config problems) when a part cannot be set up.
@@ -156,6 +160,8 @@ def make_service(
         config_sha256=digest,
         pipelines=pipelines,
         signer=signer,
+        shard=shard,
+        brake_sync=brake_sync,
     )
 
 

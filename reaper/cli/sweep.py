@@ -25,6 +25,7 @@ from reaper.cli.common import (
     refuse,
     startup,
 )
+from reaper.cli.shard import global_brake, resolve_shard, shard_option
 from reaper.config import Settings, describe_settings
 from reaper.pinned import PlanRefused, read_pinned
 from reaper.pipelines import InvalidRunTag, RunRef
@@ -33,6 +34,7 @@ from reaper.progress import Progress
 from reaper.pushgateway import push_sweep_metrics
 from reaper.report import render, render_sweep
 from reaper.results import ExitCode, SweepReport
+from reaper.shards import COUNT_ENV, INDEX_ENV, Shard
 
 log = logging.getLogger("reaper")
 
@@ -48,13 +50,15 @@ def validate(config_path: str) -> None:
 @click.command()
 @config_option
 @output_options
-def plan(config_path: str, fmt: str, output: str | None) -> None:
+@shard_option
+def plan(config_path: str, fmt: str, output: str | None, shard_text: str | None) -> None:
     """Collect and decide; never changes anything."""
     settings, digest = load(config_path)
-    startup("plan", config_path, settings, dry_run=True)
-    service = guard(lambda: make_service(settings, digest, notify=False, acting=False))
+    shard, settings = resolve_shard(shard_text, settings)
+    startup("plan", config_path, settings, dry_run=True, extra=_shard_field(shard))
+    service = guard(lambda: make_service(settings, digest, notify=False, acting=False, shard=shard))
     now = datetime.now(UTC)
-    with Progress(sum(len(k.scopes()) for k in service.kinds)) as progress:
+    with Progress(guard(service.scope_count)) as progress:
         result, collection, brake = service.plan(now, on_scope_done=progress.callback)
     text = render(
         "json" if output and output.endswith(".json") else fmt,
@@ -81,18 +85,52 @@ def plan(config_path: str, fmt: str, output: str | None) -> None:
     metavar="ALIAS/RUN",
     default=None,
     help="Reap exactly this run's resources now (web/4711, web/4711-2): for the run's own "
-    "cleanup step. Its resources are due at once, without grace; no other is touched.",
+    "cleanup step. Its resources are due at once, without grace; no other is touched. "
+    "Not with --shard.",
 )
-def run(config_path: str, fmt: str, output: str | None, apply: bool, pipeline: str | None) -> None:
-    """One sweep, the CronJob mode: collect, decide, act (dry-run unless --apply)."""
+@shard_option
+def run(
+    config_path: str,
+    fmt: str,
+    output: str | None,
+    apply: bool,
+    pipeline: str | None,
+    shard_text: str | None,
+) -> None:
+    """One sweep, the CronJob mode: collect, decide, act (dry-run unless --apply).
+
+    With --shard I/N (or in an Indexed Job), only shard I's scopes, with its own audit
+    chain and metrics group; the brake's limits apply to the shard, or, with
+    safety.global_brake, to the sum of all shards.
+    """
     settings, digest = load(config_path)
+    shard, settings = resolve_shard(shard_text, settings)
     _check_stdout(settings, fmt, output)
+    if pipeline is not None and shard is not None:
+        # A run's resources can be in any scope; a shard would reap only its share of
+        # them, and with a global brake wait for shards that never come.
+        click.echo(
+            f"--pipeline reaps one run's resources in every scope; not as shard {shard} "
+            f"(drop --shard, and {INDEX_ENV}/{COUNT_ENV} from the environment)",
+            err=True,
+        )
+        exit_with(ExitCode.USAGE)
     cleanup = None if pipeline is None else _cleanup_step(settings, pipeline)
     dry_run = settings.dry_run and not apply
-    startup("run", config_path, settings, dry_run, f"pipeline={pipeline}" if pipeline else "")
+    fields = " ".join(f for f in (_shard_field(shard), _pipeline_field(pipeline)) if f)
+    startup("run", config_path, settings, dry_run, fields)
     metrics = new_metrics()
+    brake_sync = guard(lambda: global_brake(settings, shard))
     service = guard(
-        lambda: make_service(settings, digest, metrics, pipelines=cleanup, acting=not dry_run)
+        lambda: make_service(
+            settings,
+            digest,
+            metrics,
+            pipelines=cleanup,
+            acting=not dry_run,
+            shard=shard,
+            brake_sync=brake_sync,
+        )
     )
     report: SweepReport | None = None
     try:
@@ -108,8 +146,14 @@ def run(config_path: str, fmt: str, output: str | None, apply: bool, pipeline: s
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @output_options
 @click.option("--dry-run", is_flag=True, help="Re-check the plan without acting.")
+@shard_option
 def apply_command(
-    config_path: str, plan_file: str, fmt: str, output: str | None, dry_run: bool
+    config_path: str,
+    plan_file: str,
+    fmt: str,
+    output: str | None,
+    dry_run: bool,
+    shard_text: str | None,
 ) -> None:
     """Act on exactly the resources of a pinned plan (from `reaper plan -o plan.json`).
 
@@ -118,8 +162,14 @@ def apply_command(
     qualifies; the safety brake counts the live population. Plans older than
     safety.plan_max_age, made with another config, or naming resources outside the
     configured kinds, accounts and regions are refused (exit 2) before anything is done.
+
+    With --shard I/N (or in an Indexed Job), as shard I: under its audit trail (and that
+    trail's lock) and metrics group, refusing a plan that names a scope another shard
+    sweeps. Without it, a whole sweep's plan (`reaper report` merges the shards') under
+    the unsharded trail.
     """
     settings, digest = load(config_path)
+    shard, settings = resolve_shard(shard_text, settings)
     _check_stdout(settings, fmt, output)
     now = datetime.now(UTC)
     try:
@@ -134,9 +184,11 @@ def apply_command(
         pinned = read_pinned(document, plan_file, digest, settings.safety.plan_max_age, now)
     except PlanRefused as err:
         refuse(err)
-    startup("apply", config_path, settings, dry_run)
+    startup("apply", config_path, settings, dry_run, _shard_field(shard))
     metrics = new_metrics()
-    service = guard(lambda: make_service(settings, digest, metrics, acting=not dry_run))
+    service = guard(
+        lambda: make_service(settings, digest, metrics, acting=not dry_run, shard=shard)
+    )
     guard(lambda: service.check_scope(pinned))
     report: SweepReport | None = None
     try:
@@ -182,6 +234,14 @@ def release(config_path: str, target: str) -> None:
         exit_with(ExitCode.PARTIAL_FAILURE)
     click.echo(f"{target}: {outcome.result} {outcome.message}".rstrip())
     exit_with(ExitCode.OK if outcome.result.ok else ExitCode.PARTIAL_FAILURE)
+
+
+def _shard_field(shard: Shard | None) -> str:
+    return f"shard={shard}" if shard is not None else ""
+
+
+def _pipeline_field(pipeline: str | None) -> str:
+    return f"pipeline={pipeline}" if pipeline else ""
 
 
 def _cleanup_step(settings: Settings, pipeline: str) -> RunCleanup:

@@ -101,6 +101,12 @@ class ResourceKind(ABC):
         account, whose resources are in regions: that scope's region is ``EVERY_REGION``."""
         return self.scopes()
 
+    def sweep_scope(self, scope: Scope) -> Scope:
+        """The scope of :meth:`scopes` whose collection finds a resource in ``scope`` (the
+        resource's own): ``scope`` itself, unless the kind lists whole accounts (a GCP
+        project). Shards own these scopes."""
+        return scope
+
     def begin_collection(self) -> None:  # noqa: B027 (a hook; most kinds need none)
         """Called once before a sweep's collectors start: facts a kind shares between the
         scopes of one sweep (a GCP image, say) are looked up afresh from here on."""

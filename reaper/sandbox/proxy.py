@@ -13,7 +13,11 @@ server's and every request goes through the proxy, which
   (:meth:`CountingProxy.server_times`), the server's share of the request's time;
 * answers with an AWS error document instead of forwarding when a fault rule matches
   (:meth:`CountingProxy.add_fault`), or with a body no client can parse
-  (:meth:`CountingProxy.add_unparseable`), optionally only the first N times.
+  (:meth:`CountingProxy.add_unparseable`), optionally only the first N times, optionally
+  only for requests whose body contains some bytes (one account's ``RoleArn``);
+* optionally throttles like EC2 (:meth:`CountingProxy.throttle`): a token bucket per
+  access key and region (so per account: reaper assumes one role per account), refusing
+  requests past it with ``RequestLimitExceeded`` (:meth:`CountingProxy.throttled`).
 
 Faulted requests are counted too: a throttled call that botocore retries three times
 counts four. Standard library only; one upstream connection per client connection.
@@ -95,6 +99,8 @@ class RequestInfo:
     APIs, otherwise the HTTP method (``GET``, ``PUT``...)."""
     protocol: str
     """``ec2``, ``query``, ``json`` or ``rest``: which error document shape fits."""
+    access_key: str = ""
+    """The access key id of the SigV4 credential scope; empty for unsigned requests."""
 
     @property
     def key(self) -> CountKey:
@@ -121,13 +127,17 @@ class Fault:
     """Answer with the fault only this many times, then forward again; None is forever."""
     served: int = 0
     """How many requests this rule has answered so far (updated under the proxy's lock)."""
+    body_contains: bytes | None = None
+    """Only requests whose raw body contains these bytes (form-encoded for query APIs:
+    ``RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Freaper``); None: any body."""
     body: bytes | None = None
     """Answer with this body as it is instead of an error document (``error_code`` and
     ``message`` unused): a reply the client cannot parse."""
 
-    def matches(self, info: RequestInfo) -> bool:
+    def matches(self, info: RequestInfo, body: bytes = b"") -> bool:
         return (
-            (self.region is None or self.region == info.region)
+            (self.body_contains is None or self.body_contains in body)
+            and (self.region is None or self.region == info.region)
             and (self.operation is None or self.operation == info.operation)
             and (self.service is None or self.service == info.service)
             and (self.times is None or self.served < self.times)
@@ -143,19 +153,21 @@ def parse_request(method: str, target: str, headers: Message[str, str], body: by
     if match is None:
         presigned = query_params.get("X-Amz-Credential", [""])[0]
         match = _CREDENTIAL.search(f"Credential={presigned}")
+    access_key = ""
     if match is not None:
-        service, region = match["service"], match["region"]
+        service, region, access_key = match["service"], match["region"], match["akid"]
     amz_target = headers.get("X-Amz-Target")
     if amz_target:
-        return RequestInfo(service, region, amz_target.rsplit(".", 1)[-1], "json")
+        return RequestInfo(service, region, amz_target.rsplit(".", 1)[-1], "json", access_key)
     action = query_params.get("Action", [""])[0]
     content_type = headers.get("Content-Type", "")
     if not action and body and "application/x-www-form-urlencoded" in content_type:
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         action = form.get("Action", [""])[0]
     if action:
-        return RequestInfo(service, region, action, "ec2" if service == "ec2" else "query")
-    return RequestInfo(service, region, method.upper(), "rest")
+        protocol = "ec2" if service == "ec2" else "query"
+        return RequestInfo(service, region, action, protocol, access_key)
+    return RequestInfo(service, region, method.upper(), "rest", access_key)
 
 
 def error_document(info: RequestInfo, code: str, message: str) -> tuple[str, bytes]:
@@ -206,6 +218,9 @@ class CountingProxy:
         self._server_times: dict[CountKey, list[float]] = {}
         self._faults: list[Fault] = []
         self._latency = latency
+        self._throttle: _Throttle | None = None
+        self._buckets: dict[tuple[str, str], list[float]] = {}
+        self._throttled: Counter[CountKey] = Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -282,10 +297,16 @@ class CountingProxy:
             return {key: list(times) for key, times in self._server_times.items()}
 
     def reset_counts(self) -> None:
-        """Forget the counts and the server times."""
+        """Forget the counts, the server times and the throttled counts."""
         with self._lock:
             self._counts.clear()
             self._server_times.clear()
+            self._throttled.clear()
+
+    def throttled(self) -> dict[CountKey, int]:
+        """Requests refused by the throttle (also in :meth:`counts`), by key."""
+        with self._lock:
+            return dict(self._throttled)
 
     # -- latency and faults ------------------------------------------------------------
 
@@ -312,11 +333,13 @@ class CountingProxy:
         message: str = "",
         service: str | None = None,
         times: int | None = None,
+        body_contains: bytes | None = None,
     ) -> Fault:
         """Answer matching requests with an AWS error document instead of forwarding them.
 
         ``region``/``operation``/``service`` None match anything; ``times`` limits the rule
-        to its first N matches. The first matching rule wins. Returns the rule, whose
+        to its first N matches; ``body_contains`` to requests whose body has those bytes.
+        The first matching rule wins. Returns the rule, whose
         ``served`` field counts the requests it answered.
         """
         if times is not None and times < 1:
@@ -329,6 +352,7 @@ class CountingProxy:
             message=message or _DEFAULT_MESSAGES.get(error_code, error_code),
             service=service,
             times=times,
+            body_contains=body_contains,
         )
         with self._lock:
             self._faults.append(fault)
@@ -343,6 +367,7 @@ class CountingProxy:
         status: int = 200,
         service: str | None = None,
         times: int | None = None,
+        body_contains: bytes | None = None,
     ) -> Fault:
         """Answer matching requests with ``body`` as it is, in the request's protocol's
         content type: by default a truncated XML document, which botocore cannot parse.
@@ -351,7 +376,16 @@ class CountingProxy:
         """
         if times is not None and times < 1:
             raise ValueError(f"times must be at least 1, got {times}")
-        fault = Fault(region, operation, status, "", service=service, times=times, body=body)
+        fault = Fault(
+            region,
+            operation,
+            status,
+            "",
+            service=service,
+            times=times,
+            body=body,
+            body_contains=body_contains,
+        )
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -360,17 +394,47 @@ class CountingProxy:
         with self._lock:
             self._faults.clear()
 
+    def throttle(self, rate: float, burst: int, service: str | None = "ec2") -> None:
+        """Refuse requests past a token bucket per (access key, region), as EC2 does.
+
+        Each bucket holds up to ``burst`` tokens and gains ``rate`` a second; a request
+        takes one, or is answered ``503 RequestLimitExceeded`` when there is none. Only
+        requests of ``service`` (None: every service). ``rate=0`` turns throttling off.
+        """
+        if rate < 0 or burst < 1:
+            raise ValueError(f"rate must be >= 0 and burst >= 1, got {rate} and {burst}")
+        with self._lock:
+            self._throttle = _Throttle(rate, burst, service) if rate > 0 else None
+            self._buckets.clear()
+
     # -- called by the handler ---------------------------------------------------------
 
-    def _admit(self, info: RequestInfo) -> tuple[float, Fault | None]:
-        """Count a request; pick the fault that answers it, if any."""
+    def _admit(self, info: RequestInfo, body: bytes = b"") -> tuple[float, Fault | None]:
+        """Count a request; pick the fault (or the throttle) that answers it, if any."""
         with self._lock:
             self._counts[info.key] += 1
             for fault in self._faults:
-                if fault.matches(info):
+                if fault.matches(info, body):
                     fault.served += 1
                     return self._latency, fault
+            if self._throttle is not None and not self._take_token(info, self._throttle):
+                self._throttled[info.key] += 1
+                return self._latency, _REQUEST_LIMIT
             return self._latency, None
+
+    def _take_token(self, info: RequestInfo, throttle: _Throttle) -> bool:
+        """Called with the lock held."""
+        if throttle.service is not None and info.service != throttle.service:
+            return True
+        now = time.monotonic()
+        bucket = self._buckets.setdefault((info.access_key, info.region), [throttle.burst, now])
+        tokens = min(throttle.burst, bucket[0] + (now - bucket[1]) * throttle.rate)
+        bucket[1] = now
+        if tokens < 1:
+            bucket[0] = tokens
+            return False
+        bucket[0] = tokens - 1
+        return True
 
     def _timed(self, info: RequestInfo, seconds: float) -> None:
         with self._lock:
@@ -380,6 +444,16 @@ class CountingProxy:
         return http.client.HTTPConnection(
             self._target_host, self._target_port, timeout=_UPSTREAM_TIMEOUT
         )
+
+
+@dataclass(frozen=True)
+class _Throttle:
+    rate: float
+    burst: int
+    service: str | None
+
+
+_REQUEST_LIMIT = Fault(None, None, 503, "RequestLimitExceeded", "Request limit exceeded.")
 
 
 class _Server(ThreadingHTTPServer):
@@ -450,7 +524,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         proxy = self.server.proxy
         info = parse_request(self.command, self.path, self.headers, body)
-        latency, fault = proxy._admit(info)
+        latency, fault = proxy._admit(info, body)
         if latency > 0:
             time.sleep(latency)
         if fault is not None:

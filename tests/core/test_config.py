@@ -166,7 +166,7 @@ def test_every_problem_is_reported_at_once_with_file_and_key(tmp_path: Path) -> 
         f"{path}: tags.pipeline: 'Reaper-Pipeline' is not a valid tag key (lowercase letters",
         f"{path}: providers.aws.regions: not AWS region names: 'mars-north-1'",
         f"{path}: providers.aws.colour: unknown key "
-        "(valid: kinds, max_workers, max_workers_per_account, accounts, regions, "
+        "(valid: kinds, max_workers, max_workers_per_account, accounts, organization, regions, "
         "restrict_public_endpoint, kubernetes_end_of_support)",
         f"{path}: policy.default_ttl: '3 dayz' is not a duration (e.g. 90m, 6h, 3d)",
         f"{path}: safety.max_actions_per_sweep: input should be a valid integer, got 'lots'",
@@ -288,7 +288,7 @@ def test_single_problem_names_the_key(data: dict[str, object], message: str) -> 
             with_minimal(safety={"max_action": 5}),
             "bad.yaml: safety.max_action: unknown key "
             "(valid: max_actions_per_sweep, max_fraction, min_actions_for_fraction, plan_max_age, "
-            "state_key_env)",
+            "global_brake, state_key_env)",
             id="safety-typo",
         ),
         pytest.param(

@@ -26,6 +26,7 @@ from reaper.model import Action, Collected, Outcome, Resource, ResourceRef, Resu
 from reaper.providers.base import ResourceKind
 from reaper.records import OPEN_INTENTS, Event, Writer, recovery_window
 from reaper.results import ExitCode, SweepReport
+from reaper.shards import Shard, owner, scope_key
 
 NOW = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
 SCOPE = Scope("ci", "us-east-1")
@@ -230,6 +231,33 @@ def test_a_dry_run_recovery_does_not_promise_an_action(tmp_path: Path) -> None:
     assert recovered["result"] == "skipped"
     assert recovered["message"].endswith(
         "this dry run only plans it; the next applied sweep decides about it afresh"
+    )
+
+
+def test_a_shard_recovers_an_intent_whose_scope_another_shard_sweeps_now(
+    tmp_path: Path,
+) -> None:
+    # The shard's chain holds an interrupted delete from before N changed; the scope is
+    # now another shard's. Its trail still recovers it, and says who decides about it.
+    path = tmp_path / "audit.jsonl"
+    _crashed_sweep(path, "i-1")
+    key = scope_key("aws", SCOPE)
+    count = 3
+    mine = next(i for i in range(count) if i != owner(key, count))
+    service = SweepService(
+        _settings(path),
+        [Instances(existing=["i-1"])],
+        lambda: AuditLog(path),
+        shard=Shard(mine, count),
+    )
+
+    report = service.run(NOW + timedelta(hours=1), dry_run=False)
+
+    assert report.unresolved == ()
+    (recovered,) = [r for r in _records(path) if r.get("recovered_by")]
+    assert recovered["result"] == "skipped"
+    assert recovered["message"].endswith(
+        f"its scope is now shard {owner(key, count)}/{count}'s, whose sweeps decide about it"
     )
 
 

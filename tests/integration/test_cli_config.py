@@ -56,7 +56,7 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
         (
             "unknown-key.yaml: safety.max_action: "
             "unknown key (valid: max_actions_per_sweep, max_fraction, min_actions_for_fraction, "
-            "plan_max_age, state_key_env)",
+            "plan_max_age, global_brake, state_key_env)",
         ),
     ),
     "bad-duration": (
@@ -88,8 +88,8 @@ BAD_CONFIGS: Mapping[str, tuple[str, str | None, tuple[str, ...]]] = {
         """,
         (
             "two.yaml: providers.aws.colour: "
-            "unknown key (valid: kinds, max_workers, max_workers_per_account, accounts, regions, "
-            "restrict_public_endpoint, kubernetes_end_of_support)",
+            "unknown key (valid: kinds, max_workers, max_workers_per_account, accounts, "
+            "organization, regions, restrict_public_endpoint, kubernetes_end_of_support)",
             "two.yaml: policy.default_ttl: '0h' is not a positive duration (e.g. 90m, 6h, 3d)",
         ),
     ),

@@ -239,18 +239,25 @@ def test_the_scp_keeps_everyone_but_reaper_from_removing_every_tag_of_a_pipeline
     assert verdict(PIPELINE_ROLE, {}) != "deny"  # an instance that is not a pipeline's
 
 
-def test_ci_tokens_come_from_an_optional_secret_never_a_literal() -> None:
-    cronjob = _manifest("cronjob.yaml")
-    deployment = yaml.safe_load((DEPLOY / "kubernetes" / "daemon" / "deployment.yaml").read_text())
-    for pod in (
-        cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"],
-        deployment["spec"]["template"]["spec"],
-    ):
-        env = {e["name"]: e for e in pod["containers"][0]["env"]}
-        for name in ("GITHUB_TOKEN", "GITLAB_TOKEN"):
-            assert "value" not in env[name]
-            ref = env[name]["valueFrom"]["secretKeyRef"]
-            assert (ref["name"], ref["optional"]) == ("reaper-ci-tokens", True)
+@pytest.mark.parametrize(
+    "manifest", ["cronjob.yaml", "daemon/deployment.yaml", "sharded/base/cronjob.yaml"]
+)
+def test_ci_tokens_and_the_state_key_come_from_optional_secrets_never_literals(
+    manifest: str,
+) -> None:
+    workload = _manifest(manifest)
+    spec = workload["spec"]
+    pod = (spec["jobTemplate"]["spec"] if "jobTemplate" in spec else spec)["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    secrets = {
+        "GITHUB_TOKEN": ("reaper-ci-tokens", "github"),
+        "GITLAB_TOKEN": ("reaper-ci-tokens", "gitlab"),
+        "REAPER_STATE_KEY": ("reaper-state-key", "key"),
+    }
+    for name, (secret, key) in secrets.items():
+        assert "value" not in env[name]
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"], ref["optional"]) == (secret, key, True)
 
 
 def test_gcp_role_has_exactly_the_permissions_the_kinds_declare() -> None:

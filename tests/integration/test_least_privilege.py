@@ -48,7 +48,16 @@ from reaper.sandbox.estate import (
 )
 from reaper.sandbox.estate_eks import SeededCluster, seed_clusters
 from reaper.sandbox.moto_server import MotoServer
-from reaper.sandbox.principals import ADMIN, ADMIN_POLICY, Principal, iam_user, sweeper
+from reaper.sandbox.organization import SandboxOrganization, launch_aged, live_ids
+from reaper.sandbox.principals import (
+    ADMIN,
+    ADMIN_POLICY,
+    SWEEPER,
+    Principal,
+    iam_role,
+    iam_user,
+    sweeper,
+)
 
 REGION = "us-east-1"
 BUCKET = "reaper-audit-trail"
@@ -256,6 +265,78 @@ def _instance_states(server: MotoServer, estate: Estate) -> dict[str, tuple[str,
                         }
                         found[i["InstanceId"]] = (i["State"]["Name"], ",".join(sorted(groups)))
     return found
+
+
+# -- an organization, as the generated policy's principal ------------------------------------------
+
+
+def test_an_organization_is_listed_and_its_accounts_swept_with_only_the_generated_policy(
+    sandbox: MotoServer, tmp_path: Path, denials: Callable[[], list[str]]
+) -> None:
+    org = SandboxOrganization(sandbox_session(), sandbox.endpoint_url)
+    ci = org.add_ou("ci")
+    members = [org.add_account("CI One", ci), org.add_account("CI Two", org.add_ou("deep", ci))]
+    outside = org.add_account("Prod")
+    now = datetime.now(UTC)
+    tags = {"reaper-pipeline": "gitlab-ci-1", "reaper-owner": "team-ci"}
+    expired = {
+        account: set(
+            launch_aged(
+                sandbox, org.session_in(account), account, REGION, [timedelta(2)], tags, now
+            )
+        )
+        for account in (*members, outside)
+    }
+    data = {
+        "dry_run": False,
+        "providers": {"aws": {"regions": [REGION], "organization": {"include_ous": [ci]}}},
+        "policy": {"grace_period": "0s"},
+        "audit": {"path": str(tmp_path / "audit.jsonl")},
+    }
+    config = tmp_path / "org.yaml"
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    settings, _ = load_settings(config)
+    policy = _generated_policy(config)
+    principal = iam_user(sandbox, SWEEPER, policy)
+    for account in (*members, outside):  # the role exists everywhere; only ci's are swept
+        iam_role(sandbox, f"arn:aws:iam::{account}:role/reaper", policy, principal.arn)
+    # Controls: the same policy without the organization's reads, or without its role.
+    without = {
+        sid: iam_user(
+            sandbox,
+            f"without-{sid.lower()}",
+            {**policy, "Statement": [s for s in policy["Statement"] if s["Sid"] != sid]},
+        )
+        for sid in ("OrganizationRead", "AssumeOrganizationRole")
+    }
+
+    with sandbox.iam_enforced():
+        unlisted = _service(settings, without["OrganizationRead"], sandbox).plan(now)[1]
+        unassumed = _service(settings, without["AssumeOrganizationRole"], sandbox).plan(now)[1]
+        denied = len(denials())
+        report = _service(settings, principal, sandbox).run(now, dry_run=False)
+
+    assert len(denials()) == denied  # the generated policy's sweep was denied nothing
+    assert report.exit_code == ExitCode.OK, report.collection.errors
+    assert {d.ref.scope.account for d in report.plan.decisions} == {
+        f"ci-{n}-{a}" for n, a in zip(("one", "two"), members, strict=True)
+    }
+    deleted = {o.ref.id for o in report.outcomes if o.result is Result.DONE}
+    assert deleted == expired[members[0]] | expired[members[1]]
+    for account in members:
+        assert live_ids(org.session_in(account), sandbox.endpoint_url, REGION).isdisjoint(
+            expired[account]
+        )
+    assert live_ids(org.session_in(outside), sandbox.endpoint_url, REGION) == expired[outside]
+    # Each statement is needed: without the reads nothing is listed, without the role no
+    # account is reached.
+    (unreadable,) = unlisted.errors
+    assert str(unreadable.scope) == "aws-organization"
+    assert "not authorized to perform: organizations:DescribeOrganization" in unreadable.message
+    assert len(unassumed.errors) == len(members)
+    assert all(
+        "not authorized to perform: sts:AssumeRole" in e.message for e in unassumed.errors
+    ), unassumed.errors
 
 
 # -- what the policy does not allow --------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from reaper.report import plan_to_json
 from reaper.results import ExitCode
 from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
+from reaper.shards import Shard, owner, scope_key
 
 REGION = "us-east-1"
 HOUR = timedelta(hours=1)
@@ -62,11 +63,13 @@ class Operator:
         self._make_config = make_config
         self._env = sandbox_env(sandbox.endpoint_url, REGION)
 
-    def write_config(self, safety: Mapping[str, Any] | None = None) -> Path:
+    def write_config(
+        self, safety: Mapping[str, Any] | None = None, regions: Sequence[str] = (REGION,)
+    ) -> Path:
         """A dry-run config acting on first sight (grace 0s); apply acts regardless."""
         data = self._make_config(
             accounts=("ci",),
-            regions=(REGION,),
+            regions=tuple(regions),
             dry_run=True,
             grace_period="0s",
             safety={"max_fraction": 1.0, **(safety or {})},
@@ -93,8 +96,8 @@ class Operator:
         document: dict[str, Any] = json.loads(self.plan_path.read_text(encoding="utf-8"))
         return document
 
-    def apply(self) -> subprocess.CompletedProcess[str]:
-        return self("apply", self.plan_path, "-c", self.config_path)
+    def apply(self, *options: str) -> subprocess.CompletedProcess[str]:
+        return self("apply", self.plan_path, "-c", self.config_path, *options)
 
     def save(self, document: Mapping[str, Any]) -> None:
         """Write an edited plan document back where `plan` wrote it."""
@@ -402,6 +405,56 @@ def test_apply_refuses_items_outside_the_configured_scope_before_doing_anything(
     assert not audit_path.exists() or read_audit(audit_path) == []
 
 
+def _split(scopes: Sequence[Scope]) -> Shard:
+    """The shard of the fewest shards that sweeps ``scopes[0]`` but not ``scopes[1]``."""
+    for count in range(2, 20):
+        first, second = (owner(scope_key("aws", s), count) for s in scopes)
+        if first != second:
+            return Shard(first, count)
+    raise AssertionError("rendezvous put both scopes on one shard for every count")
+
+
+def test_a_shards_apply_refuses_a_plan_naming_another_shards_scope_and_acts_under_its_trail(
+    operator: Operator, audit_path: Path, read_audit: ReadAudit
+) -> None:
+    east, west = operator.launch(), operator.launch(region="eu-west-1")
+    operator.write_config(regions=(REGION, "eu-west-1"))
+    shard = _split([Scope("ci", REGION), Scope("ci", "eu-west-1")])
+    other = owner(scope_key("aws", Scope("ci", "eu-west-1")), shard.count)
+    trail = audit_path.with_name(f"{audit_path.stem}.shard-{shard.index}{audit_path.suffix}")
+    # The whole sweep's plan names both; as the shard of us-east-1 it is refused whole.
+    assert _planned(operator.plan()) == {east, west}
+
+    refused = operator.apply("--shard", str(shard))
+
+    assert refused.returncode == ExitCode.USAGE, explain(refused)
+    (line,) = [line for line in refused.stderr.splitlines() if west in line]
+    assert f"shard {other}/{shard.count} sweeps aws/ci/eu-west-1, not this shard" in line
+    assert f"outside the configured kinds, accounts and regions or shard {shard}'s" in (
+        refused.stderr
+    )
+    assert operator.states(east) == {east: "running"}
+    assert not trail.exists()
+    assert not audit_path.exists()
+
+    # The shard's own plan is applied under the shard's own trail (and its lock).
+    planned = operator(
+        "plan", "-c", operator.config_path, "-o", operator.plan_path, "--shard", str(shard)
+    )
+    assert planned.returncode == ExitCode.OK, explain(planned)
+    assert _planned(json.loads(operator.plan_path.read_text(encoding="utf-8"))) == {east}
+    applied = operator.apply("--shard", str(shard))
+
+    assert applied.returncode == ExitCode.OK, explain(applied)
+    assert operator.states(east) == {east: "terminated"}
+    assert operator.states(west, region="eu-west-1") == {west: "running"}
+    assert not audit_path.exists()
+    start, *_ = read_audit(trail)
+    assert (start["event"], start["pinned_plan"] is not None) == ("sweep-start", True)
+    assert [r["resource"]["id"] for r in _events(read_audit(trail), "outcome")] == [east]
+    assert trail.with_name(f"{trail.name}.lock").exists()
+
+
 # -- read_pinned on its own ------------------------------------------------------------------------
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -585,6 +638,37 @@ CONFIGURED = {
 
 def test_a_plan_within_the_configured_scope_passes() -> None:
     refuse_outside_scope(_read(_document()), CONFIGURED)
+
+
+def test_a_shard_refuses_items_another_shard_sweeps_and_names_the_rest_once() -> None:
+    document = _document()
+    document["decisions"][1]["region"] = "eu-west-1"
+    document["decisions"][2]["region"] = "ap-south-1"  # the keep: not an item
+    here, there = Scope("ci", REGION), Scope("ci", "eu-west-1")
+    count = next(n for n in range(2, 20) if owner(f"aws/{here}", n) != owner(f"aws/{there}", n))
+    mine, theirs = owner(f"aws/{here}", count), owner(f"aws/{there}", count)
+    pinned = _read(document)
+
+    with pytest.raises(PlanRefused) as refused:
+        refuse_outside_scope(pinned, CONFIGURED, Shard(mine, count))
+
+    assert refused.value.problems == (
+        f"{SOURCE}: aws:ec2_instance:i-02 in ci/eu-west-1: shard {theirs}/{count} sweeps "
+        f"aws/ci/eu-west-1, not this shard ({mine}/{count})",
+        f"{SOURCE}: 1 item(s) outside the configured kinds, accounts and regions or shard "
+        f"{mine}/{count}'s scopes; nothing was done",
+    )
+    # Unsharded, or as one shard of one, the same plan passes.
+    refuse_outside_scope(pinned, CONFIGURED)
+    refuse_outside_scope(pinned, CONFIGURED, Shard(0, 1))
+    # An item outside the configured scope is named once, as such, whatever the shard.
+    document["decisions"][1]["region"] = "ap-south-1"
+    with pytest.raises(PlanRefused) as outside:
+        refuse_outside_scope(_read(document), CONFIGURED, Shard(mine, count))
+    assert [p for p in outside.value.problems if "i-02" in p] == [
+        f"{SOURCE}: aws:ec2_instance:i-02 in ci/ap-south-1: region ap-south-1 is not "
+        "configured (configured: eu-west-1, us-east-1)"
+    ]
 
 
 def test_every_item_outside_the_configured_scope_is_named() -> None:

@@ -5,7 +5,9 @@
 them equal). Each kind declares the actions it calls (``ResourceKind.permissions``); this
 module says on which resources and under which conditions, one statement builder per kind
 (a test checks that the two agree). The config adds the rest: the configured tag keys,
-regions, the accounts' roles (``sts:AssumeRole``) and the S3 audit sink.
+regions, the accounts' roles (``sts:AssumeRole``), with ``organization`` the reads that
+list it and its member accounts' role (``sts:AssumeRole`` on
+``arn:aws:iam::*:role/<role_name>``), the S3 audit sink and the global brake's bucket.
 
 What the conditions hold, besides the actions and resource types:
 
@@ -21,7 +23,11 @@ What the conditions hold, besides the actions and resource types:
 * node groups and Fargate profiles are deleted, resized and tagged only when they carry
   the pipeline tag themselves;
 * the audit trail is written and read under its bucket prefix only, locked in the
-  configured Object Lock mode.
+  configured Object Lock mode; the global brake's records under theirs;
+* with ``organization``, the role assumed is the configured role name in any account: IAM
+  cannot name "the accounts of my organization" in a role ARN, so the member accounts'
+  roles must trust only reaper's principal (and an SCP may keep others from creating
+  roles of that name).
 
 What IAM cannot express is left as narrow as its resource types allow and listed in the
 README ("Least privilege"): an interface's groups can be changed on any interface, since
@@ -37,7 +43,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reaper.config import AwsSettings, S3AuditSettings, Settings, TagKeys
+from reaper.config import (
+    AwsOrganization,
+    AwsSettings,
+    GlobalBrakeSettings,
+    S3AuditSettings,
+    Settings,
+    TagKeys,
+)
 from reaper.lifecycle import ALL_KEYS, RESERVED_KEYS
 from reaper.providers.aws.ec2 import Ec2Instances
 from reaper.providers.aws.ec2_facts import MANAGED_TAG
@@ -308,6 +321,56 @@ def assume_role_statements(aws: AwsSettings) -> list[Statement]:
     return [Statement("AssumeAccountRoles", ("sts:AssumeRole",), roles)]
 
 
+ORGANIZATION_ACTIONS = (
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+)
+"""Every call :func:`reaper.providers.aws.organization.discover` may make: the first two
+list a whole organization, the last two walk OU subtrees (``include_ous``, ``exclude_ous``)."""
+
+
+def organization_statements(organization: AwsOrganization, partition: str) -> list[Statement]:
+    """Read the organization's accounts, with only the calls its settings make, and assume
+    the role ``role_name`` in any account.
+
+    Organizations' resources name the organization's id, which the config does not know,
+    so the reads are on ``*`` (they only list).
+    """
+    describe, list_all, *walk = ORGANIZATION_ACTIONS
+    reads = [describe]
+    if not organization.include_ous:
+        reads.append(list_all)
+    if organization.include_ous or organization.exclude_ous:
+        reads += walk
+    return [
+        Statement("OrganizationRead", tuple(reads), ("*",)),
+        Statement(
+            "AssumeOrganizationRole",
+            ("sts:AssumeRole",),
+            (f"arn:{partition}:iam::*:role/{organization.role_name}",),
+        ),
+    ]
+
+
+def global_brake_statements(brake: GlobalBrakeSettings, partition: str) -> list[Statement]:
+    """Publish and read the shards' brake records under their prefix; none without an S3
+    store. Records are written create-only (``If-None-Match``), never deleted."""
+    if brake.s3_bucket is None:
+        return []
+    objects = f"arn:{partition}:s3:::{brake.s3_bucket}/{brake.s3_prefix}/*"
+    return [
+        Statement("GlobalBrakeWriteRead", ("s3:PutObject", "s3:GetObject"), (objects,)),
+        Statement(
+            "GlobalBrakeList",
+            ("s3:ListBucket",),
+            (f"arn:{partition}:s3:::{brake.s3_bucket}",),
+            {"StringLike": {"s3:prefix": f"{brake.s3_prefix}/*"}},
+        ),
+    ]
+
+
 def s3_audit_statements(s3: S3AuditSettings, partition: str) -> list[Statement]:
     """Write, read and list the audit objects under the sink's prefix, and nothing else."""
     objects = f"arn:{partition}:s3:::{s3.bucket}/{s3.prefix}/*" if s3.prefix else None
@@ -352,8 +415,12 @@ def policy_statements(settings: Settings, *, release: bool = True) -> list[State
     context = PolicyContext(settings.tags, aws.regions, partition_of(aws.regions))
     statements = [s for kind in aws.kinds for s in KIND_STATEMENTS[kind](context)]
     statements += assume_role_statements(aws)
+    if aws.organization is not None:
+        statements += organization_statements(aws.organization, context.partition)
     if settings.audit.s3 is not None:
         statements += s3_audit_statements(settings.audit.s3, context.partition)
+    if settings.safety.global_brake is not None:
+        statements += global_brake_statements(settings.safety.global_brake, context.partition)
     unique = {s.sid: s for s in statements if release or not s.release_only}
     return list(unique.values())
 

@@ -136,6 +136,9 @@ class GceInstances(ResourceKind):
     def resource_scopes(self) -> Sequence[Scope]:
         return [Scope(s.account, s.region or EVERY_REGION) for s in self.scopes()]
 
+    def sweep_scope(self, scope: Scope) -> Scope:
+        return scope if self._clients.settings.zones else Scope(scope.account, "")
+
     def principal(self, scope: Scope) -> str:
         return self._clients.principal(scope, self._clients.settings.endpoints.compute)
 

@@ -115,6 +115,9 @@ class GkeClusters(ResourceKind):
         locations = sorted({*zones, *(_region_of(z) for z in zones)})
         return [Scope(p.name, where) for p in self._clients.projects() for where in locations]
 
+    def sweep_scope(self, scope: Scope) -> Scope:
+        return Scope(scope.account, "")
+
     def principal(self, scope: Scope) -> str:
         return self._clients.principal(scope, self._clients.settings.endpoints.container)
 

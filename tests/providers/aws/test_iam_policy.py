@@ -264,6 +264,79 @@ def test_without_roles_or_an_s3_sink_there_is_nothing_to_assume_or_upload() -> N
     assert not {a for a in actions if a.startswith(("sts:AssumeRole", "s3:", "eks:"))}
 
 
+ORGANIZATION_ACTIONS = {
+    "organizations:DescribeOrganization",
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+}
+
+
+@pytest.mark.parametrize(
+    ("organization", "reads"),
+    [
+        ({}, {"organizations:DescribeOrganization", "organizations:ListAccounts"}),
+        (
+            {"role_name": "ops/reaper", "exclude_ous": ["ou-ab12-cd34ef56"]},
+            ORGANIZATION_ACTIONS,
+        ),
+        (
+            {"include_ous": ["r-ab12"]},
+            ORGANIZATION_ACTIONS - {"organizations:ListAccounts"},
+        ),
+    ],
+    ids=["whole-organization", "excluded-ou-and-role-path", "included-ous"],
+)
+def test_an_organization_grants_its_reads_and_its_role_in_any_account(
+    organization: dict[str, Any], reads: set[str]
+) -> None:
+    data = _config()
+    data["providers"]["aws"]["organization"] = organization
+    role = organization.get("role_name", "reaper")
+
+    document = policy_document(_settings(data))
+
+    assume = _granting(document, "sts:AssumeRole")
+    assert sorted(r for s in assume for r in s["Resource"]) == sorted(
+        [f"arn:aws:iam::*:role/{role}", STAGING_ROLE]
+    )
+    (read,) = [s for s in _statements(document) if s["Sid"] == "OrganizationRead"]
+    assert (set(read["Action"]), read["Resource"]) == (reads, ["*"])
+    assert {a for a in _actions(document) if a.startswith("organizations:")} == reads
+
+
+def test_without_an_organization_nothing_of_organizations_is_granted() -> None:
+    actions = _actions(policy_document(_settings()))
+    assert not {a for a in actions if a.startswith("organizations:")}
+
+
+def test_an_organization_role_is_assumed_in_its_partition() -> None:
+    data = _config()
+    data["providers"]["aws"]["organization"] = {}
+    data["providers"]["aws"]["regions"] = ["cn-north-1"]
+    data["audit"] = {"path": "audit.jsonl"}
+
+    document = policy_document(_settings(data))
+
+    (assume,) = [s for s in _statements(document) if s["Sid"] == "AssumeOrganizationRole"]
+    assert assume["Resource"] == ["arn:aws-cn:iam::*:role/reaper"]
+
+
+def test_the_global_brakes_bucket_is_written_and_read_under_its_prefix_only() -> None:
+    brake = {"s3_bucket": "reaper-brake-bucket", "s3_prefix": "brake"}
+    document = policy_document(_settings(_config(safety={"global_brake": brake})))
+
+    (write,) = [s for s in _statements(document) if s["Sid"] == "GlobalBrakeWriteRead"]
+    assert write["Action"] == ["s3:PutObject", "s3:GetObject"]
+    assert write["Resource"] == ["arn:aws:s3:::reaper-brake-bucket/brake/*"]
+    (listing,) = [s for s in _statements(document) if s["Sid"] == "GlobalBrakeList"]
+    assert listing["Resource"] == ["arn:aws:s3:::reaper-brake-bucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "brake/*"}}
+    # A brake on a shared volume needs nothing of S3.
+    on_volume = _settings(_config(safety={"global_brake": {"directory": "/brake"}}))
+    assert [s.sid for s in policy_statements(on_volume) if "GlobalBrake" in s.sid] == []
+
+
 def test_every_statement_is_named_once() -> None:
     sids = [s.sid for s in policy_statements(_settings())]
     assert len(sids) == len(set(sids))

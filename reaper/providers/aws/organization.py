@@ -1,0 +1,143 @@
+"""The accounts of an AWS organization: listed with the Organizations API, named, merged.
+
+:func:`discover` asks Organizations which accounts are active (``ListAccounts`` for the
+whole organization, or ``ListAccountsForParent`` per OU and every OU below it when
+``include_ous`` is given; ``exclude_ous`` are walked the same way), leaves out the
+management account and the excluded ones, and returns them as ``AwsAccount``\\ s that
+assume ``arn:<partition>:iam::<id>:role/<role_name>`` (``arn:aws:iam::…`` outside China and
+GovCloud). :func:`account_name` and :func:`merge_accounts` are pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reaper.config import AwsAccount, AwsOrganization
+from reaper.providers.aws.errors import translate_errors
+
+_MAX_NAME = 63
+_ID_PART = 13  # "-" and the 12-digit id
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
+_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
+
+
+@dataclass(frozen=True)
+class OrgAccount:
+    """One account as Organizations lists it."""
+
+    id: str
+    name: str
+    active: bool
+
+
+def account_name(display_name: str, account_id: str) -> str:
+    """A reaper account name for an organization account: its name, slugged, and its id. Pure.
+
+    ``"CI Sandbox #1"``, ``023297058748`` -> ``ci-sandbox-1-023297058748``. Lowercase
+    letters and digits joined by ``-``, cut so the whole is at most 63 characters; the id
+    makes it unique and stable however the display names look (a rename changes only the
+    front). A name without letters or digits gives ``account-<id>``. Always a valid
+    account name (``[a-z0-9][a-z0-9_-]{0,62}``): used in reports, audit and metrics.
+    """
+    slug = _NOT_NAME.sub("-", display_name.lower()).strip("-")
+    slug = slug[: _MAX_NAME - _ID_PART].rstrip("-") or "account"
+    return f"{slug}-{account_id}"
+
+
+def role_account_id(role_arn: str | None) -> str | None:
+    """The account id in a role ARN, or None. Pure."""
+    match = _ROLE_ACCOUNT.match(role_arn or "")
+    return match[1] if match else None
+
+
+def merge_accounts(
+    named: Sequence[AwsAccount], found: Iterable[AwsAccount]
+) -> tuple[AwsAccount, ...]:
+    """The accounts named by hand, then the organization's that they do not name. Pure.
+
+    An organization account is left out when a named account assumes a role in the same
+    account id, or already has its name: the account named by hand wins, with its name
+    and its role.
+    """
+    ids = {role_account_id(a.role_arn) for a in named} - {None}
+    names = {a.name for a in named}
+    merged = list(named)
+    for account in found:
+        if role_account_id(account.role_arn) in ids or account.name in names:
+            continue
+        ids.add(role_account_id(account.role_arn))
+        names.add(account.name)
+        merged.append(account)
+    return tuple(merged)
+
+
+def select(
+    accounts: Iterable[OrgAccount],
+    settings: AwsOrganization,
+    management_id: str,
+    excluded_by_ou: set[str],
+    partition: str = "aws",
+) -> list[AwsAccount]:
+    """The accounts to sweep, sorted by id, as roles to assume. Pure.
+
+    Active ones only; never the management account (name it in ``accounts`` to sweep it),
+    nor an id in ``exclude_accounts`` or ``excluded_by_ou``. The roles are in
+    ``partition`` (``aws``, ``aws-cn``, ``aws-us-gov``), the organization's.
+    """
+    skip = {management_id, *settings.exclude_accounts, *excluded_by_ou}
+    chosen = {a.id: a for a in accounts if a.active and a.id not in skip}
+    return [
+        AwsAccount(
+            name=account_name(a.name, a.id),
+            role_arn=f"arn:{partition}:iam::{a.id}:role/{settings.role_name}",
+        )
+        for a in sorted(chosen.values(), key=lambda a: a.id)
+    ]
+
+
+def discover(client: Any, settings: AwsOrganization) -> list[AwsAccount]:
+    """The organization's accounts to sweep. ``client`` is an Organizations client.
+
+    Raises ProviderError when the organization cannot be read.
+    """
+    with translate_errors("organizations DescribeOrganization"):
+        management = str(client.describe_organization()["Organization"]["MasterAccountId"])
+    if settings.include_ous:
+        listed: list[OrgAccount] = []
+        for ou in settings.include_ous:
+            listed += _subtree(client, ou)
+    else:
+        with translate_errors("organizations ListAccounts"):
+            pages = client.get_paginator("list_accounts").paginate()
+            listed = [_account(a) for page in pages for a in page["Accounts"]]
+    excluded: set[str] = set()
+    for ou in settings.exclude_ous:
+        excluded.update(a.id for a in _subtree(client, ou))
+    partition = str(getattr(client.meta, "partition", "aws"))
+    return select(listed, settings, management, excluded, partition)
+
+
+def _subtree(client: Any, parent: str) -> list[OrgAccount]:
+    """Every account under ``parent`` (a root or an OU), however deep, breadth first."""
+    found: list[OrgAccount] = []
+    queue = [parent]
+    while queue:
+        current = queue.pop(0)
+        with translate_errors(f"organizations ListAccountsForParent {current}"):
+            pages = client.get_paginator("list_accounts_for_parent").paginate(ParentId=current)
+            found += [_account(a) for page in pages for a in page["Accounts"]]
+        with translate_errors(f"organizations ListOrganizationalUnitsForParent {current}"):
+            pages = client.get_paginator("list_organizational_units_for_parent").paginate(
+                ParentId=current
+            )
+            queue += [ou["Id"] for page in pages for ou in page["OrganizationalUnits"]]
+    return found
+
+
+def _account(raw: dict[str, Any]) -> OrgAccount:
+    # ``State`` replaces the deprecated ``Status``; either says ACTIVE for a live account.
+    state = raw.get("State") or raw.get("Status")
+    return OrgAccount(str(raw["Id"]), str(raw.get("Name", "")), state == "ACTIVE")
