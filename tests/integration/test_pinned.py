@@ -723,3 +723,31 @@ def test_a_namespace_outside_the_configured_clusters_is_named_by_its_cluster() -
         "plan names us-east-1",
         f"{SOURCE}: 2 item(s) outside the configured kinds, accounts and regions; nothing was done",
     )
+
+
+def test_a_shard_owns_a_whole_project_items_in_its_zones_included() -> None:
+    """A GCP project swept in all its zones is one collection scope, so one shard: an item
+    names its zone, and the shard that owns the project is the one that may act on it."""
+
+    def project_of(ref: ResourceRef) -> Scope:
+        return Scope(ref.scope.account, "")
+
+    def vm(zone: str, name: str) -> PinnedItem:
+        ref = ResourceRef("gcp", "gce_instance", Scope("ci-gcp", zone), name)
+        return PinnedItem(ref, Action.DELETE, None)
+
+    plan = PinnedPlan(NOW, SHA, (vm("us-central1-a", "a"), vm("europe-west1-b", "b")), SOURCE)
+    configured = {"gcp:gce_instance": [Scope("ci-gcp", EVERY_REGION)]}
+    count = 7
+    mine = owner(scope_key("gcp", Scope("ci-gcp", "")), count)
+
+    refuse_outside_scope(plan, configured, Shard(mine, count), project_of)
+    other = (mine + 1) % count
+    with pytest.raises(PlanRefused) as refused:
+        refuse_outside_scope(plan, configured, Shard(other, count), project_of)
+    assert refused.value.problems[:2] == (
+        f"{SOURCE}: gcp:gce_instance:a in ci-gcp/us-central1-a: shard {mine}/{count} sweeps "
+        f"gcp/ci-gcp, not this shard ({other}/{count})",
+        f"{SOURCE}: gcp:gce_instance:b in ci-gcp/europe-west1-b: shard {mine}/{count} sweeps "
+        f"gcp/ci-gcp, not this shard ({other}/{count})",
+    )

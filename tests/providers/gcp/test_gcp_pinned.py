@@ -31,6 +31,7 @@ from reaper.model import Action, ResourceRef, Result, Scope
 from reaper.pinned import PinnedItem, PinnedPlan, PlanRefused, read_pinned
 from reaper.report import plan_to_json
 from reaper.sandbox.gcp import FakeGcp, NodePoolSpec
+from reaper.shards import Shard, owner
 
 REGION = "us-central1"
 EUROPE_ZONE = "europe-west1-b"
@@ -47,10 +48,16 @@ def fake() -> Iterator[FakeGcp]:
         assert server.failures == []
 
 
-def service_of(fake: FakeGcp, tmp_path: Path, **section: Any) -> SweepService:
+def service_of(
+    fake: FakeGcp, tmp_path: Path, shard: Shard | None = None, **section: Any
+) -> SweepService:
     settings = settings_of(gcp_config(fake, tmp_path / "audit.jsonl", kinds=KINDS, section=section))
     return SweepService(
-        settings, kinds_of(settings), lambda: AuditLog(tmp_path / "audit.jsonl"), signer=SIGNER
+        settings,
+        kinds_of(settings),
+        lambda: AuditLog(tmp_path / "audit.jsonl"),
+        signer=SIGNER,
+        shard=shard,
     )
 
 
@@ -154,6 +161,36 @@ def test_items_outside_the_configured_scope_are_refused_before_any_request(
     )
     assert fake.stats.total() == 0
     assert not (tmp_path / "audit.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("zones", "item", "swept"),
+    [
+        pytest.param((), ("gce_instance", NAME, EUROPE_ZONE), f"gcp/{NAME}", id="instance"),
+        pytest.param((ZONE,), ("gce_instance", NAME, ZONE), f"gcp/{NAME}/{ZONE}", id="zone"),
+        pytest.param((ZONE,), ("gke_cluster", NAME, REGION), f"gcp/{NAME}", id="cluster"),
+    ],
+)
+def test_only_the_shard_that_collects_an_items_scope_may_apply_it(
+    fake: FakeGcp, tmp_path: Path, zones: Sequence[str], item: tuple[str, str, str], swept: str
+) -> None:
+    """An instance or cluster names its own zone or location; the shard that owns it is the
+    one whose collection finds it: the whole project's, or the configured zone's."""
+    _, account, region = item
+    own = f"gcp/{account}/{region}"  # the item's own scope: not what a shard owns here
+    count = next(n for n in range(2, 100) if swept == own or owner(swept, n) != owner(own, n))
+    mine = owner(swept, count)
+    other = (mine + 1) % count
+
+    service_of(fake, tmp_path, Shard(mine, count), zones=list(zones)).check_scope(pinned(item))
+    with pytest.raises(PlanRefused) as refused:
+        service_of(fake, tmp_path, Shard(other, count), zones=list(zones)).check_scope(pinned(item))
+
+    assert (
+        f"shard {mine}/{count} sweeps {swept}, not this shard ({other}/{count})"
+        in (refused.value.problems[0])
+    )
+    assert fake.stats.total() == 0
 
 
 def test_a_plan_of_clusters_collects_only_the_locations_it_names(
