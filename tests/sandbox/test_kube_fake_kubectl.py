@@ -1,17 +1,22 @@
 """The fake Kubernetes API server, checked by an independent client: ``kubectl``.
 
-``kubectl`` runs with its default flags (discovery, server-side printing, chunked lists,
-OpenAPI v3 field validation on apply) against the fake's generated kubeconfig. Without
-``kubectl`` on PATH these tests skip, unless ``CI`` is set, where they fail instead.
+Every check runs with two kubectls, each with its default flags (discovery, server-side
+printing, chunked lists, validation on apply): the one on PATH (a current one) and Debian's
+(``kubernetes-client``, 1.20), which ``bash .ci/run`` unpacks into ``.ci/kubectl-debian/``
+without installing it. The two validate differently: 1.20 on the client, against the fake's
+``/openapi/v2`` (gnostic protobuf), a current one on the server (``fieldValidation=Strict``).
+A missing kubectl skips its checks, unless ``CI`` is set, where they fail instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,16 +37,59 @@ spec:
   policyTypes:
   - Ingress
 """
+DEBIAN_KUBECTL = Path(__file__).resolve().parents[2] / ".ci/kubectl-debian/usr/bin/kubectl"
+"""Where ``.ci/run`` unpacks Debian's ``kubernetes-client`` package."""
 
 
-@pytest.fixture(scope="module")
-def kubectl_binary() -> str:
-    found = shutil.which("kubectl")
+def _on_path() -> str | None:
+    return shutil.which("kubectl")
+
+
+def _debian() -> str | None:
+    return str(DEBIAN_KUBECTL) if os.access(DEBIAN_KUBECTL, os.X_OK) else None
+
+
+KUBECTLS: dict[str, tuple[Callable[[], str | None], str]] = {
+    "kubectl-on-path": (_on_path, "kubectl is not on PATH"),
+    "kubectl-debian": (_debian, f"Debian's kubectl is not at {DEBIAN_KUBECTL} (bash .ci/run)"),
+}
+
+
+@dataclass(frozen=True)
+class KubectlBinary:
+    """One kubectl to check the fake with."""
+
+    path: str
+    """The executable."""
+    minor: int
+    """Its client minor version: 20 for Debian's."""
+
+    @property
+    def validates_on_client(self) -> bool:
+        """kubectl before 1.25 validates against ``/openapi/v2`` itself; later ones ask the
+        server to (``fieldValidation=Strict``)."""
+        return self.minor < 25
+
+
+@pytest.fixture(scope="module", params=sorted(KUBECTLS))
+def kubectl_binary(request: pytest.FixtureRequest) -> KubectlBinary:
+    find, missing = KUBECTLS[request.param]
+    found = find()
     if found is None:
         if os.environ.get("CI"):
-            pytest.fail("kubectl is not on PATH, and CI is set: the kubectl checks must run")
-        pytest.skip("kubectl is not on PATH")
-    return found
+            pytest.fail(f"{missing}, and CI is set: the kubectl checks must run")
+        pytest.skip(missing)
+    shown = subprocess.run(
+        [found, "version", "--client", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    minor = json.loads(shown.stdout)["clientVersion"]["minor"]
+    match = re.match(r"\d+", minor)
+    assert match, f"{found}: unexpected client minor version {minor!r}"
+    return KubectlBinary(found, int(match.group()))
 
 
 @pytest.fixture
@@ -53,7 +101,7 @@ def fake() -> Iterator[KubeFake]:
 class Kubectl:
     """Runs kubectl against one fake, with its own HOME (so its discovery cache is fresh)."""
 
-    def __init__(self, binary: str, kubeconfig: Path, home: Path) -> None:
+    def __init__(self, binary: KubectlBinary, kubeconfig: Path, home: Path) -> None:
         self.binary = binary
         self.env = {
             **os.environ,
@@ -63,15 +111,18 @@ class Kubectl:
             "no_proxy": "127.0.0.1,localhost",
         }
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.binary, *args],
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.binary.path, *args],
             env=self.env,
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = self.run(*args)
         assert done.returncode == 0, (
             f"kubectl {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
         )
@@ -79,7 +130,7 @@ class Kubectl:
 
 
 @pytest.fixture
-def kubectl(kubectl_binary: str, fake: KubeFake, tmp_path: Path) -> Kubectl:
+def kubectl(kubectl_binary: KubectlBinary, fake: KubeFake, tmp_path: Path) -> Kubectl:
     home = tmp_path / "home"
     home.mkdir()
     return Kubectl(kubectl_binary, fake.write_kubeconfig(tmp_path / "kubeconfig"), home)
@@ -140,8 +191,9 @@ def test_apply_a_network_policy_then_get_it(
     stored = fake.get("networkpolicies", "deny-ingress", "ci-net")
     assert stored is not None
     assert "kubectl.kubernetes.io/last-applied-configuration" in stored["metadata"]["annotations"]
-    validation = [r for r in fake.requests() if r.info.verb == "create"]
-    assert "fieldValidation=Strict" in validation[0].query
+    created_with = [r.query for r in fake.requests() if r.info.verb == "create"]
+    assert len(created_with) == 1
+    assert ("fieldValidation=Strict" in created_with[0]) != kubectl.binary.validates_on_client
 
     manifest.write_text(
         NETWORK_POLICY.replace("podSelector: {}", "podSelector: {matchLabels: {app: web}}")
@@ -236,3 +288,33 @@ def test_a_namespace_held_by_a_finalizer_shows_terminating_with_its_conditions(
         "Some content in the namespace has finalizers remaining: "
         "foo.example.com/finalizer in 1 resource instances"
     )
+
+
+def test_apply_refuses_a_network_policy_with_an_unknown_field(
+    fake: KubeFake, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    """Validation on by default: kubectl 1.20 finds the typo with the schema of ``/openapi/v2``
+    and sends nothing; a current kubectl sends it with ``fieldValidation=Strict`` and the
+    fake refuses it. Either way nothing is stored."""
+    fake.seed_namespace("ci-typo")
+    manifest = tmp_path / "typo.yaml"
+    manifest.write_text(
+        NETWORK_POLICY.replace("podSelector: {}", "podSelector: {}\n  podSelektor: {}")
+    )
+    refused = kubectl.run("apply", "-f", str(manifest), "-n", "ci-typo")
+    assert refused.returncode != 0
+    if kubectl.binary.validates_on_client:
+        assert (
+            'unknown field "podSelektor" in io.k8s.api.networking.v1.NetworkPolicySpec'
+            in refused.stderr
+        )
+        assert fake.request_count("create", "networkpolicies") == 0
+    else:
+        assert 'strict decoding error: unknown field "spec.podSelektor"' in refused.stderr
+    assert fake.get("networkpolicies", "deny-ingress", "ci-typo") is None
+    assert fake.objects("networkpolicies", "ci-typo") == []
+
+    kubectl("apply", "-f", str(manifest), "-n", "ci-typo", "--validate=false")
+    stored = fake.get("networkpolicies", "deny-ingress", "ci-typo")
+    assert stored is not None
+    assert stored["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}  # typo dropped

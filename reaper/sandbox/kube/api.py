@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from reaper.sandbox.kube import discovery, errors, tables
+from reaper.sandbox.kube import discovery, errors, openapi_v2, tables
 from reaper.sandbox.kube.clock import Clock
 from reaper.sandbox.kube.deletion import Deleter
 from reaper.sandbox.kube.errors import ApiError
@@ -151,6 +151,33 @@ def _negotiate(accept: str) -> str:
     )
 
 
+def _known_fields(rt: ResourceType, body: Any, query: Mapping[str, str]) -> tuple[Any, list[str]]:
+    """A create's or update's body as the API server decodes it: unknown fields are a 400
+    with ``fieldValidation=Strict`` (worded as its strict decoder words it), else dropped,
+    with a warning each unless ``Ignore`` (the default is ``Warn``). Patches are not checked.
+    Returns the body to store and the ``Warning`` header values."""
+    definition = openapi_v2.definition_for(rt.group, rt.version, rt.kind)
+    if definition is None or not isinstance(body, dict):
+        return body, []
+    kept, unknown = openapi_v2.known_fields(body, definition)
+    validation = query.get("fieldValidation", "Warn")
+    if unknown and validation == "Strict":
+        fields = ", ".join(f'unknown field "{path}"' for path in unknown)
+        raise errors.bad_request(
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+            f"strict decoding error: {fields}"
+        )
+    if validation == "Ignore":
+        return kept, []
+    return kept, [f'299 - "unknown field \\"{path}\\""' for path in unknown]
+
+
+def _warned(response: Response, warnings: list[str]) -> Response:
+    if warnings:
+        response.headers["Warning"] = ", ".join(warnings)
+    return response
+
+
 class Api:
     """Answers the Kubernetes API for one fake cluster."""
 
@@ -245,6 +272,8 @@ class Api:
             return _json(200, discovery.api_group_list(broken))
         if path in ("/healthz", "/livez", "/readyz"):
             return _text(200, "ok")
+        if path == "/openapi/v2":
+            return self._openapi_v2(request)
         if path == "/openapi/v3":
             return _json(200, discovery.openapi_index())
         if path.startswith("/openapi/v3/"):
@@ -266,6 +295,16 @@ class Api:
             ):
                 return _json(200, listed)
         return _text(404, "404 page not found\n")
+
+    @staticmethod
+    def _openapi_v2(request: Request) -> Response:
+        served = openapi_v2.negotiate(request.headers.get("accept", ""))
+        if served is None:
+            return Response(406, b"", _TEXT, {"Vary": "Accept"})
+        headers = {"ETag": served.etag, "Vary": "Accept"}
+        if openapi_v2.not_modified(served, request.headers.get("if-none-match", "")):
+            return Response(304, b"", served.content_type, headers)
+        return Response(200, served.body, served.content_type, headers)
 
     def _dispatch(self, rt: ResourceType, request: Request, info: RequestInfo) -> Response:
         query = request.query
@@ -290,7 +329,10 @@ class Api:
                     "the server does not allow this method on the requested resource",
                     {},
                 )
-            return _json(201, registry.create(rt, namespace, self._body(request), dry_run=dry_run))
+            body, warnings = _known_fields(rt, self._body(request), query)
+            return _warned(
+                _json(201, registry.create(rt, namespace, body, dry_run=dry_run)), warnings
+            )
         if info.verb == "update":
             body = self._body(request)
             if info.subresource == "scale":
@@ -304,7 +346,11 @@ class Api:
                         rt, namespace, info.name, info.subresource, body, dry_run=dry_run
                     ),
                 )
-            return _json(200, registry.update(rt, namespace, info.name, body, dry_run=dry_run))
+            body, warnings = _known_fields(rt, body, query)
+            return _warned(
+                _json(200, registry.update(rt, namespace, info.name, body, dry_run=dry_run)),
+                warnings,
+            )
         if info.verb == "patch":
             content_type = request.headers.get("content-type", "")
             if info.subresource == "scale":

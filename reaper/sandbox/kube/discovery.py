@@ -10,8 +10,8 @@ OpenAPI v3 is served minimally: a root index and, per group/version, the paths w
 operations, the ``x-kubernetes-group-version-kind`` extension and the query parameters,
 which is what ``kubectl`` reads to decide that the server validates fields itself
 (``fieldValidation``) and which patch types a kind accepts. Component schemas are left out,
-so ``kubectl apply`` computes strategic merge patches from its built-in types. OpenAPI v2
-(protobuf only in kubectl) is not served.
+so ``kubectl apply`` computes its strategic merge patches from the OpenAPI v2 definitions
+instead (:mod:`reaper.sandbox.kube.openapi_v2`, which kubectl 1.20 also validates against).
 """
 
 from __future__ import annotations
