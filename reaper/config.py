@@ -20,6 +20,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -40,7 +41,8 @@ _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+"""A project ID: 6-30 of a-z, 0-9 and '-', starting with a letter, not ending with '-'."""
 _SERVICE_ACCOUNT = re.compile(
     r"^[a-z0-9][a-z0-9.-]{0,62}@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$"
 )
@@ -343,7 +345,7 @@ class GcpProject(_Section):
     @field_validator("project_id")
     @classmethod
     def _project_id(cls, value: str) -> str:
-        if not _PROJECT_ID.fullmatch(value):
+        if not PROJECT_ID.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a project ID (6-30 of a-z, 0-9, '-', starting with a letter)"
             )
@@ -377,10 +379,69 @@ Endpoint = Annotated[str | None, AfterValidator(_endpoint)]
 
 
 class GcpEndpoints(_Section):
-    """Where the Compute Engine and GKE APIs are reached; None: Google's public endpoints."""
+    """Where the Compute Engine, GKE and Resource Manager APIs are reached; None: Google's
+    public endpoints."""
 
     compute: Endpoint = None
     container: Endpoint = None
+    resourcemanager: Endpoint = None
+    """Resource Manager v3, which lists the projects of ``organization`` and ``folders``."""
+
+
+_ORGANIZATION = re.compile(r"^(?:organizations/)?([1-9]\d{0,18})$")
+_FOLDER = re.compile(r"^(?:folders/)?([1-9]\d{0,18})$")
+GCP_ORGANIZATION_SCOPE = "gcp-organization"
+"""The project name of the scope that carries a failed listing of the organization or
+folders as a collect error; reserved, so no project may be named so."""
+
+
+def _organization(value: str | None) -> str | None:
+    if value is None:
+        return None
+    match = _ORGANIZATION.fullmatch(value)
+    if match is None:
+        raise ValueError(
+            f"{value!r} is not an organization (organizations/123456789012, or its id)"
+        )
+    return f"organizations/{match[1]}"
+
+
+def _folders(value: tuple[str, ...]) -> tuple[str, ...]:
+    matches = [(f, _FOLDER.fullmatch(f)) for f in value]
+    bad = [f for f, m in matches if m is None]
+    if bad:
+        raise ValueError(
+            f"not folders (folders/123456789012, or its id): {', '.join(map(repr, bad))}"
+        )
+    names = tuple(f"folders/{m[1]}" for _, m in matches if m is not None)
+    if len(set(names)) != len(names):
+        raise ValueError("folders are listed more than once")
+    return names
+
+
+def _project_ids(value: tuple[str, ...]) -> tuple[str, ...]:
+    bad = [p for p in value if not PROJECT_ID.fullmatch(p)]
+    if bad:
+        raise ValueError(f"not project IDs: {', '.join(map(repr, bad))}")
+    return value
+
+
+def _numeric_id(value: object) -> object:
+    """YAML reads an unquoted id (``123456789012``) as a number: take it as the id."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list):
+        return [_numeric_id(item) for item in value]
+    return value
+
+
+GcpOrganizationName = Annotated[
+    str | None, BeforeValidator(_numeric_id), AfterValidator(_organization)
+]
+GcpFolders = Annotated[
+    tuple[str, ...], Field(strict=False), BeforeValidator(_numeric_id), AfterValidator(_folders)
+]
+ProjectIds = Annotated[tuple[str, ...], Field(strict=False), AfterValidator(_project_ids)]
 
 
 class GcpSettings(ProviderSection):
@@ -390,7 +451,21 @@ class GcpSettings(ProviderSection):
     PACKAGE = "reaper.providers.gcp"
     KINDS = ("gce_instance", "gke_cluster")
 
-    projects: tuple[GcpProject, ...] = Field(strict=False)
+    projects: tuple[GcpProject, ...] = Field(default=(), strict=False)
+    """Projects named by hand. With ``organization`` or ``folders``, merged with the
+    projects found there (a project named here, by its project ID, wins)."""
+    organization: GcpOrganizationName = None
+    """Sweep every ACTIVE project of this organization (``organizations/123``), in every
+    folder however deep, listed with Resource Manager."""
+    folders: GcpFolders = ()
+    """Sweep every ACTIVE project of these folders (``folders/123``) and of every folder
+    below them."""
+    exclude_folders: GcpFolders = ()
+    """Folders whose subtrees are never swept (exclusion wins)."""
+    exclude_projects: ProjectIds = ()
+    """Project IDs never swept, wherever they are found."""
+    rediscover_after: Duration = timedelta(hours=1)
+    """A long-running daemon lists the organization and folders again after this long."""
     zones: tuple[str, ...] = Field(default=(), strict=False)
     """Zones to sweep; empty: every zone (one aggregated list per project)."""
     # Clusters are opt-in, as on AWS.
@@ -406,13 +481,30 @@ class GcpSettings(ProviderSection):
     @field_validator("projects")
     @classmethod
     def _unique_projects(cls, value: tuple[GcpProject, ...]) -> tuple[GcpProject, ...]:
-        if not value:
-            raise ValueError("at least one project is needed")
         for field in ("name", "project_id"):
             found = [getattr(p, field) for p in value]
             if len(set(found)) != len(found):
                 raise ValueError(f"project {field}s must be unique")
+        if any(p.name == GCP_ORGANIZATION_SCOPE for p in value):
+            raise ValueError(
+                f"{GCP_ORGANIZATION_SCOPE!r} is reserved (the scope of a failed project listing)"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _some_projects(self) -> GcpSettings:
+        if not self.projects and not self.discovers:
+            raise ValueError("at least one project is needed (projects, organization or folders)")
+        if not self.discovers:
+            given = [k for k in ("exclude_folders", "exclude_projects") if getattr(self, k)]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only with organization or folders")
+        return self
+
+    @property
+    def discovers(self) -> bool:
+        """True when projects are listed (``organization`` or ``folders``)."""
+        return self.organization is not None or bool(self.folders)
 
     @field_validator("zones")
     @classmethod
@@ -425,9 +517,11 @@ class GcpSettings(ProviderSection):
         return value
 
     def describe(self) -> str:
+        found = ",".join(filter(None, (self.organization, *self.folders)))
         return (
             f"projects={','.join(p.name for p in self.projects)} "
-            f"zones={','.join(self.zones) or 'all'} {super().describe()}"
+            + (f"discover={found} " if found else "")
+            + f"zones={','.join(self.zones) or 'all'} {super().describe()}"
         )
 
 

@@ -78,7 +78,11 @@ def gcp_config(
             "gcp": {
                 "projects": [{"name": n, "project_id": p} for n, p in projects],
                 "kinds": list(kinds),
-                "endpoints": {"compute": fake.endpoint, "container": fake.endpoint},
+                "endpoints": {
+                    "compute": fake.endpoint,
+                    "container": fake.endpoint,
+                    "resourcemanager": fake.endpoint,
+                },
                 **(section or {}),
             }
         },

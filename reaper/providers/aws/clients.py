@@ -30,6 +30,8 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import boto3
@@ -39,12 +41,13 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
 from reaper import __version__
-from reaper.config import AwsAccount, AwsSettings
+from reaper.config import AwsAccount, AwsOrganization, AwsSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
 from reaper.providers.aws.errors import error_code, guard_parsers, translate_errors
 from reaper.providers.aws.organization import discover, merge_accounts
 from reaper.providers.base import OnRequest
+from reaper.providers.discovery import Rediscovered
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +86,15 @@ class AwsClients:
         guard_parsers(self._base._session)
         self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
-        self._accounts: dict[str, AwsAccount] = {a.name: a for a in settings.accounts}
-        self._discovered_at: float | None = None
-        self._discovery_error: ProviderError | None = None
+        organization = settings.organization
+        self._accounts = Rediscovered(
+            settings.accounts,
+            lambda account: account.name,
+            listing=None if organization is None else partial(self._discover, organization),
+            merge=merge_accounts,
+            every=organization.rediscover_after if organization else timedelta(hours=1),
+            what="the organization's accounts",
+        )
         self._sessions: dict[str, boto3.Session] = {}
         self._refused: dict[str, tuple[float, ProviderError]] = {}
         self._clients: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
@@ -107,46 +116,24 @@ class AwsClients:
 
     def accounts(self) -> list[AwsAccount]:
         """The accounts swept: the configured ones, then the organization's."""
-        self._refresh_organization()
-        with self._lock:
-            return list(self._accounts.values())
+        return self._accounts.items()
 
     def scopes(self) -> list[Scope]:
         """Every (account, region); plus one that fails if the organization was unreadable."""
         scopes = [Scope(a.name, r) for a in self.accounts() for r in self._settings.regions]
-        if self._discovery_error is not None:
+        if self._accounts.error is not None:
             scopes.append(Scope(ORGANIZATION_SCOPE, ""))
         return scopes
 
-    def _refresh_organization(self) -> None:
-        organization = self._settings.organization
-        if organization is None:
-            return
-        with self._key_lock("organization"):
-            age = None if self._discovered_at is None else time.monotonic() - self._discovered_at
-            if age is not None and age < organization.rediscover_after.total_seconds():
-                return
-            try:
-                found = discover(self._global_client("organizations"), organization)
-            except ProviderError as err:
-                log.error("cannot list the organization's accounts: %s", err)
-                self._discovery_error = err
-                found = [a for a in self._accounts.values() if a not in self._settings.accounts]
-            else:
-                self._discovery_error = None
-                log.info("organization: %d accounts to sweep", len(found))
-            merged = merge_accounts(self._settings.accounts, found)
-            with self._lock:
-                self._accounts = {a.name: a for a in merged}
-            self._discovered_at = time.monotonic()
+    def _discover(self, organization: AwsOrganization) -> list[AwsAccount]:
+        return discover(self._global_client("organizations"), organization)
 
     def _account(self, name: str) -> AwsAccount:
-        with self._lock:
-            account = self._accounts.get(name)
+        account = self._accounts.get(name)
         if account is not None:
             return account
-        if name == ORGANIZATION_SCOPE and self._discovery_error is not None:
-            raise ProviderError(str(self._discovery_error)) from self._discovery_error.__cause__
+        if name == ORGANIZATION_SCOPE and self._accounts.error is not None:
+            raise self._accounts.failure()
         raise ProviderError(f"unknown AWS account {name!r}")
 
     # -- clients -------------------------------------------------------------------

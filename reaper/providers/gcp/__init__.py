@@ -1,5 +1,6 @@
 """Google Cloud: Compute Engine instances and GKE clusters, through google-cloud-compute and
-google-cloud-container over their REST transports."""
+google-cloud-container over their REST transports, in the configured projects and those
+google-cloud-resource-manager finds in an organization or folders (:mod:`.organization`)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Credentials are Application Default Credentials (Workload Identity on GKE), impe
 a project's service account when the config names one; an ``http://`` endpoint, which the
 config allows on loopback only (the sandbox, emulators), gets anonymous credentials.
 Nothing is looked up until a client is first needed, so building the kinds needs none.
+The projects are the configured ones and, with ``organization`` or ``folders``, those
+Resource Manager lists there (:mod:`.organization`), on first use and again after
+``rediscover_after`` (:class:`~reaper.providers.discovery.Rediscovered`, shared with AWS).
 
 Every request goes through :meth:`GcpClients.call`: google-api-core's ``Retry`` backs off
 on 429, 5xx and 403 ``rateLimitExceeded``; each attempt is counted with ``on_request``
@@ -34,14 +37,20 @@ from google.api_core.retry import Retry
 from google.auth import impersonated_credentials
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.exceptions import GoogleAuthError, TransportError
-from google.cloud import compute_v1, container_v1
+from google.cloud import compute_v1, container_v1, resourcemanager_v3
 from google.protobuf import json_format
 
 from reaper import __version__
-from reaper.config import GcpProject, GcpSettings
+from reaper.config import GCP_ORGANIZATION_SCOPE, GcpProject, GcpSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
 from reaper.providers.base import OnRequest
+from reaper.providers.discovery import Rediscovered
+from reaper.providers.gcp.organization import (
+    ResourceManagerLister,
+    discover,
+    merge_projects,
+)
 from reaper.safetext import clean
 
 log = logging.getLogger(__name__)
@@ -80,6 +89,8 @@ class GcpConnection:
     poll_seconds: float = 5.0
     """Between polls of GKE operations, which have no server-side wait."""
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+    """A monotonic clock in seconds: when the organization's projects are listed again."""
 
 
 def is_rate_limited(err: BaseException) -> bool:
@@ -108,6 +119,14 @@ class Compute:
     group_managers: compute_v1.InstanceGroupManagersClient
 
 
+@dataclass(frozen=True)
+class ResourceManager:
+    """The Resource Manager v3 clients that list an organization's projects and folders."""
+
+    projects: resourcemanager_v3.ProjectsClient
+    folders: resourcemanager_v3.FoldersClient
+
+
 class GcpClients:
     """Hands out cached clients per project and runs every request (see the module doc)."""
 
@@ -120,15 +139,24 @@ class GcpClients:
         self.settings = settings
         self.connection = connection or GcpConnection()
         self._on_request = on_request
-        self._projects = {p.name: p for p in settings.projects}
         self._lock = threading.Lock()
         self._compute: dict[str, Compute] = {}
         self._gke: dict[str, container_v1.ClusterManagerClient] = {}
+        self._resourcemanager: ResourceManager | None = None
         self._adc: Credentials | None = None
         self._impersonated: dict[str, Credentials] = {}
-        self._semaphores = {
-            p.name: threading.BoundedSemaphore(self.workers) for p in settings.projects
-        }
+        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        self._projects = Rediscovered(
+            settings.projects,
+            lambda project: project.name,
+            listing=partial(discover, ResourceManagerLister(self), settings)
+            if settings.discovers
+            else None,
+            merge=merge_projects,
+            every=settings.rediscover_after,
+            what="the projects of the organization and folders",
+            clock=self.connection.clock,
+        )
         self._holding = threading.local()
         self._info = ClientInfo(user_agent=f"reaper/{__version__}")  # type: ignore[no-untyped-call]
         c = self.connection
@@ -147,13 +175,23 @@ class GcpClients:
         return self.settings.max_workers_per_account or self.settings.max_workers
 
     def project(self, scope: Scope) -> GcpProject:
+        """The project of a scope; for the error scope of a failed listing, that failure.
+        Raises ProviderError."""
         found = self._projects.get(scope.account)
-        if found is None:
-            raise ProviderError(f"no GCP project named {scope.account!r} is configured")
-        return found
+        if found is not None:
+            return found
+        if scope.account == GCP_ORGANIZATION_SCOPE and self._projects.error is not None:
+            raise self._projects.failure()
+        raise ProviderError(f"no GCP project named {scope.account!r} is configured")
 
     def projects(self) -> Sequence[GcpProject]:
-        return self.settings.projects
+        """The projects swept: the configured ones, then those found in the organization
+        and folders (listed on first use and again after ``rediscover_after``)."""
+        return self._projects.items()
+
+    def error_scopes(self) -> list[Scope]:
+        """One scope whose collectors fail with the listing's error, while it fails."""
+        return [] if self._projects.error is None else [Scope(GCP_ORGANIZATION_SCOPE, "")]
 
     # -- clients ---------------------------------------------------------------------
 
@@ -201,13 +239,33 @@ class GcpClients:
                 self._gke[project.name] = found
             return found
 
-    def _credentials(self, project: GcpProject, endpoint: str | None) -> Credentials:
+    def resourcemanager(self) -> ResourceManager:
+        """Resource Manager with Application Default Credentials as they are (no project's
+        service account): they list the organization and folders."""
+        with self._lock:
+            if self._resourcemanager is None:
+                endpoint = self.settings.endpoints.resourcemanager
+                with translate_errors("credentials for Resource Manager"):
+                    credentials = self._credentials(None, endpoint)
+                kwargs: dict[str, Any] = {
+                    "credentials": credentials,
+                    "client_options": _options(endpoint),
+                    "client_info": self._info,
+                    "transport": "rest",
+                }
+                self._resourcemanager = ResourceManager(
+                    resourcemanager_v3.ProjectsClient(**kwargs),
+                    resourcemanager_v3.FoldersClient(**kwargs),
+                )
+            return self._resourcemanager
+
+    def _credentials(self, project: GcpProject | None, endpoint: str | None) -> Credentials:
         """Called with the lock held."""
         if endpoint is not None and endpoint.startswith("http://"):
             return AnonymousCredentials()  # type: ignore[no-untyped-call]
         if self._adc is None:
             self._adc, _ = google.auth.default(scopes=[CLOUD_PLATFORM])
-        account = project.impersonate_service_account
+        account = None if project is None else project.impersonate_service_account
         if account is None:
             return self._adc
         found = self._impersonated.get(account)
@@ -278,7 +336,12 @@ class GcpClients:
     @contextmanager
     def slot(self, project: GcpProject) -> Iterator[None]:
         """Hold one of the project's request slots (``max_workers_per_account``)."""
-        with self._semaphores[project.name]:
+        with self._lock:
+            semaphore = self._semaphores.get(project.name)
+            if semaphore is None:
+                semaphore = threading.BoundedSemaphore(self.workers)
+                self._semaphores[project.name] = semaphore
+        with semaphore:
             self._holding.active = True
             try:
                 yield
@@ -363,8 +426,20 @@ def message_of(err: BaseException) -> str:
         for item in err.errors or []:
             if isinstance(item, Mapping) and item.get("message"):
                 return str(item["message"])
-        return err.message or str(err)
+        return _answered_message(err) or err.message or str(err)
     return str(err)
+
+
+def _answered_message(err: gexc.GoogleAPICallError) -> str:
+    """``error.message`` of an HTTP answer whose body has no ``errors`` list (the newer
+    APIs' shape, Resource Manager v3's), or ""."""
+    try:
+        body = err.response.json() if err.response is not None else None
+    except (ValueError, AttributeError):
+        return ""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    message = error.get("message") if isinstance(error, Mapping) else None
+    return clean(message, _MAX_DETAIL) if isinstance(message, str) else ""
 
 
 def status_of(err: BaseException) -> int | None:

@@ -130,11 +130,16 @@ class GceInstances(ResourceKind):
         first label write needs no read of its own."""
 
     def scopes(self) -> Sequence[Scope]:
-        zones = self._clients.settings.zones or ("",)
-        return [Scope(p.name, zone) for p in self._clients.projects() for zone in zones]
+        """Each project's zones (or the whole project); plus one that fails while the
+        organization's projects cannot be listed."""
+        return [*self._project_scopes(), *self._clients.error_scopes()]
 
     def resource_scopes(self) -> Sequence[Scope]:
-        return [Scope(s.account, s.region or EVERY_REGION) for s in self.scopes()]
+        return [Scope(s.account, s.region or EVERY_REGION) for s in self._project_scopes()]
+
+    def _project_scopes(self) -> list[Scope]:
+        zones = self._clients.settings.zones or ("",)
+        return [Scope(p.name, zone) for p in self._clients.projects() for zone in zones]
 
     def sweep_scope(self, scope: Scope) -> Scope:
         return scope if self._clients.settings.zones else Scope(scope.account, "")

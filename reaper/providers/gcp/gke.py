@@ -104,7 +104,10 @@ class GkeClusters(ResourceKind):
         self._fingerprints: dict[ResourceRef, tuple[Mapping[str, str], str]] = {}
 
     def scopes(self) -> Sequence[Scope]:
-        return [Scope(p.name, "") for p in self._clients.projects()]
+        """Each project; plus one that fails while the organization's projects cannot be
+        listed."""
+        projects = [Scope(p.name, "") for p in self._clients.projects()]
+        return [*projects, *self._clients.error_scopes()]
 
     def resource_scopes(self) -> Sequence[Scope]:
         """Every location of each project; with zones configured, those zones and their

@@ -1,4 +1,5 @@
-"""A stateful fake of the Compute Engine v1 and GKE v1 REST APIs, for the sandbox and tests.
+"""A stateful fake of the Compute Engine v1, GKE v1 and Resource Manager v3 (project and folder
+lists) REST APIs, for the sandbox and tests.
 
 Standard library only, so it runs anywhere; see ``FakeGcp``.
 """

@@ -1,4 +1,5 @@
-"""``FakeGcp``: a stateful fake of Compute Engine v1 and GKE v1 on a loopback port.
+"""``FakeGcp``: a stateful fake of Compute Engine v1, GKE v1 and Resource Manager v3's project
+and folder lists on a loopback port.
 
 There is no emulator for either service, so this fake aims to be as strict as they are:
 optimistic locking with fingerprints, operations that take several polls, refusals while
@@ -39,7 +40,7 @@ from reaper.sandbox.gcp.faults import Fault
 from reaper.sandbox.gcp.fingerprints import EMPTY_COMPUTE_FINGERPRINT, compute_fingerprint
 from reaper.sandbox.gcp.gke_json import cluster_json
 from reaper.sandbox.gcp.gke_json import operation_json as gke_operation_json
-from reaper.sandbox.gcp.model import Disk, Firewall, Image, Network
+from reaper.sandbox.gcp.model import Disk, Firewall, Folder, Image, Network
 from reaper.sandbox.gcp.seeding import (
     NodePoolSpec,
     build_cluster,
@@ -132,16 +133,79 @@ class FakeGcp:
     # Seeding -----------------------------------------------------------------------
 
     def add_project(
-        self, project: str, *, zones: Sequence[str] = DEFAULT_ZONES, network: str | None = "default"
-    ) -> None:
-        """A project with its zones (each shown by aggregatedList) and, by default, a network."""
+        self,
+        project: str,
+        *,
+        zones: Sequence[str] = DEFAULT_ZONES,
+        network: str | None = "default",
+        parent: str | None = None,
+        display_name: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> int:
+        """A project with its zones (each shown by aggregatedList) and, by default, a network.
+
+        ``parent`` (``organizations/N`` or ``folders/N``, seeded first) puts it in Resource
+        Manager, where ``projects.list`` shows it. Returns the project number.
+        """
+        if parent is not None:
+            self._known_parent(parent)
+        check_labels(labels or {})
         with self._world.lock:
             found = self._world.ensure_project(project, tuple(zones))
             for zone in zones:
                 if zone not in found.zones:
                     found.zones.append(zone)
+            if parent is not None:
+                found.parent = parent
+                found.display_name = display_name or project
+                found.labels = dict(labels or {})
+                found.created = found.created or self._world.now()
+            number = found.number
         if network is not None and (project, network) not in self._world.networks:
             self.add_network(project, network)
+        return number
+
+    def add_organization(self, number: int | None = None) -> str:
+        """An organization Resource Manager knows; returns ``organizations/N``."""
+        with self._world.lock:
+            name = f"organizations/{number or self._world.resource_number()}"
+            self._world.organizations.add(name)
+            return name
+
+    def add_folder(self, parent: str, display_name: str) -> str:
+        """A folder under an organization or a folder; returns ``folders/N``."""
+        self._known_parent(parent)
+        with self._world.lock:
+            name = f"folders/{self._world.resource_number()}"
+            self._world.folders[name] = Folder(name, parent, display_name, self._world.now())
+            return name
+
+    def request_project_deletion(self, project: str) -> None:
+        """Shut a project down: DELETE_REQUESTED, listed only with ``showDeleted``."""
+        with self._world.lock:
+            found = self._world.projects[project]
+            found.state = "DELETE_REQUESTED"
+            found.deleted = self._world.now()
+
+    def deny_listing(self, parent: str, denied: bool = True) -> None:
+        """The caller may not list the projects and folders of ``parent`` (HTTP 403)."""
+        with self._world.lock:
+            if denied:
+                self._world.unlistable.add(parent)
+            else:
+                self._world.unlistable.discard(parent)
+
+    def set_list_page_size(self, size: int) -> None:
+        """The most projects or folders one Resource Manager page holds (default 100)."""
+        if size < 1:
+            raise ValueError(f"page size must be at least 1, got {size}")
+        with self._world.lock:
+            self._world.list_page_size = size
+
+    def _known_parent(self, parent: str) -> None:
+        with self._world.lock:
+            if parent not in self._world.organizations and parent not in self._world.folders:
+                raise KeyError(f"no organization or folder {parent!r}: seed it first")
 
     def add_network(
         self,

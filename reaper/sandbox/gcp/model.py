@@ -19,6 +19,26 @@ class Project:
     number: int
     zones: list[str]
     """The zones aggregatedList reports, each with results or NO_RESULTS_ON_PAGE."""
+    parent: str | None = None
+    """``organizations/N`` or ``folders/N`` in Resource Manager; None: in no organization."""
+    state: str = "ACTIVE"
+    """ACTIVE or DELETE_REQUESTED (Resource Manager's lifecycle state)."""
+    display_name: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+    deleted: datetime | None = None
+
+
+@dataclass
+class Folder:
+    """A Resource Manager folder: ``folders/N`` under an organization or a folder."""
+
+    name: str
+    parent: str
+    display_name: str
+    created: datetime
+    state: str = "ACTIVE"
+    deleted: datetime | None = None
 
 
 @dataclass

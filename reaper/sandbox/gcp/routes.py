@@ -1,8 +1,9 @@
 """The URL table: which handler serves which verb and path, under which API method name.
 
 Paths are the REST bindings the client libraries use (compute v1 and container v1,
-including GKE's older ``zones`` form); method names are the discovery-document ids
-(``compute.instances.aggregatedList``) that request counts and injections are keyed by.
+including GKE's older ``zones`` form, and Resource Manager v3's two list calls); method
+names are the discovery-document ids (``compute.instances.aggregatedList``) that request
+counts and injections are keyed by.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from reaper.sandbox.gcp import compute_global as cg
 from reaper.sandbox.gcp import compute_instances as ci
 from reaper.sandbox.gcp import compute_operations as co
 from reaper.sandbox.gcp import gke_api as gke
+from reaper.sandbox.gcp import resource_manager as rm
 from reaper.sandbox.gcp.request import Handler
 
 SYSTEM_PARAMETERS = frozenset(
@@ -252,7 +254,22 @@ def _gke(clusters: str, scope: str) -> list[Route]:
     ]
 
 
-ROUTES: tuple[Route, ...] = (*_compute(), *_gke(_CLUSTERS, "locations"), *_gke(_ZONAL, "zones"))
+def _resource_manager() -> list[Route]:
+    listing = frozenset({"parent", "pageSize", "pageToken", "showDeleted"})
+    return [
+        _route(
+            "GET", "/v3/projects", "cloudresourcemanager.projects.list", rm.list_projects, listing
+        ),
+        _route("GET", "/v3/folders", "cloudresourcemanager.folders.list", rm.list_folders, listing),
+    ]
+
+
+ROUTES: tuple[Route, ...] = (
+    *_compute(),
+    *_gke(_CLUSTERS, "locations"),
+    *_gke(_ZONAL, "zones"),
+    *_resource_manager(),
+)
 
 
 def resolve(verb: str, path: str) -> tuple[Route, dict[str, str]] | None:

@@ -24,6 +24,7 @@ from reaper.sandbox.gcp.model import (
     Disk,
     Effect,
     Firewall,
+    Folder,
     GkeOperation,
     Image,
     Instance,
@@ -81,6 +82,13 @@ class World:
         self.stats = RequestStats()
         self.faults = Faults()
         self.projects: dict[str, Project] = {}
+        self.organizations: set[str] = set()
+        """``organizations/N`` that Resource Manager knows."""
+        self.folders: dict[str, Folder] = {}
+        self.unlistable: set[str] = set()
+        """Parents whose projects and folders the caller may not list (HTTP 403)."""
+        self.list_page_size = 100
+        """The most projects or folders one Resource Manager page holds."""
         self.instances: dict[tuple[str, str, str], Instance] = {}
         self.disks: dict[tuple[str, str, str], Disk] = {}
         self.images: dict[tuple[str, str], Image] = {}
@@ -125,6 +133,11 @@ class World:
                 found = Project(project_id, number, list(zones))
                 self.projects[project_id] = found
             return found
+
+    def resource_number(self) -> int:
+        """A fresh 12-digit number for an organization or folder."""
+        with self.lock:
+            return self._random.randrange(10**11, 10**12)
 
     def ensure_zone(self, project_id: str, zone: str) -> Project:
         project = self.ensure_project(project_id)

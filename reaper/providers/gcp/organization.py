@@ -1,0 +1,202 @@
+"""The projects of a GCP organization or folders: listed with Resource Manager, named, merged.
+
+:func:`discover` walks each root (``organization``, then ``folders``) breadth first: the
+projects directly under a parent (``projects.list?parent=``) and its folders
+(``folders.list?parent=``), and so on down, so a folder means its whole subtree, as an OU
+does on AWS. Subtrees of ``exclude_folders`` are walked first (folders only) and never
+entered, whatever root they lie under: exclusion wins. Only ACTIVE projects are kept (not
+DELETE_REQUESTED ones), minus ``exclude_projects``.
+
+Why ``projects.list`` and not ``projects.search``: ``list`` is strongly consistent, checks
+``resourcemanager.projects.list`` on the parent and answers 403 when it is missing, and
+lists ACTIVE projects unless ``showDeleted`` is set. ``search`` is eventually consistent,
+returns only the projects the caller may ``get``, so a missing grant reads as an empty
+folder (reaper would silently sweep nothing), and its reference says a query of several
+terms matches projects that match *any* of them (``parent:folders/1 state:ACTIVE`` could
+be every active project the caller sees). Both list direct children only.
+
+Projects found are named by their project ID, which is unique, stable and already a valid
+reaper name; one whose ID is the name of a project named by hand (for another project) is
+named ``<project ID>-<project number>`` instead. :func:`select`, :func:`merge_projects`
+and :func:`project_name` are pure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from google.cloud import resourcemanager_v3
+
+from reaper.config import GCP_ORGANIZATION_SCOPE, PROJECT_ID, GcpProject, GcpSettings
+
+if TYPE_CHECKING:
+    from reaper.providers.gcp.clients import GcpClients
+
+log = logging.getLogger(__name__)
+
+METHODS_PERMISSIONS = {
+    "cloudresourcemanager.projects.list": "resourcemanager.projects.list",
+    "cloudresourcemanager.folders.list": "resourcemanager.folders.list",
+}
+"""Each Resource Manager method :func:`discover` calls, and the permission it takes on the
+parent (cloud.google.com/resource-manager/reference/rest/v3)."""
+PERMISSIONS = tuple(sorted(set(METHODS_PERMISSIONS.values())))
+"""What discovery needs, on the organization or folders (deploy/gcp/reaper-discovery-role.yaml)."""
+_ACTIVE = resourcemanager_v3.Project.State.ACTIVE
+
+
+@dataclass(frozen=True)
+class FoundProject:
+    """One project as Resource Manager lists it."""
+
+    project_id: str
+    number: str
+    """The project number, from its resource name ``projects/<number>``."""
+    active: bool
+    parent: str
+
+
+class Lister(Protocol):
+    """The two list calls of the walk; the real one is :class:`ResourceManagerLister`."""
+
+    def projects(self, parent: str) -> list[FoundProject]:
+        """The projects directly under ``parent``, in any state."""
+        ...
+
+    def folders(self, parent: str) -> list[str]:
+        """The ACTIVE folders directly under ``parent`` (``folders/123``)."""
+        ...
+
+
+def project_name(project_id: str, number: str, taken: set[str]) -> str:
+    """A found project's reaper name: its project ID, or ``<ID>-<number>`` when that name is
+    ``taken`` (by a project named by hand, or reserved). Pure."""
+    return project_id if project_id not in taken else f"{project_id}-{number}"
+
+
+def select(
+    found: Iterable[FoundProject], settings: GcpSettings, excluded_parents: set[str]
+) -> list[GcpProject]:
+    """The found projects to sweep, sorted by project ID, as GcpProjects. Pure.
+
+    ACTIVE ones only, none in ``exclude_projects`` nor directly under an excluded folder,
+    none a project named by hand already covers (same project ID). A legacy domain-scoped
+    ID (``example.com:ci``) cannot be a reaper project: it is left out, with a warning.
+    """
+    named_ids = {p.project_id for p in settings.projects}
+    skip = named_ids | set(settings.exclude_projects)
+    chosen: dict[str, FoundProject] = {}
+    for p in found:
+        if not p.active or p.project_id in skip or p.parent in excluded_parents:
+            continue
+        if not PROJECT_ID.fullmatch(p.project_id):
+            log.warning(
+                "not sweeping project %r (%s): not a project ID reaper takes",
+                p.project_id,
+                p.parent,
+            )
+            continue
+        chosen[p.project_id] = p
+    taken = {p.name for p in settings.projects} | {GCP_ORGANIZATION_SCOPE}
+    return [
+        GcpProject(name=project_name(p.project_id, p.number, taken), project_id=p.project_id)
+        for p in sorted(chosen.values(), key=lambda p: p.project_id)
+    ]
+
+
+def merge_projects(
+    named: Sequence[GcpProject], found: Iterable[GcpProject]
+) -> tuple[GcpProject, ...]:
+    """The projects named by hand, then the found ones they do not name. Pure.
+
+    A found project is left out when a named one has its project ID (the named one wins,
+    with its name and service account) or its name.
+    """
+    ids = {p.project_id for p in named}
+    names = {p.name for p in named}
+    merged = list(named)
+    for project in found:
+        if project.project_id in ids or project.name in names:
+            continue
+        ids.add(project.project_id)
+        names.add(project.name)
+        merged.append(project)
+    return tuple(merged)
+
+
+def discover(lister: Lister, settings: GcpSettings) -> list[GcpProject]:
+    """The projects of ``organization`` and ``folders`` to sweep (see the module doc).
+
+    Raises ProviderError when a parent cannot be listed: the listing is all or nothing, so
+    a folder that cannot be read never makes its projects look gone.
+    """
+    excluded = _subfolders(lister, settings.exclude_folders)
+    roots = [r for r in (settings.organization, *settings.folders) if r and r not in excluded]
+    found: list[FoundProject] = []
+    seen: set[str] = set()
+    queue = list(roots)
+    while queue:
+        parent = queue.pop(0)
+        if parent in seen:
+            continue
+        seen.add(parent)
+        found += lister.projects(parent)
+        queue += [f for f in lister.folders(parent) if f not in excluded]
+    return select(found, settings, excluded)
+
+
+def _subfolders(lister: Lister, roots: Sequence[str]) -> set[str]:
+    """``roots`` and every folder below them."""
+    found: set[str] = set()
+    queue = list(roots)
+    while queue:
+        folder = queue.pop(0)
+        if folder not in found:
+            found.add(folder)
+            queue += lister.folders(folder)
+    return found
+
+
+class ResourceManagerLister(Lister):
+    """:class:`Lister` over Resource Manager v3, each page through ``GcpClients.pages``
+    (retries, request counts, ProviderError)."""
+
+    def __init__(self, clients: GcpClients) -> None:
+        self._clients = clients
+
+    def projects(self, parent: str) -> list[FoundProject]:
+        api = self._clients.resourcemanager().projects
+
+        def fetch(token: str) -> Any:
+            request = resourcemanager_v3.ListProjectsRequest(parent=parent, page_token=token)
+            return api.list_projects(request=request, retry=None, timeout=self._clients.timeout)
+
+        pages = self._clients.pages(
+            "cloudresourcemanager.projects.list", f"projects of {parent}", fetch
+        )
+        return [_found(raw, parent) for page in pages for raw in page.projects]
+
+    def folders(self, parent: str) -> list[str]:
+        api = self._clients.resourcemanager().folders
+
+        def fetch(token: str) -> Any:
+            request = resourcemanager_v3.ListFoldersRequest(parent=parent, page_token=token)
+            return api.list_folders(request=request, retry=None, timeout=self._clients.timeout)
+
+        pages = self._clients.pages(
+            "cloudresourcemanager.folders.list", f"folders of {parent}", fetch
+        )
+        return [
+            str(raw.name)
+            for page in pages
+            for raw in page.folders
+            if raw.state == resourcemanager_v3.Folder.State.ACTIVE
+        ]
+
+
+def _found(raw: resourcemanager_v3.Project, parent: str) -> FoundProject:
+    number = str(raw.name).removeprefix("projects/")
+    return FoundProject(str(raw.project_id), number, raw.state == _ACTIVE, raw.parent or parent)
