@@ -446,6 +446,12 @@ def test_one_instance_costs_a_disks_get_not_a_disk_list(fake: FakeGcp, audit_pat
         pytest.param({"disabled": True}, {}, False, id="disabled-rule"),
         pytest.param({"network": "other"}, {}, False, id="other-network"),
         pytest.param({}, {"external_ip": None}, False, id="no-external-ip"),
+        pytest.param(
+            {"source_ranges": ["::/0"]},
+            {"external_ip": None, "external_ipv6": "2600:1900:4000:1::"},
+            True,
+            id="external-ipv6-only",
+        ),
         pytest.param({}, {"status": "TERMINATED"}, False, id="stopped"),
     ],
 )
@@ -483,6 +489,32 @@ def test_a_higher_priority_deny_all_hides_an_open_rule(fake: FakeGcp, audit_path
 
     assert vm.public
     assert vm.open_to_world == ()
+
+
+@pytest.mark.parametrize(
+    ("open_from", "denied_from", "exposed"),
+    [
+        pytest.param("::/0", "0.0.0.0/0", True, id="ipv4-deny-leaves-ipv6-open"),
+        pytest.param("0.0.0.0/0", "::/0", True, id="ipv6-deny-leaves-ipv4-open"),
+        pytest.param("::/0", "::/0", False, id="ipv6-deny-closes-ipv6"),
+        pytest.param("0.0.0.0/0", "0.0.0.0/0", False, id="ipv4-deny-closes-ipv4"),
+    ],
+)
+def test_a_deny_all_hides_only_open_rules_of_its_own_ip_family(
+    fake: FakeGcp, audit_path: Path, open_from: str, denied_from: str, exposed: bool
+) -> None:
+    fake.add_firewall(PROJECT, "open", priority=1000, source_ranges=[open_from])
+    fake.add_firewall(
+        PROJECT, "shut", priority=10, denied=[{"IPProtocol": "all"}], source_ranges=[denied_from]
+    )
+    fake.add_instance(
+        PROJECT, ZONE, "vm", labels=PIPELINE, external_ip="34.1.2.3", external_ipv6="2600:1900::1"
+    )
+
+    (vm,) = collect(fake, audit_path)[0].resources
+
+    assert vm.public
+    assert (vm.open_to_world == (PortRange("tcp", 22, 22),)) is exposed
 
 
 def test_firewall_rules_are_listed_once_per_project_and_only_when_needed(
