@@ -126,25 +126,31 @@ def test_configured_zones_are_listed_one_by_one_and_no_others(
 
 
 @pytest.mark.parametrize(
-    ("status", "collected_as"),
+    ("status", "collected_as", "transitioning"),
     [
-        pytest.param("RUNNING", "running", id="running"),
-        pytest.param("TERMINATED", "terminated", id="stopped-is-swept"),
-        pytest.param("SUSPENDED", "suspended", id="suspended-is-swept"),
-        pytest.param("STAGING", "staging", id="starting"),
-        pytest.param("STOPPING", None, id="stopping-waits-for-the-next-sweep"),
-        pytest.param("SUSPENDING", None, id="suspending-waits-for-the-next-sweep"),
+        pytest.param("RUNNING", "running", False, id="running"),
+        pytest.param("TERMINATED", "terminated", False, id="stopped-is-swept"),
+        pytest.param("SUSPENDED", "suspended", False, id="suspended-is-swept"),
+        pytest.param("STAGING", "staging", False, id="starting"),
+        pytest.param("STOPPING", "stopping", True, id="stopping-is-in-transition"),
+        pytest.param("SUSPENDING", "suspending", True, id="suspending-is-in-transition"),
     ],
 )
-def test_which_statuses_are_collected(
-    fake: FakeGcp, audit_path: Path, status: str, collected_as: str | None
+def test_every_status_is_collected_and_the_policy_holds_back_transitions(
+    fake: FakeGcp, audit_path: Path, status: str, collected_as: str, transitioning: bool
 ) -> None:
-    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, status=status)
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, status=status, created=NOW - EXPIRED)
+    settings = settings_of(gcp_config(fake, audit_path))
 
     collected, _ = collect(fake, audit_path)
 
-    found = by_name(collected).get("vm")
-    assert (found.state if found else None) == collected_as
+    vm = by_name(collected)["vm"]
+    assert (vm.state, vm.transitioning) == (collected_as, transitioning)
+    decision = decide(vm, settings.policy, settings.tags, NOW)
+    if transitioning:
+        assert (decision.action, decision.reasons) == (Action.KEEP, (Reason.IN_TRANSITION,))
+    else:
+        assert decision.reasons == (Reason.TTL_EXPIRED,)
 
 
 def test_gke_nodes_are_left_to_their_cluster(fake: FakeGcp, audit_path: Path) -> None:

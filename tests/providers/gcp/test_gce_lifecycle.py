@@ -191,6 +191,38 @@ def test_delete_outcomes(
     assert message in outcome.message
 
 
+@pytest.mark.parametrize("policy", [{}, QUARANTINE], ids=["delete", "quarantine"])
+def test_a_stopping_instance_is_kept_in_transition_and_acted_on_once_stopped(
+    fake: FakeGcp, audit_path: Path, policy: dict[str, Any]
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, created=NOW - EXPIRED)
+    compute(fake).stop_unary(project=PROJECT, zone=ZONE, instance="vm")
+    settings = settings_of(gcp_config(fake, audit_path, policy=policy))
+    kinds = kinds_of(settings)
+    fake.stats.reset()
+
+    held = sweep(settings, kinds, audit_path)
+
+    (decision,) = held.plan.decisions
+    assert decision.resource.state == "stopping"
+    assert (decision.action, decision.reasons) == (Action.KEEP, (Reason.IN_TRANSITION,))
+    assert held.outcomes == ()
+    vm = fake.instance(PROJECT, ZONE, "vm")
+    assert vm is not None
+    assert (vm["status"], vm["labels"]) == ("STOPPING", PIPELINE)
+    assert set(fake.stats.counts()) <= {
+        "compute.instances.aggregatedList",
+        "compute.disks.aggregatedList",
+        "compute.disks.get",
+    }
+
+    fake.settle()  # the stop finishes: TERMINATED
+    settled = sweep(settings, kinds, audit_path, NOW + HOUR)
+
+    intended = Action.QUARANTINE if policy else Action.DELETE
+    assert [(o.action, o.result) for o in settled.outcomes] == [(intended, Result.DONE)]
+
+
 # -- labels ----------------------------------------------------------------------------
 
 
