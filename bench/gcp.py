@@ -24,7 +24,8 @@ one ``images.get`` per distinct image, one unfiltered ``firewalls.list`` per pro
 delete and one ``zoneOperations.wait`` per instance (the fake's operations finish on the
 first wait, as a real ``wait`` blocks until done); per quarantined instance a read, the
 originals' label write, ``setTags`` and its wait, ``stop`` and its wait, a read back and
-the state's label write; per network the two quarantine rules (insert, wait, read back);
+the state's label write; per network the four quarantine rules (ingress and egress, IPv4
+and IPv6: a rule holds one family), each inserted, waited for and read back;
 per expired cluster a delete and one operation poll.
 
 A benchmark, not a test: exits 0 whatever the figures, 1 when something failed.
@@ -56,6 +57,7 @@ from reaper.model import Action, Result, Scope
 from reaper.providers.catalog import build_kinds
 from reaper.providers.gcp.clients import GcpClients, GcpConnection
 from reaper.providers.gcp.gce import GceInstances
+from reaper.providers.gcp.gce_facts import QUARANTINE_RULES
 from reaper.sandbox.environment import SANDBOX_STATE_KEY, sandbox_environ
 from reaper.sandbox.gcp import FakeGcp, NodePoolSpec
 
@@ -217,12 +219,13 @@ def action_minimum(estate: Estate) -> Counter[str]:
             "container.projects.locations.operations.get": estate.expired_clusters,
         }
     )
-    if quarantined:  # the two rules of the one network, missing from the sweep's list
+    if quarantined:  # the four rules of the one network, missing from the sweep's list
+        rules = len(QUARANTINE_RULES)
         need += Counter(
             {
-                "compute.firewalls.insert": 2,
-                "compute.globalOperations.wait": 2,
-                "compute.firewalls.get": 2,
+                "compute.firewalls.insert": rules,
+                "compute.globalOperations.wait": rules,
+                "compute.firewalls.get": rules,
             }
         )
     return +need
@@ -237,7 +240,7 @@ def collect_floor(estate: Estate) -> int:
 def action_floor(estate: Estate) -> int:
     """Rounds while acting: clusters first (delete, poll), then the zones side by side,
     each quarantining (8 rounds of its instances, plus insert, wait and read back of the
-    rules) and then deleting (delete, wait), in rounds of the project's workers."""
+    rules, side by side) and then deleting (delete, wait), in rounds of the project's workers."""
     gke = 2 if estate.expired_clusters else 0
     zones = []
     for zone, expired in estate.expired.items():

@@ -66,6 +66,9 @@ class Reason(StrEnum):
     DELETING = "deleting"
     """Its deletion was requested and is in progress (a Kubernetes namespace Terminating):
     a later sweep finds it gone; one stuck for too long is escalated."""
+    IN_TRANSITION = "in-transition"
+    """Between two of its provider's lifecycle states (a VM stopping or suspending): kept,
+    and decided again on a later sweep, once it has settled."""
     RUN_FINISHED = "run-finished"
     """The CI run that created it finished more than ``pipelines.after_finish`` ago."""
     RUN_ACTIVE = "run-active"
@@ -229,6 +232,10 @@ class Resource:
     (``service web: LoadBalancer without loadBalancerSourceRanges``): it is exposed."""
     deleting: Deletion | None = None
     """Set when its deletion is already under way: the policy keeps it (in progress)."""
+    transitioning: bool = False
+    """Between two of its provider's lifecycle states, as ``state`` says (a GCE instance
+    ``STOPPING`` or ``SUSPENDING``, an EC2 instance ``stopping``): the policy keeps it
+    (``in-transition``) and decides again on a later sweep."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,8 @@ def decide(
     ``signer`` -> ignored (unmarked; none verify without a signer), and no delete or
     quarantine on this sweep (marked first, even without a grace period); reaper's own tags
     unreadable -> keep; protect tag -> keep (and unmark); any reaper tag that cannot be
-    parsed -> keep with ``invalid-tag``; no way to compute a deadline -> keep. Only then can
+    parsed -> keep with ``invalid-tag``; between two lifecycle states (``transitioning``)
+    -> keep with ``in-transition``; no way to compute a deadline -> keep. Only then can
     a passed deadline (or a run its CI system said finished, ``reaper.run_policy``) lead
     to an action, and only after the resource has been marked for
     the grace period.
@@ -186,6 +187,13 @@ def _decide_life(
     due, warnings = _deadline(resource, rules, tags)
     if warnings:
         return Decision(resource, Action.KEEP, (Reason.INVALID_TAG,), warnings=warnings)
+
+    if resource.transitioning:
+        # Neither marked, acted on nor re-quarantined while it changes state: the next
+        # sweep sees where it settled (a stopped leftover, a quarantine that held).
+        state = resource.state or "changing state"
+        detail = f"{state}: between two states, decided again on the next sweep"
+        return Decision(resource, Action.KEEP, (Reason.IN_TRANSITION,), details=(detail,))
 
     if life.state is State.QUARANTINED:
         if life.quarantined_at is None:

@@ -8,6 +8,8 @@ in-process backend state to age resources:
 * ``POST /_reaper/age-instances`` ``{"account_id", "region", "launch_times": {id: iso}}``
 * ``POST /_reaper/age-images`` ``{"account_id", "region", "creation_dates": {id: iso},
   "deprecation_times": {id: iso}}`` (``deprecation_times`` optional)
+* ``POST /_reaper/set-instance-states`` ``{"account_id", "region", "states": {id: name}}``
+  (moto moves an instance to its next state at once; AWS shows ``stopping`` for a while)
 * ``GET /_reaper/health`` -> ``ok``
 
 Every other request goes to moto unchanged, except where moto strays from the documented
@@ -113,6 +115,35 @@ def age_instances(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"updated": len(launch_times)}
 
 
+# EC2 instance state names and codes (InstanceState in the EC2 API reference).
+_STATE_CODES = {
+    "pending": 0,
+    "running": 16,
+    "shutting-down": 32,
+    "terminated": 48,
+    "stopping": 64,
+    "stopped": 80,
+}
+
+
+def set_instance_states(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Put each listed instance in the named state; all-or-nothing."""
+    backend = _ec2_backend(body)
+    states = body.get("states")
+    if not isinstance(states, dict) or not all(s in _STATE_CODES for s in states.values()):
+        raise ControlError(
+            400, {"error": f"states: expected id -> one of {', '.join(_STATE_CODES)}"}
+        )
+    instances = {rid: backend.get_instance_by_id(rid) for rid in states}
+    missing = [rid for rid, inst in instances.items() if inst is None]
+    if missing:
+        raise _not_found(missing)
+    for rid, name in states.items():
+        instances[rid]._state.name = name
+        instances[rid]._state.code = _STATE_CODES[name]
+    return {"updated": len(states)}
+
+
 def age_images(body: Mapping[str, Any]) -> dict[str, Any]:
     """Set ``creation_date`` (and optionally the deprecation time) on each listed AMI."""
     backend = _ec2_backend(body)
@@ -150,6 +181,7 @@ _POST_HANDLERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "age-clusters": age_clusters,
     "age-instances": age_instances,
     "age-images": age_images,
+    "set-instance-states": set_instance_states,
 }
 
 

@@ -237,6 +237,12 @@ class MotoServer:
         }
         return int(self._request("POST", "/_reaper/age-instances", body)["updated"])
 
+    def set_instance_states(self, account_id: str, region: str, states: Mapping[str, str]) -> int:
+        """Put EC2 instances in a state by name (``stopping``, say), which moto otherwise
+        passes through at once; all-or-nothing. 404 if any id is unknown."""
+        body = {"account_id": account_id, "region": region, "states": dict(states)}
+        return int(self._request("POST", "/_reaper/set-instance-states", body)["updated"])
+
     def age_clusters(self, account_id: str, region: str, created_at: Mapping[str, datetime]) -> int:
         """Set EKS clusters' createdAt (by name); all-or-nothing. 404 if any is unknown."""
         body = {

@@ -393,6 +393,32 @@ def test_the_protect_key_protects_in_any_case_with_dashes_or_underscores(
         assert not d.action.destructive
 
 
+@st.composite
+def in_transition(draw: st.DrawFn) -> Resource:
+    """A pipeline resource caught between two states, reaper's tags on it signed or forged,
+    quarantined or not, expired, unpatched or exposed as it may be."""
+    res = draw(resources(pipeline=True) | forged().map(lambda f: f[0]))
+    state = draw(st.sampled_from(["stopping", "suspending", "shutting-down", ""]))
+    return replace(res, transitioning=True, state=state)
+
+
+@settings(PROPERTY, max_examples=300)
+@given(in_transition(), policies(), moments)
+def test_a_transitioning_resource_is_never_deleted_or_quarantined(
+    res: Resource, policy: PolicySettings, now: datetime
+) -> None:
+    """Whatever its tags, deadline, risks or quarantine say: kept (at most unmarked, when
+    protected), and decided again on a later sweep."""
+    decision = decide(res, policy, TAGS, now, SIGNER)
+    (planned,) = make_plan([res], policy, TAGS, now, SIGNER).decisions
+
+    event(f"{decision.action}: {', '.join(decision.reasons)}")
+    for d in (decision, planned):
+        assert not d.action.destructive
+        assert d.action in (Action.KEEP, Action.UNMARK)
+        assert d.reasons in ((Reason.IN_TRANSITION,), (Reason.PROTECTED,), (Reason.INVALID_TAG,))
+
+
 # --- make_plan and the brake ---------------------------------------------------------------
 
 

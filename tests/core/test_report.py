@@ -194,6 +194,25 @@ def test_kept_resources_with_warnings_are_listed() -> None:
     assert not view.quiet
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_resource_held_in_transition_is_listed_with_its_reason(fmt: str) -> None:
+    held = decision(
+        "i-7",
+        Action.KEEP,
+        (Reason.IN_TRANSITION,),
+        details=("stopping: between two states, decided again on the next sweep",),
+    )
+    plan = plan_of(held, decision("i-8", Action.KEEP, (Reason.WITHIN_TTL,)))
+
+    view = build_view(plan)
+    text = render(fmt, plan, dry_run=True)
+
+    assert dict(view.quiet) == {"within-ttl": 1}
+    assert [r.decision.ref.id for o in view.owners for p in o.pipelines for r in p.rows] == ["i-7"]
+    assert "in-transition" in text
+    assert "i-7" in text
+
+
 # --- Markdown ----------------------------------------------------------------------------
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import json
+import re
+import tomllib
 from typing import Any
 
 import pytest
 import yaml
 from paths import REPO
 
-from reaper.config import TagKeys, load_settings, parse_settings
+from reaper.config import Providers, TagKeys, load_settings, parse_settings
 from reaper.lifecycle import ALL_KEYS, RESERVED_KEYS
 from reaper.providers import catalog  # noqa: F401  (fills the registry)
 from reaper.providers.aws.ec2_facts import MANAGED_TAG
@@ -261,6 +264,9 @@ def test_ci_tokens_and_the_state_key_come_from_optional_secrets_never_literals(
 
 
 def test_gcp_role_has_exactly_the_permissions_the_kinds_declare() -> None:
+    # The catalog loads a provider's package only when configured: register GCP's kinds
+    # here, or the test passes only after some other test imported them.
+    importlib.import_module("reaper.providers.gcp")
     role = yaml.safe_load((DEPLOY / "gcp" / "reaper-role.yaml").read_text())
     granted = role["includedPermissions"]
     needed = {
@@ -270,3 +276,20 @@ def test_gcp_role_has_exactly_the_permissions_the_kinds_declare() -> None:
     assert set(granted) == needed, (
         f"missing: {sorted(needed - set(granted))}, not needed: {sorted(set(granted) - needed)}"
     )
+
+
+def test_the_image_installs_every_providers_extra_and_the_gcs_sink() -> None:
+    """A configured provider whose extra is missing is a config error ("pip install
+    'reaper[gcp]'"), so an image without the extras could sweep AWS alone."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    installs = re.findall(r"^RUN pip install .*$", dockerfile, re.MULTILINE)
+    assert len(installs) == 1, installs
+    chosen = re.findall(r"'\.\[([a-z,]+)\]'", installs[0])
+    wanted = {*Providers.model_fields, "gcs"}
+
+    assert wanted <= set(extras), f"not extras of the package: {sorted(wanted - set(extras))}"
+    assert chosen, f"the image installs reaper without extras: {installs[0]}"
+    assert set(chosen[0].split(",")) == wanted

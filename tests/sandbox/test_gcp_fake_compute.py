@@ -712,6 +712,52 @@ class TestFirewalls:
                 project=PROJECT, firewall_resource=compute_v1.Firewall(name="empty")
             )
 
+    @pytest.mark.parametrize(
+        ("sources", "destinations", "field"),
+        [
+            pytest.param(["0.0.0.0/0", "::/0"], [], "sourceRanges[1]", id="ipv4-then-ipv6"),
+            pytest.param(["2001:db8::/32", "10.0.0.0/8"], [], "sourceRanges[1]", id="v6-then-v4"),
+            pytest.param(["10.0.0.0/8"], ["::/0"], "destinationRanges[0]", id="across-fields"),
+        ],
+    )
+    def test_a_rule_mixing_ipv4_and_ipv6_ranges_is_400(
+        self, fake: FakeGcp, sources: list[str], destinations: list[str], field: str
+    ) -> None:
+        firewalls = client(compute_v1.FirewallsClient, fake)
+        rule = compute_v1.Firewall(
+            name="dual-stack",
+            denied=[compute_v1.Denied(I_p_protocol="all")],
+            source_ranges=sources,
+            destination_ranges=destinations,
+        )
+
+        with pytest.raises(gexc.BadRequest) as refused:
+            firewalls.insert_unary(project=PROJECT, firewall_resource=rule)
+
+        assert f"Invalid value for field 'resource.{field}'" in refused.value.message
+        assert "cannot be mixed" in refused.value.message
+        assert [e["reason"] for e in refused.value.errors] == ["invalid"]
+        assert fake.firewall(PROJECT, "dual-stack") is None
+
+    @pytest.mark.parametrize("world", ["0.0.0.0/0", "::/0"], ids=["ipv4", "ipv6"])
+    def test_a_rule_of_one_family_is_made(self, fake: FakeGcp, world: str) -> None:
+        firewalls = client(compute_v1.FirewallsClient, fake)
+        rule = compute_v1.Firewall(
+            name="deny-out",
+            direction="EGRESS",
+            denied=[compute_v1.Denied(I_p_protocol="all")],
+            destination_ranges=[world],
+        )
+
+        wait_done(fake, firewalls.insert_unary(project=PROJECT, firewall_resource=rule), None)
+
+        made = firewalls.get(project=PROJECT, firewall="deny-out")
+        assert list(made.destination_ranges) == [world]
+
+    def test_seeding_a_rule_that_mixes_families_is_refused(self, fake: FakeGcp) -> None:
+        with pytest.raises(ValueError, match="never both"):
+            fake.add_firewall(PROJECT, "dual-stack", source_ranges=["0.0.0.0/0", "::/0"])
+
     def test_list_pages_and_filters_on_network(self, fake: FakeGcp) -> None:
         fake.add_network(PROJECT, "ci-net")
         for i in range(5):

@@ -50,6 +50,10 @@ _NO_GROUP = GroupFacts()
 
 # Terminated and shutting-down instances are already on their way out.
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
+# On the way to stopped: collected as ``transitioning``, which the policy keeps
+# (``in-transition``) until a later sweep sees it settled, as GCE's STOPPING. A pending
+# instance is swept, as GCE's PROVISIONING and STAGING are.
+TRANSITIONING = ("stopping",)
 # A TerminateInstances answer whose PreviousState is one of these found nothing to do.
 GONE_STATES = ("shutting-down", "terminated")
 TERMINATE_BATCH = 1000
@@ -371,14 +375,16 @@ class Ec2Instances(ResourceKind):
         if tags is None:
             log.warning("skipping EC2 instance %s in %s: unreadable tags", instance_id, scope)
             return None
+        state = str(raw.get("State", {}).get("Name", ""))
         return Resource(
             ref=ResourceRef(self.provider, self.kind, scope, instance_id),
             name=tags.get("Name", instance_id),
             created_at=_created_at(raw),
             tags=tags,
-            state=str(raw.get("State", {}).get("Name", "")),
+            state=state,
             pipeline_run=tags.get(self._tags.pipeline),
             owner=tags.get(self._tags.owner),
+            transitioning=state in TRANSITIONING,
         )
 
     def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:

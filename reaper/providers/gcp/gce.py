@@ -8,11 +8,13 @@ The pipeline label is filtered client-side: a server-side ``filter`` is billed a
 separate, non-raisable "filtered list cost overhead" quota and, where pipeline instances
 are most of a CI project (as they are), saves no page (``bench/gcp.py`` measures both).
 
-What the policy needs is collected here: an instance in ``STOPPING`` or ``SUSPENDING`` is
-between states and left to the next sweep; a stopped (``TERMINATED``) one is swept like any
-other (a stopped leftover still costs its disks, and a quarantined instance is stopped and
-must still be found, to be deleted after ``quarantine_ttl``), but only a running one can be
-exposed. GKE node VMs (label ``goog-gke-node``) are their cluster's: never swept here.
+Every status is collected, and what it means is the policy's to say: an instance in
+``STOPPING`` or ``SUSPENDING`` is reported ``transitioning``, which the policy keeps
+(``in-transition``) and decides again on the next sweep; a stopped (``TERMINATED``) one is
+swept like any other (a stopped leftover still costs its disks, and a quarantined instance
+is stopped and must still be found, to be deleted after ``quarantine_ttl``), but only a
+running one can be exposed. GKE node VMs (label ``goog-gke-node``) are their cluster's:
+never swept here.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ from reaper.providers.gcp.records import INSTANCE_KEYS, QUARANTINE_TAG
 
 log = logging.getLogger(__name__)
 
-BETWEEN_STATES = ("STOPPING", "SUSPENDING")
+TRANSITIONING = ("STOPPING", "SUSPENDING")
+"""On the way to ``TERMINATED`` or ``SUSPENDED``: operations on the instance are refused
+until it gets there (``resourceNotReady``)."""
 NOT_RUNNING = ("TERMINATED", "SUSPENDED", "STOPPING", "SUSPENDING")
 GKE_NODE_LABEL = "goog-gke-node"
 
@@ -266,9 +270,6 @@ class GceInstances(ResourceKind):
                 )
                 skipped += 1
                 continue
-            if raw.status in BETWEEN_STATES:
-                log.debug("instance %s is %s: left to the next sweep", raw.name, raw.status)
-                continue
             scope = Scope(project.name, zone)
             resource = Resource(
                 ref=ResourceRef(self.provider, self.kind, scope, raw.name),
@@ -279,6 +280,7 @@ class GceInstances(ResourceKind):
                 pipeline_run=labels.get(self._tags.pipeline),
                 owner=labels.get(self._tags.owner),
                 public=gce_facts.public(raw) and raw.status not in NOT_RUNNING,
+                transitioning=raw.status in TRANSITIONING,
             )
             reads.append(
                 _Read(

@@ -241,19 +241,51 @@ class Rule:
         )
 
     @property
+    def worlds(self) -> frozenset[int]:
+        """The IP versions (4, 6) whose whole internet its ranges cover: ``0.0.0.0/0``
+        for 4, ``::/0`` for 6 (a rule holds ranges of one family only)."""
+        return frozenset(v for v in map(_world_version, self.ranges) if v is not None)
+
+    @property
     def from_world(self) -> bool:
-        return any(_is_world(r) for r in self.ranges)
+        return bool(self.worlds)
 
     @property
     def denies_everything(self) -> bool:
         return any(protocol == "all" and not ports for protocol, ports in self.denied)
 
 
-def _is_world(cidr: str) -> bool:
+def _world_version(cidr: str) -> int | None:
+    """4 or 6 for a range that is the whole internet of its family, else None. Pure."""
     try:
-        return ipaddress.ip_network(cidr, strict=False).prefixlen == 0
+        network = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
-        return False
+        return None
+    return network.version if network.prefixlen == 0 else None
+
+
+@dataclass(frozen=True)
+class DenyAll:
+    """One of reaper's quarantine rules of a network: deny all traffic one way, for one IP
+    family. A VPC firewall rule holds IPv4 or IPv6 ranges, never both, so cutting an
+    instance off takes four: ingress and egress, for ``0.0.0.0/0`` and for ``::/0``."""
+
+    direction: str
+    """``INGRESS`` (source ranges) or ``EGRESS`` (destination ranges)."""
+    version: int
+    """4 or 6."""
+
+    @property
+    def world(self) -> str:
+        """The whole internet of its family: ``0.0.0.0/0`` or ``::/0``."""
+        return WORLD[0] if self.version == 4 else WORLD[1]
+
+    def __str__(self) -> str:
+        return f"IPv{self.version} {self.direction.lower()}"
+
+
+QUARANTINE_RULES = tuple(DenyAll(d, v) for v in (4, 6) for d in ("INGRESS", "EGRESS"))
+"""The rules that isolate a quarantined instance, on every network it is attached to."""
 
 
 def list_rules(clients: GcpClients, project: GcpProject, owner: str) -> list[Rule]:
@@ -281,8 +313,10 @@ def open_to_world(
 ) -> tuple[PortRange, ...]:
     """The ingress a network's rules allow from anywhere to an instance. Pure.
 
-    An allow rule counts unless a deny-everything rule from anywhere applies to the
-    instance at the same or a higher priority (a lower number): the quarantine rules.
+    An allow rule counts unless, for every family it is open to the world in, a
+    deny-everything rule from that family's whole internet applies to the instance at the
+    same or a higher priority (a lower number), as the quarantine rules do: a deny from
+    ``0.0.0.0/0`` does not close an allow from ``::/0``.
     """
     applying = [
         r
@@ -293,14 +327,24 @@ def open_to_world(
         and r.from_world
         and r.targets(tags, accounts)
     ]
-    blocked_at = min((r.priority for r in applying if r.denies_everything), default=None)
+    blocked_at = {
+        version: min(
+            (r.priority for r in applying if r.denies_everything and version in r.worlds),
+            default=None,
+        )
+        for version in (4, 6)
+    }
     found: list[PortRange] = []
     for rule in applying:
-        if blocked_at is not None and blocked_at <= rule.priority:
+        if all(_blocked(blocked_at[v], rule.priority) for v in rule.worlds):
             continue
         for protocol, ports in rule.allowed:
             found.extend(_ranges(protocol, ports))
     return tuple(dict.fromkeys(found))
+
+
+def _blocked(deny_priority: int | None, priority: int) -> bool:
+    return deny_priority is not None and deny_priority <= priority
 
 
 def _ranges(protocol: str, ports: Sequence[str]) -> Iterable[PortRange]:
@@ -322,22 +366,23 @@ def _ranges(protocol: str, ports: Sequence[str]) -> Iterable[PortRange]:
 
 
 def isolates(rules: Sequence[Rule], network: str) -> bool:
-    """Whether a network has reaper's two deny-all rules for the quarantine tag, intact."""
+    """Whether a network has reaper's four deny-all rules for the quarantine tag (ingress
+    and egress, IPv4 and IPv6), intact. Pure."""
     return all(
-        any(is_quarantine_rule(r, network, direction) for r in rules)
-        for direction in ("INGRESS", "EGRESS")
+        any(is_quarantine_rule(r, network, deny) for r in rules) for deny in QUARANTINE_RULES
     )
 
 
-def is_quarantine_rule(rule: Rule, network: str, direction: str) -> bool:
-    """Deny everything to or from anywhere, at priority 0, for the quarantine tag. Pure."""
+def is_quarantine_rule(rule: Rule, network: str, deny: DenyAll) -> bool:
+    """Deny everything to or from the whole internet of ``deny``'s family, at priority 0,
+    for the quarantine tag. Pure."""
     return (
         rule.network == network
-        and rule.direction == direction
+        and rule.direction == deny.direction
         and not rule.disabled
         and rule.priority == 0
         and rule.denies_everything
-        and rule.from_world
+        and deny.version in rule.worlds
         and QUARANTINE_TAG in rule.target_tags
         and not rule.target_accounts
     )

@@ -1,12 +1,16 @@
-"""The quarantine firewall of a VPC network: two rules reaper creates on demand.
+"""The quarantine firewall of a VPC network: four rules reaper creates on demand.
 
 For each network a quarantined instance is attached to, ``reaper-quarantine-in-<network>``
-denies all ingress from anywhere and ``reaper-quarantine-out-<network>`` all egress to
-anywhere, at priority 0 (the highest; a deny wins a tie with an allow), for instances with
-the network tag ``reaper-quarantine``. VPC firewall rules have no labels: reaper's are
-known by their name and description, and a rule of that name is used only if it reads
-back as exactly that, else the quarantine fails and says so (reaper does not rewrite
-rules it did not make).
+denies all ingress from ``0.0.0.0/0`` and ``reaper-quarantine-out-<network>`` all egress
+to it, and ``reaper-quarantine-in6-<network>`` and ``reaper-quarantine-out6-<network>`` the
+same for ``::/0``, at priority 0 (the highest; a deny wins a tie with an allow), for
+instances with the network tag ``reaper-quarantine``. A VPC firewall rule holds IPv4 or
+IPv6 ranges, never both (the API refuses a rule that mixes them), hence a pair per family;
+an instance with an external IPv6 address is cut off over IPv6 too. VPC firewall rules have
+no labels: reaper's are known by their name and description, and a rule of that name is
+used only if it reads back as exactly that, else the quarantine fails and says so (reaper
+does not rewrite rules it did not make). Release leaves the rules in place: they are
+shared by every quarantined instance of the network and match nothing once none is tagged.
 """
 
 from __future__ import annotations
@@ -22,41 +26,49 @@ from google.cloud import compute_v1
 from reaper.config import GcpProject
 from reaper.errors import ProviderError
 from reaper.providers.gcp.clients import GcpClients, status_of
-from reaper.providers.gcp.gce_facts import Rule, is_quarantine_rule, network_owner
+from reaper.providers.gcp.gce_facts import (
+    QUARANTINE_RULES,
+    DenyAll,
+    Rule,
+    is_quarantine_rule,
+    network_owner,
+)
 from reaper.providers.gcp.operations import Pending, wait_compute
 from reaper.providers.gcp.records import QUARANTINE_TAG
 
-DESCRIPTION = "reaper-managed: quarantine of pipeline VMs; do not edit (deny all, {direction})"
+DESCRIPTION = "reaper-managed: quarantine of pipeline VMs; do not edit (deny all, {what})"
 _NAME_LIMIT = 63
 DIRECTIONS = {"INGRESS": "in", "EGRESS": "out"}
 
 
-def rule_name(network: str, direction: str) -> str:
-    """``reaper-quarantine-in-default``; long network names are cut and hashed. Pure."""
+def rule_name(network: str, deny: DenyAll) -> str:
+    """``reaper-quarantine-in-default``, ``reaper-quarantine-out6-default`` (IPv6); long
+    network names are cut and hashed. Pure."""
     net = network.rsplit("/", 1)[-1]
-    name = f"{QUARANTINE_TAG}-{DIRECTIONS[direction]}-{net}"
+    way = DIRECTIONS[deny.direction] + ("6" if deny.version == 6 else "")
+    name = f"{QUARANTINE_TAG}-{way}-{net}"
     if len(name) <= _NAME_LIMIT:
         return name
     digest = hashlib.sha256(network.encode()).hexdigest()[:8]
-    keep = _NAME_LIMIT - len(f"{QUARANTINE_TAG}-{DIRECTIONS[direction]}--{digest}")
-    return f"{QUARANTINE_TAG}-{DIRECTIONS[direction]}-{net[:keep].rstrip('-')}-{digest}"
+    keep = _NAME_LIMIT - len(f"{QUARANTINE_TAG}-{way}--{digest}")
+    return f"{QUARANTINE_TAG}-{way}-{net[:keep].rstrip('-')}-{digest}"
 
 
-def rule_body(network: str, direction: str) -> compute_v1.Firewall:
-    """The deny-all rule of one direction for a network path. Pure."""
+def rule_body(network: str, deny: DenyAll) -> compute_v1.Firewall:
+    """The deny-all rule of one direction and family for a network path. Pure."""
     body = compute_v1.Firewall(
-        name=rule_name(network, direction),
+        name=rule_name(network, deny),
         network=network,
-        direction=direction,
+        direction=deny.direction,
         priority=0,
         denied=[compute_v1.Denied(I_p_protocol="all")],
         target_tags=[QUARANTINE_TAG],
-        description=DESCRIPTION.format(direction=direction.lower()),
+        description=DESCRIPTION.format(what=str(deny)),
     )
-    if direction == "INGRESS":
-        body.source_ranges = ["0.0.0.0/0"]
+    if deny.direction == "INGRESS":
+        body.source_ranges = [deny.world]
     else:
-        body.destination_ranges = ["0.0.0.0/0"]
+        body.destination_ranges = [deny.world]
     return body
 
 
@@ -74,23 +86,29 @@ def ensure_rules(
     network: str,
     listed: Sequence[Rule] | None = None,
 ) -> Ensured:
-    """Find or create both quarantine rules of ``network`` and read them back.
+    """Find or create the four quarantine rules of ``network`` and read them back.
 
     ``listed``: the owner's rules as this sweep listed them, if it did; rules found there
     are not read again. Rules go in the project that owns the network (a Shared VPC's host
-    project). Raises ProviderError when a rule cannot be made or reads back as something
-    else.
+    project); missing ones are inserted side by side, their operations waited for together
+    and read back side by side. Raises ProviderError when a rule cannot be made or reads
+    back as something else.
     """
     owner = network_owner(network) or project.project_id
     firewalls = clients.compute(project).firewalls
+    found: dict[DenyAll, Rule | None]
     if listed is not None:
         by_name = {rule.name: rule for rule in listed}
-        found = {d: by_name.get(rule_name(network, d)) for d in DIRECTIONS}
+        found = {d: by_name.get(rule_name(network, d)) for d in QUARANTINE_RULES}
     else:
-        found = {d: _read(clients, project, owner, rule_name(network, d)) for d in DIRECTIONS}
-    pending: list[Pending] = []
-    for direction in [d for d, rule in found.items() if rule is None]:
-        body = rule_body(network, direction)
+        read = partial(_read_rule, clients, project, owner, network)
+        found = dict(
+            zip(QUARANTINE_RULES, clients.parallel(project, read, QUARANTINE_RULES), strict=True)
+        )
+    missing = [d for d, rule in found.items() if rule is None]
+
+    def insert(deny: DenyAll) -> Pending | None:
+        body = rule_body(network, deny)
         request = compute_v1.InsertFirewallRequest(
             project=owner, firewall_resource=body, request_id=str(uuid.uuid4())
         )
@@ -105,25 +123,31 @@ def ensure_rules(
         except ProviderError as err:
             if status_of(err) != 409:  # 409: made meanwhile by someone else; read below
                 raise
-        else:
-            pending.append(Pending(direction, op.name))
+            return None
+        return Pending(deny, op.name)
+
+    pending = [p for p in clients.parallel(project, insert, missing) if p is not None]
     if pending:
         finished = wait_compute(clients, project, pending, f"project {owner}")
         failed = [f"{k}: {f.error or 'still running'}" for k, f in finished.items() if not f.ok]
         if failed:
             raise ProviderError(f"creating quarantine rules failed: {'; '.join(failed)}")
-    created = []
-    for direction in [d for d, rule in found.items() if rule is None]:
-        found[direction] = _read(clients, project, owner, rule_name(network, direction))
-        created.append(rule_name(network, direction))
-    for direction, rule in found.items():
-        if rule is None or not is_quarantine_rule(rule, network, direction):
+    read = partial(_read_rule, clients, project, owner, network)
+    found.update(zip(missing, clients.parallel(project, read, missing), strict=True))
+    for deny, rule in found.items():
+        if rule is None or not is_quarantine_rule(rule, network, deny):
             raise ProviderError(
-                f"firewall rule {rule_name(network, direction)} in project {owner} is not "
-                f"reaper's deny-all {direction.lower()} rule (changed, or made by someone "
-                "else): fix or delete it"
+                f"firewall rule {rule_name(network, deny)} in project {owner} is not "
+                f"reaper's deny-all {deny} rule (changed, or made by someone else): fix or "
+                "delete it"
             )
-    return Ensured(network, tuple(created))
+    return Ensured(network, tuple(rule_name(network, d) for d in missing))
+
+
+def _read_rule(
+    clients: GcpClients, project: GcpProject, owner: str, network: str, deny: DenyAll
+) -> Rule | None:
+    return _read(clients, project, owner, rule_name(network, deny))
 
 
 def _read(clients: GcpClients, project: GcpProject, owner: str, name: str) -> Rule | None:

@@ -33,6 +33,7 @@ from reaper.sandbox.gcp.gke_json import group_manager_name
 from reaper.sandbox.gcp.model import ComputeOperation, Disk, Firewall
 from reaper.sandbox.gcp.paging import max_results, page
 from reaper.sandbox.gcp.request import ApiRequest, JsonObject
+from reaper.sandbox.gcp.seeding import mixed_families
 from reaper.sandbox.gcp.timefmt import compute_timestamp
 from reaper.sandbox.gcp.world import World, region_of
 
@@ -338,6 +339,13 @@ def insert_firewall(world: World, request: ApiRequest) -> JsonObject:
     source_accounts = _strings(body, "sourceServiceAccounts")
     source_ranges = _ranges(body, "sourceRanges")
     destination_ranges = _ranges(body, "destinationRanges")
+    mixed = mixed_families({"sourceRanges": source_ranges, "destinationRanges": destination_ranges})
+    if mixed is not None:
+        field, index, text = mixed
+        raise compute_invalid(
+            f"Invalid value for field 'resource.{field}[{index}]': '{text}'. "
+            "IPv4 and IPv6 ranges cannot be mixed in the same firewall rule."
+        )
     if direction == "INGRESS" and not (source_ranges or source_tags or source_accounts):
         source_ranges = ["0.0.0.0/0"]
     if direction == "EGRESS" and not destination_ranges:

@@ -86,7 +86,7 @@ def instance_json(instance: Instance) -> JsonObject:
             "subnetwork": f"{project_url(p)}/regions/{region}/subnetworks/{nic.network}",
             "networkIP": nic.network_ip,
             "name": nic.name,
-            "stackType": "IPV4_ONLY",
+            "stackType": "IPV4_ONLY" if nic.external_ipv6 is None else "IPV4_IPV6",
         }
         if nic.nat_ip is not None:
             item["accessConfigs"] = [
@@ -95,6 +95,18 @@ def instance_json(instance: Instance) -> JsonObject:
                     "type": "ONE_TO_ONE_NAT",
                     "name": "External NAT",
                     "natIP": nic.nat_ip,
+                    "networkTier": "PREMIUM",
+                }
+            ]
+        if nic.external_ipv6 is not None:
+            item["ipv6AccessType"] = "EXTERNAL"
+            item["ipv6AccessConfigs"] = [
+                {
+                    "kind": "compute#accessConfig",
+                    "type": "DIRECT_IPV6",
+                    "name": "external-ipv6",
+                    "externalIpv6": nic.external_ipv6,
+                    "externalIpv6PrefixLength": 96,
                     "networkTier": "PREMIUM",
                 }
             ]

@@ -47,6 +47,7 @@ from reaper.sandbox.gcp.seeding import (
     build_instance,
     check_choice,
     check_labels,
+    mixed_families,
     resolve_image,
 )
 from reaper.sandbox.gcp.server import FakeServer
@@ -310,6 +311,7 @@ class FakeGcp:
         network: str = "default",
         network_ip: str | None = None,
         external_ip: str | None = None,
+        external_ipv6: str | None = None,
         tags: Sequence[str] = (),
         metadata: Mapping[str, str] | None = None,
         service_accounts: Sequence[str | tuple[str, Sequence[str]]] = (),
@@ -320,7 +322,8 @@ class FakeGcp:
     ) -> JsonObject:
         """An instance and its boot disk (named like it, from ``boot_image`` if given).
 
-        ``external_ip`` adds a ONE_TO_ONE_NAT access config with that ``natIP``;
+        ``external_ip`` adds a ONE_TO_ONE_NAT access config with that ``natIP``,
+        ``external_ipv6`` makes the interface dual-stack with a DIRECT_IPV6 access config;
         ``service_accounts`` are emails (cloud-platform scope) or (email, scopes).
         """
         with self._world.lock:
@@ -339,6 +342,7 @@ class FakeGcp:
                 network=network,
                 network_ip=network_ip,
                 external_ip=external_ip,
+                external_ipv6=external_ipv6,
                 tags=tags,
                 metadata=metadata or {},
                 service_accounts=service_accounts,
@@ -375,6 +379,14 @@ class FakeGcp:
             allowed = [{"IPProtocol": "tcp", "ports": ["22"]}]
         if source_ranges is None:
             source_ranges = ["0.0.0.0/0"] if direction == "INGRESS" and not source_tags else []
+        mixed = mixed_families(
+            {"source_ranges": source_ranges, "destination_ranges": destination_ranges}
+        )
+        if mixed is not None:
+            raise ValueError(
+                f"firewall rule {name}: {mixed[0]}[{mixed[1]}] {mixed[2]!r} is not of the "
+                "family of its other ranges (a rule holds IPv4 or IPv6 ranges, never both)"
+            )
         with self._world.lock:
             self._world.ensure_project(project)
             rule = Firewall(

@@ -49,6 +49,9 @@ class NetworkInterface:
     network_ip: str
     nat_ip: str | None
     """The external address of its ONE_TO_ONE_NAT access config, if it has one."""
+    external_ipv6: str | None = None
+    """The external IPv6 address of its DIRECT_IPV6 access config (a dual-stack
+    interface), if it has one."""
 
 
 @dataclass

@@ -79,6 +79,28 @@ def check_choice(kind: str, value: str, valid: Sequence[str]) -> None:
         raise ValueError(f"unknown {kind} {value!r} (valid: {', '.join(valid)})")
 
 
+def mixed_families(ranges: Mapping[str, Sequence[str]]) -> tuple[str, int, str] | None:
+    """The first range of a firewall rule whose IP family differs from the rule's first
+    range, as ``(field, index, range)``; None when all are of one family. Pure.
+
+    A VPC firewall rule holds IPv4 or IPv6 ranges, never both ("A firewall rule can
+    contain either IPv4 or IPv6 ranges, but not both": the VPC firewall rules guide), in
+    its source and destination ranges together. Unparsable ranges are left to the
+    range check."""
+    first: int | None = None
+    for field, values in ranges.items():
+        for index, text in enumerate(values):
+            try:
+                version = ipaddress.ip_network(text, strict=False).version
+            except ValueError:
+                continue
+            if first is None:
+                first = version
+            elif version != first:
+                return field, index, text
+    return None
+
+
 def check_labels(labels: Mapping[str, str]) -> None:
     problem = label_problem(labels)
     if problem is not None:
@@ -109,6 +131,7 @@ def build_instance(
     network: str,
     network_ip: str | None,
     external_ip: str | None,
+    external_ipv6: str | None,
     tags: Sequence[str],
     metadata: Mapping[str, str],
     service_accounts: Sequence[str | tuple[str, Sequence[str]]],
@@ -171,6 +194,7 @@ def build_instance(
                 network=network,
                 network_ip=network_ip or _address(len(world.instances)),
                 nat_ip=external_ip,
+                external_ipv6=external_ipv6,
             )
         ],
         disks=disks,

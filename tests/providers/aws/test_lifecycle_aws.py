@@ -61,6 +61,7 @@ from reaper.providers.aws.ec2_isolation import (
 )
 from reaper.report import plan_to_json
 from reaper.results import ExitCode
+from reaper.sandbox.estate import CI_ACCOUNT_ID
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
 
@@ -122,6 +123,39 @@ def test_a_due_instance_is_marked_then_terminated_after_the_grace_period(
         ("intent", "delete", ""),
         ("outcome", "delete", "done"),
     ]
+
+
+def test_a_stopping_instance_is_kept_in_transition_and_terminated_once_stopped(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    make_config: ConfigFactory,
+    make_kinds: KindsFactory,
+    audit_path: Path,
+    read_audit: ReadAudit,
+) -> None:
+    ec2 = ec2_client(aws_session, sandbox)
+    now = datetime.now(UTC)
+    due = launch(ec2, sandbox, now)
+    # AWS shows a stopping instance for a while; moto would go straight to stopped.
+    sandbox.set_instance_states(CI_ACCOUNT_ID, REGION, {due: "stopping"})
+    settings = lifecycle_settings(make_config, grace="0s")
+    kinds = make_kinds(settings)
+
+    held = sweep(settings, kinds, audit_path, now)
+
+    (decision,) = held.plan.decisions
+    assert decision.resource.transitioning
+    assert (decision.action, decision.reasons) == (Action.KEEP, (Reason.IN_TRANSITION,))
+    assert held.outcomes == ()
+    assert instance_state(ec2, due) == "stopping"
+    assert reaper_tags(ec2, due) == {}
+    assert not events(read_audit(audit_path), "intent", due)
+
+    sandbox.set_instance_states(CI_ACCOUNT_ID, REGION, {due: "stopped"})
+    settled = sweep(settings, kinds, audit_path, now + MINUTE)
+
+    assert [(o.action, o.result) for o in settled.outcomes] == [(Action.DELETE, Result.DONE)]
+    assert instance_state(ec2, due) == "terminated"
 
 
 @pytest.mark.parametrize(

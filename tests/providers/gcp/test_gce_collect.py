@@ -126,25 +126,31 @@ def test_configured_zones_are_listed_one_by_one_and_no_others(
 
 
 @pytest.mark.parametrize(
-    ("status", "collected_as"),
+    ("status", "collected_as", "transitioning"),
     [
-        pytest.param("RUNNING", "running", id="running"),
-        pytest.param("TERMINATED", "terminated", id="stopped-is-swept"),
-        pytest.param("SUSPENDED", "suspended", id="suspended-is-swept"),
-        pytest.param("STAGING", "staging", id="starting"),
-        pytest.param("STOPPING", None, id="stopping-waits-for-the-next-sweep"),
-        pytest.param("SUSPENDING", None, id="suspending-waits-for-the-next-sweep"),
+        pytest.param("RUNNING", "running", False, id="running"),
+        pytest.param("TERMINATED", "terminated", False, id="stopped-is-swept"),
+        pytest.param("SUSPENDED", "suspended", False, id="suspended-is-swept"),
+        pytest.param("STAGING", "staging", False, id="starting"),
+        pytest.param("STOPPING", "stopping", True, id="stopping-is-in-transition"),
+        pytest.param("SUSPENDING", "suspending", True, id="suspending-is-in-transition"),
     ],
 )
-def test_which_statuses_are_collected(
-    fake: FakeGcp, audit_path: Path, status: str, collected_as: str | None
+def test_every_status_is_collected_and_the_policy_holds_back_transitions(
+    fake: FakeGcp, audit_path: Path, status: str, collected_as: str, transitioning: bool
 ) -> None:
-    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, status=status)
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, status=status, created=NOW - EXPIRED)
+    settings = settings_of(gcp_config(fake, audit_path))
 
     collected, _ = collect(fake, audit_path)
 
-    found = by_name(collected).get("vm")
-    assert (found.state if found else None) == collected_as
+    vm = by_name(collected)["vm"]
+    assert (vm.state, vm.transitioning) == (collected_as, transitioning)
+    decision = decide(vm, settings.policy, settings.tags, NOW)
+    if transitioning:
+        assert (decision.action, decision.reasons) == (Action.KEEP, (Reason.IN_TRANSITION,))
+    else:
+        assert decision.reasons == (Reason.TTL_EXPIRED,)
 
 
 def test_gke_nodes_are_left_to_their_cluster(fake: FakeGcp, audit_path: Path) -> None:
@@ -446,6 +452,12 @@ def test_one_instance_costs_a_disks_get_not_a_disk_list(fake: FakeGcp, audit_pat
         pytest.param({"disabled": True}, {}, False, id="disabled-rule"),
         pytest.param({"network": "other"}, {}, False, id="other-network"),
         pytest.param({}, {"external_ip": None}, False, id="no-external-ip"),
+        pytest.param(
+            {"source_ranges": ["::/0"]},
+            {"external_ip": None, "external_ipv6": "2600:1900:4000:1::"},
+            True,
+            id="external-ipv6-only",
+        ),
         pytest.param({}, {"status": "TERMINATED"}, False, id="stopped"),
     ],
 )
@@ -483,6 +495,32 @@ def test_a_higher_priority_deny_all_hides_an_open_rule(fake: FakeGcp, audit_path
 
     assert vm.public
     assert vm.open_to_world == ()
+
+
+@pytest.mark.parametrize(
+    ("open_from", "denied_from", "exposed"),
+    [
+        pytest.param("::/0", "0.0.0.0/0", True, id="ipv4-deny-leaves-ipv6-open"),
+        pytest.param("0.0.0.0/0", "::/0", True, id="ipv6-deny-leaves-ipv4-open"),
+        pytest.param("::/0", "::/0", False, id="ipv6-deny-closes-ipv6"),
+        pytest.param("0.0.0.0/0", "0.0.0.0/0", False, id="ipv4-deny-closes-ipv4"),
+    ],
+)
+def test_a_deny_all_hides_only_open_rules_of_its_own_ip_family(
+    fake: FakeGcp, audit_path: Path, open_from: str, denied_from: str, exposed: bool
+) -> None:
+    fake.add_firewall(PROJECT, "open", priority=1000, source_ranges=[open_from])
+    fake.add_firewall(
+        PROJECT, "shut", priority=10, denied=[{"IPProtocol": "all"}], source_ranges=[denied_from]
+    )
+    fake.add_instance(
+        PROJECT, ZONE, "vm", labels=PIPELINE, external_ip="34.1.2.3", external_ipv6="2600:1900::1"
+    )
+
+    (vm,) = collect(fake, audit_path)[0].resources
+
+    assert vm.public
+    assert (vm.open_to_world == (PortRange("tcp", 22, 22),)) is exposed
 
 
 def test_firewall_rules_are_listed_once_per_project_and_only_when_needed(

@@ -41,6 +41,7 @@ from reaper.model import Action, Reason, Resource, ResourceRef, Result, Scope
 from reaper.pinned import read_pinned
 from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.gcp.gce import GceInstances
+from reaper.providers.gcp.gce_facts import QUARANTINE_RULES, DenyAll
 from reaper.providers.gcp.gce_isolation import rule_name
 from reaper.providers.gcp.records import ORIGINAL_STATE, ORIGINAL_TAGS, QUARANTINE_TAG
 from reaper.report import plan_to_json
@@ -190,6 +191,38 @@ def test_delete_outcomes(
     assert message in outcome.message
 
 
+@pytest.mark.parametrize("policy", [{}, QUARANTINE], ids=["delete", "quarantine"])
+def test_a_stopping_instance_is_kept_in_transition_and_acted_on_once_stopped(
+    fake: FakeGcp, audit_path: Path, policy: dict[str, Any]
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, created=NOW - EXPIRED)
+    compute(fake).stop_unary(project=PROJECT, zone=ZONE, instance="vm")
+    settings = settings_of(gcp_config(fake, audit_path, policy=policy))
+    kinds = kinds_of(settings)
+    fake.stats.reset()
+
+    held = sweep(settings, kinds, audit_path)
+
+    (decision,) = held.plan.decisions
+    assert decision.resource.state == "stopping"
+    assert (decision.action, decision.reasons) == (Action.KEEP, (Reason.IN_TRANSITION,))
+    assert held.outcomes == ()
+    vm = fake.instance(PROJECT, ZONE, "vm")
+    assert vm is not None
+    assert (vm["status"], vm["labels"]) == ("STOPPING", PIPELINE)
+    assert set(fake.stats.counts()) <= {
+        "compute.instances.aggregatedList",
+        "compute.disks.aggregatedList",
+        "compute.disks.get",
+    }
+
+    fake.settle()  # the stop finishes: TERMINATED
+    settled = sweep(settings, kinds, audit_path, NOW + HOUR)
+
+    intended = Action.QUARANTINE if policy else Action.DELETE
+    assert [(o.action, o.result) for o in settled.outcomes] == [(intended, Result.DONE)]
+
+
 # -- labels ----------------------------------------------------------------------------
 
 
@@ -278,13 +311,22 @@ def test_quarantine_stops_isolates_and_release_restores(fake: FakeGcp, audit_pat
     assert found[ORIGINAL_TAGS[0]] == "web_ssh"
     assert found[ORIGINAL_STATE] == "running"
     assert verified(fake, "vm")
-    for direction, field in (("INGRESS", "sourceRanges"), ("EGRESS", "destinationRanges")):
-        rule = fake.firewall(PROJECT, rule_name(NETWORK, direction))
-        assert rule is not None
+    made = {r["name"]: r for r in fake.firewalls(PROJECT)}
+    # Ingress and egress, for IPv4 and for IPv6: a rule cannot hold both families.
+    assert {name for name in made if name.startswith(QUARANTINE_TAG)} == {
+        "reaper-quarantine-in-default",
+        "reaper-quarantine-out-default",
+        "reaper-quarantine-in6-default",
+        "reaper-quarantine-out6-default",
+    }
+    for deny in QUARANTINE_RULES:
+        rule = made[rule_name(NETWORK, deny)]
+        field = "sourceRanges" if deny.direction == "INGRESS" else "destinationRanges"
+        assert rule["direction"] == deny.direction
         assert rule["priority"] == 0
         assert rule["denied"] == [{"IPProtocol": "all"}]
         assert rule["targetTags"] == [QUARANTINE_TAG]
-        assert rule[field] == ["0.0.0.0/0"]
+        assert rule[field] == [deny.world]
         assert rule["description"].startswith("reaper-managed")
 
     later = sweep(settings, kinds, audit_path, NOW + DAY)
@@ -304,6 +346,8 @@ def test_quarantine_stops_isolates_and_release_restores(fake: FakeGcp, audit_pat
     assert vm["tags"]["items"] == ["web", "ssh"]
     assert vm["labels"] == PIPELINE
     assert records(audit_path, "outcome")[-1]["action"] == "release"
+    # The rules are the network's, shared by every quarantined instance: they stay.
+    assert all(fake.firewall(PROJECT, rule_name(NETWORK, d)) for d in QUARANTINE_RULES)
 
 
 def test_quarantine_costs_the_fewest_requests_and_makes_the_rules_once_a_sweep(
@@ -337,10 +381,11 @@ def test_quarantine_costs_the_fewest_requests_and_makes_the_rules_once_a_sweep(
         "compute.instances.setTags": 2,
         "compute.instances.stop": 2,
         "compute.zoneOperations.wait": 8,
-        # the network's two rules, missing from the sweep's list: made once, read back
-        "compute.firewalls.insert": 2,
-        "compute.globalOperations.wait": 4,
-        "compute.firewalls.get": 2,
+        # the network's four rules (in, out; IPv4, IPv6), missing from the sweep's list:
+        # made once, read back
+        "compute.firewalls.insert": 4,
+        "compute.globalOperations.wait": 8,
+        "compute.firewalls.get": 4,
     }
 
 
@@ -396,8 +441,9 @@ def test_a_retried_quarantine_never_records_the_quarantine_as_the_original(
     assert (vm["status"], vm["tags"]["items"]) == ("RUNNING", ["web"])
 
 
+@pytest.mark.parametrize("removed", QUARANTINE_RULES, ids=str)
 def test_a_reopened_quarantine_is_isolated_again_and_keeps_its_quarantine_time(
-    fake: FakeGcp, audit_path: Path
+    fake: FakeGcp, audit_path: Path, removed: DenyAll
 ) -> None:
     fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, created=NOW - EXPIRED)
     settings = settings_of(gcp_config(fake, audit_path, policy=QUARANTINE))
@@ -406,7 +452,7 @@ def test_a_reopened_quarantine_is_isolated_again_and_keeps_its_quarantine_time(
     firewalls = compute_v1.FirewallsClient(
         credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.endpoint}
     )
-    firewalls.delete_unary(project=PROJECT, firewall=rule_name(NETWORK, "EGRESS"))
+    firewalls.delete_unary(project=PROJECT, firewall=rule_name(NETWORK, removed))
     fake.settle()
 
     report = sweep(settings, kinds, audit_path, NOW + DAY)
@@ -415,20 +461,43 @@ def test_a_reopened_quarantine_is_isolated_again_and_keeps_its_quarantine_time(
     assert decision.resource.isolated is False
     assert decision.reasons == (Reason.QUARANTINE_INCOMPLETE,)
     assert [o.result for o in report.outcomes] == [Result.DONE]
-    assert fake.firewall(PROJECT, rule_name(NETWORK, "EGRESS")) is not None
+    assert fake.firewall(PROJECT, rule_name(NETWORK, removed)) is not None
     assert labels(fake, "vm")[lifecycle.QUARANTINED_AT] == lifecycle.epoch(NOW)
 
 
+@pytest.mark.parametrize(
+    ("deny", "impostor", "named"),
+    [
+        pytest.param(
+            DenyAll("INGRESS", 4),
+            {"source_ranges": ["0.0.0.0/0"], "disabled": True},
+            "IPv4 ingress",
+            id="ipv4-ingress-disabled",
+        ),
+        pytest.param(
+            DenyAll("INGRESS", 6),
+            {"source_ranges": ["0.0.0.0/0"]},
+            "IPv6 ingress",
+            id="ipv6-name-ipv4-ranges",
+        ),
+        pytest.param(
+            DenyAll("EGRESS", 6),
+            {"direction": "EGRESS", "destination_ranges": ["2001:db8::/32"]},
+            "IPv6 egress",
+            id="ipv6-egress-not-to-everywhere",
+        ),
+    ],
+)
 def test_a_rule_of_reapers_name_that_is_not_reapers_fails_the_quarantine(
-    fake: FakeGcp, audit_path: Path
+    fake: FakeGcp, audit_path: Path, deny: DenyAll, impostor: dict[str, Any], named: str
 ) -> None:
     fake.add_firewall(
         PROJECT,
-        rule_name(NETWORK, "INGRESS"),
+        rule_name(NETWORK, deny),
         priority=0,
         denied=[{"IPProtocol": "all"}],
         target_tags=[QUARANTINE_TAG],
-        disabled=True,
+        **impostor,
     )
     fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE, created=NOW - EXPIRED)
     settings = settings_of(gcp_config(fake, audit_path, policy=QUARANTINE))
@@ -437,7 +506,7 @@ def test_a_rule_of_reapers_name_that_is_not_reapers_fails_the_quarantine(
 
     (outcome,) = report.outcomes
     assert outcome.result is Result.FAILED
-    assert "is not reaper's deny-all ingress rule" in outcome.message
+    assert f"is not reaper's deny-all {named} rule" in outcome.message
     vm = fake.instance(PROJECT, ZONE, "vm")
     assert vm is not None
     assert vm["status"] == "RUNNING"
