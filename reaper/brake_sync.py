@@ -132,14 +132,21 @@ def build_brake_sync(
         check_group(group)
     except ValueError as err:
         raise ConfigError([f"{GROUP_ENV}: {err}"]) from None
-    store: BrakeStore
+    return BrakeSync(build_store(settings), group, shard, safety, settings.wait.total_seconds())
+
+
+def build_store(settings: GlobalBrakeSettings) -> BrakeStore:
+    """The store ``settings`` names. Raises ConfigError when a bucket store's SDK is not
+    installed, AuditError when its client cannot be set up."""
     if settings.directory is not None:
-        store = DirectoryBrakeStore(settings.directory)
-    else:
-        from reaper.audit.s3_brake_store import s3_brake_store  # imports boto3
+        return DirectoryBrakeStore(settings.directory)
+    if settings.gcs_bucket is not None:
+        from reaper.audit.gcs_brake_store import gcs_brake_store  # imports google-cloud-storage
 
-        store = s3_brake_store(str(settings.s3_bucket), settings.s3_prefix)
-    return BrakeSync(store, group, shard, safety, settings.wait.total_seconds())
+        return gcs_brake_store(settings.gcs_bucket, settings.gcs_prefix)
+    from reaper.audit.s3_brake_store import s3_brake_store  # imports boto3
+
+    return s3_brake_store(str(settings.s3_bucket), settings.s3_prefix)
 
 
-__all__ = ["GROUP_ENV", "BrakeSync", "build_brake_sync"]
+__all__ = ["GROUP_ENV", "BrakeSync", "build_brake_sync", "build_store"]

@@ -714,14 +714,19 @@ class GlobalBrakeSettings(_Section):
     Every shard publishes its planned counts to a shared store, waits until all N have,
     and acts only when their sum is within ``safety``'s limits; every shard computes the
     same verdict from the same N records. Exactly one store: ``directory`` (a volume
-    every shard mounts) or ``s3_bucket``.
+    every shard mounts), ``s3_bucket`` or ``gcs_bucket``.
     """
 
     directory: str | None = None
-    """A directory shared by every shard (a ReadWriteMany volume)."""
+    """A directory shared by every shard (a ReadWriteMany volume: a pod's own emptyDir is
+    not shared, and every shard would wait for the others in vain)."""
     s3_bucket: str | None = None
     """An S3 bucket; records are written create-only under ``s3_prefix``."""
     s3_prefix: str = "reaper-brake"
+    gcs_bucket: str | None = None
+    """A GCS bucket (the audit trail's ``audit.gcs`` bucket will do); records are written
+    create-only under ``gcs_prefix``."""
+    gcs_prefix: str = "reaper-brake"
     wait: Duration = timedelta(minutes=5)
     """How long a shard waits for the others; past it nobody acts (fail closed)."""
 
@@ -732,15 +737,23 @@ class GlobalBrakeSettings(_Section):
             raise ValueError(f"{value!r} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")
         return value
 
-    @field_validator("s3_prefix")
+    @field_validator("gcs_bucket")
+    @classmethod
+    def _gcs_bucket(cls, value: str | None) -> str | None:
+        if value is not None and not _GCS_BUCKET.fullmatch(value):
+            raise ValueError(f"{value!r} is not a GCS bucket name (a-z, 0-9, '.', '-', '_')")
+        return value
+
+    @field_validator("s3_prefix", "gcs_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
         return _bucket_prefix(value)
 
     @model_validator(mode="after")
     def _one_store(self) -> GlobalBrakeSettings:
-        if (self.directory is None) == (self.s3_bucket is None):
-            raise ValueError("give exactly one of directory or s3_bucket")
+        stores = [self.directory, self.s3_bucket, self.gcs_bucket]
+        if sum(store is not None for store in stores) != 1:
+            raise ValueError("give exactly one of directory, s3_bucket or gcs_bucket")
         return self
 
 

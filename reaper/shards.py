@@ -9,10 +9,13 @@ and the highest score owns it. So
 * going from N to N+1 shards moves a scope only if the new shard out-scores the old
   owner, which happens for about 1/(N+1) of the scopes, and only ever *to* the new shard.
 
-The scope key is provider-neutral (:func:`scope_key`): ``aws/ci/us-east-1`` (account and
-region), ``gcp/my-project``, ``kubernetes/prod-eu``. Every kind of one scope (EC2 and EKS
-of ``aws/ci/us-east-1``) lands on the same shard, so an account's regions are spread over
-shards but one region of one account is swept by one process.
+The scope key is provider-neutral (:func:`scope_key`) and names what one collection lists:
+``aws/ci/us-east-1`` (account and region), ``gcp/my-project/us-central1-a`` (a project's
+zone, when ``providers.gcp.zones`` is set), ``gcp/my-project`` (a project's GKE clusters;
+its GCE instances too when it is swept in all zones, whatever zone each names),
+``kubernetes/prod-eu``. Every kind of one scope (EC2 and EKS of ``aws/ci/us-east-1``)
+lands on the same shard, so an account's regions are spread over shards but one region
+of one account is swept by one process.
 
 Each shard keeps its own audit chain and its own Pushgateway group
 (:func:`shard_settings`), so no two processes ever append to one chain.
@@ -45,8 +48,10 @@ COUNT_ENV = "REAPER_SHARDS"
 def scope_key(provider: str, scope: Scope) -> str:
     """The provider-neutral name of a scope that shards are assigned by. Pure.
 
-    ``aws/ci/us-east-1``, ``gcp/my-project``, ``kubernetes/prod-eu``: the provider, the
-    configured (or derived) account name, and the region when there is one.
+    ``aws/ci/us-east-1``, ``gcp/my-project``, ``gcp/my-project/us-central1-a``,
+    ``kubernetes/prod-eu``: the provider, the configured (or derived) account name, and
+    the region or zone when the scope has one (``ResourceKind.scopes``, not a resource's
+    own: see ``ResourceKind.sweep_scope``).
     """
     return f"{provider}/{scope}"
 

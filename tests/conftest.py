@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from gcs_support import running_gcs_emulator
 
 from reaper.config import Settings, parse_settings
 from reaper.providers.aws.clients import AwsConnection
@@ -63,6 +64,13 @@ def aws_session(_no_real_aws: None) -> boto3.Session:
     ``ci``); pass other credentials to ``client()`` to act in another account.
     """
     return sandbox_session()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(_no_real_aws: None) -> Iterator[str]:
+    """The session's gcp-storage-emulator (in memory, on loopback): its URL."""
+    with running_gcs_emulator() as url:
+        yield url
 
 
 @pytest.fixture

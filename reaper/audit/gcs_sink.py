@@ -69,26 +69,23 @@ class GcsSink(BucketSink):
         return getattr(err, "code", None) in _PERMANENT_HTTP
 
 
-def gcs_client() -> Any:
+def gcs_client(user: str = "audit.gcs: the GCS audit sink") -> Any:
     """``google.cloud.storage.Client()`` with the environment's credentials.
 
-    Raises ConfigError when google-cloud-storage is not installed, AuditError when no
-    credentials are found.
+    Raises ConfigError naming ``user`` (the config key and what needs the client) when
+    google-cloud-storage is not installed, AuditError when no credentials are found.
     """
     try:
         # attr-defined: google.cloud is typed (google-cloud-compute), storage is not.
         from google.cloud import storage  # type: ignore[attr-defined,unused-ignore]
     except ImportError as err:
         raise ConfigError(
-            [
-                "audit.gcs: the GCS audit sink needs google-cloud-storage: "
-                f"pip install 'reaper[gcs]' ({err})"
-            ]
+            [f"{user} needs google-cloud-storage: pip install 'reaper[gcs]' ({err})"]
         ) from None
     try:
         return storage.Client()
     except Exception as err:  # google.auth's DefaultCredentialsError and kin
-        raise AuditError(f"cannot set up a GCS client for the audit trail: {err}") from err
+        raise AuditError(f"{user}: cannot set up a GCS client: {err}") from err
 
 
 def gcs_sink(settings: GcsAuditSettings, client: Any = None) -> GcsSink:

@@ -3,64 +3,65 @@
 
 The bucket may be the audit trail's: the audit sinks read only their own objects under
 their prefix (``{first_seq:012d}.jsonl``) and ignore other keys, and these are written
-with a checksum, as a bucket with Object Lock requires.
+with a checksum, as a bucket with Object Lock requires. Keys, create-only publishing and
+reading back are :class:`~reaper.audit.brake_store.BucketBrakeStore`'s, shared with GCS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from reaper.audit.brake_store import check_group
-from reaper.errors import AuditError
+from reaper.audit.brake_store import BucketBrakeStore
+
+_TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+"""A create-only put of a key that exists, or that another put is creating just now."""
 
 
-class S3BrakeStore:
+class S3BrakeStore(BucketBrakeStore):
+    scheme = "s3"
+
     def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        super().__init__(bucket, prefix)
         self._client = client
-        self._bucket = bucket
-        self._prefix = prefix
-        self.name = f"s3://{bucket}/{prefix}"
 
-    def publish(self, group: str, shard: int, body: bytes) -> None:
-        key = f"{self._prefix}/{check_group(group)}/shard-{shard}.json"
-        try:
-            # A checksum, as the S3 audit sink sends: a bucket with Object Lock (the audit
-            # bucket may hold the brake's records too, under their own prefix) wants one.
-            self._client.put_object(
-                Bucket=self._bucket,
-                Key=key,
-                Body=body,
-                ContentType="application/json",
-                ChecksumAlgorithm="SHA256",
-                IfNoneMatch="*",
-            )
-        except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
-                return  # published before: the first record stands
-            raise AuditError(f"cannot publish to {self.name}: {code}") from err
-        except BotoCoreError as err:
-            raise AuditError(f"cannot publish to {self.name}: {err}") from err
+    def _put(self, key: str, body: bytes) -> None:
+        # A checksum, as the S3 audit sink sends: a bucket with Object Lock (the audit
+        # bucket may hold the brake's records too, under their own prefix) wants one.
+        self._client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+            IfNoneMatch="*",
+        )
 
-    def read_all(self, group: str) -> dict[int, bytes]:
-        prefix = f"{self._prefix}/{check_group(group)}/"
-        found: dict[int, bytes] = {}
-        try:
-            pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self._bucket, Prefix=prefix
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    index = item["Key"][len(prefix) :].removeprefix("shard-").removesuffix(".json")
-                    if index.isdigit():
-                        body = self._client.get_object(Bucket=self._bucket, Key=item["Key"])
-                        found[int(index)] = body["Body"].read()
-        except (ClientError, BotoCoreError) as err:
-            raise AuditError(f"cannot read {self.name}: {err}") from err
-        return found
+    def _exists(self, err: Exception) -> bool:
+        return isinstance(err, ClientError) and _code(err) in _TAKEN
+
+    def _keys(self, prefix: str) -> Sequence[str]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def _get(self, key: str) -> bytes:
+        body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
+
+    def _is_sdk_error(self, err: Exception) -> bool:
+        return isinstance(err, BotoCoreError | ClientError)
+
+    def _describe(self, err: Exception) -> str:
+        return _code(err) if isinstance(err, ClientError) else str(err)
+
+
+def _code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
 
 
 def s3_brake_store(bucket: str, prefix: str, endpoint_url: str | None = None) -> S3BrakeStore:

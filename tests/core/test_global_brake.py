@@ -132,15 +132,52 @@ def test_a_retried_shard_whose_plan_differs_from_its_published_record_does_not_a
     assert ShardCounts.from_json(store.read_all("job-3")[0]).population == {EC2: 5}
 
 
-def test_global_brake_settings_need_one_store_and_a_sweep_group(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="exactly one of directory or s3_bucket"):
+@pytest.mark.parametrize(
+    "stores",
+    [
+        {"directory": "/x", "s3_bucket": "abc"},
+        {"s3_bucket": "abc", "gcs_bucket": "abc"},
+        {"directory": "/x", "gcs_bucket": "abc"},
+        {},
+    ],
+    ids=["directory-and-s3", "s3-and-gcs", "directory-and-gcs", "none"],
+)
+def test_global_brake_settings_take_exactly_one_store(stores: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as excinfo:
         parse_settings(
             {
                 "providers": {"aws": {"regions": ["us-east-1"]}},
-                "safety": {"global_brake": {"directory": "/x", "s3_bucket": "abc"}},
+                "safety": {"global_brake": stores},
             },
             "t.yaml",
         )
+    assert excinfo.value.problems == (
+        "t.yaml: safety.global_brake: give exactly one of directory, s3_bucket or gcs_bucket",
+    )
+
+
+def test_a_gcs_brake_store_is_checked_like_the_gcs_audit_bucket() -> None:
+    brake = GlobalBrakeSettings(gcs_bucket="my-audit-bucket", gcs_prefix="brake")
+    assert (brake.gcs_bucket, brake.gcs_prefix, brake.s3_prefix) == (
+        "my-audit-bucket",
+        "brake",
+        "reaper-brake",
+    )
+    for bad, message in (
+        ({"gcs_bucket": "Not_A_Bucket"}, "'Not_A_Bucket' is not a GCS bucket name"),
+        ({"gcs_bucket": "b-1", "gcs_prefix": "/brake"}, "without a leading or trailing '/'"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_settings(
+                {
+                    "providers": {"aws": {"regions": ["us-east-1"]}},
+                    "safety": {"global_brake": bad},
+                },
+                "t.yaml",
+            )
+
+
+def test_global_brake_settings_need_a_sweep_group(tmp_path: Path) -> None:
     settings = GlobalBrakeSettings(directory=str(tmp_path))
     assert build_brake_sync(settings, SAFETY, None, None) is None  # not sharded: no sync
     assert build_brake_sync(None, SAFETY, Shard(0, 2), "g") is None

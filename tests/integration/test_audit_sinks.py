@@ -9,15 +9,10 @@ must verify.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +22,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from click.testing import CliRunner
+from gcs_support import CreateOnlyBucket, free_port, storage_client
 
 from reaper.audit import AuditLog, verify_lines
 from reaper.audit.build import build_audit_log
@@ -61,13 +57,6 @@ def _append_all(log: AuditLog) -> None:
 
 def _unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- S3 ---------------------------------------------------------------------------------------
@@ -187,7 +176,7 @@ def test_an_unreachable_s3_is_retried_then_counted_and_logged(
 ) -> None:
     client = aws_session.client(
         "s3",
-        endpoint_url=f"http://127.0.0.1:{_free_port()}",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
         config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
     )
     sink = S3Sink(client, "audit-bucket", "trail", retries=2, backoff=0.01)
@@ -395,7 +384,7 @@ def test_an_unreadable_optional_s3_with_an_empty_local_file_refuses_to_start(
 ) -> None:
     client = aws_session.client(
         "s3",
-        endpoint_url=f"http://127.0.0.1:{_free_port()}",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
         config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
     )
     sink = S3Sink(client, "audit-bucket", "trail", retries=0)
@@ -411,50 +400,9 @@ def test_an_unreadable_optional_s3_with_an_empty_local_file_refuses_to_start(
 # -- GCS --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def gcs_emulator() -> Iterator[str]:
-    """gcp-storage-emulator, in memory, on a free loopback port; yields its URL."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "gcp_storage_emulator", "start"),
-            *("--host", "127.0.0.1", "--port", str(port), "--in-memory", "--quiet"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                opener.open(f"{url}/storage/v1/b", timeout=1).close()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gcp-storage-emulator did not start") from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture
 def gcs(gcs_emulator: str) -> Any:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    return storage.Client(
-        project="test",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": gcs_emulator},
-    )
+    return storage_client(gcs_emulator)
 
 
 @pytest.fixture
@@ -491,46 +439,6 @@ def test_gcs_keeps_one_object_per_batch_and_continues_the_chain(
     assert (result.ok, result.records) == (True, 7)
 
 
-class _CreateOnlyBucket:
-    """What the sink uses of a google-cloud-storage bucket, honouring ``if_generation_match``.
-
-    gcp-storage-emulator ignores the precondition (the test below shows it), so the
-    create-only logic is tested here, with the library's own 412 error; the emulator tests
-    the rest of the sink over HTTP.
-    """
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-        self.preconditions: list[object] = []
-
-    def bucket(self, name: str) -> _CreateOnlyBucket:
-        return self
-
-    def blob(self, key: str) -> Any:
-        bucket = self
-
-        class Blob:
-            name = key
-
-            def upload_from_string(self, body: bytes, **options: Any) -> None:
-                bucket.preconditions.append(options.get("if_generation_match"))
-                if options.get("if_generation_match") == 0 and key in bucket.objects:
-                    from google.api_core.exceptions import PreconditionFailed
-
-                    raise PreconditionFailed(
-                        "At least one of the pre-conditions you specified did not hold."
-                    )
-                bucket.objects[key] = body
-
-            def download_as_bytes(self, **options: Any) -> bytes:
-                return bucket.objects[key]
-
-        return Blob()
-
-    def list_blobs(self, bucket: str, prefix: str, **options: Any) -> list[Any]:
-        return [self.blob(k) for k in sorted(self.objects) if k.startswith(prefix)]
-
-
 def test_the_gcs_emulator_ignores_if_generation_match(gcs: Any, gcs_bucket: str) -> None:
     """Why the fork test below fakes the bucket: the emulator overwrites. If this starts
     failing, the emulator honours the precondition: test the fork against it instead."""
@@ -541,7 +449,7 @@ def test_the_gcs_emulator_ignores_if_generation_match(gcs: Any, gcs_bucket: str)
 
 
 def test_two_writers_from_one_head_collide_on_gcs(tmp_path: Path) -> None:
-    bucket = _CreateOnlyBucket()
+    bucket = CreateOnlyBucket()
 
     def pod(name: str) -> AuditLog:
         return AuditLog(tmp_path / name / "audit.jsonl", sinks=[GcsSink(bucket, "audit", "trail")])
@@ -578,7 +486,7 @@ def test_gcs_errors_become_audit_errors(gcs: Any, tmp_path: Path) -> None:
     down = storage.Client(
         project="test",
         credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": f"http://127.0.0.1:{_free_port()}"},
+        client_options={"api_endpoint": f"http://127.0.0.1:{free_port()}"},
     )
     unreachable = GcsSink(down, "audit", "trail", retries=1, backoff=0.01)
     with AuditLog(tmp_path / "a.jsonl") as log:  # the local file holds the chain's head

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,68 @@ def test_manifests_are_read_as_objects_and_other_yaml_is_not() -> None:
     )
     assert [str(m) for m in documents(stream, "mixed.yaml")] == ["mixed.yaml[1] Namespace/x"]
     assert isinstance(next(documents(stream, "m")), Manifest)
+
+
+KUBERNETES = DEPLOY / "kubernetes"
+
+
+def _documented_prerequisites(kustomization: Path) -> list[Path]:
+    """The files the kustomization's comments say to ``kubectl apply -f`` first (paths
+    from the repository's root, ``\\`` continuing a command on the next comment line)."""
+    lines = [
+        line.lstrip("#").strip()
+        for line in kustomization.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    ]
+    commands = " ".join(lines).replace("\\ ", "").split("kubectl ")
+    words = [w for c in commands if c.startswith("apply") and " -f " in c for w in c.split()]
+    return [DEPLOY.parent / after for before, after in pairwise(words) if before == "-f"]
+
+
+def _names(manifests: list[Manifest]) -> set[tuple[str, str]]:
+    return {(m.body["kind"], m.body["metadata"]["name"]) for m in manifests}
+
+
+@pytest.mark.parametrize("overlay", ["daemon", "sharded/base", "sharded/8-shards"])
+def test_each_alternative_install_brings_what_the_default_one_does(
+    kubectl_binary: str, overlay: str
+) -> None:
+    # The shipped config sweeps the cluster's own namespaces (kubernetes: clusters:
+    # [{name: local}]): without the ClusterRole and its binding every sweep would fail.
+    # kustomize loads no file outside a kustomization's directory, so the daemon's and the
+    # sharded CronJob's kustomizations name the shared objects in their apply commands.
+    config = yaml.safe_load(
+        next(documents((KUBERNETES / "configmap.yaml").read_text(encoding="utf-8"), "c")).body[
+            "data"
+        ]["config.yaml"]
+    )
+    assert [c["name"] for c in config["providers"]["kubernetes"]["clusters"]] == ["local"]
+    default, error = build(KUBERNETES, kubectl_binary)
+    assert error is None, error
+    wanted = _names(default) - {("CronJob", "reaper")}
+    assert {("ClusterRole", "reaper"), ("ClusterRoleBinding", "reaper")} <= wanted
+
+    directory = KUBERNETES / overlay
+    documented = directory / "kustomization.yaml"
+    if not _documented_prerequisites(documented):  # an overlay of the sharded base
+        documented = SHARDED / "base" / "kustomization.yaml"
+    files = _documented_prerequisites(documented)
+    assert all(f.is_file() for f in files), files
+    shared = [m for f in files for m in documents(f.read_text(encoding="utf-8"), str(f))]
+    built, error = build(directory, kubectl_binary)
+    assert error is None, error
+    installed = _names(shared) | _names(built)
+    assert wanted <= installed, f"{overlay} lacks {sorted(wanted - installed)}"
+    assert ("CronJob", "reaper") not in installed, "two sweepers would race"
+    accounts = {
+        m.body["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"]
+        if m.body["kind"] == "CronJob"
+        else m.body["spec"]["template"]["spec"]["serviceAccountName"]
+        for m in built
+        if m.body["kind"] in ("CronJob", "Deployment")
+    }
+    assert accounts == {"reaper"}
+    (binding,) = [m.body for m in shared if m.body["kind"] == "ClusterRoleBinding"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "reaper", "namespace": "reaper"}
+    ]
