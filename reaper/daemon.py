@@ -31,8 +31,10 @@ it continues from the records other leaders added meanwhile (only a trail that e
 this replica's own last record went back). A leader that can no longer renew its Lease
 stops its sweep as on SIGTERM (after the action group it is in) and, should that group
 still run when another replica could take over, abandons it (a ``shutdown-abandoned``
-record, while it still holds the trail) and exits 1 before its lease can expire. A clean
-stop hands the Lease back, so another replica takes over at once.
+record, while it still holds the trail) and exits 1: the abandonment starts with enough
+of the lease left for the record's write and the exit to end before the lease can
+expire. The same holds while a stop drains its sweep. A clean stop hands the Lease back,
+so another replica takes over at once.
 
 Stopping. The first SIGTERM (or SIGINT) schedules nothing more and asks the running
 sweep to stop after the action group it is in (see :class:`reaper.actuator.StopFlag`):
@@ -89,12 +91,18 @@ STOP_REASON = "daemon shutting down"
 """The message of the outcomes and ``skipped`` records of actions a stop left undone."""
 LEADERSHIP_LOST = "leadership lost: the Lease could not be renewed"
 """The same, for actions a replica left undone because it no longer leads."""
-_ABANDON_MARGIN_SECONDS = 1.0
-"""A sweep still running this close to the lease's expiry is abandoned."""
 DEFAULT_JOB = "default"
 _POLL_SECONDS = 0.1
+"""How often the main thread looks at signals, the running sweep and the election."""
 _ABANDON_WRITE_SECONDS = 2.0
-"""How long an abandoning daemon waits for its ``shutdown-abandoned`` record to be stored."""
+"""How long an abandoning daemon waits at most for its ``shutdown-abandoned`` record to be
+stored."""
+_EXIT_SECONDS = 0.5
+"""What an abandonment keeps, after that wait, for the process to exit (``os._exit``)."""
+_ABANDON_MARGIN_SECONDS = _POLL_SECONDS + _ABANDON_WRITE_SECONDS + _EXIT_SECONDS
+"""A sweep that lost its leadership is abandoned once its lease has no more than this
+left: the poll that notices it, the wait for the record and the exit all fit before the
+lease can expire (and a poll that comes late waits less for the record)."""
 
 
 # -- schedules -------------------------------------------------------------------------
@@ -376,8 +384,9 @@ class Daemon:
     def wait(self) -> int:
         """Block until a stop signal, then stop (see the module's docstring).
 
-        Meanwhile, follow the election: a sweep that lost its leadership is stopped, and
-        abandoned (exit 1) if it still runs when its lease is about to expire.
+        Meanwhile, and while a stopping sweep drains, follow the election: a sweep that
+        lost its leadership is stopped, and abandoned (exit 1) if it still runs when its
+        lease is about to expire.
         """
         while not self._signals:
             time.sleep(_POLL_SECONDS)
@@ -398,6 +407,9 @@ class Daemon:
         self._scheduler.shutdown(wait=False)
         deadline = time.monotonic() + timeout.total_seconds()
         while not self._sweep_lock.acquire(timeout=_POLL_SECONDS):
+            code = self.follow_leadership()  # a draining leader must not outlive its lease
+            if code is not None:
+                return code
             if len(self._signals) > 1:
                 return self._abandon(f"a second signal ({signal.Signals(self._signals[1]).name})")
             if time.monotonic() >= deadline:
@@ -418,8 +430,13 @@ class Daemon:
             server.server_close()
 
     def follow_leadership(self) -> int | None:
-        """Act on the election's verdict (called every poll); an exit code once a sweep
-        had to be abandoned, else None."""
+        """Act on the election's verdict (called every poll, a stop's drain included); an
+        exit code once a sweep had to be abandoned, else None.
+
+        A replica that no longer leads stops its running sweep (after the action group it
+        is in) and abandons it once the lease has :data:`_ABANDON_MARGIN_SECONDS` left,
+        so that the abandonment ends before another replica can take over.
+        """
         if self._leadership is None:
             return None
         leading = self._leadership.is_leader()
@@ -428,7 +445,7 @@ class Daemon:
             flag = self._flag
         if changed:
             self.leader.set(1 if leading else 0)
-            if leading:
+            if leading and self._stop.reason is None:
                 log.info("%s leads: sweeping now", self._leadership.identity)
                 self._sweep_now()
             else:
@@ -439,12 +456,13 @@ class Daemon:
         if leading or flag is None:
             return None
         flag.request(LEADERSHIP_LOST)
-        if self._leadership.lease_left() > _ABANDON_MARGIN_SECONDS:
+        left = self._leadership.lease_left()
+        if left > _ABANDON_MARGIN_SECONDS:
             return None
         if self._sweep_lock.acquire(blocking=False):
             self._sweep_lock.release()  # the sweep ended meanwhile
             return None
-        return self._abandon("leadership lost, and the lease is about to expire")
+        return self._abandon("leadership lost, and the lease is about to expire", within=left)
 
     def _sweep_now(self) -> None:
         """Run every job now (a replica that just became the leader)."""
@@ -571,8 +589,13 @@ class Daemon:
                 sweep_id, self._clock(), exit_code, error, unresolved
             )
 
-    def _abandon(self, reason: str) -> int:
-        """Give up on the running sweep: record what is left dangling; exit code 1."""
+    def _abandon(self, reason: str, within: float | None = None) -> int:
+        """Give up on the running sweep: record what is left dangling; exit code 1.
+
+        Waits up to :data:`_ABANDON_WRITE_SECONDS` for the record, and with ``within``
+        (seconds until the lease can expire) no longer than leaves :data:`_EXIT_SECONDS`
+        of them to exit in.
+        """
         self.abandoned = True
         with self._state_lock:
             audit = self._running[1] if self._running else None
@@ -590,11 +613,12 @@ class Daemon:
         )
         writer.daemon = True
         writer.start()
-        writer.join(_ABANDON_WRITE_SECONDS)
+        wait = _ABANDON_WRITE_SECONDS
+        if within is not None:
+            wait = max(0.0, min(wait, within - _EXIT_SECONDS))
+        writer.join(wait)
         if writer.is_alive():
-            log.error(
-                "the shutdown-abandoned record was not stored within %gs", _ABANDON_WRITE_SECONDS
-            )
+            log.error("the shutdown-abandoned record was not stored within %.1fs", wait)
         return ExitCode.PARTIAL_FAILURE
 
     @staticmethod

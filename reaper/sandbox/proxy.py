@@ -8,7 +8,8 @@ server's and every request goes through the proxy, which
   Authorization header or of a presigned URL, and the operation from ``Action=`` in the
   form body or query string (EC2, STS, IAM: query APIs) or from the ``X-Amz-Target``
   header (JSON APIs). Other requests count under their HTTP method;
-* optionally waits a fixed time before forwarding (``latency``, seconds);
+* optionally waits a fixed time before forwarding (``latency``, seconds), and longer for
+  the operations given a delay of their own (:meth:`CountingProxy.delay`);
 * times each forwarded request from sending it upstream until the whole answer is read
   (:meth:`CountingProxy.server_times`), the server's share of the request's time;
 * answers with an AWS error document instead of forwarding when a fault rule matches
@@ -218,6 +219,7 @@ class CountingProxy:
         self._server_times: dict[CountKey, list[float]] = {}
         self._faults: list[Fault] = []
         self._latency = latency
+        self._delays: dict[str, float] = {}
         self._throttle: _Throttle | None = None
         self._buckets: dict[tuple[str, str], list[float]] = {}
         self._throttled: Counter[CountKey] = Counter()
@@ -323,6 +325,18 @@ class CountingProxy:
         with self._lock:
             self._latency = seconds
 
+    def delay(self, operation: str, seconds: float) -> None:
+        """Wait ``seconds`` more (besides :attr:`latency`) before forwarding or faulting
+        each request of ``operation`` (``TerminateInstances``); 0 removes the delay. Set
+        before the client sends the call, it holds that call and no other."""
+        if seconds < 0:
+            raise ValueError(f"delay must not be negative, got {seconds}")
+        with self._lock:
+            if seconds:
+                self._delays[operation] = seconds
+            else:
+                self._delays.pop(operation, None)
+
     def add_fault(
         self,
         region: str | None,
@@ -413,14 +427,15 @@ class CountingProxy:
         """Count a request; pick the fault (or the throttle) that answers it, if any."""
         with self._lock:
             self._counts[info.key] += 1
+            latency = self._latency + self._delays.get(info.operation, 0.0)
             for fault in self._faults:
                 if fault.matches(info, body):
                     fault.served += 1
-                    return self._latency, fault
+                    return latency, fault
             if self._throttle is not None and not self._take_token(info, self._throttle):
                 self._throttled[info.key] += 1
-                return self._latency, _REQUEST_LIMIT
-            return self._latency, None
+                return latency, _REQUEST_LIMIT
+            return latency, None
 
     def _take_token(self, info: RequestInfo, throttle: _Throttle) -> bool:
         """Called with the lock held."""

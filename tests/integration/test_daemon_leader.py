@@ -27,7 +27,7 @@ from reaper.audit import AuditLog
 from reaper.audit.lock import TrailLock
 from reaper.audit.verify import verify_lines
 from reaper.config import Settings, parse_settings
-from reaper.daemon import LEADERSHIP_LOST, Daemon, plan_jobs
+from reaper.daemon import _ABANDON_MARGIN_SECONDS, LEADERSHIP_LOST, Daemon, plan_jobs
 from reaper.metrics import Metrics
 from reaper.model import Action, Collected, Outcome, Resource, ResourceRef, Result, Scope
 from reaper.providers.base import ResourceKind
@@ -197,12 +197,39 @@ def test_a_sweep_still_running_when_the_lease_is_about_to_expire_is_abandoned(
     sweeping.start()
     try:
         assert kind.entered.wait(10)
-        leadership.leading, leadership.left = False, 0.5
+        leadership.leading, leadership.left = False, _ABANDON_MARGIN_SECONDS
 
         code = daemon.follow_leadership()
     finally:
         kind.proceed.set()
         sweeping.join(10)
+
+    assert code == 1
+    assert daemon.abandoned is True
+    abandoned = next(r for r in _records(tmp_path) if r["event"] == "shutdown-abandoned")
+    assert abandoned["reason"] == "leadership lost, and the lease is about to expire"
+    assert [d["resource"]["id"] for d in abandoned["dangling"]] == ["i-eu-west-1"]
+    assert leadership.released is False
+
+
+def test_a_draining_leader_that_loses_its_lease_abandons_before_it_expires(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM lets the running group finish; a lease about to expire meanwhile does not
+    (the drain follows the election too, whatever daemon.shutdown_timeout allows)."""
+    leadership = ScriptedLeadership(leading=True)
+    kind = BlockingKind()
+    daemon, _ = _daemon(tmp_path, leadership, kind)
+    daemon.start()
+    try:
+        assert kind.entered.wait(10)
+        daemon._signals.append(15)  # as the SIGTERM handler does: the drain begins
+        leadership.leading, leadership.left = False, _ABANDON_MARGIN_SECONDS
+
+        code = daemon.wait()
+    finally:
+        kind.proceed.set()
+        daemon.close()
 
     assert code == 1
     assert daemon.abandoned is True

@@ -2,13 +2,17 @@
 
 Every function takes the :class:`~.clients.Cluster` and its scope, and raises
 :class:`~.clients.KubeApiError` (a ProviderError) when the call fails; ``None`` answers
-stand for 404 Not Found where the caller needs to tell "gone" from "failed".
+stand for 404 Not Found where the caller needs to tell "gone" from "failed". Lists are
+read in pages, and a list whose continue token expired starts over as its
+:class:`ListRestarts` (one budget per cluster per sweep) allows.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubernetes import client
@@ -24,6 +28,8 @@ from reaper.providers.kubernetes.clients import (
     translate_errors,
 )
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 500
 GONE = 410
 NOT_FOUND = 404
@@ -37,29 +43,69 @@ def items_of(page: Mapping[str, Any]) -> list[Any]:
     return items if isinstance(items, list) else []
 
 
-def list_all(
-    cluster: Cluster, scope: Scope, resource: str, *, label_selector: str | None = None
-) -> list[JSON]:
-    """Every item of a (cluster-wide) list of ``namespaces`` or ``services``, in pages.
+class ListRestarts:
+    """How many lists of one cluster may still start over after an expired continue token.
 
-    ``limit`` 500 and ``continue``. A continue token that expired (410 Gone: the snapshot
-    the list started from was compacted) restarts the list from the beginning, once per
-    call; a second expiry is an error.
+    A continue token expires (410 Gone) when the snapshot the list started from has been
+    compacted; the list then starts over from the beginning, without a token. Every
+    paginated list of one cluster in one sweep draws on one budget (one restart): the
+    namespaces, the Services, and the workloads of each quarantined namespace read back.
+    Once it is spent, the next expiry is an error (of the collection, during a sweep's
+    collect). Thread-safe: the lists of one cluster run concurrently.
     """
-    restarted = False
+
+    def __init__(self, allowed: int = 1) -> None:
+        self._left = allowed
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Use one restart; False when none is left."""
+        with self._lock:
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
+
+
+def list_all(
+    cluster: Cluster,
+    scope: Scope,
+    resource: str,
+    restarts: ListRestarts,
+    *,
+    label_selector: str | None = None,
+) -> list[JSON]:
+    """Every item of a (cluster-wide) list of ``namespaces`` or ``services``, in pages of
+    500 (``limit`` and ``continue``); an expired token restarts it if ``restarts`` allows."""
+    return _paged(
+        f"list {resource} in {scope}",
+        lambda token: _list_page(cluster, scope, resource, label_selector, token),
+        restarts,
+    )
+
+
+def _paged(what: str, fetch: Callable[[str | None], JSON], restarts: ListRestarts) -> list[JSON]:
+    """Every item of a paginated list: ``fetch(continue_token)`` answers one page.
+
+    A page refused with 410 Gone (its continue token expired) starts the list over from
+    the first page, once ``restarts`` allows it; otherwise the KubeApiError is raised.
+    """
     token: str | None = None
     items: list[JSON] = []
     while True:
         try:
-            page = _list_page(cluster, scope, resource, label_selector, token)
+            page = fetch(token)
         except KubeApiError as err:
             if err.status != GONE or token is None:
                 raise
-            if restarted:
+            if not restarts.take():
                 raise KubeApiError(
-                    f"{err} (the list was already restarted once)", err.status, err.reason
+                    f"{err} (a list of this cluster was already restarted once this sweep)",
+                    err.status,
+                    err.reason,
                 ) from err
-            restarted, token, items = True, None, []
+            log.warning("%s: the continue token expired; the list starts over", what)
+            token, items = None, []
             continue
         items += [item for item in items_of(page) if isinstance(item, dict)]
         token = (page.get("metadata") or {}).get("continue") or None
@@ -136,34 +182,40 @@ def delete_namespace(cluster: Cluster, scope: Scope, name: str, uid: str | None)
 # -- what is in a namespace --------------------------------------------------------------
 
 
-def list_in(cluster: Cluster, scope: Scope, resource: str, namespace: str) -> list[JSON]:
-    """Every ``deployments``, ``statefulsets``, ``cronjobs`` or ``services`` of a namespace."""
-    found: list[JSON] = []
-    token: str | None = None
+def list_in(
+    cluster: Cluster, scope: Scope, resource: str, namespace: str, restarts: ListRestarts
+) -> list[JSON]:
+    """Every ``deployments``, ``statefulsets``, ``cronjobs`` or ``services`` of a namespace,
+    in pages of 500; an expired token restarts the list if ``restarts`` allows."""
+    return _paged(
+        f"list {resource} in {scope}/{namespace}",
+        lambda token: _list_in_page(cluster, scope, resource, namespace, token),
+        restarts,
+    )
+
+
+def _list_in_page(
+    cluster: Cluster, scope: Scope, resource: str, namespace: str, token: str | None
+) -> JSON:
+    options: dict[str, Any] = {
+        "limit": PAGE_SIZE,
+        "_continue": token,
+        "_preload_content": False,
+        "_request_timeout": REQUEST_TIMEOUT,
+    }
     raw: object
-    while True:
-        with translate_errors(f"list {resource} in {scope}/{namespace}"):
-            options: dict[str, Any] = {
-                "limit": PAGE_SIZE,
-                "_continue": token,
-                "_preload_content": False,
-                "_request_timeout": REQUEST_TIMEOUT,
-            }
-            if resource == "deployments":
-                raw = cluster.apps.list_namespaced_deployment(namespace, **options)
-            elif resource == "statefulsets":
-                raw = cluster.apps.list_namespaced_stateful_set(namespace, **options)
-            elif resource == "cronjobs":
-                raw = cluster.batch.list_namespaced_cron_job(namespace, **options)
-            elif resource == "services":
-                raw = cluster.core.list_namespaced_service(namespace, **options)
-            else:
-                raise ValueError(f"reaper does not list {resource}")
-        page = read_json(raw)
-        found += [item for item in items_of(page) if isinstance(item, dict)]
-        token = (page.get("metadata") or {}).get("continue") or None
-        if token is None:
-            return found
+    with translate_errors(f"list {resource} in {scope}/{namespace}"):
+        if resource == "deployments":
+            raw = cluster.apps.list_namespaced_deployment(namespace, **options)
+        elif resource == "statefulsets":
+            raw = cluster.apps.list_namespaced_stateful_set(namespace, **options)
+        elif resource == "cronjobs":
+            raw = cluster.batch.list_namespaced_cron_job(namespace, **options)
+        elif resource == "services":
+            raw = cluster.core.list_namespaced_service(namespace, **options)
+        else:
+            raise ValueError(f"reaper does not list {resource}")
+    return read_json(raw)
 
 
 def read_workload(

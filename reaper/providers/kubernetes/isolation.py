@@ -70,23 +70,33 @@ def terminating(namespace: Mapping[str, Any]) -> bool:
     return bool(meta.get("deletionTimestamp")) or phase == "Terminating"
 
 
-def read_isolation(cluster: Cluster, scope: Scope, namespace: str) -> list[str]:
-    """What keeps a namespace from reading back as isolated (empty: it is isolated)."""
+def read_isolation(
+    cluster: Cluster, scope: Scope, namespace: str, restarts: api.ListRestarts
+) -> list[str]:
+    """What keeps a namespace from reading back as isolated (empty: it is isolated).
+    Its lists draw on ``restarts`` (the sweep's budget for the cluster)."""
     policy = api.read_network_policy(cluster, scope, namespace, QUARANTINE_POLICY)
-    workloads = {r: api.list_in(cluster, scope, r, namespace) for r in api.WORKLOAD_KINDS}
-    cronjobs = api.list_in(cluster, scope, "cronjobs", namespace)
+    workloads = {r: api.list_in(cluster, scope, r, namespace, restarts) for r in api.WORKLOAD_KINDS}
+    cronjobs = api.list_in(cluster, scope, "cronjobs", namespace, restarts)
     return isolation_problems(policy, workloads, cronjobs)
 
 
 class Quarantine:
     """The quarantines of one call in one cluster (see the module's docstring); each
-    :meth:`run` is one namespace, and runs may go on at once."""
+    :meth:`run` is one namespace, and runs may go on at once. Its lists draw on
+    ``restarts``, the sweep's budget for the cluster."""
 
     def __init__(
-        self, cluster: Cluster, scope: Scope, signer: StateSigner, tag_keys: TagKeys
+        self,
+        cluster: Cluster,
+        scope: Scope,
+        signer: StateSigner,
+        tag_keys: TagKeys,
+        restarts: api.ListRestarts,
     ) -> None:
         self._cluster = cluster
         self._scope = scope
+        self._restarts = restarts
         self._signer = signer
         self._tag_keys = tag_keys
 
@@ -125,7 +135,7 @@ class Quarantine:
         )
         paused = self._suspend_cronjobs(name, quarantine_id)
 
-        problems = read_isolation(self._cluster, self._scope, name)
+        problems = read_isolation(self._cluster, self._scope, name, self._restarts)
         if problems:
             message = f"namespace {name} did not read back as isolated: {'; '.join(problems)}"
             return _failed(decision, message, tags)
@@ -184,7 +194,9 @@ class Quarantine:
     def _stop_workloads(self, resource: str, namespace: str, quarantine_id: str) -> int:
         """Record and scale to 0 every Deployment (StatefulSet); how many were scaled."""
         scaled = 0
-        for workload in api.list_in(self._cluster, self._scope, resource, namespace):
+        for workload in api.list_in(
+            self._cluster, self._scope, resource, namespace, self._restarts
+        ):
             recorded = self._recorded(resource, namespace, workload, quarantine_id)
             if recorded is None:
                 continue  # gone meanwhile
@@ -233,7 +245,7 @@ class Quarantine:
 
     def _suspend_cronjobs(self, namespace: str, quarantine_id: str) -> int:
         scope, signer, suspended_now = self._scope, self._signer, 0
-        for cronjob in api.list_in(self._cluster, scope, "cronjobs", namespace):
+        for cronjob in api.list_in(self._cluster, scope, "cronjobs", namespace, self._restarts):
             body: JSON = {"metadata": {"annotations": {}}}
             if not trusted_record(
                 signer, scope, "cronjobs", cronjob, quarantine_id, ORIGINAL_SUSPEND
@@ -268,7 +280,12 @@ def _failed(decision: Decision, message: str, tags: SignedTags) -> Outcome:
 
 
 def release_namespace(
-    cluster: Cluster, scope: Scope, resource: Resource, signer: StateSigner, tag_keys: TagKeys
+    cluster: Cluster,
+    scope: Scope,
+    resource: Resource,
+    signer: StateSigner,
+    tag_keys: TagKeys,
+    restarts: api.ListRestarts,
 ) -> Outcome:
     """Restore what reaper recorded and signed, remove the policy, then reaper's keys."""
     ref, name = resource.ref, resource.name
@@ -284,7 +301,7 @@ def release_namespace(
         quarantine_id = tags.get(QUARANTINE_ID, "")
         restored, ignored = 0, []
         for kind in api.WORKLOAD_KINDS:
-            for workload in api.list_in(cluster, scope, kind, name):
+            for workload in api.list_in(cluster, scope, kind, name, restarts):
                 value = trusted_record(
                     signer, scope, kind, workload, quarantine_id, ORIGINAL_REPLICAS
                 )
@@ -299,7 +316,7 @@ def release_namespace(
                 )
                 restored += 1
         resumed = 0
-        for cronjob in api.list_in(cluster, scope, "cronjobs", name):
+        for cronjob in api.list_in(cluster, scope, "cronjobs", name, restarts):
             value = trusted_record(
                 signer, scope, "cronjobs", cronjob, quarantine_id, ORIGINAL_SUSPEND
             )

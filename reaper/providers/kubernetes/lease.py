@@ -11,9 +11,11 @@ clean stop. Here:
 * Taking and renewing the Lease are writes conditional on its ``resourceVersion``
   (create: 409 AlreadyExists; replace: 409 Conflict): a conflict means another replica
   holds it, and a leader that meets one stops leading at once.
-* Followers judge expiry by their own monotonic clock: a Lease whose record has not
-  changed for ``leaseDurationSeconds`` since they first saw it may be taken. No clock of
-  another machine is trusted.
+* Followers judge expiry by their own monotonic clock, as client-go does: a Lease whose
+  record has not changed for ``leaseDurationSeconds`` since they observed its last change
+  may be taken. No clock of another machine is trusted (``renewTime`` is not read). A
+  follower reads the Lease at least every ``retry_period``, so it takes a Lease over
+  within ``lease_duration + retry_period`` of the last renewal it saw (plus a request).
 * A leader that has not renewed for ``renew_deadline`` is no longer the leader
   (:meth:`LeaderElector.is_leader` says so by the clock alone, even while its elector is
   stuck in a request). The daemon then stops its sweep, and abandons it before
@@ -325,13 +327,14 @@ class LeaderElector:
         return record is not None and record.holder not in ("", self.identity)
 
     def _pause(self) -> float:
-        """Leaders renew every retry period; followers wait a little longer (jitter), but
-        no longer than until the Lease they watch may expire."""
+        """Leaders renew every retry period; followers wait a little less (jitter, so that
+        they do not go in lockstep), and no longer than until the Lease they watch may
+        expire: a follower sees each change within a retry period of it."""
         retry = self.timings.retry_period
         with self._lock:
             if self._leading:
                 return retry
-            wait = retry * (1 + _JITTER * self._jitter())
+            wait = retry * (1 - _JITTER * self._jitter())
             record = self._record
             if record is not None and record.holder and record.holder != self.identity:
                 duration = record.duration or self.timings.lease_duration

@@ -187,6 +187,8 @@ class Namespaces(ResourceKind):
         self._stuck_after = stuck_after
         self._workers = workers
         self._uids: dict[str, str] = {}
+        self._restarts: dict[str, api.ListRestarts] = {}
+        """Each cluster's restarts of expired lists left this sweep (:meth:`_sweep_restarts`)."""
         self._lock = threading.Lock()
 
     def scopes(self) -> Sequence[Scope]:
@@ -197,26 +199,44 @@ class Namespaces(ResourceKind):
 
     # -- reading -----------------------------------------------------------------------
 
+    def begin_collection(self) -> None:
+        """A new sweep: every cluster's lists get one restart again (see :class:`~.api.
+        ListRestarts`)."""
+        with self._lock:
+            self._restarts.clear()
+
+    def _sweep_restarts(self, scope: Scope) -> api.ListRestarts:
+        """The restarts of expired lists the cluster has left this sweep: one, shared by
+        its collection (namespaces, Services, each quarantine read back) and the
+        quarantines that follow, until :meth:`begin_collection` starts the next sweep."""
+        with self._lock:
+            return self._restarts.setdefault(scope.account, api.ListRestarts())
+
     def collect(self, scope: Scope) -> Collected:
         self._forget_seen(scope)
         cluster = self._clients.cluster(scope)
-        raws = api.list_all(cluster, scope, "namespaces", label_selector=self._tags.pipeline)
+        restarts = self._sweep_restarts(scope)
+        raws = api.list_all(
+            cluster, scope, "namespaces", restarts, label_selector=self._tags.pipeline
+        )
         reads, skipped = self._read_all(scope, raws)
         active = {r.name for r in reads if r.deleting is None}
         exposures: dict[str, list[JSON]] = defaultdict(list)
         if active:
-            for service in api.list_all(cluster, scope, "services"):
+            for service in api.list_all(cluster, scope, "services", restarts):
                 namespace = (service.get("metadata") or {}).get("namespace")
                 if namespace in active:
                     exposures[namespace].append(service)
-        resources = self._with_facts(cluster, scope, reads, exposures)
+        resources = self._with_facts(cluster, scope, reads, exposures, restarts)
         return Collected(tuple(resources), skipped)
 
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
         """Re-read namespaces by id (``<cluster>/<name>``); ids of other clusters, excluded
         namespaces and namespaces already terminating (their deletion went through) are
-        left out."""
+        left out. A re-read (a recovery before the sweep's collection, a release, a pinned
+        apply) is no sweep's collection: its lists get one restart of their own."""
         cluster = self._clients.cluster(scope)
+        restarts = api.ListRestarts()
         names = []
         for resource_id in ids:
             account, _, name = resource_id.rpartition("/")
@@ -228,9 +248,12 @@ class Namespaces(ResourceKind):
             if raw is not None and not terminating(raw)
         ]
         reads, skipped = self._read_all(scope, raws)
-        listed = self._map(lambda r: api.list_in(cluster, scope, "services", r.name), reads)
+        listed = self._map(
+            lambda r: api.list_in(cluster, scope, "services", r.name, restarts), reads
+        )
         exposures = {r.name: services for r, services in zip(reads, listed, strict=True)}
-        return Collected(tuple(self._with_facts(cluster, scope, reads, exposures)), skipped)
+        resources = self._with_facts(cluster, scope, reads, exposures, restarts)
+        return Collected(tuple(resources), skipped)
 
     def _read_all(self, scope: Scope, raws: Iterable[object]) -> tuple[list[Resource], int]:
         resources: list[Resource] = []
@@ -254,6 +277,7 @@ class Namespaces(ResourceKind):
         scope: Scope,
         resources: Sequence[Resource],
         services: Mapping[str, Sequence[JSON]],
+        restarts: api.ListRestarts,
     ) -> list[Resource]:
         """Exposures from the namespaces' Services; a quarantine's isolation read back."""
         quarantined = [
@@ -262,7 +286,7 @@ class Namespaces(ResourceKind):
         problems = dict(
             zip(
                 (r.ref for r in quarantined),
-                self._map(lambda r: read_isolation(cluster, scope, r.name), quarantined),
+                self._map(lambda r: read_isolation(cluster, scope, r.name, restarts), quarantined),
                 strict=True,
             )
         )
@@ -376,7 +400,8 @@ class Namespaces(ResourceKind):
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
         cluster = self._clients.cluster(scope)
-        quarantine = Quarantine(cluster, scope, self._signer, self._tags)
+        restarts = self._sweep_restarts(scope)
+        quarantine = Quarantine(cluster, scope, self._signer, self._tags, restarts)
 
         def one(decision: Decision) -> Outcome:
             refusal = self._refusal(decision.resource)
@@ -394,7 +419,8 @@ class Namespaces(ResourceKind):
         if refusal:
             return Outcome(resource.ref, Action.RELEASE, Result.FAILED, refusal)
         cluster = self._clients.cluster(scope)
-        return release_namespace(cluster, scope, resource, self._signer, self._tags)
+        restarts = api.ListRestarts()  # a release is no sweep: one restart of its own
+        return release_namespace(cluster, scope, resource, self._signer, self._tags, restarts)
 
     def _map(self, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``call`` on every item, a few at a time; results in the items' order."""

@@ -10,6 +10,7 @@ threads.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -62,6 +63,9 @@ class RecordedRequest:
     """The raw query string."""
     status: int
     """The HTTP status answered; 0 when the connection was dropped."""
+    answered: float = 0.0
+    """``time.monotonic()`` when the fake answered (after any latency rule's wait): when a
+    write took effect."""
 
 
 class FaultAction(StrEnum):
@@ -145,7 +149,7 @@ class Traffic:
 
     def record(self, info: RequestInfo, query: str, status: int) -> None:
         with self._lock:
-            self._log.append(RecordedRequest(info, query, status))
+            self._log.append(RecordedRequest(info, query, status, time.monotonic()))
             self._counts[info.key] += 1
 
     def count(self, verb: str, resource: str, subresource: str = "") -> int:

@@ -91,6 +91,118 @@ def test_a_second_expiry_in_one_sweep_is_a_collect_error(
     assert report.plan.decisions == ()
 
 
+def _pages(fake: KubeFake, resource: str) -> list[int]:
+    """The statuses the fake answered to the lists of ``resource``, in order."""
+    return [
+        r.status for r in fake.requests() if (r.info.verb, r.info.resource) == ("list", resource)
+    ]
+
+
+def test_one_restart_per_cluster_and_sweep_is_shared_by_the_namespace_and_service_lists(
+    clock: ManualClock, tmp_path: Path
+) -> None:
+    with (
+        KubeFake(clock=clock, context="ci") as ci,
+        KubeFake(clock=clock, context="staging") as staging,
+    ):
+        for fake in (ci, staging):
+            fake.seed_namespace("ci-old", labels=PIPELINE, created=OLD)
+            for n in range(600):
+                fake.seed_namespace(f"ci-{n:04d}", labels=PIPELINE)
+            fake.expire_next_continues("namespaces", times=1)
+        for n in range(600):
+            ci.seed_service("ci-0000", f"svc-{n:04d}")
+        # ci's Service list expires after its namespace list did, in the same sweep.
+        ci.expire_next_continues("services", times=1)
+        harness = Harness({"ci": ci, "staging": staging}, clock, tmp_path / "audit.jsonl")
+
+        report = harness.sweep()
+
+        assert report.exit_code == ExitCode.PARTIAL_FAILURE
+        (error,) = report.collection.errors
+        assert str(error.scope) == "ci"
+        assert "list services in ci failed: 410" in error.message
+        assert "already restarted once this sweep" in error.message
+        assert _pages(ci, "namespaces") == [200, 410, 200, 200]
+        assert _pages(ci, "services") == [200, 410]
+        # staging spent its own restart, and was swept.
+        assert _pages(staging, "namespaces") == [200, 410, 200, 200]
+        deleted = [d.ref.id for d in report.plan.decisions if d.action is Action.DELETE]
+        assert deleted == ["staging/ci-old"]
+        assert staging.namespace_phase("ci-old") == "Terminating"
+        assert ci.namespace_phase("ci-old") == "Active"
+
+
+def test_every_sweep_gets_a_restart_of_its_own(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    for n in range(600):
+        fake.seed_namespace(f"ci-{n:04d}", labels=PIPELINE)
+    sweeper = harness()
+
+    for _ in range(3):
+        fake.reset_requests()
+        fake.expire_next_continues("namespaces", times=1)
+
+        report = sweeper.sweep(dry_run=True)
+
+        assert report.collection.errors == ()
+        assert _pages(fake, "namespaces") == [200, 410, 200, 200]
+        assert len(report.collection.resources) == 600
+
+
+def _quarantined_with_many_deployments(
+    fake: KubeFake, sweeper: Harness, clock: ManualClock
+) -> None:
+    """ci-exposed quarantined by a sweep, then 600 more Deployments (at 0) in it: reading
+    its quarantine back lists Deployments in two pages."""
+    fake.seed_namespace("ci-exposed", labels=PIPELINE, created=START - timedelta(hours=1))
+    fake.seed_service("ci-exposed", "web", type="NodePort")
+    fake.seed_deployment("ci-exposed", "web", replicas=3)
+    report = sweeper.sweep()
+    assert [o.action for o in report.outcomes] == [Action.QUARANTINE]
+    for n in range(600):
+        fake.seed_deployment("ci-exposed", f"idle-{n:04d}", replicas=0)
+    clock.advance(timedelta(minutes=10))
+    fake.reset_requests()
+
+
+def test_an_expired_list_of_a_quarantined_namespaces_workloads_restarts_once(
+    fake: KubeFake, harness: Callable[..., Harness], clock: ManualClock
+) -> None:
+    sweeper = harness()
+    _quarantined_with_many_deployments(fake, sweeper, clock)
+    fake.expire_next_continues("deployments", times=1)
+
+    report = sweeper.sweep(dry_run=True)
+
+    assert report.collection.errors == ()
+    assert _pages(fake, "deployments") == [200, 410, 200, 200]
+    (resource,) = report.collection.resources
+    assert resource.isolated is True
+
+
+def test_an_expired_workload_list_after_an_expired_namespace_list_is_a_collect_error(
+    fake: KubeFake, harness: Callable[..., Harness], clock: ManualClock
+) -> None:
+    sweeper = harness()
+    _quarantined_with_many_deployments(fake, sweeper, clock)
+    for n in range(600):
+        fake.seed_namespace(f"ci-{n:04d}", labels=PIPELINE)
+    fake.expire_next_continues("namespaces", times=1)
+    fake.expire_next_continues("deployments", times=1)
+
+    report = sweeper.sweep(dry_run=True)
+
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+    (error,) = report.collection.errors
+    assert "list deployments in ci/ci-exposed failed: 410" in error.message
+    assert "already restarted once this sweep" in error.message
+    assert _pages(fake, "namespaces") == [200, 410, 200, 200]
+    assert _pages(fake, "deployments") == [200, 410]
+    assert report.plan.decisions == ()
+
+
 def test_labels_and_annotations_are_one_set_of_tags_and_the_annotation_wins(
     fake: KubeFake, harness: Callable[..., Harness]
 ) -> None:

@@ -124,6 +124,32 @@ def test_quarantine_cuts_off_stops_and_records_and_release_restores_exactly(
     assert not any(k.startswith("reaper-") for k in namespace["metadata"].get("annotations", {}))
 
 
+_GROUPS = {"networkpolicies": ".networking.k8s.io", "deployments": ".apps"}
+_GROUPS |= {"statefulsets": ".apps", "cronjobs": ".batch"}
+
+
+def test_quarantine_and_release_use_only_the_declared_permissions(
+    exposed: KubeFake, harness: Callable[..., Harness], clock: ManualClock
+) -> None:
+    """The replicas are read from the workload list, never from the ``scale`` subresource
+    (no ``get`` on it); ``patch`` on the workloads writes the signed replica records."""
+    sweeper = harness()
+    sweeper.sweep()
+    clock.advance(timedelta(minutes=30))
+    sweeper.sweep()  # reads the quarantine back
+    assert sweeper.service().release(sweeper.kind, f"ci/{NAMESPACE}") is not None
+
+    used = {
+        f"{key.resource}{_GROUPS.get(key.resource, '')}"
+        f"{'/' + key.subresource if key.subresource else ''}:{key.verb}"
+        for key in exposed.request_counts()
+        if not key.resource.startswith("/")
+    }
+    assert used <= set(sweeper.kind.permissions), used - set(sweeper.kind.permissions)
+    assert {"deployments.apps:patch", "deployments.apps/scale:patch"} <= used
+    assert not any(p.endswith("/scale:get") for p in sweeper.kind.permissions)
+
+
 def test_release_is_refused_for_a_namespace_reaper_did_not_quarantine(
     exposed: KubeFake, harness: Callable[..., Harness]
 ) -> None:
