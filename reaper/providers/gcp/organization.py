@@ -1,24 +1,29 @@
-"""The projects of a GCP organization or folders: listed with Resource Manager, named, merged.
+"""The projects of a GCP organization or folders: found with Resource Manager, named, merged.
 
 :func:`discover` walks each root (``organization``, then ``folders``) breadth first: the
-projects directly under a parent (``projects.list?parent=``) and its folders
-(``folders.list?parent=``), and so on down, so a folder means its whole subtree, as an OU
-does on AWS. Subtrees of ``exclude_folders`` are walked first (folders only) and never
-entered, whatever root they lie under: exclusion wins. Only ACTIVE projects are kept (not
-DELETE_REQUESTED ones), minus ``exclude_projects``.
+projects directly under a parent (``projects.search`` with the query
+``parent:<parent> state:ACTIVE``) and its folders (``folders.list?parent=``), and so on
+down, so a folder means its whole subtree, as an OU does on AWS. Subtrees of
+``exclude_folders`` are walked first (folders only) and never entered, whatever root they
+lie under: exclusion wins. Only ACTIVE projects are kept (not DELETE_REQUESTED ones),
+minus ``exclude_projects``.
 
-Why ``projects.list`` and not ``projects.search``: ``list`` is strongly consistent, checks
-``resourcemanager.projects.list`` on the parent and answers 403 when it is missing, and
-lists ACTIVE projects unless ``showDeleted`` is set. ``search`` is eventually consistent,
-returns only the projects the caller may ``get``, so a missing grant reads as an empty
-folder (reaper would silently sweep nothing), and its reference says a query of several
-terms matches projects that match *any* of them (``parent:folders/1 state:ACTIVE`` could
-be every active project the caller sees). Both list direct children only.
+What the search answers is never trusted to be exactly what was asked:
+:func:`children` keeps a project only if its ``parent`` is the parent searched and its
+state is ACTIVE. The v3 reference says a query of several fields "will return results that
+match any of the fields", so ``parent:folders/1 state:ACTIVE`` may also bring every active
+project the caller sees; whatever the service does, the post-filter makes the result the
+same. ``projects.search`` also returns only the projects the caller may ``get``
+(``resourcemanager.projects.get``), and never a 403 for the parent: a missing grant reads
+as an empty folder. So a configured organization or folder with no project and no folder
+is logged at WARNING on every listing (a folder that cannot be *listed* is still an
+error: ``folders.list`` answers 403). And it is eventually consistent: a project just
+created may only be found by a later listing (``rediscover_after``).
 
 Projects found are named by their project ID, which is unique, stable and already a valid
 reaper name; one whose ID is the name of a project named by hand (for another project) is
-named ``<project ID>-<project number>`` instead. :func:`select`, :func:`merge_projects`
-and :func:`project_name` are pure.
+named ``<project ID>-<project number>`` instead. :func:`search_query`, :func:`children`,
+:func:`select`, :func:`merge_projects` and :func:`project_name` are pure.
 """
 
 from __future__ import annotations
@@ -38,13 +43,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 METHODS_PERMISSIONS = {
-    "cloudresourcemanager.projects.list": "resourcemanager.projects.list",
+    "cloudresourcemanager.projects.search": "resourcemanager.projects.get",
     "cloudresourcemanager.folders.list": "resourcemanager.folders.list",
 }
-"""Each Resource Manager method :func:`discover` calls, and the permission it takes on the
-parent (cloud.google.com/resource-manager/reference/rest/v3)."""
+"""Each Resource Manager method :func:`discover` calls, and the permission it takes
+(cloud.google.com/resource-manager/reference/rest/v3): ``projects.get`` on each project
+the search may return, ``folders.list`` on each parent listed."""
 PERMISSIONS = tuple(sorted(set(METHODS_PERMISSIONS.values())))
-"""What discovery needs, on the organization or folders (deploy/gcp/reaper-discovery-role.yaml)."""
+"""What discovery needs, granted on the organization or folders and inherited below them
+(deploy/gcp/reaper-discovery-role.yaml)."""
 _ACTIVE = resourcemanager_v3.Project.State.ACTIVE
 
 
@@ -60,15 +67,38 @@ class FoundProject:
 
 
 class Lister(Protocol):
-    """The two list calls of the walk; the real one is :class:`ResourceManagerLister`."""
+    """The two calls of the walk; the real one is :class:`ResourceManagerLister`."""
 
     def projects(self, parent: str) -> list[FoundProject]:
-        """The projects directly under ``parent``, in any state."""
+        """The ACTIVE projects directly under ``parent`` that the caller may see."""
         ...
 
     def folders(self, parent: str) -> list[str]:
         """The ACTIVE folders directly under ``parent`` (``folders/123``)."""
         ...
+
+
+def search_query(parent: str) -> str:
+    """The ``projects.search`` query for the ACTIVE projects directly under ``parent``
+    (``organizations/1`` or ``folders/2``), in the form the v3 reference prefers
+    (``parent:``, not ``parent.type:`` and ``parent.id:``). Pure."""
+    return f"parent:{parent} state:ACTIVE"
+
+
+def children(found: Iterable[FoundProject], parent: str) -> list[FoundProject]:
+    """The ``found`` projects whose parent is ``parent`` and that are ACTIVE: what a search
+    for :func:`search_query` may answer, narrowed to what it asked for. Pure (but for a
+    DEBUG line counting the others)."""
+    found = list(found)
+    kept = [p for p in found if p.parent == parent and p.active]
+    if len(kept) < len(found):
+        log.debug(
+            "dropped %d of the %d projects a search for %s returned: another parent or not ACTIVE",
+            len(found) - len(kept),
+            len(found),
+            parent,
+        )
+    return kept
 
 
 def project_name(project_id: str, number: str, taken: set[str]) -> str:
@@ -131,7 +161,9 @@ def discover(lister: Lister, settings: GcpSettings) -> list[GcpProject]:
     """The projects of ``organization`` and ``folders`` to sweep (see the module doc).
 
     Raises ProviderError when a parent cannot be listed: the listing is all or nothing, so
-    a folder that cannot be read never makes its projects look gone.
+    a folder that cannot be read never makes its projects look gone. A root with neither
+    projects nor folders is logged at WARNING: a search shows only the projects the caller
+    may ``get``, so a missing grant looks just like that.
     """
     excluded = _subfolders(lister, settings.exclude_folders)
     roots = [r for r in (settings.organization, *settings.folders) if r and r not in excluded]
@@ -143,8 +175,17 @@ def discover(lister: Lister, settings: GcpSettings) -> list[GcpProject]:
         if parent in seen:
             continue
         seen.add(parent)
-        found += lister.projects(parent)
-        queue += [f for f in lister.folders(parent) if f not in excluded]
+        projects = lister.projects(parent)
+        folders = lister.folders(parent)
+        if parent in roots and not projects and not folders:
+            log.warning(
+                "%s has no ACTIVE project reaper may see and no folder: nothing is swept "
+                "there; check that reaper has resourcemanager.projects.get on its projects "
+                "(deploy/gcp/reaper-discovery-role.yaml bound on it or above)",
+                parent,
+            )
+        found += projects
+        queue += [f for f in folders if f not in excluded]
     return select(found, settings, excluded)
 
 
@@ -169,15 +210,16 @@ class ResourceManagerLister(Lister):
 
     def projects(self, parent: str) -> list[FoundProject]:
         api = self._clients.resourcemanager().projects
+        query = search_query(parent)
 
         def fetch(token: str) -> Any:
-            request = resourcemanager_v3.ListProjectsRequest(parent=parent, page_token=token)
-            return api.list_projects(request=request, retry=None, timeout=self._clients.timeout)
+            request = resourcemanager_v3.SearchProjectsRequest(query=query, page_token=token)
+            return api.search_projects(request=request, retry=None, timeout=self._clients.timeout)
 
         pages = self._clients.pages(
-            "cloudresourcemanager.projects.list", f"projects of {parent}", fetch
+            "cloudresourcemanager.projects.search", f"projects of {parent}", fetch
         )
-        return [_found(raw, parent) for page in pages for raw in page.projects]
+        return children((_found(raw) for page in pages for raw in page.projects), parent)
 
     def folders(self, parent: str) -> list[str]:
         api = self._clients.resourcemanager().folders
@@ -197,6 +239,6 @@ class ResourceManagerLister(Lister):
         ]
 
 
-def _found(raw: resourcemanager_v3.Project, parent: str) -> FoundProject:
+def _found(raw: resourcemanager_v3.Project) -> FoundProject:
     number = str(raw.name).removeprefix("projects/")
-    return FoundProject(str(raw.project_id), number, raw.state == _ACTIVE, raw.parent or parent)
+    return FoundProject(str(raw.project_id), number, raw.state == _ACTIVE, str(raw.parent))

@@ -41,6 +41,7 @@ from reaper.sandbox.gcp.fingerprints import EMPTY_COMPUTE_FINGERPRINT, compute_f
 from reaper.sandbox.gcp.gke_json import cluster_json
 from reaper.sandbox.gcp.gke_json import operation_json as gke_operation_json
 from reaper.sandbox.gcp.model import Disk, Firewall, Folder, Image, Network
+from reaper.sandbox.gcp.project_search import Semantics
 from reaper.sandbox.gcp.seeding import (
     NodePoolSpec,
     build_cluster,
@@ -146,7 +147,7 @@ class FakeGcp:
         """A project with its zones (each shown by aggregatedList) and, by default, a network.
 
         ``parent`` (``organizations/N`` or ``folders/N``, seeded first) puts it in Resource
-        Manager, where ``projects.list`` shows it. Returns the project number.
+        Manager, where ``projects.search`` finds it. Returns the project number.
         """
         if parent is not None:
             self._known_parent(parent)
@@ -189,12 +190,28 @@ class FakeGcp:
             found.deleted = self._world.now()
 
     def deny_listing(self, parent: str, denied: bool = True) -> None:
-        """The caller may not list the projects and folders of ``parent`` (HTTP 403)."""
+        """The caller may not list the folders of ``parent`` (HTTP 403), and a search
+        leaves out every project below it (no 403: they are not there)."""
         with self._world.lock:
             if denied:
                 self._world.unlistable.add(parent)
             else:
                 self._world.unlistable.discard(parent)
+
+    def hide_projects(self, parent: str, hidden: bool = True) -> None:
+        """The caller may not ``get`` the projects below ``parent`` (no
+        ``resourcemanager.projects.get`` there): a search leaves them out, while its
+        folders are still listed."""
+        with self._world.lock:
+            if hidden:
+                self._world.hidden.add(parent)
+            else:
+                self._world.hidden.discard(parent)
+
+    def set_search_semantics(self, semantics: Semantics) -> None:
+        """How ``projects.search`` combines its query's terms (default: ``Semantics.ALL``)."""
+        with self._world.lock:
+            self._world.search_semantics = Semantics(semantics)
 
     def set_list_page_size(self, size: int) -> None:
         """The most projects or folders one Resource Manager page holds (default 100)."""

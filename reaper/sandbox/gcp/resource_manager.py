@@ -1,17 +1,24 @@
-"""Handlers for Resource Manager v3 ``projects.list`` and ``folders.list``.
+"""Handlers for Resource Manager v3 ``projects.search`` and ``folders.list``.
 
-Built from the public reference (cloud.google.com/resource-manager/reference/rest/v3):
+Built from the public reference (cloud.google.com/resource-manager/reference/rest/v3 and
+google/cloud/resourcemanager/v3/projects.proto, folders.proto):
 
-* both list the **direct children** of ``parent`` (``organizations/N`` or ``folders/N``),
-  which is required; descendants are not listed;
-* the caller needs ``resourcemanager.projects.list`` / ``resourcemanager.folders.list``
-  on the parent: a parent it may not list, or that does not exist, answers 403
+* ``projects.search`` (``GET /v3/projects:search``) returns the projects that match
+  ``query`` (:mod:`.project_search`; none: every project) **and** that the caller may
+  ``get``, in any state, in an unspecified order (the fake's: by project ID). It never
+  answers 403 for a parent named in the query: a project the caller may not see is simply
+  not there. The caller may not see the projects below a parent denied with
+  ``FakeGcp.deny_listing`` or ``FakeGcp.hide_projects`` (at any depth, as an IAM deny
+  policy is inherited). A query Resource Manager would refuse is a 400;
+* ``folders.list`` lists the **direct children** of ``parent`` (``organizations/N`` or
+  ``folders/N``), which is required, and needs ``resourcemanager.folders.list`` on it: a
+  parent it may not list (``deny_listing``), or that does not exist, answers 403
   PERMISSION_DENIED "The caller does not have permission" (existence is not disclosed);
-* DELETE_REQUESTED projects and folders are left out unless ``showDeleted=true``;
-* projects come sorted by ``displayName`` (ascending), in pages of at most ``pageSize``
-  (the server may return fewer, and does: at most ``World.list_page_size``), with a
-  ``nextPageToken`` while more follow; a token that is not one of its own is a 400;
-* a malformed ``parent`` or a negative ``pageSize`` is 400 INVALID_ARGUMENT.
+  DELETE_REQUESTED folders are left out unless ``showDeleted=true``; a malformed ``parent``
+  is 400 INVALID_ARGUMENT;
+* both page by cursor: at most ``pageSize`` (the server may return fewer, and does: at
+  most ``World.list_page_size``), with a ``nextPageToken`` while more follow; a token that
+  is not one of its own, or a negative ``pageSize``, is a 400.
 
 Errors have the shape of the newer (ESF) APIs: ``{"error": {"code", "message", "status"}}``.
 Enums are names, or numbers when the client asks for ``$alt=json;enum-encoding=int`` (as
@@ -28,6 +35,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from reaper.sandbox.gcp import project_search
 from reaper.sandbox.gcp.errors import ApiError, JsonObject
 from reaper.sandbox.gcp.model import Folder, Project
 from reaper.sandbox.gcp.request import ApiRequest
@@ -41,18 +49,20 @@ _INVALID = "Request contains an invalid argument."
 T = TypeVar("T")
 
 
-def list_projects(world: World, request: ApiRequest) -> JsonObject:
-    parent = _listable_parent(world, request)
-    deleted = _show_deleted(request)
+def search_projects(world: World, request: ApiRequest) -> JsonObject:
+    try:
+        terms = project_search.parse(request.arg("query") or "")
+    except project_search.QueryError:
+        raise _error(400, "INVALID_ARGUMENT", _INVALID) from None
     chosen = sorted(
         (
             p
             for p in world.projects.values()
-            if p.parent == parent and (deleted or p.state == "ACTIVE")
+            if _visible(world, p) and project_search.matches(terms, p, world.search_semantics)
         ),
-        key=lambda p: (p.display_name, p.project_id),
+        key=lambda p: p.project_id,
     )
-    rows = [((p.display_name, p.project_id), p) for p in chosen]
+    rows = [((p.project_id,), p) for p in chosen]
     served, token = _page(world, rows, request)
     encode_int = _int_enums(request)
     reply: JsonObject = {"projects": [project_json(p, encode_int) for p in served]}
@@ -115,6 +125,20 @@ def folder_json(folder: Folder, encode_int: bool = False) -> JsonObject:
     if folder.deleted is not None:
         found["deleteTime"] = _timestamp(folder.deleted)
     return found
+
+
+def _visible(world: World, project: Project) -> bool:
+    """Whether the caller may ``get`` ``project``: no parent above it is denied."""
+    denied = world.unlistable | world.hidden
+    parent = project.parent
+    seen: set[str] = set()
+    while parent is not None and parent not in seen:
+        if parent in denied:
+            return False
+        seen.add(parent)
+        folder = world.folders.get(parent)
+        parent = folder.parent if folder is not None else None
+    return True
 
 
 def _listable_parent(world: World, request: ApiRequest) -> str:

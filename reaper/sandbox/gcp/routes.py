@@ -1,9 +1,9 @@
 """The URL table: which handler serves which verb and path, under which API method name.
 
 Paths are the REST bindings the client libraries use (compute v1 and container v1,
-including GKE's older ``zones`` form, and Resource Manager v3's two list calls); method
-names are the discovery-document ids (``compute.instances.aggregatedList``) that request
-counts and injections are keyed by.
+including GKE's older ``zones`` form, and Resource Manager v3's project search and folder
+list); method names are the discovery-document ids (``compute.instances.aggregatedList``)
+that request counts and injections are keyed by.
 """
 
 from __future__ import annotations
@@ -256,9 +256,14 @@ def _gke(clusters: str, scope: str) -> list[Route]:
 
 def _resource_manager() -> list[Route]:
     listing = frozenset({"parent", "pageSize", "pageToken", "showDeleted"})
+    search = frozenset({"query", "pageSize", "pageToken"})
     return [
         _route(
-            "GET", "/v3/projects", "cloudresourcemanager.projects.list", rm.list_projects, listing
+            "GET",
+            "/v3/projects:search",
+            "cloudresourcemanager.projects.search",
+            rm.search_projects,
+            search,
         ),
         _route("GET", "/v3/folders", "cloudresourcemanager.folders.list", rm.list_folders, listing),
     ]

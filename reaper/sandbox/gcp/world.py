@@ -31,6 +31,7 @@ from reaper.sandbox.gcp.model import (
     Network,
     Project,
 )
+from reaper.sandbox.gcp.project_search import Semantics
 from reaper.sandbox.gcp.stats import RequestStats
 
 DEFAULT_ZONES = (
@@ -86,7 +87,13 @@ class World:
         """``organizations/N`` that Resource Manager knows."""
         self.folders: dict[str, Folder] = {}
         self.unlistable: set[str] = set()
-        """Parents whose projects and folders the caller may not list (HTTP 403)."""
+        """Parents whose folders the caller may not list (HTTP 403), nor see the projects
+        below them in a search."""
+        self.hidden: set[str] = set()
+        """Parents below which the caller may not ``get`` projects, so a search leaves them
+        out; their folders are listed all the same."""
+        self.search_semantics = Semantics.ALL
+        """How ``projects.search`` combines the terms of its query."""
         self.list_page_size = 100
         """The most projects or folders one Resource Manager page holds."""
         self.instances: dict[tuple[str, str, str], Instance] = {}

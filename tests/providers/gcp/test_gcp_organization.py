@@ -1,8 +1,10 @@
-"""Projects of a GCP organization and folders: which ones, under which names, listed how.
+"""Projects of a GCP organization and folders: which ones, under which names, found how.
 
-The hierarchy below is seeded in the GCP fake; reaper lists it with the real Resource
-Manager client over REST, and what it found is read from the projects it sweeps, the fake's
-request counts and, end to end, from ``reaper plan``'s JSON.
+The hierarchy below is seeded in the GCP fake; reaper searches and walks it with the real
+Resource Manager client over REST, and what it found is read from the projects it sweeps,
+the fake's request counts and logs and, end to end, from ``reaper plan``'s JSON. Whatever
+the search answers (the fake can combine a query's terms with AND or, as the reference's
+words allow, with OR), only the parent's ACTIVE projects are swept.
 
     organizations/… ── "org-root-1"
      ├─ ci ─────────── "ci-alpha-1", "ci-beta-22", "gone-proj-1" (DELETE_REQUESTED)
@@ -14,6 +16,7 @@ request counts and, end to end, from ``reaper plan``'s JSON.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 from collections.abc import Iterator
@@ -51,15 +54,19 @@ from reaper.providers.gcp.organization import (
     METHODS_PERMISSIONS,
     PERMISSIONS,
     FoundProject,
+    children,
     merge_projects,
     project_name,
+    search_query,
     select,
 )
 from reaper.results import ExitCode
-from reaper.sandbox.gcp import FakeGcp
+from reaper.sandbox.gcp import FakeGcp, Semantics
 from reaper.shards import assign, scope_key
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SEARCH = "cloudresourcemanager.projects.search"
+SEMANTICS = pytest.mark.parametrize("semantics", list(Semantics), ids=[s.value for s in Semantics])
 
 
 class Org:
@@ -227,6 +234,27 @@ def test_only_active_projects_with_ids_reaper_takes_not_excluded_nor_named() -> 
     ]
 
 
+def test_the_search_query_is_the_documented_form() -> None:
+    # google/cloud/resourcemanager/v3/projects.proto, SearchProjectsRequest.query:
+    # "parent: Project's parent (for example: folders/123, organizations/*). Prefer parent
+    # field over parent.type and parent.id." and "state, lifecycleState: Filters by state."
+    assert search_query("folders/345678901234") == "parent:folders/345678901234 state:ACTIVE"
+    assert search_query("organizations/1") == "parent:organizations/1 state:ACTIVE"
+
+
+def test_only_the_active_children_of_the_parent_searched_are_kept() -> None:
+    answered = [
+        FoundProject("child-live", "1", True, "folders/1"),
+        FoundProject("child-gone", "2", False, "folders/1"),
+        FoundProject("grandchild", "3", True, "folders/2"),
+        FoundProject("elsewhere", "4", True, "organizations/9"),
+        FoundProject("no-organization", "5", True, ""),
+        FoundProject("prefix-only", "6", True, "folders/10"),
+    ]
+    assert children(answered, "folders/1") == [answered[0]]
+    assert children([], "folders/1") == []
+
+
 def test_projects_named_by_hand_win_and_are_not_swept_twice() -> None:
     named = [
         GcpProject(name="ci", project_id="acme-ci-1", impersonate_service_account=None),
@@ -266,7 +294,7 @@ def test_an_organization_means_every_active_project_in_every_folder(
     # A page per project or folder listed, an empty one per parent without any: 5 parents,
     # of which ci has 2 live projects (not the deleted one) and the organization 2 folders.
     counts = fake.stats.counts()
-    assert counts["cloudresourcemanager.projects.list"] == 6
+    assert counts[SEARCH] == 6
     assert counts["cloudresourcemanager.folders.list"] == 6
 
 
@@ -281,7 +309,53 @@ def test_a_folder_means_its_subtree_and_exclusion_wins(org: Org, fake: FakeGcp) 
     )
     # org.nested is under ci as well: listed once; org.secret is under an excluded folder.
     assert names(found) == ["ci-alpha-1", "ci-nested-3"]
-    assert fake.stats.count("cloudresourcemanager.projects.list") == 2
+    assert fake.stats.count(SEARCH) == 2
+
+
+def test_whatever_the_search_answers_only_the_parents_active_projects_are_kept(
+    org: Org, fake: FakeGcp, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = fake.add_organization()
+    fake.add_project("other-org-7", zones=[ZONE], parent=other)
+    fake.add_project("loose-proj-8", zones=[ZONE])  # in no organization
+    fake.set_search_semantics(Semantics.ANY)  # parent OR state: every ACTIVE project, each time
+
+    with caplog.at_level(logging.DEBUG, logger="reaper.providers.gcp.organization"):
+        found = clients(section(fake, folders=[org.ci]))
+        swept = names(found)
+
+    assert swept == ["ci-alpha-1", "ci-beta-22", "ci-nested-3"]
+    assert found.error_scopes() == []
+    # Two searches (ci, nested), each answered with the 8 ACTIVE projects and gone-proj-1 for
+    # ci: 9 - 2 and 8 - 1 dropped.
+    dropped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dropped")]
+    assert dropped == [
+        f"dropped 7 of the 9 projects a search for {org.ci} returned: another parent or not ACTIVE",
+        f"dropped 7 of the 8 projects a search for {org.nested} returned: another parent or "
+        "not ACTIVE",
+    ]
+
+
+def test_a_configured_folder_whose_projects_cannot_be_seen_is_warned_about_not_failed(
+    org: Org, fake: FakeGcp, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No resourcemanager.projects.get below nested: the search answers nothing (no 403),
+    # and folders.list finds no folder either. ci has a folder (nested): no warning for it.
+    fake.hide_projects(org.nested)
+    with caplog.at_level(logging.WARNING, logger="reaper.providers.gcp.organization"):
+        found = clients(section(fake, folders=[org.nested]))
+        alone = names(found)
+        walked = names(clients(section(fake, folders=[org.ci])))
+
+    assert alone == []
+    assert found.error_scopes() == []
+    assert walked == ["ci-alpha-1", "ci-beta-22"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"{org.nested} has no ACTIVE project reaper may see and no folder: nothing is swept "
+        "there; check that reaper has resourcemanager.projects.get on its projects "
+        "(deploy/gcp/reaper-discovery-role.yaml bound on it or above)"
+    ]
 
 
 def test_named_projects_are_merged_with_the_discovered_ones(org: Org, fake: FakeGcp) -> None:
@@ -312,11 +386,11 @@ def test_projects_are_listed_again_after_rediscover_after(org: Org, fake: FakeGc
     fake.request_project_deletion("ci-nested-3")
     now[0] = 599.0
     assert names(found) == ["ci-nested-3"]
-    assert fake.stats.count("cloudresourcemanager.projects.list") == 1
+    assert fake.stats.count(SEARCH) == 1
 
     now[0] = 600.0
     assert names(found) == ["ci-late-44"]
-    assert fake.stats.count("cloudresourcemanager.projects.list") == 2
+    assert fake.stats.count(SEARCH) == 2
 
 
 def test_a_failed_listing_keeps_what_was_found_and_is_an_error_scope_until_it_works(
@@ -393,10 +467,15 @@ def test_an_unlistable_organization_is_a_collect_error_and_named_projects_are_sw
     assert fake.instance("acme-ci-123", ZONE, "fresh") is not None
 
 
-def test_a_sweep_acts_in_discovered_projects_only(org: Org, fake: FakeGcp, tmp_path: Path) -> None:
+@SEMANTICS
+def test_a_sweep_acts_in_discovered_projects_only(
+    org: Org, fake: FakeGcp, tmp_path: Path, semantics: Semantics
+) -> None:
     audit = tmp_path / "audit.jsonl"
-    for project in ("ci-alpha-1", "ci-nested-3", "gone-proj-1"):
+    fake.add_project("loose-proj-8", zones=[ZONE])  # in no organization
+    for project in ("ci-alpha-1", "ci-nested-3", "gone-proj-1", "prod-payments", "loose-proj-8"):
         seed_instances(fake, project)
+    fake.set_search_semantics(semantics)
     settings = settings_of(gcp_config(fake, audit, projects=(), section={"folders": [org.ci]}))
 
     report = sweep(settings, kinds_of(settings), audit)
@@ -407,7 +486,8 @@ def test_a_sweep_acts_in_discovered_projects_only(org: Org, fake: FakeGcp, tmp_p
         if o.action is Action.DELETE and o.result is Result.DONE
     }
     assert deleted == {("ci-alpha-1", "expired"), ("ci-nested-3", "expired")}
-    assert fake.instance("gone-proj-1", ZONE, "expired") is not None  # never swept
+    for project in ("gone-proj-1", "prod-payments", "loose-proj-8"):  # never swept
+        assert fake.instance(project, ZONE, "expired") is not None
     assert report.exit_code is ExitCode.OK
 
 
@@ -438,11 +518,14 @@ def plan(config: Path, tmp_path: Path, *extra: str) -> dict[str, Any]:
     return document
 
 
+@SEMANTICS
 def test_reaper_plan_over_a_discovered_organization(
-    org: Org, fake: FakeGcp, tmp_path: Path
+    org: Org, fake: FakeGcp, tmp_path: Path, semantics: Semantics
 ) -> None:
-    seed_instances(fake, "ci-alpha-1")
-    seed_instances(fake, "prod-secret-9")
+    fake.add_project("loose-proj-8", zones=[ZONE])  # in no organization
+    for project in ("ci-alpha-1", "prod-secret-9", "gone-proj-1", "loose-proj-8"):
+        seed_instances(fake, project)
+    fake.set_search_semantics(semantics)
     config = write_config(fake, tmp_path, org.org)
 
     document = plan(config, tmp_path)
@@ -481,4 +564,4 @@ def test_two_shards_split_a_discovered_organization_disjointly(
             key for key, shard in expected.items() if shard == index
         }
     # Each shard listed the organization itself: no coordinator.
-    assert fake.stats.count("cloudresourcemanager.projects.list") == 2
+    assert fake.stats.count(SEARCH) == 2
