@@ -20,7 +20,6 @@ never swept here.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -50,7 +49,8 @@ from reaper.model import (
 from reaper.providers.base import ResourceKind, register
 from reaper.providers.gcp import gce_facts
 from reaper.providers.gcp.clients import GcpClients, status_of
-from reaper.providers.gcp.gce_api import InstanceApi, StaleFingerprint, not_ready
+from reaper.providers.gcp.fingerprints import KnownLabels, StaleFingerprint
+from reaper.providers.gcp.gce_api import InstanceApi, not_ready
 from reaper.providers.gcp.gce_facts import PAGE_SIZE, Rule, SweepMemo
 from reaper.providers.gcp.gce_isolation import Ensured, ensure_rules
 from reaper.providers.gcp.gce_quarantine import quarantine_instances, release_instance
@@ -128,8 +128,7 @@ class GceInstances(ResourceKind):
         self._images: SweepMemo[str, ImageFacts] = SweepMemo()
         self._rules: SweepMemo[str, list[Rule]] = SweepMemo()
         self._ensured: SweepMemo[str, Ensured] = SweepMemo()
-        self._lock = threading.Lock()
-        self._fingerprints: dict[ResourceRef, tuple[Mapping[str, str], str]] = {}
+        self._known = KnownLabels()
         """Labels and label fingerprint of each instance as the last read saw them: the
         first label write needs no read of its own."""
 
@@ -364,17 +363,11 @@ class GceInstances(ResourceKind):
         return found
 
     def _remember(self, scope: Scope | None, reads: Sequence[_Read]) -> None:
-        with self._lock:
-            if scope is not None:
-                # Forget what a long-running daemon learnt about instances now gone.
-                for ref in [r for r in self._fingerprints if _within(r.scope, scope)]:
-                    del self._fingerprints[ref]
-            for read in reads:
-                self._fingerprints[read.resource.ref] = (read.resource.tags, read.fingerprint)
-
-    def _known(self, ref: ResourceRef) -> tuple[Mapping[str, str], str] | None:
-        with self._lock:
-            return self._fingerprints.pop(ref, None)
+        # Without a scope (a lookup by name) nothing read says another instance is gone.
+        self._known.refresh(
+            lambda ref: scope is not None and _within(ref.scope, scope),
+            ((r.resource.ref, r.resource.tags, r.fingerprint) for r in reads),
+        )
 
     # -- labels ------------------------------------------------------------------------
 
@@ -394,7 +387,7 @@ class GceInstances(ResourceKind):
         ref = resource.ref
         project = self._clients.project(ref.scope)
         try:
-            labels = self._api.relabel(project, ref, updating(updates), self._known(ref))
+            labels = self._api.relabel(project, ref, updating(updates), self._known.take(ref))
         except StaleFingerprint as err:
             return Outcome(ref, action, Result.FAILED, str(err))
         except ProviderError as err:
@@ -454,7 +447,7 @@ class GceInstances(ResourceKind):
         ensure = partial(self._ensure_rules, project)
         for decision in decisions:
             # Quarantine changes their labels: a failure count written after it reads them.
-            self._known(decision.ref)
+            self._known.take(decision.ref)
         return quarantine_instances(self._api, self._signer, project, decisions, now, ensure)
 
     def _ensure_rules(self, project: GcpProject, network: str) -> None:

@@ -17,14 +17,8 @@ from reaper.config import GcpProject
 from reaper.errors import ProviderError
 from reaper.model import ResourceRef
 from reaper.providers.gcp.clients import GcpClients, reason_of, status_of
+from reaper.providers.gcp.fingerprints import guarded_write
 from reaper.providers.gcp.labels import LabelChange, Labels
-
-FINGERPRINT_ATTEMPTS = 3
-"""Writes tried with a fresh fingerprint before giving up: someone keeps changing it."""
-
-
-class StaleFingerprint(ProviderError):
-    """The resource kept changing under a fingerprint-guarded write."""
 
 
 def not_ready(err: ProviderError) -> bool:
@@ -128,24 +122,18 @@ class InstanceApi:
         ProviderError for any other failure.
         """
         zone, name = ref.scope.region, ref.id
-        for _ in range(FINGERPRINT_ATTEMPTS):
-            if known is None:
-                raw = self.get(project, zone, name)
-                if raw is None:
-                    return None
-                known = (dict(raw.labels), raw.label_fingerprint)
-            current, fingerprint = known
-            wanted = change(current)
-            if wanted == dict(current):
-                return wanted
+
+        def read() -> tuple[Mapping[str, str], str] | None:
+            raw = self.get(project, zone, name)
+            return None if raw is None else (dict(raw.labels), raw.label_fingerprint)
+
+        def send(wanted: Mapping[str, str], fingerprint: str) -> compute_v1.Operation:
             body = compute_v1.InstancesSetLabelsRequest(
-                labels=wanted, label_fingerprint=fingerprint
+                labels=dict(wanted), label_fingerprint=fingerprint
             )
 
-            def send(
-                instances: compute_v1.InstancesClient,
-                request_id: str,
-                body: compute_v1.InstancesSetLabelsRequest = body,
+            def set_labels(
+                instances: compute_v1.InstancesClient, request_id: str
             ) -> compute_v1.Operation:
                 request = compute_v1.SetLabelsInstanceRequest(
                     project=project.project_id,
@@ -158,20 +146,11 @@ class InstanceApi:
                     request=request, retry=None, timeout=self.clients.timeout
                 )
 
-            try:
-                self._mutate("compute.instances.setLabels", project, zone, name, send)
-            except ProviderError as err:
-                if status_of(err) == 412:
-                    known = None  # someone else changed them: read again, apply again
-                    continue
-                if status_of(err) == 404:
-                    return None
-                raise
-            return wanted
-        raise StaleFingerprint(
-            f"labels of {self._where(project, zone, name)} kept changing "
-            f"({FINGERPRINT_ATTEMPTS} stale fingerprints)"
-        )
+            return self._mutate("compute.instances.setLabels", project, zone, name, set_labels)
+
+        where = f"labels of {self._where(project, zone, name)}"
+        written = guarded_write(where, read, lambda labels: change(labels), send, known)
+        return None if written is None else dict(written[0])
 
     def retag(
         self,
@@ -184,20 +163,16 @@ class InstanceApi:
         """Set the network tags to ``tags``; None when they already are, or it is gone.
 
         Raises StaleFingerprint, ProviderError."""
-        current: compute_v1.Instance | None = raw
-        for _ in range(FINGERPRINT_ATTEMPTS):
-            if current is None:
-                current = self.get(project, zone, name)
-                if current is None:
-                    return None
-            if list(current.tags.items) == list(tags):
-                return None
-            body = compute_v1.Tags(items=list(tags), fingerprint=current.tags.fingerprint)
 
-            def send(
-                instances: compute_v1.InstancesClient,
-                request_id: str,
-                body: compute_v1.Tags = body,
+        def read() -> tuple[list[str], str] | None:
+            found = self.get(project, zone, name)
+            return None if found is None else (list(found.tags.items), found.tags.fingerprint)
+
+        def send(wanted: list[str], fingerprint: str) -> compute_v1.Operation:
+            body = compute_v1.Tags(items=wanted, fingerprint=fingerprint)
+
+            def set_tags(
+                instances: compute_v1.InstancesClient, request_id: str
             ) -> compute_v1.Operation:
                 request = compute_v1.SetTagsInstanceRequest(
                     project=project.project_id,
@@ -210,13 +185,9 @@ class InstanceApi:
                     request=request, retry=None, timeout=self.clients.timeout
                 )
 
-            try:
-                return self._mutate("compute.instances.setTags", project, zone, name, send)
-            except ProviderError as err:
-                if status_of(err) != 412:
-                    raise
-                current = None
-        raise StaleFingerprint(
-            f"network tags of {self._where(project, zone, name)} kept changing "
-            f"({FINGERPRINT_ATTEMPTS} stale fingerprints)"
-        )
+            return self._mutate("compute.instances.setTags", project, zone, name, set_tags)
+
+        known = (list(raw.tags.items), raw.tags.fingerprint)
+        where = f"network tags of {self._where(project, zone, name)}"
+        written = guarded_write(where, read, lambda _: list(tags), send, known)
+        return None if written is None else written[1]

@@ -11,8 +11,7 @@ and a later sweep deletes it. Quarantine and release are in :mod:`.gke_quarantin
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
@@ -39,7 +38,7 @@ from reaper.model import (
 from reaper.providers.base import ResourceKind, register
 from reaper.providers.gcp.calendar import GKE_END_OF_STANDARD_SUPPORT
 from reaper.providers.gcp.clients import GcpClients, message_of, status_of
-from reaper.providers.gcp.gce_api import StaleFingerprint
+from reaper.providers.gcp.fingerprints import KnownLabels, StaleFingerprint
 from reaper.providers.gcp.gce_facts import parse_time
 from reaper.providers.gcp.gke_api import ClusterApi, busy, cluster_of
 from reaper.providers.gcp.gke_quarantine import (
@@ -100,8 +99,7 @@ class GkeClusters(ResourceKind):
         self._signer = signer or StateSigner(None, ())
         self._restrict_public_endpoint = restrict_public_endpoint
         self._calendar = calendar
-        self._lock = threading.Lock()
-        self._fingerprints: dict[ResourceRef, tuple[Mapping[str, str], str]] = {}
+        self._known = KnownLabels()
 
     def scopes(self) -> Sequence[Scope]:
         """Each project; plus one that fails while the organization's projects cannot be
@@ -142,11 +140,11 @@ class GkeClusters(ResourceKind):
             for location in sorted(set(listed.missing_zones))
             if self._wanted(location) and _within(scope, location)
         )
-        with self._lock:
-            for ref in [r for r in self._fingerprints if r.scope.account == project.name]:
-                if _within(scope, ref.scope.region):
-                    del self._fingerprints[ref]
-        self._remember(raws, resources)
+        self._remember(
+            raws,
+            resources,
+            lambda ref: ref.scope.account == project.name and _within(scope, ref.scope.region),
+        )
         return Collected(tuple(resources), skipped, errors)
 
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
@@ -163,7 +161,7 @@ class GkeClusters(ResourceKind):
             listed = self._api.list_clusters(project).clusters
             raws = [c for c in listed if c.name in set(names)]
         resources, skipped = self._read(project, raws)
-        self._remember(raws, resources)
+        self._remember(raws, resources, lambda ref: False)
         return Collected(tuple(resources), skipped)
 
     def _shaped(self, name: str) -> bool:
@@ -243,17 +241,20 @@ class GkeClusters(ResourceKind):
         return resource
 
     def _remember(
-        self, raws: Sequence[container_v1.Cluster], resources: Sequence[Resource]
+        self,
+        raws: Sequence[container_v1.Cluster],
+        resources: Sequence[Resource],
+        gone: Callable[[ResourceRef], bool],
     ) -> None:
+        """Keep the label fingerprints read, forgetting those ``gone`` says the read covers."""
         by_name = {(r.location, r.name): r for r in raws}
-        with self._lock:
-            for resource in resources:
-                raw = by_name[(resource.ref.scope.region, resource.ref.id)]
-                self._fingerprints[resource.ref] = (resource.tags, raw.label_fingerprint)
-
-    def _known(self, ref: ResourceRef) -> tuple[Mapping[str, str], str] | None:
-        with self._lock:
-            return self._fingerprints.pop(ref, None)
+        self._known.refresh(
+            gone,
+            (
+                (r.ref, r.tags, by_name[(r.ref.scope.region, r.ref.id)].label_fingerprint)
+                for r in resources
+            ),
+        )
 
     # -- labels ------------------------------------------------------------------------
 
@@ -273,7 +274,7 @@ class GkeClusters(ResourceKind):
         ref = resource.ref
         project = self._clients.project(ref.scope)
         try:
-            labels = self._api.relabel(project, ref, updating(updates), self._known(ref))
+            labels = self._api.relabel(project, ref, updating(updates), self._known.take(ref))
         except StaleFingerprint as err:
             return Outcome(ref, action, Result.FAILED, str(err))
         except ProviderError as err:
@@ -352,7 +353,7 @@ class GkeClusters(ResourceKind):
         project = self._clients.project(scope)
         for decision in decisions:
             # Quarantine changes their labels: a failure count written after it reads them.
-            self._known(decision.ref)
+            self._known.take(decision.ref)
         one = partial(
             quarantine_cluster,
             self._api,

@@ -19,7 +19,7 @@ from reaper.config import GcpProject
 from reaper.errors import ProviderError
 from reaper.model import ResourceRef
 from reaper.providers.gcp.clients import GcpClients, message_of, status_of
-from reaper.providers.gcp.gce_api import FINGERPRINT_ATTEMPTS, StaleFingerprint
+from reaper.providers.gcp.fingerprints import guarded_write
 from reaper.providers.gcp.gce_facts import resource_path
 from reaper.providers.gcp.labels import LabelChange, Labels
 
@@ -217,36 +217,23 @@ class ClusterApi:
         location, cluster = ref.scope.region, ref.id
         gke = self.clients.gke(project)
         name = self.name(project, location, cluster)
-        for _ in range(FINGERPRINT_ATTEMPTS):
-            if known is None:
-                raw = self.get(project, location, cluster)
-                if raw is None:
-                    return None
-                known = (dict(raw.resource_labels), raw.label_fingerprint)
-            current, fingerprint = known
-            wanted = change(current)
-            if wanted == dict(current):
-                return wanted
+
+        def read() -> tuple[Mapping[str, str], str] | None:
+            raw = self.get(project, location, cluster)
+            return None if raw is None else (dict(raw.resource_labels), raw.label_fingerprint)
+
+        def send(wanted: Mapping[str, str], fingerprint: str) -> None:
             request = container_v1.SetLabelsRequest(
-                name=name, resource_labels=wanted, label_fingerprint=fingerprint
+                name=name, resource_labels=dict(wanted), label_fingerprint=fingerprint
             )
-            try:
-                self._operation(
-                    "clusters.setResourceLabels",
-                    f"cluster {cluster} in {project.name}/{location}",
-                    partial(
-                        gke.set_labels, request=request, retry=None, timeout=self.clients.timeout
-                    ),
-                )
-            except ProviderError as err:
-                if fingerprint_mismatch(err):
-                    known = None
-                    continue
-                if status_of(err) == 404:
-                    return None
-                raise
-            return wanted
-        raise StaleFingerprint(
-            f"labels of cluster {cluster} in {project.name}/{location} kept changing "
-            f"({FINGERPRINT_ATTEMPTS} stale fingerprints)"
+            self._operation(
+                "clusters.setResourceLabels",
+                f"cluster {cluster} in {project.name}/{location}",
+                partial(gke.set_labels, request=request, retry=None, timeout=self.clients.timeout),
+            )
+
+        where = f"labels of cluster {cluster} in {project.name}/{location}"
+        written = guarded_write(
+            where, read, lambda labels: change(labels), send, known, fingerprint_mismatch
         )
+        return None if written is None else dict(written[0])
