@@ -46,15 +46,16 @@ from reaper.model import (
     Result,
     Scope,
 )
-from reaper.providers.base import ResourceKind, register
+from reaper.providers.base import register
 from reaper.providers.gcp import gce_facts
 from reaper.providers.gcp.clients import GcpClients, status_of
-from reaper.providers.gcp.fingerprints import KnownLabels, StaleFingerprint
+from reaper.providers.gcp.fingerprints import KnownLabels
 from reaper.providers.gcp.gce_api import InstanceApi, not_ready
 from reaper.providers.gcp.gce_facts import PAGE_SIZE, Rule, SweepMemo
 from reaper.providers.gcp.gce_isolation import Ensured, ensure_rules
 from reaper.providers.gcp.gce_quarantine import quarantine_instances, release_instance
-from reaper.providers.gcp.labels import updating
+from reaper.providers.gcp.labelled import LabelledKind
+from reaper.providers.gcp.labels import Labels, updating
 from reaper.providers.gcp.operations import Pending, wait_compute
 from reaper.providers.gcp.records import INSTANCE_KEYS, QUARANTINE_TAG
 
@@ -80,7 +81,8 @@ class _Read:
 
 
 @register
-class GceInstances(ResourceKind):
+class GceInstances(LabelledKind):
+    NOUN = "instance"
     provider = "gcp"
     kind = "gce_instance"
     permissions = (
@@ -371,32 +373,12 @@ class GceInstances(ResourceKind):
 
     # -- labels ------------------------------------------------------------------------
 
-    def tag(
-        self, scope: Scope, resources: Sequence[Resource], tags: Mapping[str, str], action: Action
-    ) -> list[Outcome]:
-        return [self._relabel(r, dict(tags), action) for r in resources]
-
-    def untag(
-        self, scope: Scope, resources: Sequence[Resource], keys: Sequence[str], action: Action
-    ) -> list[Outcome]:
-        return [self._relabel(r, dict.fromkeys(keys), action) for r in resources]
-
-    def _relabel(
-        self, resource: Resource, updates: Mapping[str, str | None], action: Action
-    ) -> Outcome:
-        ref = resource.ref
+    def _write_labels(self, ref: ResourceRef, updates: Mapping[str, str | None]) -> Labels | None:
         project = self._clients.project(ref.scope)
-        try:
-            labels = self._api.relabel(project, ref, updating(updates), self._known.take(ref))
-        except StaleFingerprint as err:
-            return Outcome(ref, action, Result.FAILED, str(err))
-        except ProviderError as err:
-            if not_ready(err):
-                return Outcome(ref, action, Result.SKIPPED, "in progress: it is being deleted")
-            return Outcome(ref, action, Result.FAILED, str(err))
-        if labels is None:
-            return Outcome(ref, action, Result.ALREADY_GONE, "instance does not exist")
-        return Outcome(ref, action, Result.DONE, "labels set")
+        return self._api.relabel(project, ref, updating(updates), self._known.take(ref))
+
+    def _in_progress(self, err: ProviderError) -> str | None:
+        return "it is being deleted" if not_ready(err) else None
 
     # -- delete, quarantine, release -------------------------------------------------
 

@@ -35,10 +35,10 @@ from reaper.model import (
     Result,
     Scope,
 )
-from reaper.providers.base import ResourceKind, register
+from reaper.providers.base import register
 from reaper.providers.gcp.calendar import GKE_END_OF_STANDARD_SUPPORT
 from reaper.providers.gcp.clients import GcpClients, message_of, status_of
-from reaper.providers.gcp.fingerprints import KnownLabels, StaleFingerprint
+from reaper.providers.gcp.fingerprints import KnownLabels
 from reaper.providers.gcp.gce_facts import parse_time
 from reaper.providers.gcp.gke_api import ClusterApi, busy, cluster_of
 from reaper.providers.gcp.gke_quarantine import (
@@ -47,7 +47,8 @@ from reaper.providers.gcp.gke_quarantine import (
     quarantine_cluster,
     release_cluster,
 )
-from reaper.providers.gcp.labels import updating
+from reaper.providers.gcp.labelled import LabelledKind
+from reaper.providers.gcp.labels import Labels, updating
 from reaper.providers.gcp.operations import GKE_DONE, Pending, wait_gke
 from reaper.providers.gcp.records import CLUSTER_KEYS
 from reaper.versions import end_of_support
@@ -62,7 +63,8 @@ WORLD = ("0.0.0.0/0", "::/0")
 
 
 @register
-class GkeClusters(ResourceKind):
+class GkeClusters(LabelledKind):
+    NOUN = "cluster"
     provider = "gcp"
     kind = "gke_cluster"
     permissions = (
@@ -258,32 +260,12 @@ class GkeClusters(ResourceKind):
 
     # -- labels ------------------------------------------------------------------------
 
-    def tag(
-        self, scope: Scope, resources: Sequence[Resource], tags: Mapping[str, str], action: Action
-    ) -> list[Outcome]:
-        return [self._relabel(r, dict(tags), action) for r in resources]
-
-    def untag(
-        self, scope: Scope, resources: Sequence[Resource], keys: Sequence[str], action: Action
-    ) -> list[Outcome]:
-        return [self._relabel(r, dict.fromkeys(keys), action) for r in resources]
-
-    def _relabel(
-        self, resource: Resource, updates: Mapping[str, str | None], action: Action
-    ) -> Outcome:
-        ref = resource.ref
+    def _write_labels(self, ref: ResourceRef, updates: Mapping[str, str | None]) -> Labels | None:
         project = self._clients.project(ref.scope)
-        try:
-            labels = self._api.relabel(project, ref, updating(updates), self._known.take(ref))
-        except StaleFingerprint as err:
-            return Outcome(ref, action, Result.FAILED, str(err))
-        except ProviderError as err:
-            if busy(err):
-                return Outcome(ref, action, Result.SKIPPED, f"in progress: {message_of(err)}")
-            return Outcome(ref, action, Result.FAILED, str(err))
-        if labels is None:
-            return Outcome(ref, action, Result.ALREADY_GONE, "cluster does not exist")
-        return Outcome(ref, action, Result.DONE, "labels set")
+        return self._api.relabel(project, ref, updating(updates), self._known.take(ref))
+
+    def _in_progress(self, err: ProviderError) -> str | None:
+        return message_of(err) if busy(err) else None
 
     # -- delete, quarantine, release -------------------------------------------------
 
