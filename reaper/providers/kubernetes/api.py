@@ -239,16 +239,21 @@ def read_workload(
     return read_json(raw)
 
 
+def _merge_patch() -> dict[str, Any]:
+    """The client options of a JSON merge patch whose answer reaper reads itself."""
+    return {
+        "_content_type": MERGE_PATCH,
+        "_preload_content": False,
+        "_request_timeout": REQUEST_TIMEOUT,
+    }
+
+
 def patch_object(
     cluster: Cluster, scope: Scope, resource: str, namespace: str, name: str, body: JSON
 ) -> JSON:
     """A JSON merge patch of a Deployment, StatefulSet or CronJob; a ``resourceVersion`` in
     the body makes it conditional (409 Conflict if the object changed)."""
-    options: dict[str, Any] = {
-        "_content_type": MERGE_PATCH,
-        "_preload_content": False,
-        "_request_timeout": REQUEST_TIMEOUT,
-    }
+    options = _merge_patch()
     raw: object
     with translate_errors(f"patch {resource} {namespace}/{name} in {scope}"):
         if resource == "deployments":
@@ -267,11 +272,7 @@ def scale(
 ) -> JSON:
     """Set a Deployment's or StatefulSet's replicas through its ``scale`` subresource."""
     body = {"spec": {"replicas": replicas}}
-    options: dict[str, Any] = {
-        "_content_type": MERGE_PATCH,
-        "_preload_content": False,
-        "_request_timeout": REQUEST_TIMEOUT,
-    }
+    options = _merge_patch()
     raw: object
     with translate_errors(f"patch {resource}/scale {namespace}/{name} in {scope}"):
         if resource == "deployments":
