@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.output import Figures, say, table
+from bench.output import Figures, exit_code, say, table
 from reaper.app import SweepService
 from reaper.audit import AuditLog
 from reaper.config import Settings, parse_settings
@@ -429,12 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     say("\n== summary ==")
     say(figures.render())
     say(f"  run time {time.perf_counter() - started:.1f} s")
-    if problems:
-        say("\nPROBLEMS (the figures may not mean what they say):")
-        for problem in problems:
-            say(f"  - {problem}")
-        return 1
-    return 0
+    return exit_code(problems)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.kube_host import ClusterHost, Estate, seed
-from bench.output import Figures, say, table
+from bench.output import Figures, exit_code, load_average, say, table
 from reaper.app import SweepService
 from reaper.audit import AuditLog
 from reaper.config import Settings, parse_settings
@@ -205,12 +205,6 @@ def report(
     )
 
 
-def _load() -> str:
-    if not hasattr(os, "getloadavg"):
-        return "unknown"
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_options(argv)
     os.environ.clear()
@@ -222,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"reaper kubernetes benchmark{' (quick)' if opts.quick else ''}: {opts.clusters} "
         f"cluster(s) x {opts.namespaces} namespaces, {opts.latency:g} s latency, "
         f"{opts.workers} workers; {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, "
-        f"load average {_load()}"
+        f"load average {load_average()}"
     )
     figures = Figures()
     problems: list[str] = []
@@ -277,13 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"\n  namespaces by phase after the apply: {phases}")
     say("\n== summary ==")
     say(figures.render())
-    say(f"  load average at the end {_load()} (other work on the machine skews wall times)")
-    if problems:
-        say("\nPROBLEMS:")
-        for problem in problems:
-            say(f"  - {problem}")
-        return 1
-    return 0
+    say(f"  load average at the end {load_average()} (other work on the machine skews wall times)")
+    return exit_code(problems)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ import yaml
 from bench import cpu
 from bench.children import REPO_ROOT
 from bench.org_estate import ORG_REGIONS, OrgEstate, minimum, one_ami_file, seed_organization
-from bench.output import Figures, say, table
+from bench.output import Figures, load_average, say, table
 from reaper.sandbox.environment import sandbox_environ
 from reaper.sandbox.estate import sandbox_session
 from reaper.sandbox.moto_server import MotoServer
@@ -324,12 +324,6 @@ def report(runs: Sequence[Run], estate: OrgEstate, opts: Options, figures: Figur
             )
 
 
-def _load() -> str:
-    if not hasattr(os, "getloadavg"):
-        return "unknown"
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_options(argv)
     os.environ.update(sandbox_environ(os.environ))
@@ -340,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{opts.busy_share:.0%} busy with {opts.min_instances}-{opts.max_instances} "
         f"instances; {opts.latency:g} s latency; EC2 throttle {opts.throttle_rate:g}/s, "
         f"burst {opts.throttle_burst}, per account and region; {os.cpu_count()} CPU(s), "
-        f"load average {_load()}"
+        f"load average {load_average()}"
     )
     figures = Figures()
     runs: list[Run] = []
@@ -378,11 +372,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     say(
                         f"  {shards} shard(s) x {workers} workers: {run.wall:.1f} s, "
                         f"{run.requests} requests, exits {list(run.exit_codes)}; "
-                        f"load average {_load()}"
+                        f"load average {load_average()}"
                     )
                     runs.append(run)
     report(runs, estate, opts, figures)
-    say(f"  load average at the end {_load()}: other work on the machine skews wall times")
+    say(f"  load average at the end {load_average()}: other work on the machine skews wall times")
     say("\n== summary ==")
     say(figures.render())
     failed = [r for r in runs if r.failed_scopes or any(c != 0 for c in r.exit_codes)]

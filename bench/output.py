@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
 def say(text: str = "") -> None:
     print(text, flush=True)
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load: other work on it skews wall times."""
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def exit_code(problems: Sequence[str]) -> int:
+    """Print the problems a run found, if any; 1 when there were some, else 0."""
+    if not problems:
+        return 0
+    say("\nPROBLEMS (the figures may not mean what they say):")
+    for problem in problems:
+        say(f"  - {problem}")
+    return 1
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -54,7 +54,7 @@ from bench.options import (
     bench_config,
     parse_options,
 )
-from bench.output import Figures, say, table
+from bench.output import Figures, exit_code, load_average, say, table
 from bench.request_counts import OperationCounter
 from bench.sweep_phase import sweep_phase
 from reaper.config import TagKeys
@@ -147,13 +147,6 @@ def policy_phase(opts: Options, figures: Figures, tmp: Path) -> None:
     )
 
 
-def _load() -> str:
-    """The 1, 5 and 15 minute load averages: other work on the machine skews wall times."""
-    if not hasattr(os, "getloadavg"):
-        return "unknown"
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_options(argv)
     sandbox_environment()
@@ -166,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{opts.instances} instances, {opts.clusters} clusters, {opts.latency:g} s latency, "
         f"RSS sizes {','.join(map(str, opts.rss_sizes))}, {opts.policy_resources} policy "
         f"resources; {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, "
-        f"load average {_load()}"
+        f"load average {load_average()}"
     )
     # The session of every client: the sandbox's placeholder credentials, as in the tests.
     session = sandbox_session()
@@ -197,14 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(
         "  run time: "
         + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
-        + f"; total {total:.1f} s; load average at the end {_load()}"
+        + f"; total {total:.1f} s; load average at the end {load_average()}"
     )
-    if problems:
-        say("\nPROBLEMS (the figures may not mean what they say):")
-        for problem in problems:
-            say(f"  - {problem}")
-        return 1
-    return 0
+    return exit_code(problems)
 
 
 if __name__ == "__main__":
