@@ -112,6 +112,8 @@ def _scope_problem(ref: ResourceRef, scopes: Mapping[str, Sequence[Scope]]) -> s
     account = _ACCOUNT_WORDS.get(ref.provider, "account")
     if configured is None:
         return f"kind {_shown(ref.kind_key)} is not configured ({_valid(scopes)})"
+    if ref.scope.region == EVERY_REGION:
+        return f"{_shown(EVERY_REGION)} is not a region: an item names its resource's own"
     if ref.scope in configured or (
         ref.scope.region and Scope(ref.scope.account, EVERY_REGION) in configured
     ):

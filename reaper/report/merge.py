@@ -96,14 +96,15 @@ def merge_plans(parts: Sequence[PlanDocument]) -> PlanDocument:
     """
     if not parts:
         raise PlanDocumentError("no plans to merge")
-    seen: dict[ResourceRef, str] = {}
-    for part in parts:
+    seen: dict[ResourceRef, int] = {}
+    for index, part in enumerate(parts):
         for decision in part.plan.decisions:
-            earlier = seen.setdefault(decision.ref, part.source)
-            if earlier != part.source:
+            earlier = seen.setdefault(decision.ref, index)
+            if earlier != index:
                 raise PlanDocumentError(
-                    f"{decision.ref} ({decision.ref.scope}) is in both {earlier} and "
-                    f"{part.source}: the plans overlap, so they are not the shards of one sweep"
+                    f"{decision.ref} ({decision.ref.scope}) is in both {parts[earlier].source} "
+                    f"and {part.source}: the plans overlap, so they are not the shards of one "
+                    "sweep"
                 )
     population: Counter[str] = Counter()
     for part in parts:

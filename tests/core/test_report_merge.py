@@ -71,5 +71,8 @@ def test_plans_of_other_configs_lose_the_pin_and_overlaps_are_refused() -> None:
     c = read_plan(document("ci", range(2, 4), NOW, "abc", True), "c.json")
     with pytest.raises(PlanDocumentError, match=r"in both a.json and c.json: the plans overlap"):
         merge_plans([a, c])
+    # The same file given twice is an overlap too, not a plan counted twice.
+    with pytest.raises(PlanDocumentError, match=r"in both a.json and a.json: the plans overlap"):
+        merge_plans([a, read_plan(document("ci", range(3), NOW, "abc", True), "a.json")])
     with pytest.raises(PlanDocumentError, match="not a reaper plan"):
         read_plan({"x": 1}, "x.json")

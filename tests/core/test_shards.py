@@ -3,6 +3,7 @@ new shard and nowhere else; each shard gets its own audit chain and metrics grou
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 import pytest
@@ -15,7 +16,6 @@ from reaper.model import Scope
 from reaper.shards import (
     Shard,
     assign,
-    owner,
     parse_shard,
     scope_key,
     shard_from_env,
@@ -30,14 +30,23 @@ ORG = [scope_key("aws", Scope(f"acct-{a:03d}", r)) for a in range(200) for r in 
 keys = st.lists(st.text(min_size=1, max_size=40), min_size=1, max_size=60, unique=True)
 
 
+def _weight(key: str, index: int) -> int:
+    """Rendezvous weight as documented (64 bits of BLAKE2b of index and key): a change to
+    it would move every shard's scopes, so it is pinned here independently."""
+    digest = hashlib.blake2b(f"{index}\x00{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
 @given(keys=keys, count=st.integers(1, 40))
 def test_every_key_has_exactly_one_owner_in_range(keys: list[str], count: int) -> None:
-    owners = assign(keys, count)
-    assert all(0 <= shard < count for shard in owners.values())
-    for key, shard in owners.items():
+    """Each key is owned by exactly one of the shards, the one whose weight for it is the
+    highest: computed here from the weights, not from ``owner``."""
+    for key in keys:
         claims = [i for i in range(count) if Shard(i, count).owns("aws", Scope(key, ""))]
-        assert claims == [owner(scope_key("aws", Scope(key, "")), count)]
-        assert owner(key, count) == shard  # the same answer every time
+        assert len(claims) == 1
+        scope = scope_key("aws", Scope(key, ""))
+        weights = [_weight(scope, i) for i in range(count)]
+        assert claims == [weights.index(max(weights))]
 
 
 @given(keys=keys, count=st.integers(1, 40))
@@ -45,7 +54,6 @@ def test_adding_a_shard_moves_keys_only_to_the_new_shard(keys: list[str], count:
     before, after = assign(keys, count), assign(keys, count + 1)
     moved = {k for k in keys if before[k] != after[k]}
     assert all(after[k] == count for k in moved), "a key moved between old shards"
-    assert all(after[k] == count for k in keys if before[k] != after[k])
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 8, 16], ids=lambda n: f"{n}-to-{n + 1}")
