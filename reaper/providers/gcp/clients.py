@@ -90,7 +90,8 @@ class GcpConnection:
     """Between polls of GKE operations, which have no server-side wait."""
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
-    """A monotonic clock in seconds: when the organization's projects are listed again."""
+    """A monotonic clock in seconds: when the organization's projects are listed again,
+    and when a wait for operations gives up (``operation_timeout``)."""
 
 
 def is_rate_limited(err: BaseException) -> bool:

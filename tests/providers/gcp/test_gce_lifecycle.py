@@ -162,6 +162,25 @@ def test_an_operation_ending_in_error_is_a_failure_with_the_apis_message(
     assert verified(fake, "stuck")
 
 
+def test_a_denied_operation_wait_fails_the_delete_at_once_with_few_requests(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "old", labels=PIPELINE, created=NOW - EXPIRED)
+    fake.fail_next("compute.zoneOperations.wait", Fault.PERMISSION_DENIED, times=1_000_000)
+    settings = settings_of(gcp_config(fake, audit_path))
+    kinds = kinds_of(settings)
+    fake.stats.reset()
+
+    report = sweep(settings, kinds, audit_path)
+
+    (outcome,) = report.outcomes
+    assert (outcome.action, outcome.result) == (Action.DELETE, Result.FAILED)
+    assert "waiting for the operation failed" in outcome.message
+    assert "403" in outcome.message
+    # One wait, not a busy loop until the operation timeout.
+    assert fake.stats.count("compute.zoneOperations.wait") == 1
+
+
 @pytest.mark.parametrize(
     ("setup", "result", "message"),
     [
