@@ -119,6 +119,7 @@ def ensure_rules(
                 partial(
                     firewalls.insert_unary, request=request, retry=None, timeout=clients.timeout
                 ),
+                request_id=True,
             )
         except ProviderError as err:
             if status_of(err) != 409:  # 409: made meanwhile by someone else; read below

@@ -586,6 +586,12 @@ class FakeGcp:
         """Hold every request (or those of ``method``, ``*`` allowed) this long first."""
         self._world.faults.set_latency(seconds, method)
 
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold the next ``times`` calls of ``method`` (``*`` patterns too) ``seconds``, then
+        serve them and drop the answer: a reply that comes after the client's read timeout
+        (its effect applies, as a slow server's would)."""
+        self._world.faults.add_delay(method, seconds, times)
+
     def clear_faults(self) -> None:
         """Drop every pending injection, outage and latency."""
         self._world.faults.clear()

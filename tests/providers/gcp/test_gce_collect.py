@@ -5,6 +5,7 @@ over HTTP to the embedded fake; outcomes are read from the plan, the fake and th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,11 +14,13 @@ from gcp_support import (
     DAY,
     DEBIAN,
     EXPIRED,
+    FAST,
     HOUR,
     NAME,
     NOW,
     PIPELINE,
     PROJECT,
+    SIGNER,
     ZONE,
     ZONES,
     counted,
@@ -32,8 +35,10 @@ from prometheus_client import CollectorRegistry
 
 from reaper.errors import ProviderError
 from reaper.metrics import Metrics
-from reaper.model import Action, Collected, PortRange, Reason, Resource, Scope
+from reaper.model import Action, Collected, PortRange, Reason, Resource, Result, Scope
 from reaper.policy import decide
+from reaper.providers.base import ResourceKind
+from reaper.providers.catalog import build_kinds
 from reaper.providers.gcp.gce import GceInstances
 from reaper.results import ExitCode
 from reaper.sandbox.gcp import FakeGcp, Fault
@@ -256,6 +261,56 @@ def test_throttling_and_outages_are_retried_and_every_attempt_is_counted(
     assert list(by_name(collected)) == ["vm"]
     assert fake.stats.count("compute.instances.aggregatedList") == 3
     assert counted(metrics)["compute.instances.aggregatedList"] == 3
+
+
+def impatient_kinds(fake: FakeGcp, audit_path: Path, kinds: tuple[str, ...]) -> list[ResourceKind]:
+    """The kinds with a 0.5 s request timeout, for answers delayed past it."""
+    settings = settings_of(gcp_config(fake, audit_path, kinds=kinds))
+    return build_kinds(settings, {"gcp": replace(FAST, request_timeout=0.5)}, None, SIGNER)
+
+
+def test_a_read_answered_after_the_timeout_is_sent_again(fake: FakeGcp, audit_path: Path) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE)
+    (kind,) = impatient_kinds(fake, audit_path, ("gce_instance",))
+    fake.delay_next("compute.instances.aggregatedList", 1.5)
+    fake.stats.reset()
+
+    collected = kind.collect(Scope(NAME, ""))
+
+    assert [r.ref.id for r in collected.resources] == ["vm"]
+    assert fake.stats.count("compute.instances.aggregatedList") == 2
+
+
+def test_a_mutation_with_a_request_id_is_sent_again_after_a_timeout_and_runs_once(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE)
+    (kind,) = impatient_kinds(fake, audit_path, ("gce_instance",))
+    (vm,) = kind.collect(Scope(NAME, "")).resources
+    fake.delay_next("compute.instances.delete", 1.5)
+    fake.stats.reset()
+
+    (outcome,) = kind.delete(vm.ref.scope, [vm])
+
+    assert (outcome.result, outcome.message) == (Result.DONE, "deleted")
+    assert fake.instances(PROJECT) == []
+    assert fake.stats.count("compute.instances.delete") == 2
+
+
+def test_a_mutation_without_a_request_id_is_not_sent_again_after_a_timeout(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_cluster(PROJECT, "us-central1", "c", labels=PIPELINE)
+    (kind,) = impatient_kinds(fake, audit_path, ("gke_cluster",))
+    (cluster,) = kind.collect(Scope(NAME, "")).resources
+    fake.delay_next("container.projects.locations.clusters.delete", 1.5)
+    fake.stats.reset()
+
+    (outcome,) = kind.delete(cluster.ref.scope, [cluster])
+
+    assert outcome.result is Result.FAILED
+    assert "ReadTimeout" in outcome.message
+    assert fake.stats.count("container.projects.locations.clusters.delete") == 1
 
 
 @pytest.mark.parametrize(
