@@ -131,8 +131,6 @@ class GceInstances(LabelledKind):
         self._rules: SweepMemo[str, list[Rule]] = SweepMemo()
         self._ensured: SweepMemo[str, Ensured] = SweepMemo()
         self._known = KnownLabels()
-        """Labels and label fingerprint of each instance as the last read saw them: the
-        first label write needs no read of its own."""
 
     def scopes(self) -> Sequence[Scope]:
         """Each project's zones (or the whole project); plus one that fails while the
@@ -367,7 +365,7 @@ class GceInstances(LabelledKind):
     def _remember(self, scope: Scope | None, reads: Sequence[_Read]) -> None:
         # Without a scope (a lookup by name) nothing read says another instance is gone.
         self._known.refresh(
-            lambda ref: scope is not None and _within(ref.scope, scope),
+            lambda ref: scope is not None and _listed_with(ref.scope, scope),
             ((r.resource.ref, r.resource.tags, r.fingerprint) for r in reads),
         )
 
@@ -427,9 +425,7 @@ class GceInstances(LabelledKind):
     ) -> list[Outcome]:
         project = self._clients.project(scope)
         ensure = partial(self._ensure_rules, project)
-        for decision in decisions:
-            # Quarantine changes their labels: a failure count written after it reads them.
-            self._known.take(decision.ref)
+        self._forget_labels(d.ref for d in decisions)
         return quarantine_instances(self._api, self._signer, project, decisions, now, ensure)
 
     def _ensure_rules(self, project: GcpProject, network: str) -> None:
@@ -455,5 +451,7 @@ def _owner(network: str) -> str:
     return gce_facts.network_owner(network)
 
 
-def _within(scope: Scope, listed: Scope) -> bool:
+def _listed_with(scope: Scope, listed: Scope) -> bool:
+    """A resource of ``scope`` is among what a list of ``listed`` (a project, or one zone
+    of it) returns. Pure."""
     return scope.account == listed.account and (not listed.region or scope.region == listed.region)

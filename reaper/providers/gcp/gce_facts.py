@@ -23,7 +23,7 @@ from google.cloud import compute_v1
 
 from reaper.config import GcpProject
 from reaper.errors import ProviderError
-from reaper.model import ImageFacts, PortRange
+from reaper.model import WORLD, ImageFacts, PortRange
 from reaper.providers.gcp.clients import GcpClients, status_of
 from reaper.providers.gcp.records import QUARANTINE_TAG
 
@@ -33,7 +33,6 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 PAGE_SIZE = 500
-WORLD = ("0.0.0.0/0", "::/0")
 _RESOURCE_PATH = "projects/"
 
 

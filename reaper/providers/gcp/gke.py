@@ -24,6 +24,7 @@ from reaper.errors import ProviderError
 from reaper.lifecycle import StateSigner
 from reaper.model import (
     EVERY_REGION,
+    WORLD,
     Action,
     Collected,
     CollectError,
@@ -59,7 +60,6 @@ Status = container_v1.Cluster.Status
 LEFT_ALONE = (Status.PROVISIONING, Status.STOPPING)
 IDLE = ("running", "error", "degraded")
 """Statuses in which no operation of GKE's own is expected on the cluster."""
-WORLD = ("0.0.0.0/0", "::/0")
 
 
 @register
@@ -131,7 +131,7 @@ class GkeClusters(LabelledKind):
         pinned plan's scope)."""
         project = self._clients.project(scope)
         listed = self._api.list_clusters(project, scope.region or "-")
-        raws = [c for c in listed.clusters if _within(scope, c.location)]
+        raws = [c for c in listed.clusters if _scope_has_location(scope, c.location)]
         resources, skipped = self._read(project, raws)
         errors = tuple(
             CollectError(
@@ -140,12 +140,14 @@ class GkeClusters(LabelledKind):
                 f"location {location} did not answer: its clusters were not swept",
             )
             for location in sorted(set(listed.missing_zones))
-            if self._wanted(location) and _within(scope, location)
+            if self._wanted(location) and _scope_has_location(scope, location)
         )
         self._remember(
             raws,
             resources,
-            lambda ref: ref.scope.account == project.name and _within(scope, ref.scope.region),
+            lambda ref: (
+                ref.scope.account == project.name and _scope_has_location(scope, ref.scope.region)
+            ),
         )
         return Collected(tuple(resources), skipped, errors)
 
@@ -333,9 +335,7 @@ class GkeClusters(LabelledKind):
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
         project = self._clients.project(scope)
-        for decision in decisions:
-            # Quarantine changes their labels: a failure count written after it reads them.
-            self._known.take(decision.ref)
+        self._forget_labels(d.ref for d in decisions)
         one = partial(
             quarantine_cluster,
             self._api,
@@ -355,6 +355,6 @@ def _region_of(zone: str) -> str:
     return zone.rsplit("-", 1)[0]
 
 
-def _within(scope: Scope, location: str) -> bool:
+def _scope_has_location(scope: Scope, location: str) -> bool:
     """``location`` is the scope's, or the scope is the whole project."""
     return not scope.region or location == scope.region
