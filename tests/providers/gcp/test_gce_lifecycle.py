@@ -37,7 +37,7 @@ from sweep_support import run_sweep
 from reaper import lifecycle
 from reaper.app import SweepService
 from reaper.audit import AuditLog
-from reaper.model import Action, Reason, Resource, ResourceRef, Result, Scope
+from reaper.model import Action, Reason, ResourceRef, Result, Scope
 from reaper.pinned import read_pinned
 from reaper.pipelines.facts import PipelineFacts
 from reaper.providers.gcp.gce import GceInstances
@@ -628,8 +628,8 @@ def test_kind_refs_are_per_zone_and_release_finds_them_without_one(
     (found,) = kind.get(Scope(NAME, ""), ["vm"]).resources
 
     assert found.ref.scope == Scope(NAME, ZONES[2])
+    assert (found.name, found.tags) == ("vm", PIPELINE)
     assert fake.stats.filtered("compute.instances.aggregatedList") == 1
-    assert isinstance(found, Resource)
 
 
 # -- pipeline-aware ----------------------------------------------------------------------
