@@ -427,6 +427,67 @@ def test_unpatched_follows_the_boot_disk_to_its_image(
     assert decision.action is (Action.QUARANTINE if unpatched else Action.KEEP)
 
 
+def test_a_denied_image_is_unknown_once_a_sweep_and_expired_instances_still_go(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    private = "projects/secret-images/global/images/golden"
+    fake.add_image("secret-images", "golden", created=NOW - 400 * DAY)
+    for zone in ZONES[:2]:
+        fake.add_instance(
+            PROJECT,
+            zone,
+            f"old-{zone}",
+            labels=PIPELINE,
+            created=NOW - EXPIRED,
+            boot_image=private,
+        )
+        fake.add_instance(
+            PROJECT, zone, f"new-{zone}", labels=PIPELINE, created=NOW - HOUR, boot_image=private
+        )
+    fake.fail_next("compute.images.get", Fault.PERMISSION_DENIED, times=100)
+    settings = settings_of(gcp_config(fake, audit_path, section={"zones": list(ZONES[:2])}))
+    fake.stats.reset()
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    assert sorted(i["name"] for i in fake.instances(PROJECT)) == [
+        f"new-{zone}" for zone in ZONES[:2]
+    ]
+    kept = [d for d in report.plan.decisions if d.ref.id.startswith("new-")]
+    assert [(d.action, d.reasons) for d in kept] == [(Action.KEEP, (Reason.WITHIN_TTL,))] * 2
+    assert all(d.resource.image is None for d in kept)
+    (error,) = report.collection.errors
+    assert error.scope == Scope(NAME, "")
+    assert f"image {private} could not be read" in error.message
+    assert "HTTP 403" in error.message
+    assert fake.stats.count("compute.images.get") == 1
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+
+
+def test_denied_firewall_rules_make_exposure_unknown_and_expired_instances_still_go(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_firewall(PROJECT, "leftover")
+    fake.add_instance(
+        PROJECT, ZONE, "open", labels=PIPELINE, created=NOW - HOUR, external_ip="34.1.2.3"
+    )
+    fake.add_instance(
+        PROJECT, ZONE, "old", labels=PIPELINE, created=NOW - EXPIRED, external_ip="34.1.2.4"
+    )
+    fake.fail_next("compute.firewalls.list", Fault.PERMISSION_DENIED, times=100)
+    settings = settings_of(gcp_config(fake, audit_path))
+    fake.stats.reset()
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    assert [i["name"] for i in fake.instances(PROJECT)] == ["open"]
+    (kept,) = [d for d in report.plan.decisions if d.ref.id == "open"]
+    assert (kept.action, kept.resource.open_to_world) == (Action.KEEP, ())
+    (error,) = report.collection.errors
+    assert f"the firewall rules of project {PROJECT} could not be read" in error.message
+    assert fake.stats.count("compute.firewalls.list") == 1
+
+
 def test_each_image_is_fetched_once_per_sweep_across_zones_and_projects(
     fake: FakeGcp, audit_path: Path
 ) -> None:
