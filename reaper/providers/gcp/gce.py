@@ -462,13 +462,12 @@ class GceInstances(LabelledKind):
         return quarantine_instances(self._api, self._signer, project, decisions, now, ensure)
 
     def _ensure_rules(self, project: GcpProject, network: str) -> None:
-        """A network's quarantine rules, made sure of once per sweep: not at all when the
-        sweep's own firewall list shows them intact, without reads when it shows them
-        missing."""
+        """A network's quarantine rules, made sure of once per sweep before any instance
+        on it is written ``quarantined``: each read with one ``firewalls.get`` (rules the
+        sweep listed may have gone since), those the sweep's list shows missing made
+        without a read first."""
         peeked = self._rules.peek(gce_facts.network_owner(network))
         listed = None if isinstance(peeked, Unavailable) else peeked
-        if listed is not None and gce_facts.isolates(listed, network):
-            return
         load = partial(ensure_rules, self._clients, project, network, listed)
         self._ensured.get(network, load)
 

@@ -40,6 +40,7 @@ from reaper.audit import AuditLog
 from reaper.model import Action, Reason, ResourceRef, Result, Scope
 from reaper.pinned import read_pinned
 from reaper.pipelines.facts import PipelineFacts
+from reaper.policy import decide
 from reaper.providers.gcp.gce import GceInstances
 from reaper.providers.gcp.gce_facts import QUARANTINE_RULES, DenyAll
 from reaper.providers.gcp.gce_isolation import rule_name
@@ -406,6 +407,33 @@ def test_quarantine_costs_the_fewest_requests_and_makes_the_rules_once_a_sweep(
         "compute.globalOperations.wait": 8,
         "compute.firewalls.get": 4,
     }
+
+
+def test_rules_deleted_after_the_sweep_listed_them_are_made_again_before_quarantined(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "first", labels=PIPELINE, created=NOW - EXPIRED)
+    settings = settings_of(gcp_config(fake, audit_path, policy=QUARANTINE))
+    (kind,) = kinds_of(settings)
+    sweep(settings, [kind], audit_path)  # makes the network's rules
+    fake.add_instance(PROJECT, ZONE, "second", labels=PIPELINE, created=NOW - EXPIRED)
+    kind.begin_collection()
+    collected = kind.collect(Scope(NAME, "")).resources
+    firewalls = compute_v1.FirewallsClient(
+        credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.endpoint}
+    )
+    for deny in QUARANTINE_RULES:  # gone between the sweep's list and the quarantine
+        firewalls.delete_unary(project=PROJECT, firewall=rule_name(NETWORK, deny))
+    fake.settle()
+    (second,) = [r for r in collected if r.ref.id == "second"]
+    decision = decide(second, settings.policy, settings.tags, NOW, SIGNER)
+    assert decision.action is Action.QUARANTINE
+
+    (outcome,) = kind.quarantine(second.ref.scope, [decision], NOW)
+
+    assert outcome.result is Result.DONE, outcome
+    assert labels(fake, "second")[lifecycle.STATE] == "quarantined"
+    assert all(fake.firewall(PROJECT, rule_name(NETWORK, d)) for d in QUARANTINE_RULES)
 
 
 def test_an_unreleased_quarantine_is_deleted_after_the_quarantine_ttl(
