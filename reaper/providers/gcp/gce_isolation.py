@@ -91,10 +91,10 @@ def ensure_rules(
     Each rule is read once, now: ``listed`` (the owner's rules as this sweep listed them,
     if it did) only spares the read of a rule it shows missing, which is created at once
     (a 409 means someone made it meanwhile: it is read); one it shows is read again, for
-    it may be gone or changed since. Rules go in the project that owns the network (a Shared VPC's host
-    project); missing ones are inserted side by side, their operations waited for together
-    and read back side by side. Raises ProviderError when a rule cannot be made or reads
-    back as something else.
+    it may be gone or changed since. Rules go in the project that owns the network (a
+    Shared VPC's host project); missing ones are inserted side by side, their operations
+    waited for together and read back side by side. Raises ProviderError when a rule
+    cannot be made or reads back as something else.
     """
     owner = network_owner(network) or project.project_id
     firewalls = clients.compute(project).firewalls

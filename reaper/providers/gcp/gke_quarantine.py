@@ -31,7 +31,7 @@ from reaper.errors import ProviderError
 from reaper.lifecycle import SignedTags, StateSigner, quarantined_tags
 from reaper.model import Action, Decision, Outcome, Resource, ResourceRef, Result
 from reaper.providers.gcp.clients import message_of
-from reaper.providers.gcp.gke_api import ClusterApi, busy
+from reaper.providers.gcp.gke_api import ClusterApi, busy, scaling_of
 from reaper.providers.gcp.labels import LabelChange, Labels, without_owned, write_owned
 from reaper.providers.gcp.operations import Pending, wait_gke
 from reaper.providers.gcp.records import (
@@ -136,9 +136,7 @@ def _quarantine(
         originals = []
         for pool in raw.node_pools:
             sizes[pool.name] = api.pool_size(project, pool)
-            scaling = pool.autoscaling
-            bounds = (scaling.min_node_count, scaling.max_node_count) if scaling.enabled else None
-            originals.append(PoolOriginal(pool.name, sizes[pool.name], bounds))
+            originals.append(PoolOriginal(pool.name, sizes[pool.name], scaling_of(pool)))
         try:
             updates.update(pool_labels(originals))
         except RecordTooLong as err:

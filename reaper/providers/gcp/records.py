@@ -12,8 +12,10 @@ Encodings (``_`` never occurs in what they hold, ``-`` does):
 
 - network tags: ``http-server_ssh`` (tags joined by ``_``; empty for none);
 - instance state: its status, lowercased (``running``, ``terminated``);
-- node pools: ``default-pool_3__spot_1_0_5`` (``name_nodes`` or, with autoscaling,
-  ``name_nodes_min_max``, joined by ``__``), nodes and bounds per zone;
+- node pools: ``default-pool_3__spot_1_0_5_b`` (``name_nodes`` or, with autoscaling,
+  ``name_nodes_min_max[_policy]``, joined by ``__``), nodes per zone; the bounds per zone,
+  or over the whole pool with ``t`` before the minimum (``spot_1_t0_9``); the autoscaler's
+  location policy ``b`` (BALANCED) or ``a`` (ANY), absent when unspecified;
 - master authorized networks: ``off`` when quarantine turned them on.
 """
 
@@ -28,7 +30,6 @@ from reaper.errors import ProviderError
 LABEL_VALUE_LIMIT = 63
 _LABEL_CHARACTERS = re.compile(r"[a-z0-9_-]*")
 _NETWORK_TAG = re.compile(r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?")
-_POOL_NAME = re.compile(r"[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?")
 
 QUARANTINE_TAG = "reaper-quarantine"
 """The network tag of a quarantined instance, and the target of the deny-all rules."""
@@ -130,33 +131,56 @@ class InstanceOriginals:
 # -- clusters ------------------------------------------------------------------------------
 
 
+_POLICIES = {"b": "BALANCED", "a": "ANY"}
+_POOL_RECORD = re.compile(
+    r"([a-z](?:[-a-z0-9]{0,38}[a-z0-9])?)_(\d+)(?:_(t?)(\d+)_(\d+)(?:_([ab]))?)?"
+)
+
+
+@dataclass(frozen=True, order=True)
+class PoolScaling:
+    """A node pool's autoscaling, when it was on."""
+
+    low: int
+    high: int
+    total: bool = False
+    """The limits are over the whole pool (``totalMinNodeCount``, ``totalMaxNodeCount``),
+    not per zone (``minNodeCount``, ``maxNodeCount``); GKE takes one kind or the other."""
+    policy: str = ""
+    """The autoscaler's location policy, ``BALANCED`` or ``ANY``; "" when unspecified."""
+
+
 @dataclass(frozen=True, order=True)
 class PoolOriginal:
-    """A node pool's size and autoscaling before quarantine, per zone."""
+    """A node pool's size (per zone) and autoscaling before quarantine."""
 
     name: str
     nodes: int
-    autoscaling: tuple[int, int] | None = None
-    """(min, max) nodes per zone when autoscaling was on."""
+    autoscaling: PoolScaling | None = None
+    """How it autoscaled, when it did."""
 
     def encode(self) -> str:
         parts = [self.name, str(self.nodes)]
-        if self.autoscaling is not None:
-            parts += [str(self.autoscaling[0]), str(self.autoscaling[1])]
+        scaling = self.autoscaling
+        if scaling is not None:
+            parts += [f"{'t' if scaling.total else ''}{scaling.low}", str(scaling.high)]
+            codes = {name: code for code, name in _POLICIES.items()}
+            if scaling.policy:
+                parts.append(codes[scaling.policy])
         return "_".join(parts)
 
     @classmethod
     def decode(cls, value: str) -> PoolOriginal:
-        parts = value.split("_")
-        numbers = parts[1:]
-        if (
-            len(parts) not in (2, 4)
-            or not _POOL_NAME.fullmatch(parts[0])
-            or not all(p.isascii() and p.isdigit() for p in numbers)
-        ):
-            raise ValueError(f"{value!r} is not name_nodes[_min_max]")
-        scaling = (int(numbers[1]), int(numbers[2])) if len(numbers) == 3 else None
-        return cls(parts[0], int(numbers[0]), scaling)
+        match = _POOL_RECORD.fullmatch(value) if value.isascii() else None
+        if match is None:
+            raise ValueError(f"{value!r} is not name_nodes[_[t]min_max[_policy]]")
+        name, nodes, total, low, high, policy = match.groups()
+        scaling = (
+            None
+            if low is None
+            else PoolScaling(int(low), int(high), total == "t", _POLICIES.get(policy or "", ""))
+        )
+        return cls(name, int(nodes), scaling)
 
 
 def encode_pools(pools: Sequence[PoolOriginal]) -> str:

@@ -162,6 +162,11 @@ class Autoscaling:
     enabled: bool
     min_node_count: int
     max_node_count: int
+    total: bool = False
+    """The limits are over the whole pool (``totalMinNodeCount``, ``totalMaxNodeCount``),
+    not per zone; the API takes one kind or the other."""
+    location_policy: str = "BALANCED"
+    """``BALANCED`` or ``ANY``."""
 
 
 @dataclass

@@ -65,6 +65,10 @@ class NodePoolSpec:
     """What the pool was created with; defaults to ``node_count``."""
     autoscaling: tuple[int, int] | None = None
     """(min, max) nodes per zone when autoscaling is on; None when it is off."""
+    total_autoscaling: tuple[int, int] | None = None
+    """(min, max) nodes over the whole pool instead (``totalMinNodeCount`` …)."""
+    location_policy: str = "BALANCED"
+    """Of the autoscaler: ``BALANCED`` or ``ANY``."""
     version: str | None = None
     """Node version; defaults to the cluster's master version."""
     machine_type: str = "e2-medium"
@@ -260,13 +264,19 @@ def build_cluster(
     for spec in node_pools:
         check_choice("node pool status", spec.status, NODE_POOL_STATUSES)
         autoscaling = Autoscaling(False, 0, 0)
-        if spec.autoscaling is not None:
-            low, high = spec.autoscaling
+        if spec.autoscaling is not None and spec.total_autoscaling is not None:
+            raise ValueError(f"node pool {spec.name!r}: per-zone or total limits, not both")
+        check_choice("location policy", spec.location_policy, ("BALANCED", "ANY"))
+        limits = spec.autoscaling or spec.total_autoscaling
+        if limits is not None:
+            low, high = limits
             if high < 1 or low > high:
                 raise ValueError(
                     f"node pool {spec.name!r}: autoscaling needs 0 <= min <= max, max >= 1"
                 )
-            autoscaling = Autoscaling(True, low, high)
+            autoscaling = Autoscaling(
+                True, low, high, spec.total_autoscaling is not None, spec.location_policy
+            )
         pool_zones = list(spec.locations) if spec.locations else zones
         for zone in pool_zones:
             world.ensure_zone(project, zone)

@@ -357,7 +357,7 @@ def test_quarantine_scales_pools_to_zero_closes_the_endpoint_and_release_restore
     assert after is not None
     assert after["masterAuthorizedNetworksConfig"] == {"enabled": True}
     found = reaper_labels(after["resourceLabels"])
-    assert found[ORIGINAL_POOLS[0]] == "default-pool_2__spot_1_0_5"
+    assert found[ORIGINAL_POOLS[0]] == "default-pool_2__spot_1_0_5_b"
     assert found[ORIGINAL_ENDPOINT] == "off"
     assert found[lifecycle.STATE] == "quarantined"
     ref = ResourceRef("gcp", "gke_cluster", Scope(NAME, REGION), "c")
@@ -378,6 +378,36 @@ def test_quarantine_scales_pools_to_zero_closes_the_endpoint_and_release_restore
     assert restored is not None
     assert restored["masterAuthorizedNetworksConfig"] == {}
     assert restored["resourceLabels"] == PIPELINE
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        pytest.param(NodePoolSpec("spot", 1, autoscaling=(0, 5)), id="per-zone"),
+        pytest.param(
+            NodePoolSpec("spot", 2, total_autoscaling=(1, 9), location_policy="ANY"),
+            id="total-limits-any",
+        ),
+    ],
+)
+def test_release_restores_the_autoscaling_as_it_was(
+    fake: FakeGcp, audit_path: Path, pool: NodePoolSpec
+) -> None:
+    cluster(fake, "c", created=NOW - EXPIRED, node_pools=(pool,))
+    before = autoscaling(fake, "c")["spot"]
+    settings = settings_of(config(fake, audit_path, policy=QUARANTINE))
+    kinds = kinds_of(settings)
+    report = sweep(settings, kinds, audit_path)
+    assert [o.result for o in report.outcomes] == [Result.DONE]
+    assert autoscaling(fake, "c")["spot"] == {}
+
+    service = SweepService(settings, kinds, lambda: AuditLog(audit_path), signer=SIGNER)
+    outcome = service.release(kinds[0], "c")
+
+    assert outcome is not None
+    assert outcome.result is Result.DONE, outcome
+    assert autoscaling(fake, "c")["spot"] == before
+    assert fake.node_count(PROJECT, REGION, "c", "spot") == pool.node_count
 
 
 def test_without_restrict_the_endpoint_is_left_alone(fake: FakeGcp, audit_path: Path) -> None:
