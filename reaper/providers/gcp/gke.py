@@ -24,7 +24,6 @@ from reaper.errors import ProviderError
 from reaper.lifecycle import StateSigner
 from reaper.model import (
     EVERY_REGION,
-    WORLD,
     Action,
     Collected,
     CollectError,
@@ -45,6 +44,7 @@ from reaper.providers.gcp.gke_api import ClusterApi, busy, cluster_of
 from reaper.providers.gcp.gke_quarantine import (
     endpoint_public,
     isolation,
+    open_to_world,
     quarantine_cluster,
     release_cluster,
 )
@@ -216,10 +216,6 @@ class GkeClusters(LabelledKind):
     ) -> Resource:
         scope = Scope(project.name, raw.location)
         public = endpoint_public(raw)
-        authorized = raw.master_authorized_networks_config
-        open_to_all = not authorized.enabled or any(
-            b.cidr_block in WORLD for b in authorized.cidr_blocks
-        )
         version = raw.current_master_version
         resource = Resource(
             ref=ResourceRef(self.provider, self.kind, scope, raw.name),
@@ -231,7 +227,7 @@ class GkeClusters(LabelledKind):
             owner=labels.get(self._tags.owner),
             public=public,
             # The API server listens on 443; a public endpoint any address may reach is that.
-            open_to_world=(PortRange("tcp", 443, 443),) if public and open_to_all else (),
+            open_to_world=(PortRange("tcp", 443, 443),) if open_to_world(raw) else (),
             kubernetes_version=version or None,
             support_ends=end_of_support(version, self._calendar) if version else None,
         )

@@ -22,7 +22,7 @@ from reaper.providers.gcp.clients import GcpClients, message_of, status_of
 from reaper.providers.gcp.fingerprints import guarded_write
 from reaper.providers.gcp.gce_facts import resource_path
 from reaper.providers.gcp.labels import LabelChange, Labels
-from reaper.providers.gcp.records import PoolScaling
+from reaper.providers.gcp.records import AuthorizedNetworks, PoolScaling
 
 _CLUSTER_IN_LINK = re.compile(r"/clusters/([^/]+)")
 _PREFIX = "container.projects.locations"
@@ -171,15 +171,23 @@ class ClusterApi:
         )
 
     def set_authorized_networks(
-        self, project: GcpProject, location: str, cluster: str, enabled: bool
+        self, project: GcpProject, location: str, cluster: str, wanted: AuthorizedNetworks
     ) -> container_v1.Operation:
-        """Master authorized networks on with no network in them, or off."""
+        """Set master authorized networks as ``wanted`` (``gcpPublicCidrsAccessEnabled``
+        only when it says)."""
         gke = self.clients.gke(project)
-        update = container_v1.ClusterUpdate(
-            desired_master_authorized_networks_config=container_v1.MasterAuthorizedNetworksConfig(
-                enabled=enabled, cidr_blocks=[]
-            )
+        config = container_v1.MasterAuthorizedNetworksConfig(
+            enabled=wanted.enabled,
+            cidr_blocks=[
+                container_v1.MasterAuthorizedNetworksConfig.CidrBlock(
+                    cidr_block=cidr, display_name=name
+                )
+                for cidr, name in wanted.blocks
+            ],
         )
+        if wanted.gcp_public_cidrs is not None:
+            config.gcp_public_cidrs_access_enabled = wanted.gcp_public_cidrs
+        update = container_v1.ClusterUpdate(desired_master_authorized_networks_config=config)
         name = self.name(project, location, cluster)
         return self._operation(
             "clusters.update",

@@ -16,11 +16,18 @@ Encodings (``_`` never occurs in what they hold, ``-`` does):
   ``name_nodes_min_max[_policy]``, joined by ``__``), nodes per zone; the bounds per zone,
   or over the whole pool with ``t`` before the minimum (``spot_1_t0_9``); the autoscaler's
   location policy ``b`` (BALANCED) or ``a`` (ANY), absent when unspecified;
-- master authorized networks: ``off`` when quarantine turned them on.
+- master authorized networks, when quarantine closed them: ``off`` when they were off
+  (and Google Cloud's public addresses not set), else ``j`` and the base32 (lowercase, no
+  padding) of the JSON ``[enabled, gcpPublicCidrsAccessEnabled, [[cidr, displayName], …]]``
+  (``gcpPublicCidrsAccessEnabled`` null when unset): every CIDR block and its name is
+  restored exactly. A list too long for its labels refuses the quarantine.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +59,15 @@ ORIGINAL_POOLS = (
 )
 """Up to 378 characters of node pools: six pools with the longest names GKE allows."""
 ORIGINAL_ENDPOINT = "reaper-original-endpoint"
+ORIGINAL_ENDPOINTS = (
+    ORIGINAL_ENDPOINT,
+    "reaper-original-endpoint-1",
+    "reaper-original-endpoint-2",
+    "reaper-original-endpoint-3",
+    "reaper-original-endpoint-4",
+    "reaper-original-endpoint-5",
+)
+"""Up to 378 characters of master authorized networks: some ten CIDR blocks with names."""
 ENDPOINT_OPEN = "off"
 """``ORIGINAL_ENDPOINT``'s value: master authorized networks were off before quarantine."""
 UNKNOWN_STATE = "unknown"
@@ -59,7 +75,7 @@ UNKNOWN_STATE = "unknown"
 release then restores the tags it can and does not start the instance."""
 
 INSTANCE_KEYS = (ORIGINAL_STATE, *ORIGINAL_TAGS)
-CLUSTER_KEYS = (*ORIGINAL_POOLS, ORIGINAL_ENDPOINT)
+CLUSTER_KEYS = (*ORIGINAL_POOLS, *ORIGINAL_ENDPOINTS)
 
 
 class RecordTooLong(ValueError):
@@ -205,3 +221,66 @@ def read_pools(labels: Mapping[str, str]) -> list[PoolOriginal] | None:
     """The pools recorded in ``labels``, or None. Raises ProviderError if odd."""
     value = joined_record(labels, ORIGINAL_POOLS)
     return None if value is None else decode_pools(value)
+
+
+@dataclass(frozen=True)
+class AuthorizedNetworks:
+    """A cluster's master authorized networks: who may reach its public endpoint."""
+
+    enabled: bool
+    blocks: tuple[tuple[str, str], ...] = ()
+    """(CIDR block, display name) each, in the API's order; none while not ``enabled``."""
+    gcp_public_cidrs: bool | None = None
+    """``gcpPublicCidrsAccessEnabled``: Google Cloud's public addresses let in; None when
+    unset (and then not sent on restore)."""
+
+    def encode(self) -> str:
+        """A label-safe value (see the module doc). Pure."""
+        if self == OFF:
+            return ENDPOINT_OPEN
+        data = [self.enabled, self.gcp_public_cidrs, [list(b) for b in self.blocks]]
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return "j" + base64.b32encode(payload).decode().rstrip("=").lower()
+
+    @classmethod
+    def decode(cls, value: str) -> AuthorizedNetworks:
+        """The inverse of ``encode``. Pure. Raises ProviderError for a malformed value."""
+        if value == ENDPOINT_OPEN:
+            return OFF
+        bad = ProviderError(f"label {ORIGINAL_ENDPOINT} is malformed: {value[:80]!r}")
+        if not value.startswith("j"):
+            raise bad
+        body = value[1:].upper()
+        try:
+            data = json.loads(base64.b32decode(body + "=" * (-len(body) % 8)))
+        except (binascii.Error, ValueError):
+            raise bad from None
+        if (
+            not isinstance(data, list)
+            or len(data) != 3
+            or not isinstance(data[0], bool)
+            or not (data[1] is None or isinstance(data[1], bool))
+            or not isinstance(data[2], list)
+            or not all(
+                isinstance(b, list) and len(b) == 2 and all(isinstance(x, str) for x in b)
+                for b in data[2]
+            )
+        ):
+            raise bad
+        return cls(data[0], tuple((b[0], b[1]) for b in data[2]), data[1])
+
+    def labels(self) -> dict[str, str | None]:
+        """The label updates that record these. Raises RecordTooLong."""
+        return split_record(ORIGINAL_ENDPOINTS, self.encode())
+
+    @classmethod
+    def read(cls, labels: Mapping[str, str]) -> AuthorizedNetworks | None:
+        """The original recorded in ``labels``, or None. Raises ProviderError if odd."""
+        value = joined_record(labels, ORIGINAL_ENDPOINTS)
+        return None if value is None else cls.decode(value)
+
+
+OFF = AuthorizedNetworks(False)
+"""Master authorized networks off: the public endpoint open to any address."""
+CLOSED = AuthorizedNetworks(True, (), False)
+"""What quarantine sets: on, with no network in them and no Google Cloud address."""

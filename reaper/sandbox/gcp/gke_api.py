@@ -332,6 +332,12 @@ def set_node_pool_autoscaling(world: World, request: ApiRequest) -> JsonObject:
     return _pool_operation(world, request, cluster, pool, "UPDATE_CLUSTER", apply)
 
 
+_AUTHORIZED_FIELDS = frozenset(
+    {"enabled", "cidrBlocks", "gcpPublicCidrsAccessEnabled", "privateEndpointEnforcementEnabled"}
+)
+"""MasterAuthorizedNetworksConfig's fields."""
+
+
 def _cidr_blocks(raw: Any) -> list[dict[str, str]]:
     blocks = []
     for item in raw or []:
@@ -385,14 +391,20 @@ def update_cluster(world: World, request: ApiRequest) -> JsonObject:
     config = update.get("desiredMasterAuthorizedNetworksConfig")
     if not isinstance(config, dict):
         raise gke_invalid("Must specify a field to update.")
+    reject_unknown_fields(config, _AUTHORIZED_FIELDS, gke=True)
     enabled = bool(config.get("enabled", False))
     blocks = _cidr_blocks(config.get("cidrBlocks"))
+    gcp_public = config.get("gcpPublicCidrsAccessEnabled")
+    if gcp_public is not None and not isinstance(gcp_public, bool):
+        raise gke_invalid(f"Invalid value for gcp_public_cidrs_access_enabled: {gcp_public!r}.")
     _refuse_if_busy(world, cluster, None)
     before = cluster.status
 
     def done() -> None:
         cluster.authorized_networks_enabled = enabled
         cluster.authorized_cidr_blocks = blocks if enabled else []
+        if gcp_public is not None:  # an optional field: left as it was when not sent
+            cluster.gcp_public_cidrs_access_enabled = gcp_public
         cluster.status = before
 
     def failed() -> None:

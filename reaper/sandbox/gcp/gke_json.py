@@ -127,6 +127,8 @@ def cluster_json(cluster: Cluster) -> JsonObject:
             "enabled": True,
             "cidrBlocks": [dict(b) for b in cluster.authorized_cidr_blocks],
         }
+    if cluster.gcp_public_cidrs_access_enabled:
+        authorized["gcpPublicCidrsAccessEnabled"] = True
     return prune(
         {
             "name": cluster.name,

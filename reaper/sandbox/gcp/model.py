@@ -204,6 +204,9 @@ class Cluster:
     private_cluster_config: dict[str, object] | None
     authorized_networks_enabled: bool
     authorized_cidr_blocks: list[dict[str, str]]
+    """``{cidrBlock, displayName}`` each (no ``displayName`` when it has none)."""
+    gcp_public_cidrs_access_enabled: bool | None
+    """``masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled``; None when unset."""
     node_pools: list[NodePool]
     description: str
 

@@ -230,7 +230,8 @@ def build_cluster(
     endpoint: str | None,
     private_nodes: bool,
     private_endpoint: bool,
-    authorized_networks: Sequence[str] | None,
+    authorized_networks: Sequence[str | tuple[str, str]] | None,
+    gcp_public_cidrs: bool | None,
     node_pools: Sequence[NodePoolSpec],
     locations: Sequence[str] | None,
     network: str,
@@ -257,9 +258,12 @@ def build_cluster(
             "peeringName": f"gke-n{world.hex_id(16)}-{world.hex_id(4)}-{world.hex_id(4)}-peer",
         }
     blocks = []
-    for cidr in authorized_networks or ():
+    for entry in authorized_networks or ():
+        cidr, display_name = (entry, "") if isinstance(entry, str) else entry
         ipaddress.ip_network(cidr, strict=True)
-        blocks.append({"cidrBlock": cidr})
+        blocks.append(
+            {"cidrBlock": cidr, **({"displayName": display_name} if display_name else {})}
+        )
     pools = []
     for spec in node_pools:
         check_choice("node pool status", spec.status, NODE_POOL_STATUSES)
@@ -313,6 +317,7 @@ def build_cluster(
         private_cluster_config=private_config,
         authorized_networks_enabled=authorized_networks is not None,
         authorized_cidr_blocks=blocks,
+        gcp_public_cidrs_access_enabled=gcp_public_cidrs,
         node_pools=pools,
         description=description,
     )
