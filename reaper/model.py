@@ -139,6 +139,11 @@ class ImageFacts:
     """The image no longer exists (deregistered, or no longer shared with the account)."""
 
 
+WORLD = ("0.0.0.0/0", "::/0")
+"""The whole internet as CIDR blocks, IPv4 then IPv6: a firewall rule or an allow-list
+naming one of them lets anyone in."""
+
+
 @dataclass(frozen=True, slots=True)
 class PortRange:
     """An inbound rule open to the whole internet (0.0.0.0/0 or ::/0)."""

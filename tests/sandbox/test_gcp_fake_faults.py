@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
+import requests
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1, container_v1
@@ -167,6 +168,29 @@ class TestInjectedErrors:
         assert client(compute_v1.InstancesClient, fake).get(
             project=PROJECT, zone=ZONE, instance="vm"
         )
+
+    def test_a_late_answer_is_dropped_after_its_effect_applies(self, fake: FakeGcp) -> None:
+        fake.delay_next("compute.instances.setLabels", 0.5)
+        instances = client(compute_v1.InstancesClient, fake)
+        vm = instances.get(project=PROJECT, zone=ZONE, instance="vm")
+        body = compute_v1.InstancesSetLabelsRequest(
+            labels={"late": "yes"}, label_fingerprint=vm.label_fingerprint
+        )
+
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            instances.set_labels_unary(
+                project=PROJECT,
+                zone=ZONE,
+                instance="vm",
+                instances_set_labels_request_resource=body,
+                retry=None,
+                timeout=0.2,
+            )
+
+        time.sleep(1.0)  # the fake serves it 0.5 s after it came in
+        fake.settle()
+        assert instances.get(project=PROJECT, zone=ZONE, instance="vm").labels == {"late": "yes"}
+        assert fake.stats.count("compute.instances.setLabels") == 1
 
 
 class TestStrictRequests:

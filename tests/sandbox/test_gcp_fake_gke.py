@@ -323,6 +323,35 @@ class TestNodePools:
         body = raw_get(fake, f"/v1/{pool_name}")
         assert body["autoscaling"] == {}
 
+    def test_total_limits_and_the_location_policy_read_back_as_sent(
+        self, fake: FakeGcp, gke: container_v1.ClusterManagerClient
+    ) -> None:
+        pool_name = f"{CLUSTER}/nodePools/spot"
+        wanted = container_v1.NodePoolAutoscaling(
+            enabled=True, total_min_node_count=2, total_max_node_count=9, location_policy="ANY"
+        )
+
+        finish(gke, autoscale(gke, pool_name, wanted))
+
+        assert gke.get_node_pool(name=pool_name).autoscaling == wanted
+        body = raw_get(fake, f"/v1/{pool_name}")
+        assert body["autoscaling"] == {
+            "enabled": True,
+            "totalMinNodeCount": 2,
+            "totalMaxNodeCount": 9,
+            "locationPolicy": "ANY",
+        }
+
+    def test_per_zone_and_total_limits_together_are_400(
+        self, gke: container_v1.ClusterManagerClient
+    ) -> None:
+        both = container_v1.NodePoolAutoscaling(
+            enabled=True, min_node_count=1, max_node_count=3, total_max_node_count=9
+        )
+
+        with pytest.raises(gexc.BadRequest, match="mutually exclusive"):
+            autoscale(gke, f"{CLUSTER}/nodePools/spot", both)
+
     def test_autoscaling_with_max_below_min_is_400(
         self, gke: container_v1.ClusterManagerClient
     ) -> None:
@@ -352,6 +381,23 @@ class TestMasterAuthorizedNetworks:
         assert config.enabled
         assert list(config.cidr_blocks) == []
         assert gke.get_cluster(name=CLUSTER).status == container_v1.Cluster.Status.RUNNING
+
+    def test_blocks_keep_their_names_and_gcp_public_cidrs_is_kept_when_not_sent(
+        self, gke: container_v1.ClusterManagerClient
+    ) -> None:
+        Config = container_v1.MasterAuthorizedNetworksConfig
+        blocks = [Config.CidrBlock(cidr_block="10.0.0.0/8", display_name="corp vpn")]
+        opened = Config(enabled=True, cidr_blocks=blocks, gcp_public_cidrs_access_enabled=True)
+        update = container_v1.ClusterUpdate(desired_master_authorized_networks_config=opened)
+        finish(gke, gke.update_cluster(name=CLUSTER, update=update))
+        unsent = container_v1.ClusterUpdate(
+            desired_master_authorized_networks_config=Config(enabled=True, cidr_blocks=blocks)
+        )
+
+        finish(gke, gke.update_cluster(name=CLUSTER, update=unsent))
+
+        config = gke.get_cluster(name=CLUSTER).master_authorized_networks_config
+        assert config == opened
 
     def test_an_unsupported_update_field_is_refused(
         self, gke: container_v1.ClusterManagerClient

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reaper.model import ImageFacts, PortRange, Scope
+from reaper.model import WORLD, ImageFacts, PortRange, Scope
 from reaper.providers.aws.clients import translate_errors
 
 QUARANTINE_GROUP = "reaper-quarantine"
@@ -19,7 +19,6 @@ QUARANTINE_GROUP = "reaper-quarantine"
 MANAGED_TAG = "reaper-managed"
 
 FILTER_BATCH = 200  # values per filter; EC2 allows 200
-WORLD = ("0.0.0.0/0", "::/0")
 
 
 def images(ec2: Any, scope: Scope, image_ids: Iterable[str]) -> dict[str, ImageFacts]:

@@ -9,8 +9,12 @@ Resource Manager lists there (:mod:`.organization`), on first use and again afte
 ``rediscover_after`` (:class:`~reaper.providers.discovery.Rediscovered`, shared with AWS).
 
 Every request goes through :meth:`GcpClients.call`: google-api-core's ``Retry`` backs off
-on 429, 5xx and 403 ``rateLimitExceeded``; each attempt is counted with ``on_request``
-under the API's method name (``compute.instances.aggregatedList``); SDK errors leave as
+on 429, 5xx, 403 ``rateLimitExceeded`` and a dropped connection, and on a read timeout
+(``requests`` raises ``ReadTimeout``, which the REST transports pass through) for the
+requests that are safe to send again: reads, operation waits and mutations carrying a
+``requestId`` (the API runs one ``requestId`` once), never other mutations. Each attempt
+is counted with ``on_request`` under the API's method name
+(``compute.instances.aggregatedList``); SDK errors leave as
 :class:`~reaper.errors.ProviderError`, chained. The clients' own retries are turned off
 (``retry=None`` at every call), so no attempt goes uncounted. A reply that cannot be
 parsed is a ProviderError too (a collect error of its scope), never a traceback.
@@ -69,6 +73,8 @@ _RETRIED = (
     requests.exceptions.ConnectionError,
     TransportError,
 )
+_READS = frozenset({"get", "list", "aggregatedList", "wait", "search"})
+"""The last part of the method names that only read: sent again after a timeout."""
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
 _MAX_DETAIL = 200
 
@@ -90,7 +96,8 @@ class GcpConnection:
     """Between polls of GKE operations, which have no server-side wait."""
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
-    """A monotonic clock in seconds: when the organization's projects are listed again."""
+    """A monotonic clock in seconds: when the organization's projects are listed again,
+    and when a wait for operations gives up (``operation_timeout``)."""
 
 
 def is_rate_limited(err: BaseException) -> bool:
@@ -104,6 +111,16 @@ def is_rate_limited(err: BaseException) -> bool:
 def retriable(err: BaseException) -> bool:
     """The errors worth another attempt: throttling, server errors, a dropped connection."""
     return isinstance(err, _RETRIED) or is_rate_limited(err)
+
+
+def retriable_when_idempotent(err: BaseException) -> bool:
+    """``retriable``, and a timeout: for requests that may safely be sent twice."""
+    return retriable(err) or isinstance(err, requests.exceptions.Timeout)
+
+
+def idempotent(method: str) -> bool:
+    """Whether a method, by its name, only reads (``compute.instances.get``). Pure."""
+    return method.rsplit(".", 1)[-1] in _READS
 
 
 @dataclass(frozen=True)
@@ -168,6 +185,7 @@ class GcpClients:
             timeout=c.retry_deadline,
             on_error=lambda err: log.info("retrying after %s", _describe(err)),
         )
+        self._retry_idempotent = self._retry.with_predicate(retriable_when_idempotent)
 
     @property
     def workers(self) -> int:
@@ -295,19 +313,24 @@ class GcpClients:
 
     # -- requests --------------------------------------------------------------------
 
-    def call(self, method: str, where: str, send: Callable[[], T]) -> T:
+    def call(
+        self, method: str, where: str, send: Callable[[], T], *, request_id: bool = False
+    ) -> T:
         """Send one request (``send`` calls a client with ``retry=None``), with retries.
 
         ``method`` is the API method name it is counted under; ``where`` says what it was
-        for in an error (``instance vm-1 in ci/us-central1-a``). Raises ProviderError.
+        for in an error (``instance vm-1 in ci/us-central1-a``). A read (by its method
+        name) or a mutation whose ``send`` carries one ``requestId`` over every attempt
+        (``request_id``) is retried after a timeout too. Raises ProviderError.
         """
 
         def attempt() -> T:
             self._count(method)
             return send()
 
+        retry = self._retry_idempotent if request_id or idempotent(method) else self._retry
         with translate_errors(f"{method} ({where})"):
-            return self._retry(attempt)()
+            return retry(attempt)()
 
     def pages(self, method: str, where: str, fetch: Callable[[str], Any]) -> Iterator[Any]:
         """Every page of a list call, each fetched with ``call``: ``fetch(token)`` calls the

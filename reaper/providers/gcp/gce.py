@@ -51,7 +51,13 @@ from reaper.providers.gcp import gce_facts
 from reaper.providers.gcp.clients import GcpClients, status_of
 from reaper.providers.gcp.fingerprints import KnownLabels
 from reaper.providers.gcp.gce_api import InstanceApi, not_ready
-from reaper.providers.gcp.gce_facts import PAGE_SIZE, Rule, SweepMemo
+from reaper.providers.gcp.gce_facts import (
+    PAGE_SIZE,
+    Rule,
+    SweepMemo,
+    Unavailable,
+    or_unavailable,
+)
 from reaper.providers.gcp.gce_isolation import Ensured, ensure_rules
 from reaper.providers.gcp.gce_quarantine import quarantine_instances, release_instance
 from reaper.providers.gcp.labelled import LabelledKind
@@ -127,12 +133,10 @@ class GceInstances(LabelledKind):
         self._tags = tags
         self._signer = signer or StateSigner(None, ())
         self._server_side_filter = server_side_filter
-        self._images: SweepMemo[str, ImageFacts] = SweepMemo()
-        self._rules: SweepMemo[str, list[Rule]] = SweepMemo()
+        self._images: SweepMemo[str, ImageFacts | Unavailable] = SweepMemo()
+        self._rules: SweepMemo[str, list[Rule] | Unavailable] = SweepMemo()
         self._ensured: SweepMemo[str, Ensured] = SweepMemo()
         self._known = KnownLabels()
-        """Labels and label fingerprint of each instance as the last read saw them: the
-        first label write needs no read of its own."""
 
     def scopes(self) -> Sequence[Scope]:
         """Each project's zones (or the whole project); plus one that fails while the
@@ -165,7 +169,7 @@ class GceInstances(LabelledKind):
         raws = self._list(project, scope, unreachable)
         reads, skipped = self._read(project, raws)
         disks = partial(self._listed_disk_images, project, scope, len(raws))
-        resources = self._with_facts(project, reads, disks, self._images, self._rules)
+        resources, unknown = self._with_facts(project, reads, disks, self._images, self._rules)
         self._remember(scope, reads)
         errors = tuple(
             CollectError(
@@ -175,7 +179,19 @@ class GceInstances(LabelledKind):
             )
             for zone in sorted(set(unreachable))
         )
-        return Collected(tuple(resources), skipped, errors)
+        return Collected(tuple(resources), skipped, errors + self._fact_errors(project, unknown))
+
+    def _fact_errors(
+        self, project: GcpProject, unknown: Sequence[Unavailable]
+    ) -> tuple[CollectError, ...]:
+        """One collect error per fact that could not be read, from the first scope that
+        met it in the sweep. Its scope is the project's: not a scope anything is listed by,
+        so a pinned plan still acts on its instances (on what is known)."""
+        return tuple(
+            CollectError(self.key(), Scope(project.name, ""), u.message)
+            for u in unknown
+            if u.first_telling()
+        )
 
     def get(self, scope: Scope, ids: Sequence[str]) -> Collected:
         """By name, in the scope's zone; without a zone (``reaper release``), in every zone
@@ -194,9 +210,9 @@ class GceInstances(LabelledKind):
                 raws += self._aggregated(project, str(scope), [], f'name = "{name}"')
         reads, skipped = self._read(project, raws)
         disks = partial(self._each_disk_image, project)
-        resources = self._with_facts(project, reads, disks, SweepMemo(), SweepMemo())
+        resources, unknown = self._with_facts(project, reads, disks, SweepMemo(), SweepMemo())
         self._remember(None, reads)
-        return Collected(tuple(resources), skipped)
+        return Collected(tuple(resources), skipped, self._fact_errors(project, unknown))
 
     def _list(
         self, project: GcpProject, scope: Scope, unreachable: list[str]
@@ -300,17 +316,19 @@ class GceInstances(LabelledKind):
         project: GcpProject,
         reads: Sequence[_Read],
         disk_images: Callable[[set[str]], dict[str, str]],
-        images: SweepMemo[str, ImageFacts],
-        rules: SweepMemo[str, list[Rule]],
-    ) -> list[Resource]:
-        """Image, exposure and isolation facts, each looked up once (see gce_facts).
+        images: SweepMemo[str, ImageFacts | Unavailable],
+        rules: SweepMemo[str, list[Rule] | Unavailable],
+    ) -> tuple[list[Resource], list[Unavailable]]:
+        """Image, exposure and isolation facts, each looked up once (see gce_facts), and
+        those that could not be read: unknown (no image, no open port, isolation not told).
 
         The firewall rules are listed while the boot disks and images are looked up."""
         need_rules = [r for r in reads if r.resource.public or _quarantined(r.resource)]
         owners = sorted(gce_facts.by_owner(n for r in need_rules for n in r.networks))
 
-        def listed(owner: str) -> list[Rule]:
-            return rules.get(owner, partial(gce_facts.list_rules, self._clients, project, owner))
+        def listed(owner: str) -> list[Rule] | Unavailable:
+            load = partial(gce_facts.list_rules, self._clients, project, owner)
+            return rules.get(owner, or_unavailable(f"the firewall rules of project {owner}", load))
 
         with ThreadPoolExecutor(1, "reaper-gcp-rules") as pool:
             rule_lists = pool.submit(self._clients.parallel, project, listed, owners)
@@ -318,17 +336,28 @@ class GceInstances(LabelledKind):
             disks = disk_images(wanted_disks) if wanted_disks else {}
             paths = sorted({disks[d] for d in wanted_disks if d in disks})
 
-            def lookup(path: str) -> ImageFacts:
+            def lookup(path: str) -> ImageFacts | Unavailable:
                 load = partial(gce_facts.image_facts, self._clients, project, path)
-                return images.get(path, load)
+                return images.get(path, or_unavailable(f"image {path}", load))
 
             facts = dict(zip(paths, self._clients.parallel(project, lookup, paths), strict=True))
             by_owner = dict(zip(owners, rule_lists.result(), strict=True))
         resources = []
+        unknown: dict[int, Unavailable] = {}
         for read in reads:
             path = disks.get(read.boot_disk or "")
-            resource = replace(read.resource, image=facts.get(path) if path else None)
-            found = [rule for n in read.networks for rule in by_owner.get(_owner(n), [])]
+            image = facts.get(path) if path else None
+            if isinstance(image, Unavailable):
+                unknown[id(image)] = image
+                image = None
+            resource = replace(read.resource, image=image)
+            owned = [by_owner.get(_owner(n), []) for n in read.networks]
+            missing = [rules for rules in owned if isinstance(rules, Unavailable)]
+            unknown.update((id(u), u) for u in missing)
+            # Open ports are those the readable rules show; an unreadable list shows none.
+            found = [
+                rule for rules in owned if not isinstance(rules, Unavailable) for rule in rules
+            ]
             if resource.public:
                 ports = (
                     port
@@ -339,12 +368,14 @@ class GceInstances(LabelledKind):
             if _quarantined(resource):
                 resource = replace(
                     resource,
-                    isolated=resource.state == "terminated"
+                    isolated=None
+                    if missing  # not told: quarantined again, which reads the rules one by one
+                    else resource.state == "terminated"
                     and QUARANTINE_TAG in read.tags
                     and all(gce_facts.isolates(found, n) for n in read.networks),
                 )
             resources.append(resource)
-        return resources
+        return resources, list(unknown.values())
 
     def _listed_disk_images(
         self, project: GcpProject, scope: Scope, listed: int, wanted: set[str]
@@ -367,7 +398,7 @@ class GceInstances(LabelledKind):
     def _remember(self, scope: Scope | None, reads: Sequence[_Read]) -> None:
         # Without a scope (a lookup by name) nothing read says another instance is gone.
         self._known.refresh(
-            lambda ref: scope is not None and _within(ref.scope, scope),
+            lambda ref: scope is not None and _listed_with(ref.scope, scope),
             ((r.resource.ref, r.resource.tags, r.fingerprint) for r in reads),
         )
 
@@ -427,18 +458,16 @@ class GceInstances(LabelledKind):
     ) -> list[Outcome]:
         project = self._clients.project(scope)
         ensure = partial(self._ensure_rules, project)
-        for decision in decisions:
-            # Quarantine changes their labels: a failure count written after it reads them.
-            self._known.take(decision.ref)
+        self._forget_labels(d.ref for d in decisions)
         return quarantine_instances(self._api, self._signer, project, decisions, now, ensure)
 
     def _ensure_rules(self, project: GcpProject, network: str) -> None:
-        """A network's quarantine rules, made sure of once per sweep: not at all when the
-        sweep's own firewall list shows them intact, without reads when it shows them
-        missing."""
-        listed = self._rules.peek(gce_facts.network_owner(network))
-        if listed is not None and gce_facts.isolates(listed, network):
-            return
+        """A network's quarantine rules, made sure of once per sweep before any instance
+        on it is written ``quarantined``: each read with one ``firewalls.get`` (rules the
+        sweep listed may have gone since), those the sweep's list shows missing made
+        without a read first."""
+        peeked = self._rules.peek(gce_facts.network_owner(network))
+        listed = None if isinstance(peeked, Unavailable) else peeked
         load = partial(ensure_rules, self._clients, project, network, listed)
         self._ensured.get(network, load)
 
@@ -455,5 +484,7 @@ def _owner(network: str) -> str:
     return gce_facts.network_owner(network)
 
 
-def _within(scope: Scope, listed: Scope) -> bool:
+def _listed_with(scope: Scope, listed: Scope) -> bool:
+    """A resource of ``scope`` is among what a list of ``listed`` (a project, or one zone
+    of it) returns. Pure."""
     return scope.account == listed.account and (not listed.region or scope.region == listed.region)

@@ -66,7 +66,10 @@ class InstanceApi:
         instances = self.clients.compute(project).instances
         request_id = str(uuid.uuid4())
         return self.clients.call(
-            method, self._where(project, zone, name), lambda: send(instances, request_id)
+            method,
+            self._where(project, zone, name),
+            lambda: send(instances, request_id),
+            request_id=True,
         )
 
     def delete(self, project: GcpProject, zone: str, name: str) -> compute_v1.Operation:

@@ -6,6 +6,11 @@ of each project that owns a network once (one unfiltered ``firewalls.list``: a f
 would cost the separate, non-raisable "filtered list" quota and save nothing, as rules are
 few), and the boot disks of a scope with the list of its disks (``disks.aggregatedList``
 or ``disks.list``), not a ``disks.get`` per instance.
+
+A fact that cannot be read (a 403 on a private image project's ``images.get``, on a Shared
+VPC host's ``firewalls.list``) is :class:`Unavailable` for the rest of the sweep: unknown,
+which the policy never counts as unpatched or exposed, and one collect error that names
+it; the instances it concerns are swept on everything else (their TTL, say).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -23,7 +28,7 @@ from google.cloud import compute_v1
 
 from reaper.config import GcpProject
 from reaper.errors import ProviderError
-from reaper.model import ImageFacts, PortRange
+from reaper.model import WORLD, ImageFacts, PortRange
 from reaper.providers.gcp.clients import GcpClients, status_of
 from reaper.providers.gcp.records import QUARANTINE_TAG
 
@@ -33,7 +38,6 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 PAGE_SIZE = 500
-WORLD = ("0.0.0.0/0", "::/0")
 _RESOURCE_PATH = "projects/"
 
 
@@ -75,6 +79,43 @@ class SweepMemo(Generic[K, V]):
             raise
         future.set_result(value)
         return value
+
+
+@dataclass
+class Unavailable:
+    """A fact that could not be read this sweep: unknown, never a finding."""
+
+    what: str
+    """What it was: ``image projects/p/global/images/i``, ``firewall rules of project h``."""
+    error: str
+    _told: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def first_telling(self) -> bool:
+        """True once: for the first scope that reports it as a collect error."""
+        with self._lock:
+            first, self._told = not self._told, True
+            return first
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.what} could not be read, unknown this sweep (no finding is made on "
+            f"it; its instances are swept on the rest): {self.error}"
+        )
+
+
+def or_unavailable(what: str, load: Callable[[], V]) -> Callable[[], V | Unavailable]:
+    """``load``, with a ProviderError (after its retries) as ``Unavailable`` and a warning."""
+
+    def loaded() -> V | Unavailable:
+        try:
+            return load()
+        except ProviderError as err:
+            log.warning("%s could not be read, unknown this sweep: %s", what, err)
+            return Unavailable(what, str(err))
+
+    return loaded
 
 
 def resource_path(url: str) -> str:

@@ -88,23 +88,22 @@ def ensure_rules(
 ) -> Ensured:
     """Find or create the four quarantine rules of ``network`` and read them back.
 
-    ``listed``: the owner's rules as this sweep listed them, if it did; rules found there
-    are not read again. Rules go in the project that owns the network (a Shared VPC's host
-    project); missing ones are inserted side by side, their operations waited for together
-    and read back side by side. Raises ProviderError when a rule cannot be made or reads
-    back as something else.
+    Each rule is read once, now: ``listed`` (the owner's rules as this sweep listed them,
+    if it did) only spares the read of a rule it shows missing, which is created at once
+    (a 409 means someone made it meanwhile: it is read); one it shows is read again, for
+    it may be gone or changed since. Rules go in the project that owns the network (a
+    Shared VPC's host project); missing ones are inserted side by side, their operations
+    waited for together and read back side by side. Raises ProviderError when a rule
+    cannot be made or reads back as something else.
     """
     owner = network_owner(network) or project.project_id
     firewalls = clients.compute(project).firewalls
     found: dict[DenyAll, Rule | None]
-    if listed is not None:
-        by_name = {rule.name: rule for rule in listed}
-        found = {d: by_name.get(rule_name(network, d)) for d in QUARANTINE_RULES}
-    else:
-        read = partial(_read_rule, clients, project, owner, network)
-        found = dict(
-            zip(QUARANTINE_RULES, clients.parallel(project, read, QUARANTINE_RULES), strict=True)
-        )
+    read = partial(_read_rule, clients, project, owner, network)
+    names = {rule.name for rule in listed} if listed is not None else None
+    shown = [d for d in QUARANTINE_RULES if names is None or rule_name(network, d) in names]
+    found = dict.fromkeys(QUARANTINE_RULES)
+    found.update(zip(shown, clients.parallel(project, read, shown), strict=True))
     missing = [d for d, rule in found.items() if rule is None]
 
     def insert(deny: DenyAll) -> Pending | None:
@@ -119,6 +118,7 @@ def ensure_rules(
                 partial(
                     firewalls.insert_unary, request=request, retry=None, timeout=clients.timeout
                 ),
+                request_id=True,
             )
         except ProviderError as err:
             if status_of(err) != 409:  # 409: made meanwhile by someone else; read below
@@ -132,7 +132,6 @@ def ensure_rules(
         failed = [f"{k}: {f.error or 'still running'}" for k, f in finished.items() if not f.ok]
         if failed:
             raise ProviderError(f"creating quarantine rules failed: {'; '.join(failed)}")
-    read = partial(_read_rule, clients, project, owner, network)
     found.update(zip(missing, clients.parallel(project, read, missing), strict=True))
     for deny, rule in found.items():
         if rule is None or not is_quarantine_rule(rule, network, deny):

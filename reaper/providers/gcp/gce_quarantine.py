@@ -4,7 +4,9 @@ Quarantine, for the instances of one zone together, each phase for all before th
 
 1. read each instance afresh and, unless reaper's signed labels already hold them, record
    its network tags and status as labels (:mod:`.records`), before anything changes;
-2. make sure each of their networks has the deny-all quarantine rules (:mod:`.gce_isolation`);
+2. make sure each of their networks has the deny-all quarantine rules, each read afresh
+   (once per network and sweep) and made again if gone (:mod:`.gce_isolation`): no
+   instance is written ``quarantined`` on the strength of the sweep's earlier list;
 3. replace the network tags by ``reaper-quarantine``, then stop the instances, waiting for
    each phase's operations together;
 4. read each instance back and only if it is stopped and tagged write the ``quarantined``

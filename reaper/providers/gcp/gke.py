@@ -44,6 +44,7 @@ from reaper.providers.gcp.gke_api import ClusterApi, busy, cluster_of
 from reaper.providers.gcp.gke_quarantine import (
     endpoint_public,
     isolation,
+    open_to_world,
     quarantine_cluster,
     release_cluster,
 )
@@ -59,7 +60,6 @@ Status = container_v1.Cluster.Status
 LEFT_ALONE = (Status.PROVISIONING, Status.STOPPING)
 IDLE = ("running", "error", "degraded")
 """Statuses in which no operation of GKE's own is expected on the cluster."""
-WORLD = ("0.0.0.0/0", "::/0")
 
 
 @register
@@ -131,7 +131,7 @@ class GkeClusters(LabelledKind):
         pinned plan's scope)."""
         project = self._clients.project(scope)
         listed = self._api.list_clusters(project, scope.region or "-")
-        raws = [c for c in listed.clusters if _within(scope, c.location)]
+        raws = [c for c in listed.clusters if _scope_has_location(scope, c.location)]
         resources, skipped = self._read(project, raws)
         errors = tuple(
             CollectError(
@@ -140,12 +140,14 @@ class GkeClusters(LabelledKind):
                 f"location {location} did not answer: its clusters were not swept",
             )
             for location in sorted(set(listed.missing_zones))
-            if self._wanted(location) and _within(scope, location)
+            if self._wanted(location) and _scope_has_location(scope, location)
         )
         self._remember(
             raws,
             resources,
-            lambda ref: ref.scope.account == project.name and _within(scope, ref.scope.region),
+            lambda ref: (
+                ref.scope.account == project.name and _scope_has_location(scope, ref.scope.region)
+            ),
         )
         return Collected(tuple(resources), skipped, errors)
 
@@ -214,10 +216,6 @@ class GkeClusters(LabelledKind):
     ) -> Resource:
         scope = Scope(project.name, raw.location)
         public = endpoint_public(raw)
-        authorized = raw.master_authorized_networks_config
-        open_to_all = not authorized.enabled or any(
-            b.cidr_block in WORLD for b in authorized.cidr_blocks
-        )
         version = raw.current_master_version
         resource = Resource(
             ref=ResourceRef(self.provider, self.kind, scope, raw.name),
@@ -229,7 +227,7 @@ class GkeClusters(LabelledKind):
             owner=labels.get(self._tags.owner),
             public=public,
             # The API server listens on 443; a public endpoint any address may reach is that.
-            open_to_world=(PortRange("tcp", 443, 443),) if public and open_to_all else (),
+            open_to_world=(PortRange("tcp", 443, 443),) if open_to_world(raw) else (),
             kubernetes_version=version or None,
             support_ends=end_of_support(version, self._calendar) if version else None,
         )
@@ -333,9 +331,7 @@ class GkeClusters(LabelledKind):
         self, scope: Scope, decisions: Sequence[Decision], now: datetime
     ) -> list[Outcome]:
         project = self._clients.project(scope)
-        for decision in decisions:
-            # Quarantine changes their labels: a failure count written after it reads them.
-            self._known.take(decision.ref)
+        self._forget_labels(d.ref for d in decisions)
         one = partial(
             quarantine_cluster,
             self._api,
@@ -355,6 +351,6 @@ def _region_of(zone: str) -> str:
     return zone.rsplit("-", 1)[0]
 
 
-def _within(scope: Scope, location: str) -> bool:
+def _scope_has_location(scope: Scope, location: str) -> bool:
     """``location`` is the scope's, or the scope is the whole project."""
     return not scope.region or location == scope.region

@@ -22,6 +22,7 @@ from reaper.providers.gcp.clients import GcpClients, message_of, status_of
 from reaper.providers.gcp.fingerprints import guarded_write
 from reaper.providers.gcp.gce_facts import resource_path
 from reaper.providers.gcp.labels import LabelChange, Labels
+from reaper.providers.gcp.records import AuthorizedNetworks, PoolScaling
 
 _CLUSTER_IN_LINK = re.compile(r"/clusters/([^/]+)")
 _PREFIX = "container.projects.locations"
@@ -40,6 +41,21 @@ def cluster_of(op: container_v1.Operation) -> str:
     """The name of the cluster an operation is on, from its target link."""
     match = _CLUSTER_IN_LINK.search(op.target_link)
     return match.group(1) if match else ""
+
+
+Policy = container_v1.NodePoolAutoscaling.LocationPolicy
+
+
+def scaling_of(pool: container_v1.NodePool) -> PoolScaling | None:
+    """How a node pool autoscales, or None when it does not. Pure."""
+    found = pool.autoscaling
+    if not found.enabled:
+        return None
+    policy = Policy(found.location_policy)
+    named = "" if policy == Policy.LOCATION_POLICY_UNSPECIFIED else policy.name
+    if found.total_min_node_count or found.total_max_node_count:
+        return PoolScaling(found.total_min_node_count, found.total_max_node_count, True, named)
+    return PoolScaling(found.min_node_count, found.max_node_count, False, named)
 
 
 class ClusterApi:
@@ -128,17 +144,20 @@ class ClusterApi:
         location: str,
         cluster: str,
         pool: str,
-        bounds: tuple[int, int] | None,
+        scaling: PoolScaling | None,
     ) -> container_v1.Operation:
-        """Autoscaling off (``bounds`` None) or on between (min, max) nodes per zone."""
+        """Autoscaling off (``scaling`` None) or on as ``scaling`` says."""
         gke = self.clients.gke(project)
-        autoscaling = (
-            container_v1.NodePoolAutoscaling(enabled=False)
-            if bounds is None
-            else container_v1.NodePoolAutoscaling(
-                enabled=True, min_node_count=bounds[0], max_node_count=bounds[1]
-            )
-        )
+        autoscaling = container_v1.NodePoolAutoscaling(enabled=scaling is not None)
+        if scaling is not None:
+            if scaling.total:
+                autoscaling.total_min_node_count = scaling.low
+                autoscaling.total_max_node_count = scaling.high
+            else:
+                autoscaling.min_node_count = scaling.low
+                autoscaling.max_node_count = scaling.high
+            if scaling.policy:
+                autoscaling.location_policy = Policy.__members__[scaling.policy]
         request = container_v1.SetNodePoolAutoscalingRequest(
             name=f"{self.name(project, location, cluster)}/nodePools/{pool}",
             autoscaling=autoscaling,
@@ -152,15 +171,23 @@ class ClusterApi:
         )
 
     def set_authorized_networks(
-        self, project: GcpProject, location: str, cluster: str, enabled: bool
+        self, project: GcpProject, location: str, cluster: str, wanted: AuthorizedNetworks
     ) -> container_v1.Operation:
-        """Master authorized networks on with no network in them, or off."""
+        """Set master authorized networks as ``wanted`` (``gcpPublicCidrsAccessEnabled``
+        only when it says)."""
         gke = self.clients.gke(project)
-        update = container_v1.ClusterUpdate(
-            desired_master_authorized_networks_config=container_v1.MasterAuthorizedNetworksConfig(
-                enabled=enabled, cidr_blocks=[]
-            )
+        config = container_v1.MasterAuthorizedNetworksConfig(
+            enabled=wanted.enabled,
+            cidr_blocks=[
+                container_v1.MasterAuthorizedNetworksConfig.CidrBlock(
+                    cidr_block=cidr, display_name=name
+                )
+                for cidr, name in wanted.blocks
+            ],
         )
+        if wanted.gcp_public_cidrs is not None:
+            config.gcp_public_cidrs_access_enabled = wanted.gcp_public_cidrs
+        update = container_v1.ClusterUpdate(desired_master_authorized_networks_config=config)
         name = self.name(project, location, cluster)
         return self._operation(
             "clusters.update",

@@ -4,10 +4,14 @@ Per cluster, one step after another (GKE refuses a second operation on a cluster
 one runs), clusters side by side:
 
 1. unless reaper's signed labels hold them, record each node pool's size and autoscaling
-   (and, with ``restrict_public_endpoint``, that master authorized networks were off) as
-   labels on the cluster, before anything changes;
+   (and, with ``restrict_public_endpoint`` and a public endpoint open to the world, its
+   master authorized networks as they are: on or off, every CIDR block with its name,
+   ``gcpPublicCidrsAccessEnabled``) as labels on the cluster, before anything changes; a
+   record too long for its labels refuses the quarantine, rather than lose what release
+   must restore;
 2. turn autoscaling off and set every pool's size to 0, then, if asked, turn master
-   authorized networks on with no network in them, waiting for each operation;
+   authorized networks on with no network in them and Google Cloud's public addresses
+   not let in, waiting for each operation;
 3. read the cluster back (its pools' instance groups for their size) and only if all of it
    holds write the ``quarantined`` state.
 
@@ -29,14 +33,15 @@ from google.cloud import container_v1
 from reaper.config import GcpProject
 from reaper.errors import ProviderError
 from reaper.lifecycle import SignedTags, StateSigner, quarantined_tags
-from reaper.model import Action, Decision, Outcome, Resource, ResourceRef, Result
+from reaper.model import WORLD, Action, Decision, Outcome, Resource, ResourceRef, Result
 from reaper.providers.gcp.clients import message_of
-from reaper.providers.gcp.gke_api import ClusterApi, busy
+from reaper.providers.gcp.gke_api import ClusterApi, busy, scaling_of
 from reaper.providers.gcp.labels import LabelChange, Labels, without_owned, write_owned
 from reaper.providers.gcp.operations import Pending, wait_gke
 from reaper.providers.gcp.records import (
-    ENDPOINT_OPEN,
-    ORIGINAL_ENDPOINT,
+    CLOSED,
+    OFF,
+    AuthorizedNetworks,
     PoolOriginal,
     RecordTooLong,
     pool_labels,
@@ -67,10 +72,40 @@ def endpoint_public(raw: container_v1.Cluster) -> bool:
     return bool(raw.endpoint) and not private
 
 
-def authorized_networks_closed(raw: container_v1.Cluster) -> bool:
-    """Master authorized networks on, with no network in them."""
+def authorized_networks(raw: container_v1.Cluster) -> AuthorizedNetworks:
+    """A cluster's master authorized networks as read. Pure."""
     config = raw.master_authorized_networks_config
-    return bool(config.enabled) and not list(config.cidr_blocks)
+    gcp = (
+        config.gcp_public_cidrs_access_enabled
+        if "gcp_public_cidrs_access_enabled" in config
+        else None
+    )
+    blocks = tuple((b.cidr_block, b.display_name) for b in config.cidr_blocks)
+    return AuthorizedNetworks(bool(config.enabled), blocks if config.enabled else (), gcp)
+
+
+def open_to_world(raw: container_v1.Cluster) -> bool:
+    """A public endpoint any address may reach: master authorized networks off, or with
+    ``0.0.0.0/0`` or ``::/0`` among them. Pure."""
+    found = authorized_networks(raw)
+    return endpoint_public(raw) and (
+        not found.enabled or any(cidr in WORLD for cidr, _ in found.blocks)
+    )
+
+
+def to_close(raw: container_v1.Cluster) -> bool:
+    """What ``restrict_public_endpoint`` closes: a public endpoint open to the world, or
+    to every Google Cloud public address (``gcpPublicCidrsAccessEnabled``). Pure."""
+    return open_to_world(raw) or (
+        endpoint_public(raw) and bool(authorized_networks(raw).gcp_public_cidrs)
+    )
+
+
+def authorized_networks_closed(raw: container_v1.Cluster) -> bool:
+    """Master authorized networks on, with no network in them (so no ``0.0.0.0/0``) and
+    Google Cloud's public addresses not let in. Pure."""
+    found = authorized_networks(raw)
+    return found.enabled and not found.blocks and not found.gcp_public_cidrs
 
 
 def isolation(
@@ -80,8 +115,7 @@ def isolation(
     return Isolation(
         pools_at_zero=all(api.pool_size(project, p) == 0 for p in raw.node_pools),
         autoscaling_off=not any(p.autoscaling.enabled for p in raw.node_pools),
-        endpoint_closed=labels.get(ORIGINAL_ENDPOINT) != ENDPOINT_OPEN
-        or authorized_networks_closed(raw),
+        endpoint_closed=AuthorizedNetworks.read(labels) is None or authorized_networks_closed(raw),
     )
 
 
@@ -136,21 +170,23 @@ def _quarantine(
         originals = []
         for pool in raw.node_pools:
             sizes[pool.name] = api.pool_size(project, pool)
-            scaling = pool.autoscaling
-            bounds = (scaling.min_node_count, scaling.max_node_count) if scaling.enabled else None
-            originals.append(PoolOriginal(pool.name, sizes[pool.name], bounds))
+            originals.append(PoolOriginal(pool.name, sizes[pool.name], scaling_of(pool)))
         try:
             updates.update(pool_labels(originals))
         except RecordTooLong as err:
             raise ProviderError(
                 f"its node pools do not fit in reaper's labels ({err}); not quarantined"
             ) from None
-    close = restrict_public_endpoint and (
-        tags.trusted.get(ORIGINAL_ENDPOINT) == ENDPOINT_OPEN
-        or (endpoint_public(raw) and not raw.master_authorized_networks_config.enabled)
-    )
-    if close and ORIGINAL_ENDPOINT not in tags.trusted:
-        updates[ORIGINAL_ENDPOINT] = ENDPOINT_OPEN
+    recorded = AuthorizedNetworks.read(tags.trusted)
+    close = restrict_public_endpoint and (recorded is not None or to_close(raw))
+    if close and recorded is None:
+        try:
+            updates.update(authorized_networks(raw).labels())
+        except RecordTooLong as err:
+            raise ProviderError(
+                f"its master authorized networks do not fit in reaper's labels ({err}), so "
+                "release could not restore them; not quarantined (the endpoint stays open)"
+            ) from None
     if updates:
         known = (dict(raw.resource_labels), raw.label_fingerprint)
         if _write(api, project, ref, tags, updates, known) is None:
@@ -182,7 +218,7 @@ def _quarantine(
             project,
             ref,
             "closing the endpoint",
-            partial(api.set_authorized_networks, project, location, name, True),
+            partial(api.set_authorized_networks, project, location, name, CLOSED),
         )
 
     after = api.get(project, location, name)
@@ -295,15 +331,20 @@ def release_cluster(
                     ),
                 )
             restored.append(f"{original.name}={original.nodes}")
-        if resource.tags.get(ORIGINAL_ENDPOINT) == ENDPOINT_OPEN:
+        endpoint = AuthorizedNetworks.read(resource.tags)
+        if endpoint is not None:
             _run(
                 api,
                 project,
                 ref,
-                "reopening the endpoint",
-                partial(api.set_authorized_networks, project, location, name, False),
+                "restoring the endpoint's authorized networks",
+                partial(api.set_authorized_networks, project, location, name, endpoint),
             )
-            restored.append("endpoint reopened")
+            restored.append(
+                "endpoint reopened"
+                if endpoint == OFF
+                else "endpoint's authorized networks restored"
+            )
         labels = api.relabel(project, ref, partial(without_owned, signer))
     except _Busy as err:
         return outcome(Result.FAILED, f"in progress: {err}; release it again later")

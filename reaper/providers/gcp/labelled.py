@@ -8,13 +8,13 @@ here the same way for instances and clusters.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar
 
 from reaper.errors import ProviderError
 from reaper.model import Action, Outcome, Resource, ResourceRef, Result, Scope
 from reaper.providers.base import ResourceKind
-from reaper.providers.gcp.fingerprints import StaleFingerprint
+from reaper.providers.gcp.fingerprints import KnownLabels
 from reaper.providers.gcp.labels import Labels
 
 
@@ -23,6 +23,16 @@ class LabelledKind(ResourceKind):
 
     NOUN: ClassVar[str]
     """What one resource is called in outcomes: ``instance``, ``cluster``."""
+
+    _known: KnownLabels
+    """Labels and label fingerprint of each resource as the last read saw them: the first
+    label write needs no read of its own."""
+
+    def _forget_labels(self, refs: Iterable[ResourceRef]) -> None:
+        """Forget what was read of these resources' labels, before an action that changes
+        them (quarantine): a failure count written after it reads them afresh."""
+        for ref in refs:
+            self._known.take(ref)
 
     @abstractmethod
     def _write_labels(self, ref: ResourceRef, updates: Mapping[str, str | None]) -> Labels | None:
@@ -48,9 +58,7 @@ class LabelledKind(ResourceKind):
     ) -> Outcome:
         try:
             labels = self._write_labels(ref, updates)
-        except StaleFingerprint as err:
-            return Outcome(ref, action, Result.FAILED, str(err))
-        except ProviderError as err:
+        except ProviderError as err:  # StaleFingerprint too: never in progress, failed
             waiting = self._in_progress(err)
             if waiting is not None:
                 return Outcome(ref, action, Result.SKIPPED, f"in progress: {waiting}")

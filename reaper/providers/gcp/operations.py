@@ -10,12 +10,15 @@ time. GKE operations have no server-side wait: they are polled with ``operations
 all of them per round, ``poll_seconds`` apart.
 
 Nothing waits for one operation before looking at the next: a round polls every pending
-operation, within the project's worker budget, until all are done or the deadline passes.
+operation, within the project's worker budget, until all are done or the deadline passes
+(``operation_timeout`` by the connection's clock). A wait or poll that fails with an error
+worth no retry (403, 404, 400) ends that operation's wait at once as a failure carrying the
+API's message: asking again would only get the same answer. One that failed after its
+retries (throttling, outages) is asked again next round.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +26,7 @@ from google.cloud import compute_v1, container_v1
 
 from reaper.config import GcpProject
 from reaper.errors import ProviderError
-from reaper.providers.gcp.clients import GcpClients
+from reaper.providers.gcp.clients import GcpClients, retriable
 
 COMPUTE_DONE = compute_v1.Operation.Status.DONE
 GKE_DONE = container_v1.Operation.Status.DONE
@@ -45,7 +48,8 @@ class Finished:
 
     done: bool
     error: str = ""
-    """The API's message when it ended in error (``done`` is True then too)."""
+    """The API's message when it ended in error (``done`` is True then), or why waiting
+    for it failed for good (``done`` is False then: how it ends is not known)."""
     http_status: int | None = None
 
     @property
@@ -54,6 +58,15 @@ class Finished:
 
 
 STILL_RUNNING = Finished(done=False)
+
+
+def unwaitable(err: ProviderError) -> Finished | None:
+    """A failed wait or poll that ends the wait (an error no retry helps: a denial, an
+    unknown operation, a bad request), or None when the next round should ask again."""
+    cause = err.__cause__
+    if cause is not None and retriable(cause):
+        return None
+    return Finished(False, f"waiting for the operation failed: {err}")
 
 
 def compute_outcome(op: compute_v1.Operation) -> Finished | None:
@@ -80,8 +93,9 @@ def wait_compute(
 ) -> dict[Hashable, Finished]:
     """Wait for Compute operations together; ``STILL_RUNNING`` for those past the deadline.
 
-    A wait that fails (after retries) counts as not finished: its effect is read back by
-    whoever needs it. Raises nothing.
+    A wait that fails after its retries counts as not finished (asked again next round);
+    one refused for good (403, 404) ends as a failure with the API's message (see
+    ``unwaitable``). Raises nothing.
     """
     ops = clients.compute(project)
     timeout = max(clients.timeout, 150.0)  # the server holds a wait for up to two minutes
@@ -112,8 +126,8 @@ def wait_compute(
                         timeout=timeout,
                     ),
                 )
-        except ProviderError:
-            return None
+        except ProviderError as err:
+            return unwaitable(err)
         return compute_outcome(op)
 
     return _rounds(clients, project, pending, wait, pause=0.0)
@@ -133,8 +147,8 @@ def wait_gke(
                 f"operation {item.name} in {where}",
                 lambda: gke.get_operation(name=name, retry=None, timeout=clients.timeout),
             )
-        except ProviderError:
-            return None
+        except ProviderError as err:
+            return unwaitable(err)
         return gke_outcome(op)
 
     return _rounds(clients, project, pending, poll, pause=clients.connection.poll_seconds)
@@ -148,7 +162,8 @@ def _rounds(
     pause: float,
 ) -> dict[Hashable, Finished]:
     """Poll every pending operation per round, ``pause`` seconds before each round."""
-    deadline = time.monotonic() + clients.connection.operation_timeout
+    clock = clients.connection.clock
+    deadline = clock() + clients.connection.operation_timeout
     finished: dict[Hashable, Finished] = {}
     waiting = list(pending)
     while waiting:
@@ -162,7 +177,7 @@ def _rounds(
             else:
                 finished[item.key] = answer
         waiting = still
-        if time.monotonic() >= deadline:
+        if clock() >= deadline:
             break
     for item in waiting:
         finished[item.key] = STILL_RUNNING

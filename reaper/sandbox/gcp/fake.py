@@ -440,7 +440,8 @@ class FakeGcp:
         endpoint: str | None = None,
         private_nodes: bool = False,
         private_endpoint: bool = False,
-        authorized_networks: Sequence[str] | None = None,
+        authorized_networks: Sequence[str | tuple[str, str]] | None = None,
+        gcp_public_cidrs: bool | None = None,
         node_pools: Sequence[NodePoolSpec] = (NodePoolSpec(),),
         node_locations: Sequence[str] | None = None,
         network: str = "default",
@@ -449,7 +450,8 @@ class FakeGcp:
         """A GKE cluster in a zone (zonal) or region (regional, three zones by default).
 
         ``authorized_networks``: None leaves master authorized networks off; a list of
-        CIDRs (possibly empty) turns them on with those blocks.
+        CIDRs, or (CIDR, display name) pairs, possibly empty, turns them on with those
+        blocks. ``gcp_public_cidrs``: their ``gcpPublicCidrsAccessEnabled`` (None: unset).
         """
         with self._world.lock:
             if (project, location, name) in self._world.clusters:
@@ -468,6 +470,7 @@ class FakeGcp:
                 private_nodes=private_nodes,
                 private_endpoint=private_endpoint,
                 authorized_networks=authorized_networks,
+                gcp_public_cidrs=gcp_public_cidrs,
                 node_pools=node_pools,
                 locations=node_locations,
                 network=network,
@@ -585,6 +588,12 @@ class FakeGcp:
     def set_latency(self, seconds: float, method: str | None = None) -> None:
         """Hold every request (or those of ``method``, ``*`` allowed) this long first."""
         self._world.faults.set_latency(seconds, method)
+
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold the next ``times`` calls of ``method`` (``*`` patterns too) ``seconds``, then
+        serve them and drop the answer: a reply that comes after the client's read timeout
+        (its effect applies, as a slow server's would)."""
+        self._world.faults.add_delay(method, seconds, times)
 
     def clear_faults(self) -> None:
         """Drop every pending injection, outage and latency."""

@@ -42,6 +42,11 @@ class _ErrorInjection(_Pending):
 
 
 @dataclass
+class _Delay(_Pending):
+    seconds: float
+
+
+@dataclass
 class _OperationFailure(_Pending):
     message: str
     code: str
@@ -64,6 +69,7 @@ class Faults:
         self._lock = threading.Lock()
         self._errors: list[_ErrorInjection] = []
         self._operation_failures: list[_OperationFailure] = []
+        self._delays: list[_Delay] = []
         self._unreachable_zones: set[tuple[str, str]] = set()
         self._missing_locations: set[tuple[str, str]] = set()
         self._latency = 0.0
@@ -80,6 +86,22 @@ class Faults:
                 if item.remaining > 0 and fnmatch.fnmatchcase(method, item.pattern):
                     item.remaining -= 1
                     return item.fault
+            return None
+
+    def add_delay(self, pattern: str, seconds: float, times: int) -> None:
+        if seconds < 0:
+            raise ValueError(f"delay must be >= 0, got {seconds}")
+        with self._lock:
+            self._delays.append(_Delay(pattern, times, seconds))
+
+    def take_delay(self, method: str) -> float | None:
+        """Seconds to hold this request of ``method`` before serving it and dropping its
+        answer (the client has given up), consuming one injection; or None."""
+        with self._lock:
+            for item in self._delays:
+                if item.remaining > 0 and fnmatch.fnmatchcase(method, item.pattern):
+                    item.remaining -= 1
+                    return item.seconds
             return None
 
     def add_operation_failure(
@@ -141,6 +163,7 @@ class Faults:
         with self._lock:
             self._errors.clear()
             self._operation_failures.clear()
+            self._delays.clear()
             self._unreachable_zones.clear()
             self._missing_locations.clear()
             self._latency = 0.0

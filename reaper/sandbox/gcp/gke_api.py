@@ -267,12 +267,47 @@ def _count(raw: Any, field: str) -> int:
     return value
 
 
+_LOCATION_POLICIES = ("BALANCED", "ANY")
+_LOCATION_POLICY_NUMBERS = {1: "BALANCED", 2: "ANY"}
+_AUTOSCALING_FIELDS = frozenset(
+    {
+        "enabled",
+        "minNodeCount",
+        "maxNodeCount",
+        "totalMinNodeCount",
+        "totalMaxNodeCount",
+        "locationPolicy",
+        "autoprovisioned",
+    }
+)
+
+
 def _autoscaling(raw: Any) -> Autoscaling:
+    """A NodePoolAutoscaling: per-zone (``minNodeCount``/``maxNodeCount``) or total
+    (``totalMinNodeCount``/``totalMaxNodeCount``) limits, never both; ``locationPolicy``
+    ``BALANCED`` (the default) or ``ANY``."""
     if not isinstance(raw, dict):
         raise gke_invalid("autoscaling must be an object.")
+    reject_unknown_fields(raw, _AUTOSCALING_FIELDS, gke=True)
     enabled = bool(raw.get("enabled", False))
-    low = _count(raw.get("minNodeCount", 0), "min_node_count")
-    high = _count(raw.get("maxNodeCount", 0), "max_node_count")
+    per_zone = "minNodeCount" in raw or "maxNodeCount" in raw
+    total = "totalMinNodeCount" in raw or "totalMaxNodeCount" in raw
+    if per_zone and total:
+        raise gke_invalid(
+            "Autoscaling limits: total_min_node_count and total_max_node_count are mutually "
+            "exclusive with min_node_count and max_node_count."
+        )
+    low_key, high_key = (
+        ("totalMinNodeCount", "totalMaxNodeCount") if total else ("minNodeCount", "maxNodeCount")
+    )
+    field = "total_" if total else ""
+    low = _count(raw.get(low_key, 0), f"{field}min_node_count")
+    high = _count(raw.get(high_key, 0), f"{field}max_node_count")
+    policy = raw.get("locationPolicy") or "BALANCED"
+    # The REST clients send enums as numbers (``enum-encoding=int``); JSON may name them.
+    policy = _LOCATION_POLICY_NUMBERS.get(policy, policy) if isinstance(policy, int) else policy
+    if policy not in _LOCATION_POLICIES:
+        raise gke_invalid(f"Invalid value for location_policy: {policy!r}.")
     if not enabled:
         return Autoscaling(False, 0, 0)
     if high < 1 or low > high:
@@ -280,7 +315,7 @@ def _autoscaling(raw: Any) -> Autoscaling:
             f"Maximum node count must be at least 1 and at least the minimum node count "
             f"(min {low}, max {high})."
         )
-    return Autoscaling(True, low, high)
+    return Autoscaling(True, low, high, total, policy)
 
 
 def set_node_pool_autoscaling(world: World, request: ApiRequest) -> JsonObject:
@@ -295,6 +330,12 @@ def set_node_pool_autoscaling(world: World, request: ApiRequest) -> JsonObject:
         pool.autoscaling = wanted
 
     return _pool_operation(world, request, cluster, pool, "UPDATE_CLUSTER", apply)
+
+
+_AUTHORIZED_FIELDS = frozenset(
+    {"enabled", "cidrBlocks", "gcpPublicCidrsAccessEnabled", "privateEndpointEnforcementEnabled"}
+)
+"""MasterAuthorizedNetworksConfig's fields."""
 
 
 def _cidr_blocks(raw: Any) -> list[dict[str, str]]:
@@ -350,14 +391,20 @@ def update_cluster(world: World, request: ApiRequest) -> JsonObject:
     config = update.get("desiredMasterAuthorizedNetworksConfig")
     if not isinstance(config, dict):
         raise gke_invalid("Must specify a field to update.")
+    reject_unknown_fields(config, _AUTHORIZED_FIELDS, gke=True)
     enabled = bool(config.get("enabled", False))
     blocks = _cidr_blocks(config.get("cidrBlocks"))
+    gcp_public = config.get("gcpPublicCidrsAccessEnabled")
+    if gcp_public is not None and not isinstance(gcp_public, bool):
+        raise gke_invalid(f"Invalid value for gcp_public_cidrs_access_enabled: {gcp_public!r}.")
     _refuse_if_busy(world, cluster, None)
     before = cluster.status
 
     def done() -> None:
         cluster.authorized_networks_enabled = enabled
         cluster.authorized_cidr_blocks = blocks if enabled else []
+        if gcp_public is not None:  # an optional field: left as it was when not sent
+            cluster.gcp_public_cidrs_access_enabled = gcp_public
         cluster.status = before
 
     def failed() -> None:

@@ -75,12 +75,18 @@ def group_manager_urls(cluster: Cluster, pool: NodePool) -> list[str]:
 def node_pool_json(cluster: Cluster, pool: NodePool) -> JsonObject:
     """A NodePool message. Pure."""
     autoscaling: JsonObject = {}
-    if pool.autoscaling.enabled:
+    scaling = pool.autoscaling
+    if scaling.enabled:
+        low, high = (
+            ("totalMinNodeCount", "totalMaxNodeCount")
+            if scaling.total
+            else ("minNodeCount", "maxNodeCount")
+        )
         autoscaling = {
             "enabled": True,
-            "minNodeCount": pool.autoscaling.min_node_count,
-            "maxNodeCount": pool.autoscaling.max_node_count,
-            "locationPolicy": "BALANCED",
+            low: scaling.min_node_count,
+            high: scaling.max_node_count,
+            "locationPolicy": scaling.location_policy,
         }
     return prune(
         {
@@ -121,6 +127,8 @@ def cluster_json(cluster: Cluster) -> JsonObject:
             "enabled": True,
             "cidrBlocks": [dict(b) for b in cluster.authorized_cidr_blocks],
         }
+    if cluster.gcp_public_cidrs_access_enabled:
+        authorized["gcpPublicCidrsAccessEnabled"] = True
     return prune(
         {
             "name": cluster.name,

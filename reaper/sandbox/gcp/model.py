@@ -162,6 +162,11 @@ class Autoscaling:
     enabled: bool
     min_node_count: int
     max_node_count: int
+    total: bool = False
+    """The limits are over the whole pool (``totalMinNodeCount``, ``totalMaxNodeCount``),
+    not per zone; the API takes one kind or the other."""
+    location_policy: str = "BALANCED"
+    """``BALANCED`` or ``ANY``."""
 
 
 @dataclass
@@ -199,6 +204,9 @@ class Cluster:
     private_cluster_config: dict[str, object] | None
     authorized_networks_enabled: bool
     authorized_cidr_blocks: list[dict[str, str]]
+    """``{cidrBlock, displayName}`` each (no ``displayName`` when it has none)."""
+    gcp_public_cidrs_access_enabled: bool | None
+    """``masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled``; None when unset."""
     node_pools: list[NodePool]
     description: str
 

@@ -65,6 +65,10 @@ class NodePoolSpec:
     """What the pool was created with; defaults to ``node_count``."""
     autoscaling: tuple[int, int] | None = None
     """(min, max) nodes per zone when autoscaling is on; None when it is off."""
+    total_autoscaling: tuple[int, int] | None = None
+    """(min, max) nodes over the whole pool instead (``totalMinNodeCount`` …)."""
+    location_policy: str = "BALANCED"
+    """Of the autoscaler: ``BALANCED`` or ``ANY``."""
     version: str | None = None
     """Node version; defaults to the cluster's master version."""
     machine_type: str = "e2-medium"
@@ -226,7 +230,8 @@ def build_cluster(
     endpoint: str | None,
     private_nodes: bool,
     private_endpoint: bool,
-    authorized_networks: Sequence[str] | None,
+    authorized_networks: Sequence[str | tuple[str, str]] | None,
+    gcp_public_cidrs: bool | None,
     node_pools: Sequence[NodePoolSpec],
     locations: Sequence[str] | None,
     network: str,
@@ -253,20 +258,29 @@ def build_cluster(
             "peeringName": f"gke-n{world.hex_id(16)}-{world.hex_id(4)}-{world.hex_id(4)}-peer",
         }
     blocks = []
-    for cidr in authorized_networks or ():
+    for entry in authorized_networks or ():
+        cidr, display_name = (entry, "") if isinstance(entry, str) else entry
         ipaddress.ip_network(cidr, strict=True)
-        blocks.append({"cidrBlock": cidr})
+        blocks.append(
+            {"cidrBlock": cidr, **({"displayName": display_name} if display_name else {})}
+        )
     pools = []
     for spec in node_pools:
         check_choice("node pool status", spec.status, NODE_POOL_STATUSES)
         autoscaling = Autoscaling(False, 0, 0)
-        if spec.autoscaling is not None:
-            low, high = spec.autoscaling
+        if spec.autoscaling is not None and spec.total_autoscaling is not None:
+            raise ValueError(f"node pool {spec.name!r}: per-zone or total limits, not both")
+        check_choice("location policy", spec.location_policy, ("BALANCED", "ANY"))
+        limits = spec.autoscaling or spec.total_autoscaling
+        if limits is not None:
+            low, high = limits
             if high < 1 or low > high:
                 raise ValueError(
                     f"node pool {spec.name!r}: autoscaling needs 0 <= min <= max, max >= 1"
                 )
-            autoscaling = Autoscaling(True, low, high)
+            autoscaling = Autoscaling(
+                True, low, high, spec.total_autoscaling is not None, spec.location_policy
+            )
         pool_zones = list(spec.locations) if spec.locations else zones
         for zone in pool_zones:
             world.ensure_zone(project, zone)
@@ -303,6 +317,7 @@ def build_cluster(
         private_cluster_config=private_config,
         authorized_networks_enabled=authorized_networks is not None,
         authorized_cidr_blocks=blocks,
+        gcp_public_cidrs_access_enabled=gcp_public_cidrs,
         node_pools=pools,
         description=description,
     )

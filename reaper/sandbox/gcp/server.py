@@ -68,6 +68,8 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    _mute = False
+    """Set for a request answered after the client's timeout: its answer is dropped."""
 
     def do_GET(self) -> None:
         self._serve()
@@ -104,6 +106,11 @@ class _Handler(BaseHTTPRequestHandler):
         delay = world.faults.latency(route.method)
         if delay > 0:
             time.sleep(delay)
+        late = world.faults.take_delay(route.method)
+        if late is not None:
+            # Served after the client's timeout: the effect applies, nobody reads the answer.
+            time.sleep(late)
+            self._mute = True
         fault = world.faults.take_error(route.method)
         if fault is Fault.UNPARSEABLE:
             self._send(200, b"<html><body>Service temporarily unavailable</body></html>")
@@ -142,6 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode())
 
     def _send(self, status: int, data: bytes) -> None:
+        if self._mute:
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))

@@ -5,6 +5,7 @@ over HTTP to the embedded fake; outcomes are read from the plan, the fake and th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,11 +14,13 @@ from gcp_support import (
     DAY,
     DEBIAN,
     EXPIRED,
+    FAST,
     HOUR,
     NAME,
     NOW,
     PIPELINE,
     PROJECT,
+    SIGNER,
     ZONE,
     ZONES,
     counted,
@@ -32,8 +35,10 @@ from prometheus_client import CollectorRegistry
 
 from reaper.errors import ProviderError
 from reaper.metrics import Metrics
-from reaper.model import Action, Collected, PortRange, Reason, Resource, Scope
+from reaper.model import Action, Collected, PortRange, Reason, Resource, Result, Scope
 from reaper.policy import decide
+from reaper.providers.base import ResourceKind
+from reaper.providers.catalog import build_kinds
 from reaper.providers.gcp.gce import GceInstances
 from reaper.results import ExitCode
 from reaper.sandbox.gcp import FakeGcp, Fault
@@ -258,6 +263,56 @@ def test_throttling_and_outages_are_retried_and_every_attempt_is_counted(
     assert counted(metrics)["compute.instances.aggregatedList"] == 3
 
 
+def impatient_kinds(fake: FakeGcp, audit_path: Path, kinds: tuple[str, ...]) -> list[ResourceKind]:
+    """The kinds with a 0.5 s request timeout, for answers delayed past it."""
+    settings = settings_of(gcp_config(fake, audit_path, kinds=kinds))
+    return build_kinds(settings, {"gcp": replace(FAST, request_timeout=0.5)}, None, SIGNER)
+
+
+def test_a_read_answered_after_the_timeout_is_sent_again(fake: FakeGcp, audit_path: Path) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE)
+    (kind,) = impatient_kinds(fake, audit_path, ("gce_instance",))
+    fake.delay_next("compute.instances.aggregatedList", 1.5)
+    fake.stats.reset()
+
+    collected = kind.collect(Scope(NAME, ""))
+
+    assert [r.ref.id for r in collected.resources] == ["vm"]
+    assert fake.stats.count("compute.instances.aggregatedList") == 2
+
+
+def test_a_mutation_with_a_request_id_is_sent_again_after_a_timeout_and_runs_once(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "vm", labels=PIPELINE)
+    (kind,) = impatient_kinds(fake, audit_path, ("gce_instance",))
+    (vm,) = kind.collect(Scope(NAME, "")).resources
+    fake.delay_next("compute.instances.delete", 1.5)
+    fake.stats.reset()
+
+    (outcome,) = kind.delete(vm.ref.scope, [vm])
+
+    assert (outcome.result, outcome.message) == (Result.DONE, "deleted")
+    assert fake.instances(PROJECT) == []
+    assert fake.stats.count("compute.instances.delete") == 2
+
+
+def test_a_mutation_without_a_request_id_is_not_sent_again_after_a_timeout(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_cluster(PROJECT, "us-central1", "c", labels=PIPELINE)
+    (kind,) = impatient_kinds(fake, audit_path, ("gke_cluster",))
+    (cluster,) = kind.collect(Scope(NAME, "")).resources
+    fake.delay_next("container.projects.locations.clusters.delete", 1.5)
+    fake.stats.reset()
+
+    (outcome,) = kind.delete(cluster.ref.scope, [cluster])
+
+    assert outcome.result is Result.FAILED
+    assert "ReadTimeout" in outcome.message
+    assert fake.stats.count("container.projects.locations.clusters.delete") == 1
+
+
 @pytest.mark.parametrize(
     "fault", [Fault.PERMISSION_DENIED, None], ids=["403-permission-denied", "404-no-project"]
 )
@@ -370,6 +425,67 @@ def test_unpatched_follows_the_boot_disk_to_its_image(
     assert vm.image.missing is (seed is None)
     assert (Reason.UNPATCHED in decision.reasons) is unpatched
     assert decision.action is (Action.QUARANTINE if unpatched else Action.KEEP)
+
+
+def test_a_denied_image_is_unknown_once_a_sweep_and_expired_instances_still_go(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    private = "projects/secret-images/global/images/golden"
+    fake.add_image("secret-images", "golden", created=NOW - 400 * DAY)
+    for zone in ZONES[:2]:
+        fake.add_instance(
+            PROJECT,
+            zone,
+            f"old-{zone}",
+            labels=PIPELINE,
+            created=NOW - EXPIRED,
+            boot_image=private,
+        )
+        fake.add_instance(
+            PROJECT, zone, f"new-{zone}", labels=PIPELINE, created=NOW - HOUR, boot_image=private
+        )
+    fake.fail_next("compute.images.get", Fault.PERMISSION_DENIED, times=100)
+    settings = settings_of(gcp_config(fake, audit_path, section={"zones": list(ZONES[:2])}))
+    fake.stats.reset()
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    assert sorted(i["name"] for i in fake.instances(PROJECT)) == [
+        f"new-{zone}" for zone in ZONES[:2]
+    ]
+    kept = [d for d in report.plan.decisions if d.ref.id.startswith("new-")]
+    assert [(d.action, d.reasons) for d in kept] == [(Action.KEEP, (Reason.WITHIN_TTL,))] * 2
+    assert all(d.resource.image is None for d in kept)
+    (error,) = report.collection.errors
+    assert error.scope == Scope(NAME, "")
+    assert f"image {private} could not be read" in error.message
+    assert "HTTP 403" in error.message
+    assert fake.stats.count("compute.images.get") == 1
+    assert report.exit_code == ExitCode.PARTIAL_FAILURE
+
+
+def test_denied_firewall_rules_make_exposure_unknown_and_expired_instances_still_go(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_firewall(PROJECT, "leftover")
+    fake.add_instance(
+        PROJECT, ZONE, "open", labels=PIPELINE, created=NOW - HOUR, external_ip="34.1.2.3"
+    )
+    fake.add_instance(
+        PROJECT, ZONE, "old", labels=PIPELINE, created=NOW - EXPIRED, external_ip="34.1.2.4"
+    )
+    fake.fail_next("compute.firewalls.list", Fault.PERMISSION_DENIED, times=100)
+    settings = settings_of(gcp_config(fake, audit_path))
+    fake.stats.reset()
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    assert [i["name"] for i in fake.instances(PROJECT)] == ["open"]
+    (kept,) = [d for d in report.plan.decisions if d.ref.id == "open"]
+    assert (kept.action, kept.resource.open_to_world) == (Action.KEEP, ())
+    (error,) = report.collection.errors
+    assert f"the firewall rules of project {PROJECT} could not be read" in error.message
+    assert fake.stats.count("compute.firewalls.list") == 1
 
 
 def test_each_image_is_fetched_once_per_sweep_across_zones_and_projects(

@@ -37,9 +37,10 @@ from sweep_support import run_sweep
 from reaper import lifecycle
 from reaper.app import SweepService
 from reaper.audit import AuditLog
-from reaper.model import Action, Reason, Resource, ResourceRef, Result, Scope
+from reaper.model import Action, Reason, ResourceRef, Result, Scope
 from reaper.pinned import read_pinned
 from reaper.pipelines.facts import PipelineFacts
+from reaper.policy import decide
 from reaper.providers.gcp.gce import GceInstances
 from reaper.providers.gcp.gce_facts import QUARANTINE_RULES, DenyAll
 from reaper.providers.gcp.gce_isolation import rule_name
@@ -160,6 +161,25 @@ def test_an_operation_ending_in_error_is_a_failure_with_the_apis_message(
     found = labels(fake, "stuck")
     assert found[lifecycle.FAILURES] == "1"
     assert verified(fake, "stuck")
+
+
+def test_a_denied_operation_wait_fails_the_delete_at_once_with_few_requests(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "old", labels=PIPELINE, created=NOW - EXPIRED)
+    fake.fail_next("compute.zoneOperations.wait", Fault.PERMISSION_DENIED, times=1_000_000)
+    settings = settings_of(gcp_config(fake, audit_path))
+    kinds = kinds_of(settings)
+    fake.stats.reset()
+
+    report = sweep(settings, kinds, audit_path)
+
+    (outcome,) = report.outcomes
+    assert (outcome.action, outcome.result) == (Action.DELETE, Result.FAILED)
+    assert "waiting for the operation failed" in outcome.message
+    assert "403" in outcome.message
+    # One wait, not a busy loop until the operation timeout.
+    assert fake.stats.count("compute.zoneOperations.wait") == 1
 
 
 @pytest.mark.parametrize(
@@ -389,6 +409,33 @@ def test_quarantine_costs_the_fewest_requests_and_makes_the_rules_once_a_sweep(
     }
 
 
+def test_rules_deleted_after_the_sweep_listed_them_are_made_again_before_quarantined(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    fake.add_instance(PROJECT, ZONE, "first", labels=PIPELINE, created=NOW - EXPIRED)
+    settings = settings_of(gcp_config(fake, audit_path, policy=QUARANTINE))
+    (kind,) = kinds_of(settings)
+    sweep(settings, [kind], audit_path)  # makes the network's rules
+    fake.add_instance(PROJECT, ZONE, "second", labels=PIPELINE, created=NOW - EXPIRED)
+    kind.begin_collection()
+    collected = kind.collect(Scope(NAME, "")).resources
+    firewalls = compute_v1.FirewallsClient(
+        credentials=AnonymousCredentials(), client_options={"api_endpoint": fake.endpoint}
+    )
+    for deny in QUARANTINE_RULES:  # gone between the sweep's list and the quarantine
+        firewalls.delete_unary(project=PROJECT, firewall=rule_name(NETWORK, deny))
+    fake.settle()
+    (second,) = [r for r in collected if r.ref.id == "second"]
+    decision = decide(second, settings.policy, settings.tags, NOW, SIGNER)
+    assert decision.action is Action.QUARANTINE
+
+    (outcome,) = kind.quarantine(second.ref.scope, [decision], NOW)
+
+    assert outcome.result is Result.DONE, outcome
+    assert labels(fake, "second")[lifecycle.STATE] == "quarantined"
+    assert all(fake.firewall(PROJECT, rule_name(NETWORK, d)) for d in QUARANTINE_RULES)
+
+
 def test_an_unreleased_quarantine_is_deleted_after_the_quarantine_ttl(
     fake: FakeGcp, audit_path: Path
 ) -> None:
@@ -609,8 +656,8 @@ def test_kind_refs_are_per_zone_and_release_finds_them_without_one(
     (found,) = kind.get(Scope(NAME, ""), ["vm"]).resources
 
     assert found.ref.scope == Scope(NAME, ZONES[2])
+    assert (found.name, found.tags) == ("vm", PIPELINE)
     assert fake.stats.filtered("compute.instances.aggregatedList") == 1
-    assert isinstance(found, Resource)
 
 
 # -- pipeline-aware ----------------------------------------------------------------------

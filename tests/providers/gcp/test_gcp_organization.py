@@ -201,15 +201,14 @@ def test_ids_may_be_bare_numbers_and_projects_become_optional() -> None:
     number=st.integers(1, 10**15),
     taken=st.booleans(),
 )
-def test_derived_names_are_valid_and_deterministic(
+def test_derived_names_are_valid_free_and_the_project_id_when_it_is_free(
     project_id: str, number: int, taken: bool
 ) -> None:
     names_taken = {project_id} if taken else set()
     derived = project_name(project_id, str(number), names_taken)
     assert NAME.fullmatch(derived), derived
-    assert derived == project_name(project_id, str(number), names_taken)
     assert derived not in names_taken
-    assert derived.startswith(project_id)
+    assert derived == (f"{project_id}-{number}" if taken else project_id)
 
 
 def test_only_active_projects_with_ids_reaper_takes_not_excluded_nor_named() -> None:

@@ -26,6 +26,8 @@ from gcp_support import (
     settings_of,
     sweep,
 )
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import container_v1
 
 from reaper import lifecycle
 from reaper.app import SweepService
@@ -357,7 +359,7 @@ def test_quarantine_scales_pools_to_zero_closes_the_endpoint_and_release_restore
     assert after is not None
     assert after["masterAuthorizedNetworksConfig"] == {"enabled": True}
     found = reaper_labels(after["resourceLabels"])
-    assert found[ORIGINAL_POOLS[0]] == "default-pool_2__spot_1_0_5"
+    assert found[ORIGINAL_POOLS[0]] == "default-pool_2__spot_1_0_5_b"
     assert found[ORIGINAL_ENDPOINT] == "off"
     assert found[lifecycle.STATE] == "quarantined"
     ref = ResourceRef("gcp", "gke_cluster", Scope(NAME, REGION), "c")
@@ -378,6 +380,132 @@ def test_quarantine_scales_pools_to_zero_closes_the_endpoint_and_release_restore
     assert restored is not None
     assert restored["masterAuthorizedNetworksConfig"] == {}
     assert restored["resourceLabels"] == PIPELINE
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        pytest.param(NodePoolSpec("spot", 1, autoscaling=(0, 5)), id="per-zone"),
+        pytest.param(
+            NodePoolSpec("spot", 2, total_autoscaling=(1, 9), location_policy="ANY"),
+            id="total-limits-any",
+        ),
+    ],
+)
+def test_release_restores_the_autoscaling_as_it_was(
+    fake: FakeGcp, audit_path: Path, pool: NodePoolSpec
+) -> None:
+    cluster(fake, "c", created=NOW - EXPIRED, node_pools=(pool,))
+    before = autoscaling(fake, "c")["spot"]
+    settings = settings_of(config(fake, audit_path, policy=QUARANTINE))
+    kinds = kinds_of(settings)
+    report = sweep(settings, kinds, audit_path)
+    assert [o.result for o in report.outcomes] == [Result.DONE]
+    assert autoscaling(fake, "c")["spot"] == {}
+
+    service = SweepService(settings, kinds, lambda: AuditLog(audit_path), signer=SIGNER)
+    outcome = service.release(kinds[0], "c")
+
+    assert outcome is not None
+    assert outcome.result is Result.DONE, outcome
+    assert autoscaling(fake, "c")["spot"] == before
+    assert fake.node_count(PROJECT, REGION, "c", "spot") == pool.node_count
+
+
+OPEN_BLOCKS = (("0.0.0.0/0", "anyone"), ("10.0.0.0/8", "corp vpn"))
+
+
+def reopen(fake: FakeGcp, name: str, cidr: str) -> None:
+    """Someone lets ``cidr`` in again, with the real client."""
+    gke = container_v1.ClusterManagerClient(
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": fake.endpoint},
+        transport="rest",
+    )
+    config = container_v1.MasterAuthorizedNetworksConfig(
+        enabled=True, cidr_blocks=[{"cidr_block": cidr}]
+    )
+    gke.update_cluster(
+        name=f"projects/{PROJECT}/locations/{REGION}/clusters/{name}",
+        update=container_v1.ClusterUpdate(desired_master_authorized_networks_config=config),
+    )
+    fake.settle()
+
+
+def test_authorized_networks_open_to_the_world_are_closed_and_restored_exactly(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    cluster(
+        fake, "c", created=NOW - EXPIRED, authorized_networks=OPEN_BLOCKS, gcp_public_cidrs=True
+    )
+    before = fake.cluster(PROJECT, REGION, "c")
+    assert before is not None
+    section = {"restrict_public_endpoint": True}
+    settings = settings_of(config(fake, audit_path, policy=QUARANTINE, section=section))
+    kinds = kinds_of(settings)
+
+    report = sweep(settings, kinds, audit_path)
+
+    assert [o.result for o in report.outcomes] == [Result.DONE], report.outcomes
+    after = fake.cluster(PROJECT, REGION, "c")
+    assert after is not None
+    assert after["masterAuthorizedNetworksConfig"] == {"enabled": True}
+    later = sweep(settings, kinds, audit_path, NOW + HOUR)
+    (decision,) = later.plan.decisions
+    assert (decision.resource.isolated, decision.action) == (True, Action.KEEP)
+
+    service = SweepService(settings, kinds, lambda: AuditLog(audit_path), signer=SIGNER)
+    outcome = service.release(kinds[0], "c")
+
+    assert outcome is not None
+    assert outcome.result is Result.DONE, outcome
+    restored = fake.cluster(PROJECT, REGION, "c")
+    assert restored is not None
+    assert restored["masterAuthorizedNetworksConfig"] == before["masterAuthorizedNetworksConfig"]
+    assert restored["masterAuthorizedNetworksConfig"]["gcpPublicCidrsAccessEnabled"] is True
+
+
+def test_a_quarantined_endpoint_reopened_to_the_world_is_not_isolated(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    cluster(fake, "c", created=NOW - EXPIRED, authorized_networks=OPEN_BLOCKS)
+    section = {"restrict_public_endpoint": True}
+    settings = settings_of(config(fake, audit_path, policy=QUARANTINE, section=section))
+    kinds = kinds_of(settings)
+    sweep(settings, kinds, audit_path)
+    reopen(fake, "c", "0.0.0.0/0")
+
+    later = sweep(settings, kinds, audit_path, NOW + HOUR)
+
+    (decision,) = later.plan.decisions
+    assert (decision.resource.isolated, decision.action) == (False, Action.QUARANTINE)
+    assert [o.result for o in later.outcomes] == [Result.DONE]
+    after = fake.cluster(PROJECT, REGION, "c")
+    assert after is not None
+    assert after["masterAuthorizedNetworksConfig"] == {"enabled": True}
+
+
+def test_authorized_networks_too_many_for_the_labels_refuse_the_quarantine(
+    fake: FakeGcp, audit_path: Path
+) -> None:
+    blocks = [("0.0.0.0/0", "anyone")] + [
+        (f"10.{i}.0.0/16", f"runner subnet number {i}") for i in range(20)
+    ]
+    cluster(fake, "c", created=NOW - EXPIRED, authorized_networks=blocks)
+    before = fake.cluster(PROJECT, REGION, "c")
+    section = {"restrict_public_endpoint": True}
+    settings = settings_of(config(fake, audit_path, policy=QUARANTINE, section=section))
+
+    report = sweep(settings, kinds_of(settings), audit_path)
+
+    (outcome,) = report.outcomes
+    assert outcome.result is Result.FAILED
+    assert "master authorized networks do not fit in reaper's labels" in outcome.message
+    after = fake.cluster(PROJECT, REGION, "c")
+    assert after is not None
+    assert before is not None
+    assert after["masterAuthorizedNetworksConfig"] == before["masterAuthorizedNetworksConfig"]
+    assert sizes(fake, "c") == {"default-pool": 2, "spot": 1}
 
 
 def test_without_restrict_the_endpoint_is_left_alone(fake: FakeGcp, audit_path: Path) -> None:
