@@ -165,12 +165,19 @@ def patch_namespace(cluster: Cluster, scope: Scope, name: str, body: JSON) -> JS
     return read_json(raw)
 
 
-def delete_namespace(cluster: Cluster, scope: Scope, name: str, uid: str | None) -> JSON:
-    """DELETE with ``propagationPolicy=Background`` (and the uid seen as a precondition,
-    so a namespace recreated under the same name is not the one deleted)."""
+def delete_namespace(
+    cluster: Cluster, scope: Scope, name: str, uid: str | None, version: str | None = None
+) -> JSON:
+    """DELETE with ``propagationPolicy=Background``, conditional on the uid and
+    resourceVersion seen (``preconditions``): a namespace recreated under the same name, or
+    changed since it was read, is not deleted (409 Conflict)."""
     options = client.V1DeleteOptions(
         propagation_policy="Background",
-        preconditions=client.V1Preconditions(uid=uid) if uid else None,
+        preconditions=(
+            client.V1Preconditions(uid=uid or None, resource_version=version or None)
+            if uid or version
+            else None
+        ),
     )
     with translate_errors(f"delete namespace {name} in {scope}"):
         raw = cluster.core.delete_namespace(

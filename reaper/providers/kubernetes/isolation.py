@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -93,8 +93,13 @@ class Quarantine:
         signer: StateSigner,
         tag_keys: TagKeys,
         restarts: api.ListRestarts,
+        *,
+        on_written: Callable[[Scope, JSON], None] | None = None,
     ) -> None:
+        """``on_written``: told each namespace as reaper's own patch left it (its new
+        resourceVersion is what a later delete is conditional on)."""
         self._cluster = cluster
+        self._on_written = on_written
         self._scope = scope
         self._restarts = restarts
         self._signer = signer
@@ -152,7 +157,9 @@ class Quarantine:
         change = tags.change(updates)
         if change.write or change.remove:
             patch = owned_patch(change.write, change.remove)
-            api.patch_namespace(self._cluster, self._scope, name, patch)
+            answer = api.patch_namespace(self._cluster, self._scope, name, patch)
+            if self._on_written is not None:
+                self._on_written(self._scope, answer)
         tags.removed(change)
         tags.written(change)
 

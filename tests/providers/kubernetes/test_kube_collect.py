@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -22,6 +23,7 @@ from reaper.errors import ProviderError
 from reaper.metrics import Metrics
 from reaper.model import Action, Reason
 from reaper.providers.kubernetes.clients import KubeApiError
+from reaper.providers.kubernetes.namespaces import CHANGED
 from reaper.report import render
 from reaper.results import ExitCode
 from reaper.sandbox.kube import KubeFake, ManualClock
@@ -429,8 +431,53 @@ def test_a_namespace_recreated_since_it_was_read_is_not_deleted(
 
     (outcome,) = sweeper.kind.delete(sweeper.scope(), [resource])
 
-    assert (outcome.result, outcome.message) == (
-        "skipped",
-        "not deleted: the namespace was recreated since it was read",
-    )
+    assert (outcome.result, outcome.message) == ("skipped", CHANGED)
     assert fake.namespace_phase("ci-reused") == "Active"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            lambda ns: ns["metadata"]["labels"].update({"reaper-protect": "true"}),
+            id="protect-label",
+        ),
+        pytest.param(
+            lambda ns: ns["metadata"].setdefault("annotations", {}).update({"reaper-ttl": "30d"}),
+            id="longer-ttl",
+        ),
+    ],
+)
+def test_a_namespace_changed_between_collect_and_delete_is_skipped_not_deleted(
+    fake: KubeFake, harness: Callable[..., Harness], change: Callable[[dict[str, Any]], None]
+) -> None:
+    fake.seed_namespace("ci-changed", labels=PIPELINE, created=OLD)
+    sweeper = harness()
+    (decision,) = sweeper.plan().decisions
+    assert decision.action == Action.DELETE
+    fake.change("namespaces", "ci-changed", change)
+
+    (outcome,) = sweeper.kind.delete(sweeper.scope(), [decision.resource])
+
+    assert (outcome.result, outcome.message) == ("skipped", CHANGED)
+    assert fake.namespace_phase("ci-changed") == "Active"
+    (next_sweep,) = sweeper.plan().decisions
+    assert next_sweep.action == Action.KEEP
+
+
+def test_reapers_own_patches_keep_the_delete_condition_current(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    fake.seed_namespace("ci-marked", labels=PIPELINE, created=OLD)
+    sweeper = harness()
+    (decision,) = sweeper.plan().decisions
+    scope = sweeper.scope()
+    (tagged,) = sweeper.kind.tag(
+        scope, [decision.resource], {"reaper-state": "marked"}, Action.MARK
+    )
+    assert tagged.result == "done"
+
+    (outcome,) = sweeper.kind.delete(scope, [decision.resource])
+
+    assert outcome.result == "done"
+    assert fake.namespace_phase("ci-marked") == "Terminating"
