@@ -39,7 +39,7 @@ from reaper.errors import ProviderError
 from reaper.lifecycle import SignedTags, StateSigner, quarantined_tags
 from reaper.model import Action, Decision, Outcome, Resource, Result, Scope
 from reaper.providers.kubernetes import api
-from reaper.providers.kubernetes.clients import JSON, Cluster, KubeApiError
+from reaper.providers.kubernetes.clients import CONFLICT, JSON, NOT_FOUND, Cluster, KubeApiError
 from reaper.providers.kubernetes.metadata import (
     ORIGINAL_REPLICAS,
     ORIGINAL_SUSPEND,
@@ -193,7 +193,7 @@ class Quarantine:
         try:
             api.create_network_policy(self._cluster, self._scope, namespace, quarantine_policy())
         except KubeApiError as err:
-            if err.status != api.CONFLICT:
+            if err.status != CONFLICT:
                 raise
             return False
         return True
@@ -237,9 +237,9 @@ class Quarantine:
             try:
                 return api.patch_object(self._cluster, scope, resource, namespace, name, body)
             except KubeApiError as err:
-                if err.status == api.NOT_FOUND:
+                if err.status == NOT_FOUND:
                     return None
-                if err.status != api.CONFLICT:
+                if err.status != CONFLICT:
                     raise
             fresh = api.read_workload(self._cluster, scope, resource, namespace, name)
             if fresh is None:
@@ -274,7 +274,7 @@ class Quarantine:
                     self._cluster, scope, "cronjobs", namespace, name_of(cronjob), body
                 )
             except KubeApiError as err:
-                if err.status != api.NOT_FOUND:
+                if err.status != NOT_FOUND:
                     raise
                 continue
             suspended_now += "spec" in body

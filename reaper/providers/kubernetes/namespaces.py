@@ -37,7 +37,14 @@ from reaper.model import (
 )
 from reaper.providers.base import ResourceKind, register
 from reaper.providers.kubernetes import api
-from reaper.providers.kubernetes.clients import JSON, Cluster, KubeApiError, KubeClients
+from reaper.providers.kubernetes.clients import (
+    CONFLICT,
+    JSON,
+    NOT_FOUND,
+    Cluster,
+    KubeApiError,
+    KubeClients,
+)
 from reaper.providers.kubernetes.isolation import (
     Quarantine,
     read_isolation,
@@ -361,7 +368,7 @@ class Namespaces(ResourceKind):
             try:
                 self._wrote(scope, api.patch_namespace(cluster, scope, resource.name, patch))
             except KubeApiError as err:
-                if err.status == api.NOT_FOUND:
+                if err.status == NOT_FOUND:
                     return Outcome(
                         resource.ref, action, Result.ALREADY_GONE, "namespace does not exist"
                     )
@@ -422,11 +429,11 @@ class Namespaces(ResourceKind):
                     seen.version if seen else None,
                 )
             except KubeApiError as err:
-                if err.status == api.NOT_FOUND:
+                if err.status == NOT_FOUND:
                     return Outcome(
                         ref, Action.DELETE, Result.ALREADY_GONE, "namespace does not exist"
                     )
-                if err.status == api.CONFLICT:
+                if err.status == CONFLICT:
                     return Outcome(ref, Action.DELETE, Result.SKIPPED, CHANGED)
                 return Outcome(ref, Action.DELETE, Result.FAILED, str(err))
             phase = (answer.get("status") or {}).get("phase") or "Terminating"
