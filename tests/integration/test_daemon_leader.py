@@ -533,5 +533,5 @@ def test_a_leader_election_that_cannot_work_stops_the_daemon_with_exit_2(
 
     assert result.returncode == 2, explain(result)
     assert message in result.stderr
-    if message.startswith("daemon.leader_election: renew") or "longer than" in message:
-        assert f"{config}: {message}" in result.stderr  # the file, the key, the problem
+    if "must be at least" in message:  # the timings: the file, the key, the problem
+        assert f"{config}: {message}" in result.stderr
