@@ -970,6 +970,20 @@ class Schedule(_Section):
         return self.interval
 
 
+LEASE_REQUEST_SHARE = 0.5
+"""A Lease request's timeout, as a share of ``retry_period``: every request of the election
+ends before its next attempt is due (:attr:`LeaderElectionSettings.request_timeout`)."""
+ABANDON_MARGIN_SECONDS = 2.6
+"""What a leader that lost its Lease keeps, before the lease can expire, to abandon a sweep
+still running (``reaper.daemon``): the poll that notices it, the wait for the
+``shutdown-abandoned`` record and the exit. ``lease_duration - renew_deadline`` must be at
+least this."""
+
+
+def _seconds(value: timedelta) -> str:
+    return f"{value.total_seconds():g}s"
+
+
 class LeaderElectionSettings(_Section):
     """Several daemon replicas, one sweeper: a ``coordination.k8s.io/v1`` Lease decides."""
 
@@ -998,23 +1012,34 @@ class LeaderElectionSettings(_Section):
             raise ValueError(f"{value!r} is not a namespace name")
         return value
 
+    @property
+    def request_timeout(self) -> timedelta:
+        """The timeout of each Lease request: :data:`LEASE_REQUEST_SHARE` of
+        ``retry_period``, so shorter than it."""
+        return self.retry_period * LEASE_REQUEST_SHARE
+
     @model_validator(mode="after")
     def _timings(self) -> LeaderElectionSettings:
         # A leader stops acting at renew_deadline; followers take over at lease_duration.
-        # The gap is what a running action has to finish in.
+        # The gap is what abandoning a running sweep has to finish in.
         if self.retry_period < timedelta(seconds=1):
             raise ValueError("retry_period must be at least 1s")
-        if self.renew_deadline <= self.retry_period * 1.2:
+        least = self.retry_period * 2 + self.request_timeout
+        if self.renew_deadline < least:
             raise ValueError(
-                f"renew_deadline ({format_duration(self.renew_deadline)}) must be longer than "
-                f"1.2 x retry_period ({format_duration(self.retry_period)}), so a leader "
-                "gets more than one attempt to renew"
+                f"renew_deadline ({_seconds(self.renew_deadline)}) must be at least 2 x "
+                f"retry_period + the Lease request timeout ({_seconds(least)}: retry_period "
+                f"{_seconds(self.retry_period)}, each request times out after "
+                f"{_seconds(self.request_timeout)}), so a leader gets two attempts to renew "
+                "before it stops"
             )
-        if self.lease_duration <= self.renew_deadline:
+        margin = timedelta(seconds=ABANDON_MARGIN_SECONDS)
+        if self.lease_duration - self.renew_deadline < margin:
             raise ValueError(
-                f"lease_duration ({format_duration(self.lease_duration)}) must be longer than "
-                f"renew_deadline ({format_duration(self.renew_deadline)}): a leader must stop "
-                "acting before its lease can expire"
+                f"lease_duration ({_seconds(self.lease_duration)}) must be at least "
+                f"{_seconds(margin)} longer than renew_deadline "
+                f"({_seconds(self.renew_deadline)}): a leader that could not renew needs "
+                "that long to stop (or abandon) its sweep before another replica can take over"
             )
         return self
 

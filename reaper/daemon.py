@@ -74,7 +74,7 @@ from reaper.actuator import StopFlag
 from reaper.app import SweepService
 from reaper.audit import AuditLog, ChainHead
 from reaper.audit.build import build_audit_log
-from reaper.config import Schedule, Settings
+from reaper.config import ABANDON_MARGIN_SECONDS, Schedule, Settings
 from reaper.durations import format_duration
 from reaper.errors import AuditError, AuditLocked, ConfigError, ReaperError
 from reaper.lifecycle import StateSigner
@@ -94,15 +94,16 @@ LEADERSHIP_LOST = "leadership lost: the Lease could not be renewed"
 DEFAULT_JOB = "default"
 _POLL_SECONDS = 0.1
 """How often the main thread looks at signals, the running sweep and the election."""
-_ABANDON_WRITE_SECONDS = 2.0
-"""How long an abandoning daemon waits at most for its ``shutdown-abandoned`` record to be
-stored."""
 _EXIT_SECONDS = 0.5
 """What an abandonment keeps, after that wait, for the process to exit (``os._exit``)."""
-_ABANDON_MARGIN_SECONDS = _POLL_SECONDS + _ABANDON_WRITE_SECONDS + _EXIT_SECONDS
+_ABANDON_MARGIN_SECONDS = ABANDON_MARGIN_SECONDS
 """A sweep that lost its leadership is abandoned once its lease has no more than this
 left: the poll that notices it, the wait for the record and the exit all fit before the
-lease can expire (and a poll that comes late waits less for the record)."""
+lease can expire (and a poll that comes late waits less for the record). The config
+requires ``lease_duration - renew_deadline`` to be at least this."""
+_ABANDON_WRITE_SECONDS = _ABANDON_MARGIN_SECONDS - _POLL_SECONDS - _EXIT_SECONDS
+"""How long an abandoning daemon waits at most for its ``shutdown-abandoned`` record to be
+stored: what the margin leaves after the poll and the exit."""
 
 
 # -- schedules -------------------------------------------------------------------------
@@ -306,6 +307,8 @@ class Daemon:
         self._flag: StopFlag | None = None
         """The running sweep's own flag: stopped by a signal or by lost leadership."""
         self._halt = threading.Event()
+        self._election: threading.Thread | None = None
+        """The thread running ``leadership.run`` (joined before the Lease is handed back)."""
         self._leading = leadership is None
         # Held by the one sweep running, whichever job it belongs to; held by the stop
         # sequence once it is over, so that no late job starts.
@@ -363,12 +366,13 @@ class Daemon:
             daemon=True,
         ).start()
         if self._leadership is not None:
-            threading.Thread(
+            self._election = threading.Thread(
                 target=self._leadership.run,
                 args=(self._halt,),
                 name="reaper-election",
                 daemon=True,
-            ).start()
+            )
+            self._election.start()
         first = self._clock()
         for job in self.jobs:
             self._scheduler.add_job(
@@ -416,11 +420,31 @@ class Daemon:
                 return self._abandon(f"daemon.shutdown_timeout ({format_duration(timeout)}) passed")
         self._halt.set()
         if self._leadership is not None:
-            self._leadership.release()
+            self._hand_back(self._leadership)
             self.leader.set(0)
         self.close()
         log.info("stopped")
         return ExitCode.OK
+
+    def _hand_back(self, leadership: Leadership) -> None:
+        """A clean stop: wait for the election thread to end, then hand the Lease back.
+
+        Released while a renewal was still in flight, the Lease would be taken straight back:
+        the renewal meets the release (409 Conflict), reads the Lease nobody holds, and takes
+        it. The thread ends within a retry (its requests time out sooner); one still running
+        after ``lease_duration`` is left alone, and so is the Lease: it expires.
+        """
+        thread = self._election
+        if thread is not None:
+            election = self.settings.daemon.leader_election
+            thread.join(election.lease_duration.total_seconds() if election else None)
+            if thread.is_alive():
+                log.warning(
+                    "the leader election did not stop in time: the Lease is not handed back "
+                    "and expires"
+                )
+                return
+        leadership.release()
 
     def close(self) -> None:
         """Stop the HTTP endpoint."""
@@ -445,14 +469,15 @@ class Daemon:
             flag = self._flag
         if changed:
             self.leader.set(1 if leading else 0)
-            if leading and self._stop.reason is None:
-                log.info("%s leads: sweeping now", self._leadership.identity)
+            identity = self._leadership.identity
+            if not leading:
+                log.warning("%s no longer leads: the running sweep stops", identity)
+                self.metrics.forget_last_sweep()
+            elif self._stop.reason is None:
+                log.info("%s leads: sweeping now", identity)
                 self._sweep_now()
             else:
-                log.warning(
-                    "%s no longer leads: the running sweep stops", self._leadership.identity
-                )
-                self.metrics.forget_last_sweep()
+                log.info("%s leads again, but the daemon is stopping: no sweep starts", identity)
         if leading or flag is None:
             return None
         flag.request(LEADERSHIP_LOST)

@@ -52,11 +52,16 @@ def is_protected(resource: Resource, tags: TagKeys) -> bool:
 def protects(tags: Mapping[str, str], keys: TagKeys) -> bool:
     """:func:`is_protected` for a bare tag map: a resource's, or one of its dependants'
     (an EKS node group, a Fargate profile). Pure."""
-    wanted = _loose(keys.protect)
     return any(
-        _loose(key) == wanted and value.strip().lower() not in _NOT_PROTECTED
+        protect_key(key, keys) and value.strip().lower() not in _NOT_PROTECTED
         for key, value in tags.items()
     )
+
+
+def protect_key(key: str, keys: TagKeys) -> bool:
+    """Whether ``key`` is the protect key in one of its spellings (any case, ``_`` for
+    ``-``, stray spaces): what :func:`protects` reads. Pure."""
+    return _loose(key) == _loose(keys.protect)
 
 
 class _Rules:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from reaper.config import parse_settings
+from reaper.config import LeaderElectionSettings, parse_settings
 from reaper.errors import ConfigError
 
 CLUSTERS = {"kubernetes": {"clusters": [{"name": "ci"}]}}
@@ -87,15 +87,31 @@ def test_leader_election_defaults() -> None:
     [
         pytest.param(
             {"lease_duration": "20s", "renew_deadline": "20s"},
-            "lease_duration (20s) must be longer than renew_deadline (20s): a leader must stop "
-            "acting before its lease can expire",
+            "lease_duration (20s) must be at least 2.6s longer than renew_deadline (20s): a "
+            "leader that could not renew needs that long to stop (or abandon) its sweep before "
+            "another replica can take over",
             id="lease-not-longer-than-deadline",
         ),
         pytest.param(
+            {"lease_duration": "22s", "renew_deadline": "20s"},
+            "lease_duration (22s) must be at least 2.6s longer than renew_deadline (20s): a "
+            "leader that could not renew needs that long to stop (or abandon) its sweep before "
+            "another replica can take over",
+            id="gap-shorter-than-the-abandon-margin",
+        ),
+        pytest.param(
             {"renew_deadline": "6s", "retry_period": "5s"},
-            "renew_deadline (6s) must be longer than 1.2 x retry_period (5s), so a leader gets "
-            "more than one attempt to renew",
+            "renew_deadline (6s) must be at least 2 x retry_period + the Lease request timeout "
+            "(12.5s: retry_period 5s, each request times out after 2.5s), so a leader gets two "
+            "attempts to renew before it stops",
             id="deadline-too-short-for-retries",
+        ),
+        pytest.param(
+            {"renew_deadline": "12s", "retry_period": "5s"},
+            "renew_deadline (12s) must be at least 2 x retry_period + the Lease request timeout "
+            "(12.5s: retry_period 5s, each request times out after 2.5s), so a leader gets two "
+            "attempts to renew before it stops",
+            id="no-room-for-a-request-after-two-retries",
         ),
         pytest.param(
             {"lease_duration": "1d", "renew_deadline": "1h", "retry_period": "0s"},
@@ -111,3 +127,29 @@ def test_leader_election_timings_that_cannot_work_are_refused(
     (problem,) = problems(data)
     assert problem.startswith("bad.yaml: daemon.leader_election")
     assert problem.endswith(message)
+
+
+@pytest.mark.parametrize(
+    "timings",
+    [
+        pytest.param(
+            {"lease_duration": "16s", "renew_deadline": "13s", "retry_period": "5s"}, id="tight"
+        ),
+        pytest.param(
+            {"lease_duration": "6s", "renew_deadline": "3s", "retry_period": "1s"}, id="quick"
+        ),
+    ],
+)
+def test_leader_election_timings_at_the_bounds_are_accepted(timings: dict[str, str]) -> None:
+    data = {"providers": CLUSTERS, "daemon": {"leader_election": {"namespace": "r", **timings}}}
+    settings = parse_settings(data, "ok.yaml")
+    assert settings.daemon.leader_election is not None
+
+
+def test_a_lease_request_times_out_before_the_next_attempt_is_due() -> None:
+    election = LeaderElectionSettings(
+        retry_period=timedelta(seconds=1),
+        renew_deadline=timedelta(seconds=3),
+        lease_duration=timedelta(seconds=6),
+    )
+    assert election.request_timeout < election.retry_period

@@ -9,11 +9,13 @@ test_daemon_replicas.py; here a scripted :class:`Leadership` says who leads.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +23,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 from cli_support import CLI_TIMEOUT, explain, sandbox_env
+from kubernetes import client, config
 from prometheus_client import CollectorRegistry
 
 from reaper.audit import AuditLog
@@ -32,6 +35,8 @@ from reaper.metrics import Metrics
 from reaper.model import Action, Collected, Outcome, Resource, ResourceRef, Result, Scope
 from reaper.providers.base import ResourceKind
 from reaper.providers.kubernetes.clients import SERVICE_ACCOUNT
+from reaper.providers.kubernetes.lease import KubeLeases, LeaderElector, LeaseRecord, Timings
+from reaper.sandbox.kube import KubeFake, ManualClock
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FIRST, SECOND = Scope("ci", "eu-west-1"), Scope("ci", "us-east-1")
@@ -337,29 +342,155 @@ def test_unresolved_intents_make_the_leader_unready_and_a_follower_leaves_them_t
     assert seen is None
 
 
-@pytest.mark.parametrize("leading", [True, False])
-def test_a_clean_stop_hands_the_lease_back(tmp_path: Path, leading: bool) -> None:
-    leadership = ScriptedLeadership(leading=leading)
-    kind = BlockingKind()
-    kind.proceed.set()
-    daemon, metrics = _daemon(tmp_path, leadership, kind)
+class GatedLeases:
+    """A Lease store on the fake API server whose next renewal, once :meth:`hold` is
+    called, waits inside the request until :attr:`gate` opens: a renewal in flight."""
+
+    def __init__(self, store: KubeLeases) -> None:
+        self._store = store
+        self._holding = False
+        self.inside = threading.Event()
+        self.gate = threading.Event()
+
+    def hold(self) -> None:
+        self._holding = True
+
+    def read(self) -> LeaseRecord | None:
+        return self._store.read()
+
+    def create(self, record: LeaseRecord) -> LeaseRecord:
+        return self._store.create(record)
+
+    def replace(self, record: LeaseRecord) -> LeaseRecord:
+        if self._holding and record.holder:
+            self._holding = False
+            self.inside.set()
+            assert self.gate.wait(10)
+        return self._store.replace(record)
+
+
+QUICK = Timings(lease_duration=30, renew_deadline=20, retry_period=0.2)
+
+
+@pytest.fixture
+def lease_client() -> Iterator[tuple[KubeFake, client.ApiClient]]:
+    with KubeFake(clock=ManualClock(NOW)) as fake:
+        fake.seed_namespace("reaper")
+        built = config.new_client_from_config_dict(fake.kubeconfig(), context=fake.context)
+        yield fake, built
+        built.close()
+
+
+def _holder(fake: KubeFake) -> object:
+    lease = fake.get("leases", "reaper", "reaper")
+    assert lease is not None
+    return lease["spec"].get("holderIdentity")
+
+
+def _elector(api_client: client.ApiClient, identity: str) -> tuple[LeaderElector, GatedLeases]:
+    store = GatedLeases(KubeLeases(api_client, "reaper", "reaper", timeout=2))
+    elector = LeaderElector(store, identity, QUICK, lease_name="reaper/reaper")
+    return elector, store
+
+
+@pytest.mark.parametrize("in_flight", [False, True], ids=["idle", "renewal-in-flight"])
+def test_a_clean_stop_hands_the_lease_back(
+    tmp_path: Path, lease_client: tuple[KubeFake, client.ApiClient], in_flight: bool
+) -> None:
+    """After a clean stop the stored Lease has no holder, even when a renewal was in flight
+    as the stop began, and the other replica takes it at once (not after lease_duration)."""
+    fake, api_client = lease_client
+    elector, store = _elector(api_client, "pod-a")
+    daemon, metrics = _daemon(tmp_path, elector, _Proceeding())  # type: ignore[arg-type]
     daemon.start()
-    daemon._signals.append(15)  # as the SIGTERM handler does
+    try:
+        for _ in range(100):
+            if daemon.follow_leadership() is None and _leader(metrics) == 1:
+                break
+            time.sleep(0.05)
+        assert _holder(fake) == "pod-a"
+        if in_flight:
+            store.hold()
+            assert store.inside.wait(10)  # the election thread is inside a renewal
+            threading.Timer(0.5, store.gate.set).start()
+        daemon._signals.append(15)  # as the SIGTERM handler does
 
-    assert daemon.wait() == 0
+        assert daemon.wait() == 0
+    finally:
+        store.gate.set()
+        daemon.close()
+    for thread in threading.enumerate():
+        if thread.name == "reaper-election":
+            thread.join(10)  # whatever the election had in flight is done now
 
-    assert leadership.released is True
+    assert _holder(fake) is None
     assert _leader(metrics) == 0
+    other, _ = _elector(api_client, "pod-b")
+    assert other.step() is True  # at once: nobody holds it
+    assert _holder(fake) == "pod-b"
+
+
+def test_a_replica_that_leads_again_while_draining_is_not_told_it_lost_the_lead(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    leadership = ScriptedLeadership(leading=True)
+    kind = BlockingKind()
+    daemon, metrics = _daemon(tmp_path, leadership, kind)
+    caplog.set_level(logging.INFO, logger="reaper.daemon")
+    daemon.start()
+    codes: list[int] = []
+    waiting = threading.Thread(target=lambda: codes.append(daemon.wait()))
+    try:
+        daemon.follow_leadership()
+        assert kind.entered.wait(10)
+        leadership.leading = False
+        assert daemon.follow_leadership() is None
+        daemon._signals.append(15)  # as the SIGTERM handler does: the drain begins
+        waiting.start()
+        for _ in range(100):
+            if daemon._stop.reason is not None:
+                break
+            time.sleep(0.02)
+        assert daemon._stop.reason is not None
+
+        leadership.leading = True  # renewed after all, while the sweep drains
+        for _ in range(100):
+            if _leader(metrics) == 1:
+                break
+            time.sleep(0.02)
+        assert _leader(metrics) == 1
+    finally:
+        kind.proceed.set()
+        waiting.join(10)
+        daemon.close()
+
+    assert codes == [0]
+    messages = [r.getMessage() for r in caplog.records if r.name == "reaper.daemon"]
+    leads = [m for m in messages if m.startswith("pod-a ")]
+    assert leads == [
+        "pod-a leads: sweeping now",
+        "pod-a no longer leads: the running sweep stops",
+        "pod-a leads again, but the daemon is stopping: no sweep starts",
+    ]
+    assert kind.collected == [FIRST, SECOND]  # the one sweep; none started after
 
 
 @pytest.mark.parametrize(
     ("election", "message"),
     [
         pytest.param(
-            {"lease_duration": "10s", "renew_deadline": "10s"},
-            "daemon.leader_election: lease_duration (10s) must be longer than renew_deadline "
-            "(10s): a leader must stop acting before its lease can expire",
-            id="bad-timings",
+            {"lease_duration": "12s", "renew_deadline": "10s", "retry_period": "2s"},
+            "daemon.leader_election: lease_duration (12s) must be at least 2.6s longer than "
+            "renew_deadline (10s): a leader that could not renew needs that long to stop (or "
+            "abandon) its sweep before another replica can take over",
+            id="no-margin-to-abandon",
+        ),
+        pytest.param(
+            {"renew_deadline": "9s", "retry_period": "4s"},
+            "daemon.leader_election: renew_deadline (9s) must be at least 2 x retry_period + "
+            "the Lease request timeout (10s: retry_period 4s, each request times out after 2s), "
+            "so a leader gets two attempts to renew before it stops",
+            id="too-few-renewals",
         ),
         pytest.param(
             {},
@@ -402,3 +533,5 @@ def test_a_leader_election_that_cannot_work_stops_the_daemon_with_exit_2(
 
     assert result.returncode == 2, explain(result)
     assert message in result.stderr
+    if "must be at least" in message:  # the timings: the file, the key, the problem
+        assert f"{config}: {message}" in result.stderr

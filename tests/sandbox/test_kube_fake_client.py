@@ -918,3 +918,75 @@ def test_python_side_delete_and_settle(fake: KubeFake, core: client.CoreV1Api) -
     assert fake.settle() >= 1
     assert fake.namespace_phase("ci-py") is None
     assert fake.objects("cronjobs", "ci-py") == []
+
+
+def test_a_namespace_delete_with_a_stale_resource_version_is_409_and_changes_nothing(
+    fake: KubeFake, core: client.CoreV1Api
+) -> None:
+    seeded = fake.seed_namespace("ci-rv")
+    read = seeded["metadata"]["resourceVersion"]
+    fake.change("namespaces", "ci-rv", lambda ns: ns["metadata"]["labels"].update(keep="true"))
+    current = fake.get("namespaces", "ci-rv")["metadata"]["resourceVersion"]
+
+    with pytest.raises(ApiException) as caught:
+        core.delete_namespace(
+            "ci-rv",
+            body=client.V1DeleteOptions(
+                preconditions=client.V1Preconditions(
+                    uid=seeded["metadata"]["uid"], resource_version=read
+                )
+            ),
+        )
+
+    assert caught.value.status == 409
+    assert status_of(caught.value) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'Operation cannot be fulfilled on namespaces "ci-rv": Precondition failed: '
+        f"ResourceVersion in precondition: {read}, ResourceVersion in object meta: {current}",
+        "reason": "Conflict",
+        "details": {"name": "ci-rv", "kind": "namespaces"},
+        "code": 409,
+    }
+    assert fake.namespace_phase("ci-rv") == "Active"
+    core.delete_namespace(
+        "ci-rv",
+        body=client.V1DeleteOptions(preconditions=client.V1Preconditions(resource_version=current)),
+    )
+    assert fake.namespace_phase("ci-rv") == "Terminating"
+
+
+def test_an_object_delete_with_a_stale_resource_version_is_409_as_before_delete_says(
+    fake: KubeFake, api_client: client.ApiClient
+) -> None:
+    networking = client.NetworkingV1Api(api_client)
+    seeded = fake.seed_network_policy("ci-n", "np")
+    read = seeded["metadata"]["resourceVersion"]
+    fake.change(
+        "networkpolicies",
+        "np",
+        lambda np: np["metadata"].setdefault("labels", {}).update(edited="yes"),
+        namespace="ci-n",
+    )
+    current = fake.get("networkpolicies", "np", "ci-n")["metadata"]["resourceVersion"]
+
+    with pytest.raises(ApiException) as caught:
+        networking.delete_namespaced_network_policy(
+            "np",
+            "ci-n",
+            body=client.V1DeleteOptions(
+                preconditions=client.V1Preconditions(resource_version=read)
+            ),
+        )
+
+    assert caught.value.status == 409
+    body = status_of(caught.value)
+    assert (body["reason"], body["code"]) == ("Conflict", 409)
+    assert body["message"] == (
+        'Operation cannot be fulfilled on NetworkPolicy.networking.k8s.io "np": the '
+        f"ResourceVersion in the precondition ({read}) does not match the ResourceVersion "
+        f"in record ({current}). The object might have been modified"
+    )
+    assert fake.names("networkpolicies", "ci-n") == ["np"]

@@ -19,6 +19,7 @@ from kubernetes import client
 
 from reaper.model import Scope
 from reaper.providers.kubernetes.clients import (
+    GONE,
     JSON,
     MERGE_PATCH,
     REQUEST_TIMEOUT,
@@ -26,14 +27,12 @@ from reaper.providers.kubernetes.clients import (
     KubeApiError,
     read_json,
     translate_errors,
+    unless_missing,
 )
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
-GONE = 410
-NOT_FOUND = 404
-CONFLICT = 409
 
 WORKLOAD_KINDS = ("deployments", "statefulsets")
 
@@ -140,16 +139,12 @@ def _list_page(
 
 
 def read_namespace(cluster: Cluster, scope: Scope, name: str) -> JSON | None:
-    try:
-        with translate_errors(f"get namespace {name} in {scope}"):
-            raw = cluster.core.read_namespace(
-                name, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
-            )
-    except KubeApiError as err:
-        if err.status == NOT_FOUND:
-            return None
-        raise
-    return read_json(raw)
+    return unless_missing(
+        f"get namespace {name} in {scope}",
+        lambda: cluster.core.read_namespace(
+            name, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        ),
+    )
 
 
 def patch_namespace(cluster: Cluster, scope: Scope, name: str, body: JSON) -> JSON:
@@ -165,12 +160,19 @@ def patch_namespace(cluster: Cluster, scope: Scope, name: str, body: JSON) -> JS
     return read_json(raw)
 
 
-def delete_namespace(cluster: Cluster, scope: Scope, name: str, uid: str | None) -> JSON:
-    """DELETE with ``propagationPolicy=Background`` (and the uid seen as a precondition,
-    so a namespace recreated under the same name is not the one deleted)."""
+def delete_namespace(
+    cluster: Cluster, scope: Scope, name: str, uid: str | None, version: str | None = None
+) -> JSON:
+    """DELETE with ``propagationPolicy=Background``, conditional on the uid and
+    resourceVersion seen (``preconditions``): a namespace recreated under the same name, or
+    changed since it was read, is not deleted (409 Conflict)."""
     options = client.V1DeleteOptions(
         propagation_policy="Background",
-        preconditions=client.V1Preconditions(uid=uid) if uid else None,
+        preconditions=(
+            client.V1Preconditions(uid=uid or None, resource_version=version or None)
+            if uid or version
+            else None
+        ),
     )
     with translate_errors(f"delete namespace {name} in {scope}"):
         raw = cluster.core.delete_namespace(
@@ -221,22 +223,15 @@ def _list_in_page(
 def read_workload(
     cluster: Cluster, scope: Scope, resource: str, namespace: str, name: str
 ) -> JSON | None:
-    raw: object
-    try:
-        with translate_errors(f"get {resource} {namespace}/{name} in {scope}"):
-            if resource == "deployments":
-                raw = cluster.apps.read_namespaced_deployment(
-                    name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
-                )
-            else:
-                raw = cluster.apps.read_namespaced_stateful_set(
-                    name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
-                )
-    except KubeApiError as err:
-        if err.status == NOT_FOUND:
-            return None
-        raise
-    return read_json(raw)
+    read = (
+        cluster.apps.read_namespaced_deployment
+        if resource == "deployments"
+        else cluster.apps.read_namespaced_stateful_set
+    )
+    return unless_missing(
+        f"get {resource} {namespace}/{name} in {scope}",
+        lambda: read(name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT),
+    )
 
 
 def _merge_patch() -> dict[str, Any]:
@@ -283,16 +278,12 @@ def scale(
 
 
 def read_network_policy(cluster: Cluster, scope: Scope, namespace: str, name: str) -> JSON | None:
-    try:
-        with translate_errors(f"get networkpolicy {namespace}/{name} in {scope}"):
-            raw = cluster.networking.read_namespaced_network_policy(
-                name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
-            )
-    except KubeApiError as err:
-        if err.status == NOT_FOUND:
-            return None
-        raise
-    return read_json(raw)
+    return unless_missing(
+        f"get networkpolicy {namespace}/{name} in {scope}",
+        lambda: cluster.networking.read_namespaced_network_policy(
+            name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        ),
+    )
 
 
 def create_network_policy(cluster: Cluster, scope: Scope, namespace: str, body: JSON) -> JSON:
@@ -310,17 +301,10 @@ def delete_network_policy(
 ) -> bool:
     """Delete a NetworkPolicy (only the one with ``uid``, if given); False if it was gone."""
     body = client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid) if uid else None)
-    try:
-        with translate_errors(f"delete networkpolicy {namespace}/{name} in {scope}"):
-            cluster.networking.delete_namespaced_network_policy(
-                name,
-                namespace,
-                body=body,
-                _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-    except KubeApiError as err:
-        if err.status == NOT_FOUND:
-            return False
-        raise
-    return True
+    answer = unless_missing(
+        f"delete networkpolicy {namespace}/{name} in {scope}",
+        lambda: cluster.networking.delete_namespaced_network_policy(
+            name, namespace, body=body, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        ),
+    )
+    return answer is not None

@@ -53,6 +53,9 @@ REQUEST_TIMEOUT = (10.0, 60.0)
 """Connect and read timeouts of every request, so an unreachable cluster fails its sweep."""
 MERGE_PATCH = "application/merge-patch+json"
 JSON = dict[str, Any]
+NOT_FOUND = 404
+CONFLICT = 409
+GONE = 410
 
 
 class KubeApiError(ProviderError):
@@ -186,6 +189,53 @@ def read_json(response: object) -> JSON:
     return parsed
 
 
+def unless_missing(operation: str, call: Callable[[], object]) -> JSON | None:
+    """The JSON answer of a raw request (errors translated, see :func:`translate_errors`),
+    or None when the API server answered 404 Not Found."""
+    try:
+        with translate_errors(operation):
+            raw = call()
+    except KubeApiError as err:
+        if err.status == NOT_FOUND:
+            return None
+        raise
+    return read_json(raw)
+
+
+def load_configuration(
+    configuration: client.Configuration,
+    given: Mapping[str, Any] | None,
+    *,
+    context: str | None = None,
+    kubeconfig: str | None = None,
+) -> str:
+    """Fill ``configuration`` the one way reaper chooses, and return the principal it acts
+    as: ``given`` (a kubeconfig as a dict: the sandbox's, the tests'); else, with neither
+    ``context`` nor ``kubeconfig`` named and inside a pod, the pod's service account; else
+    the kubeconfig file (``kubeconfig``, ``$KUBECONFIG``, ``~/.kube/config``) at
+    ``context`` (its current one if None). Raises the SDK's ConfigException, OSError or
+    ValueError when the configuration cannot be read."""
+    if given is not None:
+        load_from_dict(
+            dict(given),
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+        return _kubeconfig_user(given, context)
+    if context is None and kubeconfig is None and in_a_pod():
+        load_in_cluster(client_configuration=configuration)
+        return _service_account()
+    path = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    load_from_file(
+        config_file=os.path.expanduser(path),
+        context=context,
+        client_configuration=configuration,
+        persist_config=False,
+    )
+    return _kubeconfig_file_user(path, context)
+
+
 class Cluster:
     """The API groups reaper uses in one cluster, over one shared client."""
 
@@ -195,12 +245,12 @@ class Cluster:
         self.apps = client.AppsV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
         self.networking = client.NetworkingV1Api(api_client)
-        self.coordination = client.CoordinationV1Api(api_client)
         self.principal = principal
 
 
 class KubeClients:
-    """Builds each cluster's client on first use and hands it out to every worker."""
+    """Builds each cluster's client on first use and hands it out to every worker.
+    Thread-safe; one cluster's build never waits for another's."""
 
     def __init__(
         self,
@@ -213,18 +263,32 @@ class KubeClients:
         self._on_request = on_request
         self._clusters = {c.name: c for c in settings.clusters}
         self._built: dict[str, Cluster] = {}
+        self._building = {name: threading.Lock() for name in self._clusters}
+        """One lock per cluster, held while its client is built: building runs the
+        kubeconfig's exec credential plugin, which may take long or hang, and that must
+        not hold up the other clusters."""
         self._lock = threading.Lock()
+        """Guards ``_built`` only; never held while a client is built."""
 
     def scopes(self) -> list[Scope]:
         return [Scope(c.name, "") for c in self._settings.clusters]
 
     def cluster(self, scope: Scope) -> Cluster:
-        """The cluster of a scope. Raises KubeApiError when its configuration cannot be read."""
+        """The cluster of a scope, built once (the first caller builds it; other callers
+        for the same cluster wait for it, callers for other clusters do not). Raises
+        KubeApiError when its configuration cannot be read."""
+        name = scope.account
         with self._lock:
-            found = self._built.get(scope.account)
+            found = self._built.get(name)
+        if found is not None:
+            return found
+        with self._building[name]:
+            with self._lock:
+                found = self._built.get(name)
             if found is None:
-                found = self._build(self._clusters[scope.account])
-                self._built[scope.account] = found
+                found = self._build(self._clusters[name])
+                with self._lock:
+                    self._built[name] = found
             return found
 
     def principal(self, scope: Scope) -> str:
@@ -244,26 +308,9 @@ class KubeClients:
         given = self._connection.kubeconfigs.get(cluster.name)
         where = f"cluster {cluster.name}"
         with translate_errors(f"{where}: reading its configuration"):
-            if given is not None:
-                load_from_dict(
-                    dict(given),
-                    context=cluster.context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
-                principal = _kubeconfig_user(given, cluster.context)
-            elif cluster.context is None and cluster.kubeconfig is None and in_a_pod():
-                load_in_cluster(client_configuration=configuration)
-                principal = _service_account()
-            else:
-                path = cluster.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-                load_from_file(
-                    config_file=os.path.expanduser(path),
-                    context=cluster.context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
-                principal = _kubeconfig_file_user(path, cluster.context)
+            principal = load_configuration(
+                configuration, given, context=cluster.context, kubeconfig=cluster.kubeconfig
+            )
         retry = _CountingRetry(total=3, backoff_factor=0.2)
         retry.on_retry = self._count
         configuration.retries = retry

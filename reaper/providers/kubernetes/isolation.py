@@ -12,6 +12,8 @@ crash or a failure) finishes what an earlier attempt began:
    through its ``scale`` subresource. A record that verifies is never overwritten, so a
    retry does not record 0 as the original.
 4. Each CronJob gets its ``suspend`` recorded and is suspended, in one conditional patch.
+   A conflict (409: it changed since it was read) reads it again and tries afresh, as the
+   workload records in 3 do, up to three times.
 5. The isolation is read back; only when it is complete is the quarantined state written
    (keeping an earlier verified ``reaper-quarantined-at``). Otherwise the quarantine is
    reported failed, and the policy tries again on a later sweep.
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +41,7 @@ from reaper.errors import ProviderError
 from reaper.lifecycle import SignedTags, StateSigner, quarantined_tags
 from reaper.model import Action, Decision, Outcome, Resource, Result, Scope
 from reaper.providers.kubernetes import api
-from reaper.providers.kubernetes.clients import JSON, Cluster, KubeApiError
+from reaper.providers.kubernetes.clients import CONFLICT, JSON, NOT_FOUND, Cluster, KubeApiError
 from reaper.providers.kubernetes.metadata import (
     ORIGINAL_REPLICAS,
     ORIGINAL_SUSPEND,
@@ -93,8 +95,13 @@ class Quarantine:
         signer: StateSigner,
         tag_keys: TagKeys,
         restarts: api.ListRestarts,
+        *,
+        on_written: Callable[[Scope, JSON], None] | None = None,
     ) -> None:
+        """``on_written``: told each namespace as reaper's own patch left it (its new
+        resourceVersion is what a later delete is conditional on)."""
         self._cluster = cluster
+        self._on_written = on_written
         self._scope = scope
         self._restarts = restarts
         self._signer = signer
@@ -152,7 +159,9 @@ class Quarantine:
         change = tags.change(updates)
         if change.write or change.remove:
             patch = owned_patch(change.write, change.remove)
-            api.patch_namespace(self._cluster, self._scope, name, patch)
+            answer = api.patch_namespace(self._cluster, self._scope, name, patch)
+            if self._on_written is not None:
+                self._on_written(self._scope, answer)
         tags.removed(change)
         tags.written(change)
 
@@ -186,7 +195,7 @@ class Quarantine:
         try:
             api.create_network_policy(self._cluster, self._scope, namespace, quarantine_policy())
         except KubeApiError as err:
-            if err.status != api.CONFLICT:
+            if err.status != CONFLICT:
                 raise
             return False
         return True
@@ -211,41 +220,26 @@ class Quarantine:
         """The workload with its replicas recorded (conditionally: the value recorded is
         the one it has); None if it went away."""
         scope, signer = self._scope, self._signer
-        for _ in range(_CONFLICT_RETRIES):
-            if trusted_record(signer, scope, resource, workload, quarantine_id, ORIGINAL_REPLICAS):
-                return workload
-            body = record_patch(
-                signer,
-                scope,
-                resource,
-                workload,
-                quarantine_id,
-                ORIGINAL_REPLICAS,
-                str(replicas_of(workload)),
-            )
-            body["metadata"]["resourceVersion"] = (workload.get("metadata") or {}).get(
-                "resourceVersion"
-            )
-            name = name_of(workload)
-            try:
-                return api.patch_object(self._cluster, scope, resource, namespace, name, body)
-            except KubeApiError as err:
-                if err.status == api.NOT_FOUND:
-                    return None
-                if err.status != api.CONFLICT:
-                    raise
-            fresh = api.read_workload(self._cluster, scope, resource, namespace, name)
-            if fresh is None:
+
+        def record(current: JSON) -> JSON | None:
+            if trusted_record(signer, scope, resource, current, quarantine_id, ORIGINAL_REPLICAS):
                 return None
-            workload = fresh
-        raise ProviderError(
-            f"{resource} {namespace}/{name_of(workload)} kept changing while reaper "
-            "recorded its replicas"
+            replicas = str(replicas_of(current))
+            return record_patch(
+                signer, scope, resource, current, quarantine_id, ORIGINAL_REPLICAS, replicas
+            )
+
+        patched = self._patch_conditionally(
+            resource, namespace, workload, record, "recorded its replicas"
         )
+        return None if patched is None else patched[0]
 
     def _suspend_cronjobs(self, namespace: str, quarantine_id: str) -> int:
+        """Record each CronJob's ``suspend`` and suspend it, in one conditional patch (the
+        value recorded is the one it had); how many were suspended now."""
         scope, signer, suspended_now = self._scope, self._signer, 0
-        for cronjob in api.list_in(self._cluster, scope, "cronjobs", namespace, self._restarts):
+
+        def suspend(cronjob: JSON) -> JSON | None:
             body: JSON = {"metadata": {"annotations": {}}}
             if not trusted_record(
                 signer, scope, "cronjobs", cronjob, quarantine_id, ORIGINAL_SUSPEND
@@ -257,21 +251,64 @@ class Quarantine:
             if not suspended(cronjob):
                 body["spec"] = {"suspend": True}
             if not body["metadata"]["annotations"] and "spec" not in body:
-                continue
-            # Conditional: the suspend recorded is the one it had.
-            body["metadata"]["resourceVersion"] = (cronjob.get("metadata") or {}).get(
-                "resourceVersion"
+                return None
+            return body
+
+        for cronjob in api.list_in(self._cluster, scope, "cronjobs", namespace, self._restarts):
+            patched = self._patch_conditionally(
+                "cronjobs", namespace, cronjob, suspend, "suspended it"
             )
+            if patched is not None and patched[1] is not None:
+                suspended_now += "spec" in patched[1]
+        return suspended_now
+
+    def _patch_conditionally(
+        self,
+        resource: str,
+        namespace: str,
+        obj: JSON,
+        change: Callable[[JSON], JSON | None],
+        doing: str,
+    ) -> tuple[JSON, JSON | None] | None:
+        """Patch a Deployment, StatefulSet or CronJob with ``change(obj)``, conditional on
+        the resourceVersion the body was worked out from; on 409 Conflict it is read again
+        and the change worked out afresh, up to :data:`_CONFLICT_RETRIES` times.
+
+        Returns the object as it now is and the body sent (None: ``change`` found nothing
+        to do), or None when it went away. Raises ProviderError when it kept changing.
+        """
+        for _ in range(_CONFLICT_RETRIES):
+            body = change(obj)
+            if body is None:
+                return obj, None
+            body["metadata"]["resourceVersion"] = (obj.get("metadata") or {}).get("resourceVersion")
+            name = name_of(obj)
             try:
-                api.patch_object(
-                    self._cluster, scope, "cronjobs", namespace, name_of(cronjob), body
+                answer = api.patch_object(
+                    self._cluster, self._scope, resource, namespace, name, body
                 )
             except KubeApiError as err:
-                if err.status != api.NOT_FOUND:
+                if err.status == NOT_FOUND:
+                    return None
+                if err.status != CONFLICT:
                     raise
-                continue
-            suspended_now += "spec" in body
-        return suspended_now
+            else:
+                return answer, body
+            fresh = self._reread(resource, namespace, name)
+            if fresh is None:
+                return None
+            obj = fresh
+        raise ProviderError(
+            f"{resource} {namespace}/{name_of(obj)} kept changing while reaper {doing}"
+        )
+
+    def _reread(self, resource: str, namespace: str, name: str) -> JSON | None:
+        """One object as it is now; None if it is gone. CronJobs are found in their list:
+        reaper may list and patch them, not get them (least privilege)."""
+        if resource != "cronjobs":
+            return api.read_workload(self._cluster, self._scope, resource, namespace, name)
+        listed = api.list_in(self._cluster, self._scope, resource, namespace, self._restarts)
+        return next((c for c in listed if name_of(c) == name), None)
 
 
 def _failed(decision: Decision, message: str, tags: SignedTags) -> Outcome:

@@ -21,14 +21,19 @@ clean stop. Here:
   stuck in a request). The daemon then stops its sweep, and abandons it before
   ``lease_duration`` has passed since the last renewal: no other replica can have taken
   over by then.
-* Every request has a timeout shorter than ``retry_period``.
+* Every request has a timeout shorter than ``retry_period``: half of it
+  (:attr:`~reaper.config.LeaderElectionSettings.request_timeout`). The config requires
+  ``renew_deadline`` to be at least ``2 x retry_period`` plus that timeout (two attempts to
+  renew), and ``lease_duration - renew_deadline`` at least the daemon's abandon margin
+  (:data:`~reaper.config.ABANDON_MARGIN_SECONDS`).
+* A clean stop ends the election loop first, then hands the Lease back (an empty holder):
+  a renewal in flight cannot take it back.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import threading
 import time
@@ -43,16 +48,15 @@ from kubernetes.config.config_exception import ConfigException
 from reaper.config import LeaderElectionSettings
 from reaper.errors import ConfigError, ProviderError
 from reaper.providers.kubernetes.clients import (
+    CONFLICT,
     JSON,
     KubeApiError,
     KubeConnection,
-    load_from_dict,
-    load_from_file,
-    load_in_cluster,
+    load_configuration,
     read_json,
     translate_errors,
+    unless_missing,
 )
-from reaper.providers.kubernetes.clients import in_a_pod as _in_a_pod
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +66,6 @@ LEASE_PERMISSIONS = (
     "leases.coordination.k8s.io:update",
 )
 """What the election needs in reaper's own namespace (deploy/kubernetes/daemon/role.yaml)."""
-CONFLICT = 409
-NOT_FOUND = 404
 _JITTER = 0.2
 
 
@@ -155,19 +157,13 @@ class KubeLeases:
         return self._api_client.deserialize(json.dumps(body), "V1Lease", "application/json")
 
     def read(self) -> LeaseRecord | None:
-        try:
-            with translate_errors(f"get lease {self.namespace}/{self.name}"):
-                raw = self._api.read_namespaced_lease(
-                    self.name,
-                    self.namespace,
-                    _preload_content=False,
-                    _request_timeout=self._timeout,
-                )
-        except KubeApiError as err:
-            if err.status == NOT_FOUND:
-                return None
-            raise
-        return record_of(read_json(raw))
+        lease = unless_missing(
+            f"get lease {self.namespace}/{self.name}",
+            lambda: self._api.read_namespaced_lease(
+                self.name, self.namespace, _preload_content=False, _request_timeout=self._timeout
+            ),
+        )
+        return None if lease is None else record_of(lease)
 
     def create(self, record: LeaseRecord) -> LeaseRecord:
         try:
@@ -442,17 +438,7 @@ def build_elector(
     configuration = client.Configuration()
     try:
         given = (connection or KubeConnection()).kubeconfigs.get("leader_election")
-        if given is not None:
-            load_from_dict(dict(given), client_configuration=configuration, persist_config=False)
-        elif _in_a_pod():
-            load_in_cluster(client_configuration=configuration)
-        else:
-            path = os.environ.get("KUBECONFIG") or "~/.kube/config"
-            load_from_file(
-                config_file=os.path.expanduser(path),
-                client_configuration=configuration,
-                persist_config=False,
-            )
+        load_configuration(configuration, given)
     except (ConfigException, OSError, ValueError) as err:
         raise ConfigError(
             [
@@ -462,6 +448,6 @@ def build_elector(
         ) from None
     timings = Timings.of(settings)
     configuration.retries = 0  # the election retries on its own schedule
-    timeout = max(1.0, min(timings.retry_period, timings.renew_deadline / 3))
+    timeout = settings.request_timeout.total_seconds()  # shorter than retry_period
     store = KubeLeases(client.ApiClient(configuration), namespace, settings.lease, timeout)
     return LeaderElector(store, identity, timings, lease_name=f"{namespace}/{settings.lease}")

@@ -2,13 +2,16 @@
 
 **Where reaper's state lives on a namespace.** The core sees one ``tags`` mapping: the
 namespace's labels and annotations together, an annotation winning over a label of the
-same key. People may set the ttl, expiry, protect and owner keys either way (RFC 3339 cannot
-be a label value; epoch seconds can); the pipeline key is always the label, which is what
-the collector selects on server-side. Every key reaper owns (``reaper-state``, the marks,
-failure counts, recorded originals, ``reaper-signature``) lives in the **annotations**
-only, which can hold any value, so one place keeps the signature next to everything it
-covers: a label of such a key is not reaper's state and is not read. A patch that writes
-or removes one of reaper's keys removes a label of the same key too.
+same key for the ttl, expiry and owner keys. People may set those and the protect key either
+way (RFC 3339 cannot be a label value; epoch seconds can). The protect key is read in every
+spelling the policy accepts, from both, and protects when any of them does: a label
+``reaper-protect=true`` is not outvoted by an annotation ``reaper-protect=false``. The
+pipeline key is always the label, which is what the collector selects on server-side.
+Every key reaper owns (``reaper-state``, the marks, failure counts, recorded originals,
+``reaper-signature``) lives in the **annotations** only, which can hold any value, so one
+place keeps the signature next to everything it covers: a label of such a key is not
+reaper's state and is not read (a protect key in any spelling is never reaper's). A patch
+that writes or removes one of reaper's keys removes a label of the same key too.
 
 **Workload records.** Quarantine records each Deployment's and StatefulSet's replicas, and
 each CronJob's ``suspend``, in an annotation on the object itself. The namespace's signature
@@ -28,6 +31,7 @@ from reaper import lifecycle
 from reaper.config import TagKeys
 from reaper.lifecycle import StateSigner
 from reaper.model import ResourceRef, Scope
+from reaper.policy import protect_key, protects
 
 JSON = dict[str, Any]
 
@@ -51,24 +55,53 @@ def namespace_ref(scope: Scope, name: str) -> ResourceRef:
 
 
 def tags_of(meta: Mapping[str, Any], tag_keys: TagKeys) -> dict[str, str] | None:
-    """Labels and annotations as one mapping, annotations winning; None when unreadable.
+    """Labels and annotations as one mapping; None when unreadable. Pure; read by the
+    collector (:func:`~.namespaces.read_namespace_item`) and by quarantine and release.
 
-    The pipeline key comes from the label alone: it is what the list selected on. Labels
-    with keys reaper owns (``reaper-`` and not one of ``tag_keys``) are left out: reaper's
-    own keys are read from the annotations only.
+    * The protect key, in any spelling :func:`~reaper.policy.protect_key` accepts
+      (``reaper-Protect``, ``reaper_protect``), as a label or an annotation: one entry under
+      the configured key, whose value protects when any of them does (when in doubt, keep;
+      a label that protects is never outvoted by an annotation that does not). None of
+      them is ever left out, whatever its prefix, and none is reaper's to remove.
+    * The pipeline key comes from the label alone: it is what the list selected on.
+    * Every other key: the annotation wins over a label of the same key (ttl, expiry and
+      owner can be either). Labels with keys reaper owns (``reaper-`` and not one of
+      ``tag_keys``) are left out: reaper's own keys are read from the annotations only.
     """
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
     if not _strings(labels) or not _strings(annotations):
         return None
     user_keys = tag_keys.model_dump().values()
-    tags = {k: v for k, v in labels.items() if not _owned(k, user_keys)}
-    tags.update(annotations)
+    tags = {
+        k: v for k, v in labels.items() if not _owned(k, user_keys) and not protect_key(k, tag_keys)
+    }
+    tags.update((k, v) for k, v in annotations.items() if not protect_key(k, tag_keys))
+    protect = _protect_value(labels, annotations, tag_keys)
+    if protect is not None:
+        tags[tag_keys.protect] = protect
     if tag_keys.pipeline in labels:
         tags[tag_keys.pipeline] = labels[tag_keys.pipeline]
     else:
         tags.pop(tag_keys.pipeline, None)
     return tags
+
+
+def _protect_value(
+    labels: Mapping[str, str], annotations: Mapping[str, str], tag_keys: TagKeys
+) -> str | None:
+    """The value of the protect key as :func:`tags_of` reports it: the first one that
+    protects (annotations first, then labels), else the annotation's, else the label's;
+    None when neither carries it in any spelling. Pure."""
+    found = [
+        value
+        for source in (annotations, labels)
+        for key, value in sorted(source.items())
+        if protect_key(key, tag_keys)
+    ]
+    if not found:
+        return None
+    return next((v for v in found if protects({tag_keys.protect: v}, tag_keys)), found[0])
 
 
 def _owned(key: str, user_keys: Collection[str]) -> bool:

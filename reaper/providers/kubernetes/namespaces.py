@@ -37,7 +37,14 @@ from reaper.model import (
 )
 from reaper.providers.base import ResourceKind, register
 from reaper.providers.kubernetes import api
-from reaper.providers.kubernetes.clients import JSON, Cluster, KubeApiError, KubeClients
+from reaper.providers.kubernetes.clients import (
+    CONFLICT,
+    JSON,
+    NOT_FOUND,
+    Cluster,
+    KubeApiError,
+    KubeClients,
+)
 from reaper.providers.kubernetes.isolation import (
     Quarantine,
     read_isolation,
@@ -55,6 +62,12 @@ from reaper.providers.kubernetes.metadata import (
 
 log = logging.getLogger(__name__)
 
+CHANGED = (
+    "not deleted: the namespace changed since it was read (recreated, or its labels or "
+    "annotations changed); the next sweep decides"
+)
+"""A delete refused by its preconditions (409 Conflict): skipped, not failed."""
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -66,7 +79,19 @@ class Read:
     resource: Resource | None
     """None when it is not reaper's to see (excluded, no pipeline label) or unreadable."""
     uid: str = ""
+    version: str = ""
+    """``metadata.resourceVersion`` as read: the condition of its delete."""
     unreadable: bool = False
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a delete is conditional on: the namespace as reaper last read or wrote it."""
+
+    uid: str
+    """Not another namespace recreated under the same name."""
+    version: str
+    """``metadata.resourceVersion``: nobody changed it since (a protect label, a longer TTL)."""
 
 
 def parse_time(value: object) -> datetime | None:
@@ -127,7 +152,7 @@ def read_namespace_item(
         owner=merged.get(tags.owner),
         deleting=deleting,
     )
-    return Read(resource, str(meta.get("uid") or ""))
+    return Read(resource, str(meta.get("uid") or ""), str(meta.get("resourceVersion") or ""))
 
 
 @register
@@ -186,7 +211,9 @@ class Namespaces(ResourceKind):
         self.excluded = frozenset((*ALWAYS_EXCLUDED_NAMESPACES, *excluded))
         self._stuck_after = stuck_after
         self._workers = workers
-        self._uids: dict[str, str] = {}
+        self._seen: dict[str, Seen] = {}
+        """By namespace id: its uid and resourceVersion, as collected or as reaper's own
+        last patch left it (:meth:`_wrote`)."""
         self._restarts: dict[str, api.ListRestarts] = {}
         """Each cluster's restarts of expired lists left this sweep (:meth:`_sweep_restarts`)."""
         self._lock = threading.Lock()
@@ -268,7 +295,7 @@ class Namespaces(ResourceKind):
                 continue
             resources.append(read.resource)
             with self._lock:
-                self._uids[read.resource.ref.id] = read.uid
+                self._seen[read.resource.ref.id] = Seen(read.uid, read.version)
         return resources, skipped
 
     def _with_facts(
@@ -339,9 +366,9 @@ class Namespaces(ResourceKind):
             if refusal:
                 return Outcome(resource.ref, action, Result.FAILED, refusal)
             try:
-                api.patch_namespace(cluster, scope, resource.name, patch)
+                self._wrote(scope, api.patch_namespace(cluster, scope, resource.name, patch))
             except KubeApiError as err:
-                if err.status == api.NOT_FOUND:
+                if err.status == NOT_FOUND:
                     return Outcome(
                         resource.ref, action, Result.ALREADY_GONE, "namespace does not exist"
                     )
@@ -355,8 +382,18 @@ class Namespaces(ResourceKind):
         reads them all again."""
         prefix = f"{scope.account}/"
         with self._lock:
-            for key in [k for k in self._uids if k.startswith(prefix)]:
-                del self._uids[key]
+            for key in [k for k in self._seen if k.startswith(prefix)]:
+                del self._seen[key]
+
+    def _wrote(self, scope: Scope, answer: JSON) -> None:
+        """A patch of reaper's own went through: its answer's resourceVersion is the one
+        the namespace's delete is conditional on now (only if it is the namespace seen)."""
+        meta = answer.get("metadata") or {}
+        ref_id = namespace_ref(scope, str(meta.get("name") or "")).id
+        with self._lock:
+            seen = self._seen.get(ref_id)
+            if seen is not None and seen.uid == meta.get("uid") and meta.get("resourceVersion"):
+                self._seen[ref_id] = Seen(seen.uid, str(meta["resourceVersion"]))
 
     def _refusal(self, resource: Resource) -> str:
         if resource.name in self.excluded:
@@ -368,7 +405,12 @@ class Namespaces(ResourceKind):
     def delete(self, scope: Scope, resources: Sequence[Resource]) -> list[Outcome]:
         """DELETE each namespace (Background). It turns Terminating and goes once its
         contents and finalizers are gone: that is ``done``, in progress; a later sweep
-        finds it gone, or escalates it if it is still terminating after ``stuck_after``."""
+        finds it gone, or escalates it if it is still terminating after ``stuck_after``.
+
+        Conditional on the uid and resourceVersion collected (or left by reaper's own
+        patches since): a namespace someone changed after it was read (a protect label, a
+        longer TTL) or recreated under its name is ``skipped`` (409 Conflict), and the next
+        sweep decides on what it then reads."""
         cluster = self._clients.cluster(scope)
 
         def one(resource: Resource) -> Outcome:
@@ -377,17 +419,22 @@ class Namespaces(ResourceKind):
             if refusal:
                 return Outcome(ref, Action.DELETE, Result.FAILED, refusal)
             with self._lock:
-                uid = self._uids.get(ref.id)
+                seen = self._seen.get(ref.id)
             try:
-                answer = api.delete_namespace(cluster, scope, resource.name, uid)
+                answer = api.delete_namespace(
+                    cluster,
+                    scope,
+                    resource.name,
+                    seen.uid if seen else None,
+                    seen.version if seen else None,
+                )
             except KubeApiError as err:
-                if err.status == api.NOT_FOUND:
+                if err.status == NOT_FOUND:
                     return Outcome(
                         ref, Action.DELETE, Result.ALREADY_GONE, "namespace does not exist"
                     )
-                if err.status == api.CONFLICT:
-                    message = "not deleted: the namespace was recreated since it was read"
-                    return Outcome(ref, Action.DELETE, Result.SKIPPED, message)
+                if err.status == CONFLICT:
+                    return Outcome(ref, Action.DELETE, Result.SKIPPED, CHANGED)
                 return Outcome(ref, Action.DELETE, Result.FAILED, str(err))
             phase = (answer.get("status") or {}).get("phase") or "Terminating"
             return Outcome(
@@ -401,7 +448,9 @@ class Namespaces(ResourceKind):
     ) -> list[Outcome]:
         cluster = self._clients.cluster(scope)
         restarts = self._sweep_restarts(scope)
-        quarantine = Quarantine(cluster, scope, self._signer, self._tags, restarts)
+        quarantine = Quarantine(
+            cluster, scope, self._signer, self._tags, restarts, on_written=self._wrote
+        )
 
         def one(decision: Decision) -> Outcome:
             refusal = self._refusal(decision.resource)

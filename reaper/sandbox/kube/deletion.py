@@ -28,24 +28,41 @@ FOREGROUND_FINALIZER = "foregroundDeletion"
 
 
 def _delete_preconditions(rt: ResourceType, old: JSON, options: Mapping[str, Any]) -> None:
+    """``preconditions`` (uid, resourceVersion) of a DELETE: 409 Conflict when they do not
+    hold, worded as the API server words it. Namespaces: the namespace storage's own check
+    (``Precondition failed: ...``, on ``namespaces``); every other kind:
+    ``rest.BeforeDelete``'s (``the ... in the precondition (...) does not match the ... in
+    record (...)``, on the Kind)."""
     preconditions = options.get("preconditions") or {}
     meta = old["metadata"]
     uid, version = preconditions.get("uid"), preconditions.get("resourceVersion")
-    if uid and uid != meta["uid"]:
-        raise errors.conflict(
-            rt.plural,
-            rt.group,
-            meta["name"],
-            f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta['uid']}",
+    name, current_uid, current = meta["name"], meta["uid"], meta["resourceVersion"]
+    if rt is NAMESPACES:
+        if uid and uid != current_uid:
+            why = (
+                f"Precondition failed: UID in precondition: {uid}, "
+                f"UID in object meta: {current_uid}"
+            )
+            raise errors.conflict(rt.plural, rt.group, name, why)
+        if version and version != current:
+            why = (
+                f"Precondition failed: ResourceVersion in precondition: {version}, "
+                f"ResourceVersion in object meta: {current}"
+            )
+            raise errors.conflict(rt.plural, rt.group, name, why)
+        return
+    if uid and uid != current_uid:
+        why = (
+            f"the UID in the precondition ({uid}) does not match the UID in record "
+            f"({current_uid}). The object might have been deleted and then recreated"
         )
-    if version and version != meta["resourceVersion"]:
-        raise errors.conflict(
-            rt.plural,
-            rt.group,
-            meta["name"],
-            "Precondition failed: ResourceVersion in precondition: "
-            f"{version}, ResourceVersion in object meta: {meta['resourceVersion']}",
+        raise errors.conflict(rt.kind, rt.group, name, why)
+    if version and version != current:
+        why = (
+            f"the ResourceVersion in the precondition ({version}) does not match the "
+            f"ResourceVersion in record ({current}). The object might have been modified"
         )
+        raise errors.conflict(rt.kind, rt.group, name, why)
 
 
 def _wanted_finalizers(options: Mapping[str, Any], current: list[str]) -> list[str]:

@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from kube_support import PIPELINE, START, Harness
+from kube_support import PIPELINE, START, Harness, kube_config
 from kubernetes.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry
 
+from reaper.config import parse_settings
 from reaper.errors import ProviderError
 from reaper.metrics import Metrics
-from reaper.model import Action, Reason
-from reaper.providers.kubernetes.clients import KubeApiError
+from reaper.model import Action, Reason, Scope
+from reaper.providers.kubernetes import KubeConnection
+from reaper.providers.kubernetes.clients import KubeApiError, KubeClients
+from reaper.providers.kubernetes.namespaces import CHANGED, Namespaces
 from reaper.report import render
 from reaper.results import ExitCode
 from reaper.sandbox.kube import KubeFake, ManualClock
@@ -412,7 +420,16 @@ def test_a_terminating_namespace_is_in_progress_and_escalated_once_stuck(
     assert (listed["escalated"], listed["warnings"]) == (True, [warning])
     assert report.outcomes == ()  # reaper never removes finalizers
     assert fake.request_count("delete", "namespaces") == 1
-    assert fake.request_count("patch", "networkpolicies") == 0
+    # No finalizer is removed: no namespaces/ci-stuck/finalize update was sent, and the
+    # namespace still waits for the stuck content.
+    finalizes = [
+        r.info.name
+        for r in fake.requests()
+        if (r.info.verb, r.info.resource, r.info.subresource)
+        == ("update", "namespaces", "finalize")
+    ]
+    assert finalizes == []
+    assert fake.namespace_phase("ci-stuck") == "Terminating"
     end = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()][-1]
     assert end["event"] == "sweep-end"
 
@@ -429,8 +446,122 @@ def test_a_namespace_recreated_since_it_was_read_is_not_deleted(
 
     (outcome,) = sweeper.kind.delete(sweeper.scope(), [resource])
 
-    assert (outcome.result, outcome.message) == (
-        "skipped",
-        "not deleted: the namespace was recreated since it was read",
-    )
+    assert (outcome.result, outcome.message) == ("skipped", CHANGED)
     assert fake.namespace_phase("ci-reused") == "Active"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            lambda ns: ns["metadata"]["labels"].update({"reaper-protect": "true"}),
+            id="protect-label",
+        ),
+        pytest.param(
+            lambda ns: ns["metadata"].setdefault("annotations", {}).update({"reaper-ttl": "30d"}),
+            id="longer-ttl",
+        ),
+    ],
+)
+def test_a_namespace_changed_between_collect_and_delete_is_skipped_not_deleted(
+    fake: KubeFake, harness: Callable[..., Harness], change: Callable[[dict[str, Any]], None]
+) -> None:
+    fake.seed_namespace("ci-changed", labels=PIPELINE, created=OLD)
+    sweeper = harness()
+    (decision,) = sweeper.plan().decisions
+    assert decision.action == Action.DELETE
+    fake.change("namespaces", "ci-changed", change)
+
+    (outcome,) = sweeper.kind.delete(sweeper.scope(), [decision.resource])
+
+    assert (outcome.result, outcome.message) == ("skipped", CHANGED)
+    assert fake.namespace_phase("ci-changed") == "Active"
+    (next_sweep,) = sweeper.plan().decisions
+    assert next_sweep.action == Action.KEEP
+
+
+def test_reapers_own_patches_keep_the_delete_condition_current(
+    fake: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    fake.seed_namespace("ci-marked", labels=PIPELINE, created=OLD)
+    sweeper = harness()
+    (decision,) = sweeper.plan().decisions
+    scope = sweeper.scope()
+    (tagged,) = sweeper.kind.tag(
+        scope, [decision.resource], {"reaper-state": "marked"}, Action.MARK
+    )
+    assert tagged.result == "done"
+
+    (outcome,) = sweeper.kind.delete(scope, [decision.resource])
+
+    assert outcome.result == "done"
+    assert fake.namespace_phase("ci-marked") == "Terminating"
+
+
+_WAITING_PLUGIN = """\
+import json, pathlib, sys, time
+release = pathlib.Path(sys.argv[1])
+release.with_suffix(".started").touch()
+deadline = time.monotonic() + 30
+while not release.exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(json.dumps({
+    "apiVersion": "client.authentication.k8s.io/v1beta1",
+    "kind": "ExecCredential",
+    "status": {"token": sys.argv[2]},
+}))
+"""
+
+
+def test_a_cluster_whose_credential_plugin_hangs_holds_up_no_other_cluster(
+    clock: ManualClock, tmp_path: Path
+) -> None:
+    with (
+        KubeFake(clock=clock, context="ci") as ci,
+        KubeFake(clock=clock, context="slow") as slow,
+    ):
+        ci.seed_namespace("ci-old", labels=PIPELINE, created=OLD)
+        slow.seed_namespace("slow-old", labels=PIPELINE, created=OLD)
+        plugin = tmp_path / "plugin.py"
+        plugin.write_text(_WAITING_PLUGIN)
+        release = tmp_path / "release"
+        kubeconfig = slow.kubeconfig()
+        kubeconfig["users"][0]["user"] = {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "command": sys.executable,
+                "args": [str(plugin), str(release), slow.token or ""],
+                "interactiveMode": "Never",
+            }
+        }
+        settings = parse_settings(kube_config(["ci", "slow"], tmp_path / "a.jsonl"), "k.yaml")
+        assert settings.providers.kubernetes is not None
+        clients = KubeClients(
+            settings.providers.kubernetes,
+            KubeConnection({"ci": ci.kubeconfig(), "slow": kubeconfig}),
+        )
+        kind = Namespaces(clients, settings.tags)
+        slow_names: list[str] = []
+        waiting = threading.Thread(
+            target=lambda: slow_names.extend(
+                r.name for r in kind.collect(Scope("slow", "")).resources
+            )
+        )
+        waiting.start()
+        try:
+            started = release.with_suffix(".started")
+            for _ in range(200):
+                if started.exists():
+                    break
+                time.sleep(0.05)
+            assert started.exists(), "the credential plugin never ran"
+
+            collected = ThreadPoolExecutor(1).submit(kind.collect, Scope("ci", ""))
+            ci_names = [r.name for r in collected.result(timeout=10).resources]
+
+            assert ci_names == ["ci-old"]
+            assert waiting.is_alive()  # still building the slow cluster's client
+        finally:
+            release.touch()
+            waiting.join(timeout=30)
+        assert slow_names == ["slow-old"]

@@ -422,3 +422,43 @@ def test_a_network_policy_by_that_name_that_reaper_did_not_create_is_left_alone(
     assert policy is not None
     assert policy["spec"]["ingress"] == [{}]
     assert _replicas(exposed) == ORIGINAL
+
+
+@pytest.mark.parametrize("resource", ["cronjobs", "deployments"])
+def test_a_conflict_while_recording_is_read_again_and_retried_not_a_failed_quarantine(
+    exposed: KubeFake, harness: Callable[..., Harness], resource: str
+) -> None:
+    """Someone changed the CronJob (Deployment) between reaper's list and its patch: the
+    API server answers 409 Conflict; it is read again and patched afresh, and the
+    quarantine goes through."""
+    name = "nightly" if resource == "cronjobs" else "web"
+    exposed.fail(409, times=1, verb="patch", resource=resource, name=name)
+
+    report = harness().sweep()
+
+    (outcome,) = report.outcomes
+    assert (outcome.action, outcome.result) == (Action.QUARANTINE, Result.DONE), outcome.message
+    assert _replicas(exposed) == QUARANTINED
+    assert _annotations(exposed, "cronjobs", "nightly")["reaper-original-suspend"] == "false"
+    assert _annotations(exposed, "deployments", "web")["reaper-original-replicas"] == "3"
+    assert exposed.request_count("patch", resource) >= 2
+
+
+def test_a_cronjob_that_keeps_changing_fails_the_quarantine_after_three_attempts(
+    exposed: KubeFake, harness: Callable[..., Harness]
+) -> None:
+    exposed.fail(409, times=None, verb="patch", resource="cronjobs", name="nightly")
+
+    report = harness().sweep()
+
+    (outcome,) = report.outcomes
+    assert (outcome.action, outcome.result) == (Action.QUARANTINE, Result.FAILED)
+    assert outcome.message == (
+        f"cronjobs {NAMESPACE}/nightly kept changing while reaper suspended it"
+    )
+    patches = [
+        r
+        for r in exposed.requests()
+        if (r.info.verb, r.info.resource, r.info.name) == ("patch", "cronjobs", "nightly")
+    ]
+    assert len(patches) == 3
