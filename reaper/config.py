@@ -711,10 +711,11 @@ class PolicySettings(_Section):
 class GlobalBrakeSettings(_Section):
     """One brake for all the shards of a sharded sweep, without a coordinator.
 
-    Every shard publishes its planned counts to a shared store, waits until all N have,
-    and acts only when their sum is within ``safety``'s limits; every shard computes the
-    same verdict from the same N records. Exactly one store: ``directory`` (a volume
-    every shard mounts), ``s3_bucket`` or ``gcs_bucket``.
+    Every shard publishes its planned counts to a shared store and waits until all N
+    have; the first shard to decide stores one verdict there (act only when their sum is
+    within ``safety``'s limits), and every shard follows the stored verdict
+    (:mod:`reaper.brake_sync`). Exactly one store: ``directory`` (a volume every shard
+    mounts), ``s3_bucket`` or ``gcs_bucket``.
     """
 
     directory: str | None = None
@@ -728,7 +729,8 @@ class GlobalBrakeSettings(_Section):
     create-only under ``gcs_prefix``."""
     gcs_prefix: str = "reaper-brake"
     wait: Duration = timedelta(minutes=5)
-    """How long a shard waits for the others; past it nobody acts (fail closed)."""
+    """How long a shard waits for the others, from its own publishing; past it, it stores
+    a stop verdict unless one is stored already, and nobody acts (fail closed)."""
 
     @field_validator("s3_bucket")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -79,9 +80,14 @@ class CreateOnlyBucket:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()  # one upload at a time, as GCS checks a precondition
         self.preconditions: list[object] = []
         self.options: list[dict[str, Any]] = []
         """The keyword arguments of every upload."""
+        self.downloads: list[str] = []
+        """The key of every download, in order."""
+        self.listings: list[str] = []
+        """The prefix of every listing, in order."""
 
     def bucket(self, name: str) -> CreateOnlyBucket:
         return self
@@ -93,20 +99,23 @@ class CreateOnlyBucket:
             name = key
 
             def upload_from_string(self, body: bytes, **options: Any) -> None:
-                bucket.preconditions.append(options.get("if_generation_match"))
-                bucket.options.append(options)
-                if options.get("if_generation_match") == 0 and key in bucket.objects:
-                    from google.api_core.exceptions import PreconditionFailed
+                from google.api_core.exceptions import PreconditionFailed
 
-                    raise PreconditionFailed(
-                        "At least one of the pre-conditions you specified did not hold."
-                    )
-                bucket.objects[key] = body
+                with bucket._lock:
+                    bucket.preconditions.append(options.get("if_generation_match"))
+                    bucket.options.append(options)
+                    if options.get("if_generation_match") == 0 and key in bucket.objects:
+                        raise PreconditionFailed(
+                            "At least one of the pre-conditions you specified did not hold."
+                        )
+                    bucket.objects[key] = body
 
             def download_as_bytes(self, **options: Any) -> bytes:
+                bucket.downloads.append(key)
                 return bucket.objects[key]
 
         return Blob()
 
     def list_blobs(self, bucket: str, prefix: str, **options: Any) -> list[Any]:
+        self.listings.append(prefix)
         return [self.blob(k) for k in sorted(self.objects) if k.startswith(prefix)]

@@ -1,5 +1,7 @@
 """The tamper-evident audit trail: the chain, the record schema, recovery, verification
-and one module per sink (file, stdout, S3, GCS).
+and one module per sink (file, stdout, S3, GCS); one bucket adapter per cloud
+(``s3_bucket``, ``gcs_bucket``), which the bucket sinks and the global brake's stores
+share.
 
 Cloud SDKs are imported only by the bucket sinks that need them, and only when configured.
 """

@@ -1,10 +1,16 @@
-"""Where the shards of a sweep publish their planned counts for the global brake.
+"""Where the shards of a sweep publish their planned counts and store their one verdict.
 
-A store keeps one record per (sweep group, shard), written once and never changed. The
+A store keeps, per sweep group, one record per shard (``shard-{i}.json``) and one verdict
+(``verdict.json``), each written once, create-only, and never changed: the first record
+of a shard stands, and so does the first verdict (see :mod:`reaper.brake_sync`). The
 directory store needs a volume every shard mounts (ReadWriteMany); the bucket stores, S3
 (:mod:`reaper.audit.s3_brake_store`) and GCS (:mod:`reaper.audit.gcs_brake_store`), a
-bucket every shard may write to. What the two bucket stores share is here
-(:class:`BucketBrakeStore`); each adds only its SDK's calls.
+bucket every shard may write to, through the bucket the audit sinks use
+(:class:`~reaper.audit.bucket.Bucket`: its create-only puts, retries and errors).
+
+What every store shares is here (:class:`CreateOnlyStore`): the object names, the
+verdict's "first one stands", and a cache of the bodies already read. Since nothing is
+ever rewritten, a poll lists the group once and reads only the objects it has not seen.
 """
 
 from __future__ import annotations
@@ -12,14 +18,21 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from reaper.audit.bucket import Bucket
 from reaper.errors import AuditError
 
 _GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RECORD = re.compile(r"shard-(\d{1,9})\.json")
+VERDICT = "verdict.json"
+"""The name of a sweep group's verdict, next to its records."""
+CONTENT_TYPE = "application/json"
 
 
 def check_group(group: str) -> str:
@@ -29,125 +42,170 @@ def check_group(group: str) -> str:
     return group
 
 
+def record_name(shard: int) -> str:
+    """The name of shard ``shard``'s record in its group."""
+    return f"shard-{shard}.json"
+
+
+@dataclass(frozen=True)
+class GroupObjects:
+    """What one sweep group holds in a store, as read at one moment."""
+
+    records: Mapping[int, bytes]
+    """The records published so far, by shard index."""
+    verdict: bytes | None
+    """The verdict, once a shard has stored one."""
+
+
 class BrakeStore(Protocol):
-    """Create-only records, one per shard of a sweep group."""
+    """Create-only records, one per shard of a sweep group, and the group's one verdict."""
 
     name: str
 
     def publish(self, group: str, shard: int, body: bytes) -> None:
         """Write this shard's record; a record already there is kept. Raises AuditError."""
 
+    def decide(self, group: str, body: bytes) -> bytes:
+        """Store the group's verdict unless one is stored already, and return the verdict
+        that stands: ``body``, or the one stored before. Raises AuditError."""
+
+    def read(self, group: str) -> GroupObjects:
+        """The group's records and verdict so far. Raises AuditError."""
+
+
+class CreateOnlyStore(ABC):
+    """A :class:`BrakeStore` over objects named within a group: ``_create`` (False when the
+    name is taken), ``_names`` and ``_get``, each raising AuditError with ``what`` leading
+    its message. Bodies once read are kept: an object is never rewritten."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._bodies: dict[tuple[str, str], bytes] = {}
+
+    def publish(self, group: str, shard: int, body: bytes) -> None:
+        # Taken: published before (a retried pod, or a retry whose first answer was
+        # lost); the first record stands.
+        self._create(check_group(group), record_name(shard), body, f"cannot publish to {self.name}")
+
+    def decide(self, group: str, body: bytes) -> bytes:
+        what = f"cannot store the verdict in {self.name}"
+        if self._create(check_group(group), VERDICT, body, what):
+            self._bodies[(group, VERDICT)] = body
+            return body
+        return self._body(group, VERDICT)
+
+    def read(self, group: str) -> GroupObjects:
+        """One listing of the group, and one read of each object not seen before."""
+        names = self._names(check_group(group), f"cannot read {self.name}")
+        records = {
+            int(match.group(1)): self._body(group, name)
+            for name in names
+            if (match := _RECORD.fullmatch(name))
+        }
+        verdict = self._body(group, VERDICT) if VERDICT in names else None
+        return GroupObjects(records, verdict)
+
     def read_all(self, group: str) -> dict[int, bytes]:
         """Every record of the group so far, by shard index. Raises AuditError."""
+        return dict(self.read(group).records)
+
+    def _body(self, group: str, name: str) -> bytes:
+        key = (group, name)
+        if key not in self._bodies:
+            self._bodies[key] = self._get(group, name, f"cannot read {self.name}/{group}/{name}")
+        return self._bodies[key]
+
+    @abstractmethod
+    def _create(self, group: str, name: str, body: bytes, what: str) -> bool:
+        """Create the object, unless one has the name: True when created."""
+
+    @abstractmethod
+    def _names(self, group: str, what: str) -> list[str]:
+        """The names of the group's objects."""
+
+    @abstractmethod
+    def _get(self, group: str, name: str, what: str) -> bytes:
+        """An object's body."""
 
 
-class DirectoryBrakeStore:
-    """``{directory}/{group}/shard-{i}.json``, each written to a temporary name first and
-    linked into place, so a reader never sees half a record and the first one stays."""
+class DirectoryBrakeStore(CreateOnlyStore):
+    """``{directory}/{group}/shard-{i}.json`` and ``{directory}/{group}/verdict.json``,
+    each written to a temporary name first and linked into place, so a reader never sees
+    half an object and the first one stays."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
-        self.name = f"directory:{self.directory}"
+        super().__init__(f"directory:{self.directory}")
 
-    def publish(self, group: str, shard: int, body: bytes) -> None:
-        folder = self.directory / check_group(group)
-        target = folder / f"shard-{shard}.json"
-        scratch = folder / f".shard-{shard}.{os.getpid()}.tmp"
+    def _create(self, group: str, name: str, body: bytes, what: str) -> bool:
+        folder = self.directory / group
+        # A name of its own: every shard writes "verdict.json", and the pods of a Job may
+        # well all have the same pid (1, in their containers).
+        scratch = folder / f".{name}.{uuid.uuid4().hex}.tmp"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with scratch.open("wb") as f:
                 f.write(body)
                 f.flush()
                 os.fsync(f.fileno())
-            with contextlib.suppress(FileExistsError):  # create-only: the first record stays
-                os.link(scratch, target)
+            with contextlib.suppress(FileExistsError):  # create-only: the first one stays
+                os.link(scratch, folder / name)
+                return True
+            return False
         except OSError as err:
-            raise AuditError(f"cannot publish to {self.name}: {err}") from err
+            raise AuditError(f"{what}: {err}") from err
         finally:
             scratch.unlink(missing_ok=True)
 
-    def read_all(self, group: str) -> dict[int, bytes]:
-        folder = self.directory / check_group(group)
-        found: dict[int, bytes] = {}
+    def _names(self, group: str, what: str) -> list[str]:
         try:
-            paths = list(folder.glob("shard-*.json")) if folder.exists() else []
-            for path in paths:
-                index = path.stem.removeprefix("shard-")
-                if index.isdigit():
-                    found[int(index)] = path.read_bytes()
+            return os.listdir(self.directory / group)
+        except FileNotFoundError:
+            return []
         except OSError as err:
-            raise AuditError(f"cannot read {self.name}: {err}") from err
-        return found
+            raise AuditError(f"{what}: {err}") from err
+
+    def _get(self, group: str, name: str, what: str) -> bytes:
+        try:
+            return (self.directory / group / name).read_bytes()
+        except OSError as err:
+            raise AuditError(f"{what}: {err}") from err
 
 
-class BucketBrakeStore(ABC):
-    """``{prefix}/{group}/shard-{i}.json`` in a bucket, each written create-only with a
-    checksum: the first record of a shard stands, a later one is dropped without error (a
-    retried pod, or a retried upload whose first answer was lost).
+class BucketBrakeStore(CreateOnlyStore):
+    """``{prefix}/{group}/shard-{i}.json`` and ``{prefix}/{group}/verdict.json`` in a
+    bucket, through :class:`~reaper.audit.bucket.Bucket` (as the audit sinks write):
+    create-only with a checksum, the bucket's retries, its errors as AuditError."""
 
-    A subclass puts one object create-only (``_put``, failing with ``_exists`` true when
-    the key is taken), lists keys under a prefix (``_keys``) and reads an object
-    (``_get``). Errors its SDK raises (``_is_sdk_error``) become AuditError.
-    """
-
-    scheme = ""
-
-    def __init__(self, bucket: str, prefix: str) -> None:
-        self.bucket = bucket
+    def __init__(self, bucket: Bucket, prefix: str) -> None:
+        self.bucket = bucket.bucket
         self.prefix = prefix
-        self.name = f"{self.scheme}://{bucket}/{prefix}"
+        super().__init__(f"{bucket.name}/{prefix}")
+        self._bucket = bucket
 
     def folder(self, group: str) -> str:
-        """The key prefix of one sweep group's records, ending in ``/``."""
-        return f"{self.prefix}/{check_group(group)}/"
+        """The key prefix of one sweep group's objects, ending in ``/``."""
+        group = check_group(group)
+        return f"{self.prefix}/{group}/" if self.prefix else f"{group}/"
 
-    def publish(self, group: str, shard: int, body: bytes) -> None:
-        key = f"{self.folder(group)}shard-{shard}.json"
-        try:
-            self._put(key, body)
-        except Exception as err:
-            if self._exists(err):
-                return  # published before: the first record stands
-            if not self._is_sdk_error(err):
-                raise
-            raise AuditError(f"cannot publish to {self.name}: {self._describe(err)}") from err
+    def _create(self, group: str, name: str, body: bytes, what: str) -> bool:
+        return self._bucket.create(self.folder(group) + name, body, CONTENT_TYPE, what=what)
 
-    def read_all(self, group: str) -> dict[int, bytes]:
+    def _names(self, group: str, what: str) -> list[str]:
         folder = self.folder(group)
-        found: dict[int, bytes] = {}
-        try:
-            for key in self._keys(folder):
-                index = key[len(folder) :].removeprefix("shard-").removesuffix(".json")
-                if index.isdigit():
-                    found[int(index)] = self._get(key)
-        except Exception as err:
-            if not self._is_sdk_error(err):
-                raise
-            raise AuditError(f"cannot read {self.name}: {self._describe(err)}") from err
-        return found
+        return [key.removeprefix(folder) for key in self._bucket.keys(folder, what=what)]
 
-    @abstractmethod
-    def _put(self, key: str, body: bytes) -> None:
-        """Create ``key`` with ``body`` and a checksum, only if no object has that key."""
-
-    @abstractmethod
-    def _exists(self, err: Exception) -> bool:
-        """True when ``_put`` failed because the key is taken."""
-
-    @abstractmethod
-    def _keys(self, prefix: str) -> Sequence[str]:
-        """Every key under ``prefix``."""
-
-    @abstractmethod
-    def _get(self, key: str) -> bytes:
-        """An object's body."""
-
-    @abstractmethod
-    def _is_sdk_error(self, err: Exception) -> bool:
-        """True for the errors of the store's SDK (and its transport)."""
-
-    def _describe(self, err: Exception) -> str:
-        return str(err)
+    def _get(self, group: str, name: str, what: str) -> bytes:
+        return self._bucket.get(self.folder(group) + name, what=what)
 
 
-__all__ = ["BrakeStore", "BucketBrakeStore", "DirectoryBrakeStore", "check_group"]
+__all__ = [
+    "VERDICT",
+    "BrakeStore",
+    "BucketBrakeStore",
+    "CreateOnlyStore",
+    "DirectoryBrakeStore",
+    "GroupObjects",
+    "check_group",
+    "record_name",
+]

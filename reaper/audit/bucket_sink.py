@@ -1,4 +1,4 @@
-"""What the S3 and GCS sinks share: one object per batch, keys, reading back, retries.
+"""What the S3 and GCS sinks share: one object per batch, keys, reading back.
 
 Keys. A batch of records ``first_seq`` to ``last_seq`` is stored as ``{prefix}/
 {first_seq:012d}.jsonl``, created only if the key is free (``If-None-Match: *`` on S3,
@@ -32,45 +32,35 @@ lost) is not a collision: the stored body is compared.
 
 from __future__ import annotations
 
-import functools
 import io
-import logging
 import re
-import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Iterator, Sequence
 
+from reaper.audit.bucket import Bucket
 from reaper.audit.chain import record_seq
 from reaper.errors import AuditError, ChainForked
-
-log = logging.getLogger(__name__)
 
 # The name of one batch's object under the prefix: its first seq (and, in trails written
 # before keys were first seqs alone, its last seq).
 _OBJECT = re.compile(r"(\d{12})(?:-(\d{12}))?\.jsonl")
 
-T = TypeVar("T")
+CONTENT_TYPE = "application/x-ndjson"
 
 
-class BucketSink(ABC):
-    """What the S3 and GCS sinks share: keys, reading back, retries, no overwrites.
+class BucketSink:
+    """What the S3 and GCS sinks share: keys, reading back, no overwrites.
 
-    A subclass uploads one object (``_put``, failing with ``_exists`` true when the key is
-    taken), lists keys (``_keys``) and reads an object (``_get``).
+    The bucket (:class:`~reaper.audit.bucket.Bucket`) does the create-only puts, the
+    listing and the reading, with its retries and its errors as AuditError; a subclass
+    only builds it from its SDK's client.
     """
 
-    scheme = ""
-
-    def __init__(
-        self, bucket: str, prefix: str, required: bool, retries: int, backoff: float
-    ) -> None:
-        self.bucket = bucket
+    def __init__(self, bucket: Bucket, prefix: str, required: bool) -> None:
+        self.bucket = bucket.bucket
         self.prefix = prefix.strip("/")
-        self.name = f"{self.scheme}://{bucket}/{self.prefix}"
+        self.name = f"{bucket.name}/{self.prefix}"
         self.required = required
-        self._retries = retries
-        self._backoff = backoff
+        self._bucket = bucket
         self._forked: ChainForked | None = None
         # The last object read by ``last_line``, so that reading back starts without a
         # second download of it.
@@ -89,30 +79,23 @@ class BucketSink(ABC):
             return
         key = self.key(_seq_of(lines[0], self.name))
         body = b"".join(lines)
-
-        def put() -> None:
-            try:
-                self._put(key, body)
-            except Exception as err:
-                if not self._exists(err):
-                    raise
-                # The key is taken: fine if an earlier try of this very batch wrote it.
-                if self._get(key) != body:
-                    self._forked = ChainForked(
-                        f"{self.name}: {key} already holds other records: another writer "
-                        "continued this audit chain (two reaper runs on one trail, or a copy "
-                        "that is behind the bucket); nothing more is written to it"
-                    )
-                    raise self._forked from err
-
-        self._retry(f"cannot write {key}", put)
+        if self._bucket.create(key, body, CONTENT_TYPE, what=f"{self.name}: cannot write {key}"):
+            return
+        # The key is taken: fine if an earlier try of this very batch wrote it.
+        if self._get(key) != body:
+            self._forked = ChainForked(
+                f"{self.name}: {key} already holds other records: another writer "
+                "continued this audit chain (two reaper runs on one trail, or a copy "
+                "that is behind the bucket); nothing more is written to it"
+            )
+            raise self._forked
 
     def last_line(self) -> bytes | None:
         """The last line of the last object in seq order; None when there is none."""
         keys = self._sorted_keys()
         if not keys:
             return None
-        body = self._retry(f"cannot read {keys[-1]}", functools.partial(self._get, keys[-1]))
+        body = self._get(keys[-1])
         if not body.endswith(b"\n"):
             raise AuditError(f"{self.name}: {keys[-1]} does not end with a complete record")
         self._last = (keys[-1], body)
@@ -127,9 +110,7 @@ class BucketSink(ABC):
         if not keys:
             raise AuditError(f"{self.name}: no audit objects found")
         for key in keys:
-            yield from io.BytesIO(
-                self._retry(f"cannot read {key}", functools.partial(self._get, key))
-            )
+            yield from io.BytesIO(self._get(key))
 
     def read_back(self) -> Iterator[bytes]:
         """The trail's lines without newlines, the last first, object by object.
@@ -142,19 +123,19 @@ class BucketSink(ABC):
             if self._last is not None and self._last[0] == key:
                 body = self._last[1]
             else:
-                body = self._retry(f"cannot read {key}", functools.partial(self._get, key))
+                body = self._get(key)
             yield from reversed(body.splitlines())
 
-    def close(self) -> None:  # noqa: B027 - nothing to release
+    def close(self) -> None:
         """Nothing to release: the client belongs to the caller."""
 
     @property
     def _list_prefix(self) -> str:
         return f"{self.prefix}/" if self.prefix else ""
 
-    def _is_batch(self, key: str) -> bool:
-        """Whether a listed key is one of the trail's objects (other keys are ignored)."""
-        return self._first_seq(key) is not None
+    def _get(self, key: str) -> bytes:
+        """The content of one object. Raises AuditError."""
+        return self._bucket.get(key, what=f"{self.name}: cannot read {key}")
 
     def _first_seq(self, key: str) -> int | None:
         if not key.startswith(self._list_prefix):
@@ -163,56 +144,13 @@ class BucketSink(ABC):
         return int(match.group(1)) if match else None
 
     def _sorted_keys(self) -> list[str]:
-        """The trail's keys in order of their first seq (either key format)."""
-        keys = self._retry("cannot list the audit objects", self._keys)
+        """The trail's keys in order of their first seq (either key format); other keys
+        under the prefix (the global brake's, say) are ignored."""
+        listed = self._bucket.keys(
+            self._list_prefix, what=f"{self.name}: cannot list the audit objects"
+        )
+        keys = [k for k in listed if self._first_seq(k) is not None]
         return sorted(keys, key=lambda k: (self._first_seq(k) or 0, k))
-
-    def _retry(self, what: str, call: Callable[[], T]) -> T:
-        """Call, trying SDK errors again; then AuditError chained from the last one."""
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except AuditError:
-                raise
-            except Exception as err:
-                if not self._is_sdk_error(err):
-                    raise
-                if self._is_permanent(err) or attempt >= self._retries:
-                    tries = f" (tried {attempt + 1} times)" if attempt else ""
-                    raise AuditError(f"{self.name}: {what}{tries}: {self._describe(err)}") from err
-                delay = self._backoff * 2**attempt
-                log.debug("%s: %s: %s; trying again in %.2fs", self.name, what, err, delay)
-                time.sleep(delay)
-                attempt += 1
-
-    @abstractmethod
-    def _put(self, key: str, body: bytes) -> None:
-        """Create an object, failing if the key exists."""
-
-    @abstractmethod
-    def _keys(self) -> list[str]:
-        """The trail's object keys under the prefix (those ``_is_batch`` accepts)."""
-
-    @abstractmethod
-    def _get(self, key: str) -> bytes:
-        """The content of one object."""
-
-    @abstractmethod
-    def _exists(self, err: Exception) -> bool:
-        """Whether ``_put`` failed because the key is taken."""
-
-    @abstractmethod
-    def _is_sdk_error(self, err: Exception) -> bool:
-        """Whether an error comes from the SDK (wrapped, maybe retried) or is a bug."""
-
-    @abstractmethod
-    def _is_permanent(self, err: Exception) -> bool:
-        """Whether trying again cannot help."""
-
-    def _describe(self, err: Exception) -> str:
-        """An SDK error for a message."""
-        return str(err) or type(err).__name__
 
 
 def _seq_of(line: bytes, source: str) -> int:

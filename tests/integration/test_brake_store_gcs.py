@@ -77,7 +77,7 @@ def test_gcs_errors_become_audit_errors(gcs: Any) -> None:
     with pytest.raises(AuditError, match="cannot publish to gs://no-such-bucket/reaper-brake"):
         missing.publish("job-1", 0, b"{}")
     down = storage_client(f"http://127.0.0.1:{free_port()}")
-    unreachable = GcsBrakeStore(down, "brake", "reaper-brake", timeout=1, retry_deadline=0.5)
+    unreachable = GcsBrakeStore(down, "brake", "reaper-brake", timeout=1, retries=1, backoff=0.01)
     with pytest.raises(AuditError, match="cannot read gs://brake/reaper-brake") as excinfo:
         unreachable.read_all("job-1")
     assert not isinstance(excinfo.value.__cause__, AuditError)
@@ -87,7 +87,7 @@ def test_a_store_that_cannot_be_reached_stops_every_shard() -> None:
     # Fail closed, as with the other stores: no shard acts on a brake it could not check.
     down = storage_client(f"http://127.0.0.1:{free_port()}")
     sync = BrakeSync(
-        GcsBrakeStore(down, "brake", "reaper-brake", timeout=1, retry_deadline=0.5),
+        GcsBrakeStore(down, "brake", "reaper-brake", timeout=1, retries=1, backoff=0.01),
         "job-1",
         Shard(0, 2),
         SafetySettings(),
@@ -109,7 +109,8 @@ def test_two_shards_agree_through_the_emulator(gcs: Any, bucket: str) -> None:
         return BrakeSync(store, "job-2", Shard(index, 2), safety, wait=5.0, poll=0.01)
 
     plan = Plan(created_at=None, decisions=(), population={"gcp:gce_instance": 3})  # type: ignore[arg-type]
-    sync(1).store.publish("job-2", 1, ShardCounts(1, 2, {}, {"gcp:gce_instance": 3}).to_json())
+    record = ShardCounts(1, 2, {}, {"gcp:gce_instance": 3}, group="job-2")
+    sync(1).store.publish("job-2", 1, record.to_json())
     assert sync(0).agree(plan, None) is None
     assert sorted(sync(0).store.read_all("job-2")) == [0, 1]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import pytest
 import yaml
 from cli_support import CLI_TIMEOUT, explain, reaper_command, sandbox_env
 from click.testing import CliRunner
+from gcs_support import free_port
 
 from reaper.cli import cli
 from reaper.model import Scope
@@ -202,7 +203,7 @@ SMALL = {f"brake-{n}": f"{200000000000 + n}" for n in range(4)}
 SMALL_REGIONS = ("us-east-1", "eu-west-1")
 
 
-def brake_config(tmp_path: Path, max_actions: int) -> Path:
+def brake_config(tmp_path: Path, max_actions: int, store: dict[str, str] | None = None) -> Path:
     config = {
         "dry_run": False,
         "providers": {
@@ -218,7 +219,7 @@ def brake_config(tmp_path: Path, max_actions: int) -> Path:
         "safety": {
             "max_actions_per_sweep": max_actions,
             "max_fraction": 1.0,
-            "global_brake": {"directory": str(tmp_path / "brake"), "wait": "60s"},
+            "global_brake": {**(store or {"directory": str(tmp_path / "brake")}), "wait": "60s"},
         },
         "audit": {"path": str(tmp_path / "audit.jsonl")},
     }
@@ -227,8 +228,15 @@ def brake_config(tmp_path: Path, max_actions: int) -> Path:
     return path
 
 
-def run_group(endpoint: str, config: Path, group: str, count: int) -> list[int]:
-    env = {**sandbox_env(endpoint), "REAPER_SWEEP_GROUP": group, "REAPER_SHARDS": str(count)}
+def run_group(
+    endpoint: str, config: Path, group: str, count: int, env: dict[str, str] | None = None
+) -> list[int]:
+    env = {
+        **sandbox_env(endpoint),
+        "REAPER_SWEEP_GROUP": group,
+        "REAPER_SHARDS": str(count),
+        **(env or {}),
+    }
     processes = [
         subprocess.Popen(
             [*reaper_command(), "run", "-c", str(config)],
@@ -286,6 +294,33 @@ def test_the_global_brake_stops_every_shard_when_their_sum_is_over_the_limit(
     codes = run_group(sandbox.endpoint_url, brake_config(tmp_path, len(expired)), "job-b", 2)
     assert codes == [0, 0]
     assert alive() == set()
+
+
+def test_a_brake_store_that_cannot_be_reached_stops_every_shard(
+    sandbox: MotoServer,
+    aws_session: boto3.Session,
+    tmp_path: Path,
+    read_audit: Callable[[Path], list[dict[str, Any]]],
+) -> None:
+    # S3 alone is unreachable (a botocore EndpointConnectionError): the project's audit
+    # error, chained, and the brake fails closed: exit 3, nothing deleted.
+    account_id = SMALL["brake-0"]
+    session = assumed_session(aws_session, sandbox.endpoint_url, account_id)
+    now = datetime.now(UTC)
+    region = SMALL_REGIONS[0]
+    expired = launch_aged(sandbox, session, account_id, region, [timedelta(days=2)], PIPELINE, now)
+    config = brake_config(tmp_path, 100, {"s3_bucket": "brake-bucket"})
+    down = {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{free_port()}"}
+    assert run_group(sandbox.endpoint_url, config, "job-c", 2, down) == [3, 3]
+    assert set(expired) <= live_ids(session, sandbox.endpoint_url, region)
+    for shard in range(2):
+        trail = read_audit(tmp_path / f"audit.shard-{shard}.jsonl")
+        (brake,) = [r for r in trail if r["event"] == "safety-brake"]
+        (reason,) = brake["reasons"]
+        assert reason.startswith(
+            "global brake: cannot publish to s3://brake-bucket/reaper-brake (tried 4 times): "
+            "Could not connect to the endpoint URL"
+        )
 
 
 @pytest.mark.parametrize(

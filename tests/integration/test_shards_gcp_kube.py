@@ -292,10 +292,22 @@ def test_a_project_swept_in_all_zones_is_one_shards_whatever_its_instances_zones
         account, region, _ = name.split(":")[2].split("/", 2)
         assert region in ZONES
         assert owner(f"gcp/{account}", 2) == index, name
-    published = storage_client(gcs_emulator).list_blobs("brake-bucket", prefix="reaper-brake/")
-    assert sorted(b.name for b in published) == [
+    published = {
+        b.name: b
+        for b in storage_client(gcs_emulator).list_blobs("brake-bucket", prefix="reaper-brake/")
+    }
+    assert sorted(published) == [
         "reaper-brake/reaper-sharded-1/shard-0.json",
         "reaper-brake/reaper-sharded-1/shard-1.json",
+        "reaper-brake/reaper-sharded-1/verdict.json",
     ]
+    verdict = json.loads(
+        published["reaper-brake/reaper-sharded-1/verdict.json"].download_as_bytes()
+    )
+    assert (verdict["decision"], verdict["reason"], verdict["published"]) == (
+        "act",
+        "all-published",
+        [0, 1],
+    )
     for project in PROJECTS.values():
         assert {i["name"] for i in gcp.instances(project)} == {"ci-a2", "ci-b2"}, project
