@@ -165,19 +165,27 @@ def failure_tags(lifecycle: Lifecycle, now: datetime) -> dict[str, str]:
     return {FAILURES: str(lifecycle.failures + 1), LAST_FAILURE_AT: epoch(now)}
 
 
+def loose_key(key: str) -> str:
+    """A tag key as people misspell it: any case, ``_`` for ``-``, stray spaces. Pure."""
+    return key.strip().lower().replace("_", "-")
+
+
 class StateSigner:
     """Signs and verifies the tags reaper owns on a resource. Pure, given the key.
 
     ``user_keys`` are the configured tag keys people write (``reaper-pipeline`` and its
-    kin): reaper reads them but never owns them, whatever their prefix. Without a key
-    (a dry run with no key in the environment) nothing verifies and nothing can be signed.
+    kin): reaper reads them but never owns them, whatever their prefix, and in any of
+    their spellings (``reaper-Protect``): a misspelt protect tag still protects, so it must
+    never read as reaper's own unsigned state, which reaper ignores and removes. Without a
+    key (a dry run with no key in the environment) nothing verifies and nothing can be
+    signed.
     """
 
     def __init__(self, key: bytes | None, user_keys: Collection[str]) -> None:
         if key is not None and len(key) < MIN_KEY_LENGTH:
             raise ValueError(f"the state key must be at least {MIN_KEY_LENGTH} bytes")
         self._key = key
-        self._user_keys = frozenset(user_keys)
+        self._user_keys = frozenset(loose_key(k) for k in user_keys)
 
     @classmethod
     def from_environ(
@@ -209,7 +217,7 @@ class StateSigner:
         return {
             k: v
             for k, v in tags.items()
-            if k.startswith(OWNED_PREFIX) and k not in self._user_keys and k != SIGNATURE
+            if k.startswith(OWNED_PREFIX) and loose_key(k) not in self._user_keys and k != SIGNATURE
         }
 
     def signature(self, ref: ResourceRef, owned: Mapping[str, str]) -> str:

@@ -24,6 +24,7 @@ from reaper.lifecycle import (
     LifecycleTagError,
     State,
     StateSigner,
+    loose_key,
     read_lifecycle,
 )
 from reaper.model import Action, Decision, Plan, Reason, Resource
@@ -33,11 +34,6 @@ from reaper.versions import parse_version
 # Values of the protect tag that mean "not protected". Anything else, including an empty
 # value, protects: when in doubt, keep.
 _NOT_PROTECTED = frozenset({"false", "no", "0", "off"})
-
-
-def _loose(key: str) -> str:
-    """A tag key as people misspell it: any case, ``_`` for ``-``, stray spaces."""
-    return key.strip().lower().replace("_", "-")
 
 
 def is_protected(resource: Resource, tags: TagKeys) -> bool:
@@ -61,7 +57,7 @@ def protects(tags: Mapping[str, str], keys: TagKeys) -> bool:
 def protect_key(key: str, keys: TagKeys) -> bool:
     """Whether ``key`` is the protect key in one of its spellings (any case, ``_`` for
     ``-``, stray spaces): what :func:`protects` reads. Pure."""
-    return _loose(key) == _loose(keys.protect)
+    return loose_key(key) == loose_key(keys.protect)
 
 
 class _Rules:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from signing import FORGER, SIGNER, signed
 
 from reaper import lifecycle
@@ -680,3 +682,29 @@ def test_failures_of_a_protected_resource_do_not_matter() -> None:
 
     assert decision.action is Action.KEEP
     assert decision.reasons == (Reason.PROTECTED,)
+
+
+# -- the user's keys in any spelling are never reaper's own --------------------------------
+
+
+@given(
+    upper=st.lists(st.booleans(), min_size=len("protect"), max_size=len("protect")),
+    value=st.sampled_from(["true", "yes", "", "on"]),
+)
+def test_a_protect_tag_in_reapers_own_prefix_is_the_users_and_protects(
+    upper: list[bool], value: str
+) -> None:
+    """``reaper-Protect`` starts with reaper's prefix, but it is the protect key as people
+    misspell it: never reaper's own (unsigned, so ignored and removed) state; it protects."""
+    key = "reaper-" + "".join(c.upper() if u else c for c, u in zip("protect", upper, strict=True))
+    tags = {**PIPELINE, key: value}
+    ref = ResourceRef("aws", "ec2_instance", Scope("ci", "us-east-1"), "i-1")
+    resource = Resource(ref, "vm", NOW - AGE, tags)
+
+    assert SIGNER.owned(tags) == {}
+    decision = decide(resource, policy(), TAGS, NOW, SIGNER)
+    assert (decision.action, decision.reasons, decision.verified) == (
+        Action.KEEP,
+        (Reason.PROTECTED,),
+        True,
+    )

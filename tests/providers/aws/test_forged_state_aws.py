@@ -310,6 +310,9 @@ def test_release_refuses_a_resource_reaper_only_marked(
         pytest.param("Reaper-Protect", "true", id="title-case"),
         pytest.param("REAPER_PROTECT", "yes", id="upper-underscore"),
         pytest.param("reaper_protect", "", id="underscore-no-value"),
+        # reaper's own prefix: read as the user's protect key, never as reaper's state
+        pytest.param("reaper-Protect", "true", id="own-prefix-title-case"),
+        pytest.param("reaper-PROTECT", "on", id="own-prefix-upper"),
     ],
 )
 def test_an_expired_instance_protected_in_another_spelling_is_kept(
@@ -335,4 +338,10 @@ def test_an_expired_instance_protected_in_another_spelling_is_kept(
     assert instance_state(ec2, unprotected) == "terminated"
     decisions = {d.ref.id: d for d in report.plan.decisions}
     assert decisions[protected].reasons == (Reason.PROTECTED,)
+    assert decisions[protected].verified
     assert not events(read_audit(audit_path), "intent", protected)
+    # A sweep after a grace period keeps it too, and its protect tag is where it was.
+    later = sweep(settings, make_kinds(settings), audit_path, now + timedelta(hours=2))
+    assert later.exit_code == ExitCode.OK
+    assert instance_state(ec2, protected) == "running"
+    assert instance_tags(ec2, protected)[key] == value
