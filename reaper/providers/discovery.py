@@ -6,7 +6,9 @@ by the name reports and shards use, and asks the provider's ``listing`` for the 
 on first use and again once ``every`` has passed. A listing that fails keeps what the last
 good one found, and the error is kept for the provider's error scope (``aws-organization``,
 ``gcp-organization``), whose collectors fail with it: one collect error per kind, while the
-named scopes are swept. No cloud SDK here; the provider passes its listing in.
+named scopes are swept. That scope stands for the listing itself, not for a part of the
+estate, so every shard collects it (``ResourceKind.is_shared``): each shard lists for itself,
+and each whose listing fails says so. No cloud SDK here; the provider passes its listing in.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
 from reaper import __version__
-from reaper.config import AwsAccount, AwsOrganization, AwsSettings
+from reaper.config import AWS_ORGANIZATION_SCOPE, AwsAccount, AwsOrganization, AwsSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
 from reaper.providers.aws.errors import error_code, guard_parsers, translate_errors
@@ -53,9 +53,10 @@ log = logging.getLogger(__name__)
 
 _SESSION_NAME = "reaper"
 PROVIDER = "aws"
-ORGANIZATION_SCOPE = "aws-organization"
+ORGANIZATION_SCOPE = AWS_ORGANIZATION_SCOPE
 """The account name of the scope that carries a failed organization listing as a collect
-error (its collectors fail with the listing's error)."""
+error (its collectors fail with the listing's error); reserved, so no account may be
+named so."""
 ASSUME_RETRY_SECONDS = 600.0
 """How long a refused AssumeRole stands for its account before it is asked again."""
 
@@ -124,6 +125,10 @@ class AwsClients:
         if self._accounts.error is not None:
             scopes.append(Scope(ORGANIZATION_SCOPE, ""))
         return scopes
+
+    def is_error_scope(self, scope: Scope) -> bool:
+        """True for the scope of a failed organization listing (every shard collects it)."""
+        return scope.account == ORGANIZATION_SCOPE
 
     def _discover(self, organization: AwsOrganization) -> list[AwsAccount]:
         return discover(self._global_client("organizations"), organization)

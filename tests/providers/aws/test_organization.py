@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from sweep_support import run_sweep
 
 from reaper.config import AwsAccount, AwsOrganization, parse_settings
+from reaper.errors import ConfigError
 from reaper.metrics import Metrics
 from reaper.model import Action, Result
 from reaper.providers.aws.clients import ORGANIZATION_SCOPE, AwsClients, AwsConnection
@@ -147,6 +148,28 @@ def test_accounts_named_by_hand_win_and_are_not_swept_twice() -> None:
     merged = merge_accounts(named, found)
     assert [a.name for a in merged] == ["ci", "sandbox", "other-333333333333"]
     assert merged[1].role_arn == "arn:aws:iam::222222222222:role/custom"
+
+
+@pytest.mark.parametrize(
+    ("aws", "problem"),
+    [
+        (
+            {"accounts": [{"name": ORGANIZATION_SCOPE}]},
+            f"org.yaml: providers.aws.accounts: {ORGANIZATION_SCOPE!r} is reserved "
+            "(the scope of a failed organization listing)",
+        ),
+        (
+            {"accounts": [{"name": ORGANIZATION_SCOPE}], "organization": {}},
+            f"org.yaml: providers.aws.accounts: {ORGANIZATION_SCOPE!r} is reserved "
+            "(the scope of a failed organization listing)",
+        ),
+    ],
+    ids=["without-organization", "with-organization"],
+)
+def test_the_error_scopes_name_is_reserved(aws: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        parse_settings({"providers": {"aws": {"regions": ["us-east-1"], **aws}}}, "org.yaml")
+    assert excinfo.value.problems == (problem,)
 
 
 # -- discovery against moto ---------------------------------------------------------------

@@ -503,7 +503,9 @@ def write_config(fake: FakeGcp, tmp_path: Path, organization: str) -> Path:
     return path
 
 
-def plan(config: Path, tmp_path: Path, *extra: str) -> dict[str, Any]:
+def plan(
+    config: Path, tmp_path: Path, *extra: str, exit_code: ExitCode = ExitCode.OK
+) -> dict[str, Any]:
     result = subprocess.run(
         [*reaper_command(), "plan", "-c", str(config), "--format", "json", *extra],
         env=sandbox_env(None),
@@ -513,7 +515,7 @@ def plan(config: Path, tmp_path: Path, *extra: str) -> dict[str, Any]:
         timeout=CLI_TIMEOUT,
         check=False,
     )
-    assert result.returncode == ExitCode.OK, explain(result)
+    assert result.returncode == exit_code, explain(result)
     document: dict[str, Any] = json.loads(result.stdout)
     return document
 
@@ -565,3 +567,38 @@ def test_two_shards_split_a_discovered_organization_disjointly(
         }
     # Each shard listed the organization itself: no coordinator.
     assert fake.stats.count(SEARCH) == 2
+
+
+def test_every_shard_whose_listing_fails_reports_it(fake: FakeGcp, tmp_path: Path) -> None:
+    organization = fake.add_organization()
+    fake.deny_listing(organization)
+    projects = {f"ci-{n}": f"acme-shard-{n:02d}" for n in range(6)}
+    for project_id in projects.values():
+        fake.add_project(project_id, zones=[ZONE])
+        seed_instances(fake, project_id)
+    data = gcp_config(
+        fake,
+        tmp_path / "audit.jsonl",
+        projects=tuple(projects.items()),
+        section={"organization": organization},
+    )
+    config = tmp_path / "reaper.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    documents = [
+        plan(config, tmp_path, "--shard", f"{i}/2", exit_code=ExitCode.PARTIAL_FAILURE)
+        for i in range(2)
+    ]
+
+    # The error scope is no shard's share: each shard listed, failed and says so.
+    for document in documents:
+        errors = [(e["kind"], e["scope"]) for e in document["collect_errors"]]
+        assert errors == [("gcp:gce_instance", GCP_ORGANIZATION_SCOPE)]
+        assert "The caller does not have permission" in document["collect_errors"][0]["message"]
+    # The projects named by hand are swept all the same, split between the shards.
+    swept = [{d["account"] for d in document["decisions"]} for document in documents]
+    expected = assign([scope_key("gcp", Scope(name, "")) for name in projects], 2)
+    for index, owned in enumerate(swept):
+        assert {scope_key("gcp", Scope(name, "")) for name in owned} == {
+            key for key, shard in expected.items() if shard == index
+        }
