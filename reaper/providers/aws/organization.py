@@ -1,10 +1,13 @@
 """The accounts of an AWS organization: listed with the Organizations API, named, merged.
 
-:func:`discover` asks Organizations which accounts are active (``ListAccounts`` for the
-whole organization, or ``ListAccountsForParent`` per OU and every OU below it when
-``include_ous`` is given; ``exclude_ous`` are walked the same way), leaves out the
-management account and the excluded ones, and returns them as ``AwsAccount``\\ s that
-assume ``arn:<partition>:iam::<id>:role/<role_name>`` (``arn:aws:iam::…`` outside China and
+:func:`discover` asks Organizations which accounts are active: ``ListAccounts`` for the
+whole organization, or ``ListAccountsForParent`` for each root or OU of the ``include_ous``
+subtrees. The subtrees are walked with ``ListOrganizationalUnitsForParent`` by
+:func:`~reaper.providers.discovery.walk`, each OU asked once however many roots reach it;
+``exclude_ous`` subtrees are walked for their OUs only (exclusion wins), and listed for
+accounts only to subtract them from a ``ListAccounts``. It leaves out the management
+account and the excluded ones, and returns the rest as ``AwsAccount``\\ s that assume
+``arn:<partition>:iam::<id>:role/<role_name>`` (``arn:aws:iam::…`` outside China and
 GovCloud). :func:`account_name` and :func:`merge_accounts` are pure.
 """
 
@@ -13,10 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from reaper.config import AwsAccount, AwsOrganization
 from reaper.providers.aws.errors import translate_errors
+from reaper.providers.discovery import walk
 
 _MAX_NAME = 63
 _ID_PART = 13  # "-" and the 12-digit id
@@ -105,36 +110,34 @@ def discover(client: Any, settings: AwsOrganization) -> list[AwsAccount]:
     """
     with translate_errors("organizations DescribeOrganization"):
         management = str(client.describe_organization()["Organization"]["MasterAccountId"])
+    tree = walk(settings.include_ous, partial(_child_ous, client), settings.exclude_ous)
+    excluded: set[str] = set()
     if settings.include_ous:
-        listed: list[OrgAccount] = []
-        for ou in settings.include_ous:
-            listed += _subtree(client, ou)
+        # An account has one parent: those of excluded OUs are never among these.
+        listed = [a for parent in tree.nodes for a in _accounts_of(client, parent)]
     else:
         with translate_errors("organizations ListAccounts"):
             pages = client.get_paginator("list_accounts").paginate()
             listed = [_account(a) for page in pages for a in page["Accounts"]]
-    excluded: set[str] = set()
-    for ou in settings.exclude_ous:
-        excluded.update(a.id for a in _subtree(client, ou))
+        excluded = {a.id for parent in tree.excluded for a in _accounts_of(client, parent)}
     partition = str(getattr(client.meta, "partition", "aws"))
     return select(listed, settings, management, excluded, partition)
 
 
-def _subtree(client: Any, parent: str) -> list[OrgAccount]:
-    """Every account under ``parent`` (a root or an OU), however deep, breadth first."""
-    found: list[OrgAccount] = []
-    queue = [parent]
-    while queue:
-        current = queue.pop(0)
-        with translate_errors(f"organizations ListAccountsForParent {current}"):
-            pages = client.get_paginator("list_accounts_for_parent").paginate(ParentId=current)
-            found += [_account(a) for page in pages for a in page["Accounts"]]
-        with translate_errors(f"organizations ListOrganizationalUnitsForParent {current}"):
-            pages = client.get_paginator("list_organizational_units_for_parent").paginate(
-                ParentId=current
-            )
-            queue += [ou["Id"] for page in pages for ou in page["OrganizationalUnits"]]
-    return found
+def _child_ous(client: Any, parent: str) -> list[str]:
+    """The OUs directly under ``parent`` (a root or an OU)."""
+    with translate_errors(f"organizations ListOrganizationalUnitsForParent {parent}"):
+        pages = client.get_paginator("list_organizational_units_for_parent").paginate(
+            ParentId=parent
+        )
+        return [str(ou["Id"]) for page in pages for ou in page["OrganizationalUnits"]]
+
+
+def _accounts_of(client: Any, parent: str) -> list[OrgAccount]:
+    """The accounts directly under ``parent`` (a root or an OU)."""
+    with translate_errors(f"organizations ListAccountsForParent {parent}"):
+        pages = client.get_paginator("list_accounts_for_parent").paginate(ParentId=parent)
+        return [_account(a) for page in pages for a in page["Accounts"]]
 
 
 def _account(raw: dict[str, Any]) -> OrgAccount:

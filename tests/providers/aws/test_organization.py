@@ -209,6 +209,37 @@ def test_named_accounts_are_merged_with_the_organization(
     assert len(found.scopes()) == len(names) * len(REGIONS)
 
 
+def test_each_ou_is_listed_once_and_excluded_subtrees_are_never_listed_for_accounts(
+    org: Org, proxy: CountingProxy, aws_session: boto3.Session
+) -> None:
+    # nested is named next to its parent, and excluded as well; prod is named twice.
+    found = clients(
+        {"include_ous": [org.ci, org.nested, org.prod, org.prod], "exclude_ous": [org.nested]},
+        proxy.endpoint_url,
+        aws_session,
+    ).accounts()
+
+    assert {a.name for a in found} == org.names(org.sandbox, org.excluded, org.payments)
+    # The OUs of nested (excluded, walked first), then of ci and prod; accounts of ci and prod.
+    assert proxy.count("organizations", "ListOrganizationalUnitsForParent") == 3
+    assert proxy.count("organizations", "ListAccountsForParent") == 2
+    assert proxy.count("organizations", "ListAccounts") == 0
+
+
+def test_without_include_ous_only_the_excluded_subtrees_accounts_are_listed_by_parent(
+    org: Org, proxy: CountingProxy, aws_session: boto3.Session
+) -> None:
+    # ci is excluded and so is nested, below it: each walked and listed once.
+    found = clients(
+        {"exclude_ous": [org.ci, org.nested]}, proxy.endpoint_url, aws_session
+    ).accounts()
+
+    assert {a.name for a in found} == org.names(org.payments)
+    assert proxy.count("organizations", "ListAccounts") == 1
+    assert proxy.count("organizations", "ListOrganizationalUnitsForParent") == 2
+    assert proxy.count("organizations", "ListAccountsForParent") == 2
+
+
 def test_an_unreadable_organization_is_a_collect_error_and_named_accounts_still_run(
     sandbox: MotoServer, aws_session: boto3.Session, tmp_path: Path
 ) -> None:

@@ -66,6 +66,7 @@ from reaper.shards import assign, scope_key
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SEARCH = "cloudresourcemanager.projects.search"
+FOLDERS = "cloudresourcemanager.folders.list"
 SEMANTICS = pytest.mark.parametrize("semantics", list(Semantics), ids=[s.value for s in Semantics])
 
 
@@ -310,6 +311,32 @@ def test_a_folder_means_its_subtree_and_exclusion_wins(org: Org, fake: FakeGcp) 
     # org.nested is under ci as well: listed once; org.secret is under an excluded folder.
     assert names(found) == ["ci-alpha-1", "ci-nested-3"]
     assert fake.stats.count(SEARCH) == 2
+    # The folders of prod and secret (excluded, walked first), then of ci and nested: each
+    # folder asked once, however many roots reach it.
+    assert fake.stats.count(FOLDERS) == 4
+
+
+def test_each_folder_is_listed_once_with_overlapping_roots_and_nested_exclusions(
+    org: Org, fake: FakeGcp
+) -> None:
+    # The organization holds every folder; ci and nested are named again below it, and
+    # nested is excluded inside the included ci.
+    found = clients(
+        section(
+            fake, organization=org.org, folders=[org.ci, org.nested], exclude_folders=[org.nested]
+        )
+    )
+    assert names(found) == [
+        "ci-alpha-1",
+        "ci-beta-22",
+        "org-root-1",
+        "prod-payments",
+        "prod-secret-9",
+    ]
+    # nested (excluded, walked first), then organization, ci, prod, secret: five parents
+    # each asked for its folders once; four of them searched for projects.
+    assert fake.stats.count(FOLDERS) == 5
+    assert fake.stats.count(SEARCH) == 4
 
 
 def test_whatever_the_search_answers_only_the_parents_active_projects_are_kept(
