@@ -189,14 +189,15 @@ class ProviderSection(_Section):
 
 AWS_ORGANIZATION_SCOPE = "aws-organization"
 """The account name of the scope that carries a failed organization listing as a collect
-error; reserved, so no account may be named so."""
+error; reserved, so no account may be named so (accounts found are named by their id)."""
 
 
 class AwsAccount(_Section):
     """One AWS account to sweep."""
 
     name: str
-    """Lowercase name used in reports, the audit trail and resource scopes."""
+    """Lowercase name used in reports, the audit trail and resource scopes; an account found
+    in the organization is named by its 12-digit id."""
     role_arn: str | None = None
     """Role to assume in the account; None uses the ambient credentials as they are."""
 

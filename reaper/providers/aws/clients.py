@@ -96,6 +96,8 @@ class AwsClients:
             every=organization.rediscover_after if organization else timedelta(hours=1),
             what="the organization's accounts",
         )
+        self._display_names: dict[str, str] = {}
+        """Account id -> display name, as the last listing found them (for its log lines)."""
         self._sessions: dict[str, boto3.Session] = {}
         self._refused: dict[str, tuple[float, ProviderError]] = {}
         self._clients: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
@@ -131,7 +133,7 @@ class AwsClients:
         return scope.account == ORGANIZATION_SCOPE
 
     def _discover(self, organization: AwsOrganization) -> list[AwsAccount]:
-        return discover(self._global_client("organizations"), organization)
+        return discover(self._global_client("organizations"), organization, self._display_names)
 
     def _account(self, name: str) -> AwsAccount:
         account = self._accounts.get(name)
