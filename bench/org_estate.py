@@ -19,7 +19,6 @@ import boto3
 from moto.ec2.models.amis import AMIS  # the image catalogue moto ships
 
 from reaper.model import Scope
-from reaper.providers.aws.organization import account_name
 from reaper.sandbox.estate import SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.organization import SandboxOrganization, launch_aged
@@ -105,7 +104,7 @@ def seed_organization(
     for n in range(accounts):
         display = f"CI Account {n:03d}"
         account_id = org.add_account(display)
-        ids[account_name(display, account_id)] = account_id
+        ids[account_id] = account_id  # reaper names a found account by its id
     busy = plan_busy(list(ids), regions, share, low, high, seed)
     expired = 0
     sessions: dict[str, boto3.Session] = {}

@@ -394,12 +394,14 @@ def _collect_pairs(
 
 
 def _pairs(kinds: Sequence[ResourceKind], shard: Shard | None) -> list[tuple[ResourceKind, Scope]]:
-    """Every (kind, scope) to collect: all of them, or the ones ``shard`` owns."""
+    """Every (kind, scope) to collect: all of them, or the ones ``shard`` owns and those every
+    shard collects (``ResourceKind.is_shared``: a failed organization listing, which each
+    shard whose own listing failed must report)."""
     return [
         (kind, scope)
         for kind in kinds
         for scope in kind.scopes()
-        if shard is None or shard.owns(kind.provider, scope)
+        if shard is None or kind.is_shared(scope) or shard.owns(kind.provider, scope)
     ]
 
 

@@ -187,10 +187,17 @@ class ProviderSection(_Section):
         return f"kinds={','.join(self.kinds)} max_workers={self.max_workers}"
 
 
+AWS_ORGANIZATION_SCOPE = "aws-organization"
+"""The account name of the scope that carries a failed organization listing as a collect
+error; reserved, so no account may be named so (accounts found are named by their id)."""
+
+
 class AwsAccount(_Section):
     """One AWS account to sweep."""
 
     name: str
+    """Lowercase name used in reports, the audit trail and resource scopes; an account found
+    in the organization is named by its 12-digit id."""
     role_arn: str | None = None
     """Role to assume in the account; None uses the ambient credentials as they are."""
 
@@ -298,6 +305,11 @@ class AwsSettings(ProviderSection):
         names = [a.name for a in value]
         if len(set(names)) != len(names):
             raise ValueError("account names must be unique")
+        if AWS_ORGANIZATION_SCOPE in names:
+            raise ValueError(
+                f"{AWS_ORGANIZATION_SCOPE!r} is reserved (the scope of a failed organization "
+                "listing)"
+            )
         return value
 
     @model_validator(mode="before")

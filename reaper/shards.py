@@ -21,7 +21,9 @@ Each shard keeps its own audit chain and its own Pushgateway group
 (:func:`shard_settings`), so no two processes ever append to one chain.
 
 Consumed by ``reaper run --shard I/N`` and ``reaper plan --shard I/N`` (the CLI) and by
-the sweep service, which collects only the scopes :meth:`Shard.owns`.
+the sweep service, which collects only the scopes :meth:`Shard.owns`, and those no shard
+owns because each shard has its own: a failed organization listing's error scope
+(``ResourceKind.is_shared``).
 """
 
 from __future__ import annotations

@@ -107,6 +107,14 @@ class ResourceKind(ABC):
         project). Shards own these scopes."""
         return scope
 
+    def is_shared(self, scope: Scope) -> bool:
+        """True for a scope of :meth:`scopes` that stands for the kind's discovery itself (the
+        error scope of a failed organization listing), not for a part of the estate: every
+        shard collects it, whichever shard its key hashes to, because every shard lists the
+        organization for itself and must report its own failure. False unless the kind
+        discovers its scopes."""
+        return False
+
     def begin_collection(self) -> None:  # noqa: B027 (a hook; most kinds need none)
         """Called once before a sweep's collectors start: facts a kind shares between the
         scopes of one sweep (a GCP image, say) are looked up afresh from here on."""

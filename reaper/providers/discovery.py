@@ -6,7 +6,13 @@ by the name reports and shards use, and asks the provider's ``listing`` for the 
 on first use and again once ``every`` has passed. A listing that fails keeps what the last
 good one found, and the error is kept for the provider's error scope (``aws-organization``,
 ``gcp-organization``), whose collectors fail with it: one collect error per kind, while the
-named scopes are swept. No cloud SDK here; the provider passes its listing in.
+named scopes are swept. That scope stands for the listing itself, not for a part of the
+estate, so every shard collects it (``ResourceKind.is_shared``): each shard lists for itself,
+and each whose listing fails says so.
+
+:func:`walk` is the tree walk both listings make (OUs below roots and OUs, folders below an
+organization and folders): breadth first, each node's children asked once, excluded
+subtrees never entered. No cloud SDK here; the provider passes its calls in.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Generic, TypeVar
 
@@ -23,6 +31,7 @@ from reaper.errors import ProviderError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+N = TypeVar("N", bound=Hashable)
 
 Listing = Callable[[], Sequence[T]]
 """Lists what is found now. Raises ProviderError when it cannot."""
@@ -113,3 +122,44 @@ class Rediscovered(Generic[T]):
         fresh.__cause__ = error.__cause__
         fresh.__suppress_context__ = True
         return fresh
+
+
+@dataclass(frozen=True)
+class Walked(Generic[N]):
+    """What :func:`walk` found."""
+
+    nodes: dict[N, tuple[N, ...]]
+    """Every node reached from the roots and not excluded, in breadth-first order, each with
+    its children as asked (excluded ones included)."""
+    excluded: dict[N, tuple[N, ...]]
+    """The excluded roots and every node below them, each with its children."""
+
+
+def walk(
+    roots: Iterable[N], children: Callable[[N], Sequence[N]], excluded: Iterable[N] = ()
+) -> Walked[N]:
+    """The trees below ``roots`` (roots included), less the subtrees of ``excluded``.
+
+    Breadth first; ``children(node)`` (a listing: it may raise) is asked once per node
+    reached, however many roots reach it (a root named next to its parent, a root given
+    twice). The excluded subtrees are walked first, so a root that lies below an excluded
+    node is left out however it is reached (exclusion wins); the main walk never enters
+    them. Callers list what a node holds (accounts, projects) for ``nodes`` only, or, to
+    subtract from a listing of everything, for ``excluded``. Pure but for ``children``.
+    """
+    left_out = _breadth_first(excluded, children, {})
+    return Walked(_breadth_first(roots, children, left_out), left_out)
+
+
+def _breadth_first(
+    roots: Iterable[N], children: Callable[[N], Sequence[N]], skip: dict[N, tuple[N, ...]]
+) -> dict[N, tuple[N, ...]]:
+    found: dict[N, tuple[N, ...]] = {}
+    queue = deque(roots)
+    while queue:
+        node = queue.popleft()
+        if node in found or node in skip:
+            continue
+        found[node] = tuple(children(node))
+        queue.extend(found[node])
+    return found

@@ -73,9 +73,16 @@ def write_config(tmp_path: Path) -> Path:
 
 
 def run_shards(
-    endpoint: str, command: str, config: Path, count: int, extra: Sequence[str], out: Path
+    endpoint: str,
+    command: str,
+    config: Path,
+    count: int,
+    extra: Sequence[str],
+    out: Path,
+    exit_code: int = 0,
 ) -> list[Path]:
-    """``reaper COMMAND --shard i/count`` for every i at once; the JSON each wrote."""
+    """``reaper COMMAND --shard i/count`` for every i at once, each exiting ``exit_code``;
+    the JSON each wrote."""
     outputs = [out / f"{command}-{i}-of-{count}.json" for i in range(count)]
     processes = [
         subprocess.Popen(
@@ -102,7 +109,7 @@ def run_shards(
     for process in processes:
         stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)
         result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-        assert process.returncode == 0, explain(result)
+        assert process.returncode == exit_code, explain(result)
     return outputs
 
 
@@ -197,6 +204,32 @@ def test_shards_split_the_estate_and_a_new_shard_takes_only_its_share(
     overlap = CliRunner().invoke(cli, ["report", str(plans[0]), *map(str, runs)])
     assert overlap.exit_code == 2
     assert "the plans overlap" in overlap.stderr
+
+
+def test_every_shard_whose_organization_listing_fails_reports_it(
+    sandbox: MotoServer, estate: dict[str, set[str]], tmp_path: Path
+) -> None:
+    # No organization in moto: DescribeOrganization answers AWSOrganizationsNotInUseException
+    # to every shard. The error scope is no shard's share: each reports its own failure.
+    config = write_config(tmp_path)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["providers"]["aws"]["organization"] = {}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    plans = run_shards(sandbox.endpoint_url, "plan", config, 2, [], tmp_path, exit_code=1)
+
+    for plan in plans:
+        document = json.loads(plan.read_text(encoding="utf-8"))
+        errors = [(e["kind"], e["scope"]) for e in document["collect_errors"]]
+        assert errors == [("aws:ec2_instance", "aws-organization")]
+        assert (
+            "organizations DescribeOrganization failed"
+            in (document["collect_errors"][0]["message"])
+        )
+    # The accounts named by hand are swept all the same, split between the shards.
+    owners = assign(KEYS, 2)
+    for index, plan in enumerate(plans):
+        assert scopes_of(plan) == {key for key, shard in owners.items() if shard == index}
 
 
 SMALL = {f"brake-{n}": f"{200000000000 + n}" for n in range(4)}

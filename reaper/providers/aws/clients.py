@@ -41,7 +41,7 @@ from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
 
 from reaper import __version__
-from reaper.config import AwsAccount, AwsOrganization, AwsSettings
+from reaper.config import AWS_ORGANIZATION_SCOPE, AwsAccount, AwsOrganization, AwsSettings
 from reaper.errors import ProviderError
 from reaper.model import Scope
 from reaper.providers.aws.errors import error_code, guard_parsers, translate_errors
@@ -53,9 +53,10 @@ log = logging.getLogger(__name__)
 
 _SESSION_NAME = "reaper"
 PROVIDER = "aws"
-ORGANIZATION_SCOPE = "aws-organization"
+ORGANIZATION_SCOPE = AWS_ORGANIZATION_SCOPE
 """The account name of the scope that carries a failed organization listing as a collect
-error (its collectors fail with the listing's error)."""
+error (its collectors fail with the listing's error); reserved, so no account may be
+named so."""
 ASSUME_RETRY_SECONDS = 600.0
 """How long a refused AssumeRole stands for its account before it is asked again."""
 
@@ -95,6 +96,8 @@ class AwsClients:
             every=organization.rediscover_after if organization else timedelta(hours=1),
             what="the organization's accounts",
         )
+        self._display_names: dict[str, str] = {}
+        """Account id -> display name, as the last listing found them (for its log lines)."""
         self._sessions: dict[str, boto3.Session] = {}
         self._refused: dict[str, tuple[float, ProviderError]] = {}
         self._clients: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
@@ -125,8 +128,12 @@ class AwsClients:
             scopes.append(Scope(ORGANIZATION_SCOPE, ""))
         return scopes
 
+    def is_error_scope(self, scope: Scope) -> bool:
+        """True for the scope of a failed organization listing (every shard collects it)."""
+        return scope.account == ORGANIZATION_SCOPE
+
     def _discover(self, organization: AwsOrganization) -> list[AwsAccount]:
-        return discover(self._global_client("organizations"), organization)
+        return discover(self._global_client("organizations"), organization, self._display_names)
 
     def _account(self, name: str) -> AwsAccount:
         account = self._accounts.get(name)

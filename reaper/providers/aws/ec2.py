@@ -96,6 +96,9 @@ class Ec2Instances(ResourceKind):
     def scopes(self) -> Sequence[Scope]:
         return self._clients.scopes()
 
+    def is_shared(self, scope: Scope) -> bool:
+        return self._clients.is_error_scope(scope)
+
     def principal(self, scope: Scope) -> str:
         return self._clients.principal(scope)
 

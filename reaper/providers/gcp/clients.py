@@ -211,6 +211,10 @@ class GcpClients:
         """One scope whose collectors fail with the listing's error, while it fails."""
         return [] if self._projects.error is None else [Scope(GCP_ORGANIZATION_SCOPE, "")]
 
+    def is_error_scope(self, scope: Scope) -> bool:
+        """True for the scope of a failed listing (every shard collects it)."""
+        return scope.account == GCP_ORGANIZATION_SCOPE
+
     # -- clients ---------------------------------------------------------------------
 
     def compute(self, project: GcpProject) -> Compute:

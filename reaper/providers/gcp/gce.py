@@ -153,6 +153,9 @@ class GceInstances(LabelledKind):
     def sweep_scope(self, scope: Scope) -> Scope:
         return scope if self._clients.settings.zones else Scope(scope.account, "")
 
+    def is_shared(self, scope: Scope) -> bool:
+        return self._clients.is_error_scope(scope)
+
     def principal(self, scope: Scope) -> str:
         return self._clients.principal(scope, self._clients.settings.endpoints.compute)
 

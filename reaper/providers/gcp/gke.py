@@ -109,6 +109,9 @@ class GkeClusters(LabelledKind):
         projects = [Scope(p.name, "") for p in self._clients.projects()]
         return [*projects, *self._clients.error_scopes()]
 
+    def is_shared(self, scope: Scope) -> bool:
+        return self._clients.is_error_scope(scope)
+
     def resource_scopes(self) -> Sequence[Scope]:
         """Every location of each project; with zones configured, those zones and their
         regions (what :meth:`_wanted` keeps)."""

@@ -1,12 +1,13 @@
 """The projects of a GCP organization or folders: found with Resource Manager, named, merged.
 
-:func:`discover` walks each root (``organization``, then ``folders``) breadth first: the
-projects directly under a parent (``projects.search`` with the query
-``parent:<parent> state:ACTIVE``) and its folders (``folders.list?parent=``), and so on
-down, so a folder means its whole subtree, as an OU does on AWS. Subtrees of
-``exclude_folders`` are walked first (folders only) and never entered, whatever root they
-lie under: exclusion wins. Only ACTIVE projects are kept (not DELETE_REQUESTED ones),
-minus ``exclude_projects``.
+:func:`discover` walks each root (``organization``, then ``folders``) breadth first with
+:func:`~reaper.providers.discovery.walk`, as AWS walks OUs: the folders directly under a
+parent (``folders.list?parent=``), and so on down, each folder asked once however many
+roots reach it, so a folder means its whole subtree; then the projects directly under each
+folder reached (``projects.search`` with the query ``parent:<parent> state:ACTIVE``).
+Subtrees of ``exclude_folders`` are walked first (folders only) and never entered,
+whatever root they lie under: exclusion wins. Only ACTIVE projects are kept (not
+DELETE_REQUESTED ones), minus ``exclude_projects``.
 
 What the search answers is never trusted to be exactly what was asked:
 :func:`children` keeps a project only if its ``parent`` is the parent searched and its
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from google.cloud import resourcemanager_v3
 
 from reaper.config import GCP_ORGANIZATION_SCOPE, PROJECT_ID, GcpProject, GcpSettings
+from reaper.providers.discovery import walk
 
 if TYPE_CHECKING:
     from reaper.providers.gcp.clients import GcpClients
@@ -165,18 +167,11 @@ def discover(lister: Lister, settings: GcpSettings) -> list[GcpProject]:
     projects nor folders is logged at WARNING: a search shows only the projects the caller
     may ``get``, so a missing grant looks just like that.
     """
-    excluded = _subfolders(lister, settings.exclude_folders)
-    roots = [r for r in (settings.organization, *settings.folders) if r and r not in excluded]
+    roots = [r for r in (settings.organization, *settings.folders) if r]
+    tree = walk(roots, lister.folders, settings.exclude_folders)
     found: list[FoundProject] = []
-    seen: set[str] = set()
-    queue = list(roots)
-    while queue:
-        parent = queue.pop(0)
-        if parent in seen:
-            continue
-        seen.add(parent)
+    for parent, folders in tree.nodes.items():
         projects = lister.projects(parent)
-        folders = lister.folders(parent)
         if parent in roots and not projects and not folders:
             log.warning(
                 "%s has no ACTIVE project reaper may see and no folder: nothing is swept "
@@ -185,20 +180,7 @@ def discover(lister: Lister, settings: GcpSettings) -> list[GcpProject]:
                 parent,
             )
         found += projects
-        queue += [f for f in folders if f not in excluded]
-    return select(found, settings, excluded)
-
-
-def _subfolders(lister: Lister, roots: Sequence[str]) -> set[str]:
-    """``roots`` and every folder below them."""
-    found: set[str] = set()
-    queue = list(roots)
-    while queue:
-        folder = queue.pop(0)
-        if folder not in found:
-            found.add(folder)
-            queue += lister.folders(folder)
-    return found
+    return select(found, settings, set(tree.excluded))
 
 
 class ResourceManagerLister(Lister):

@@ -11,6 +11,7 @@ The organization below is built in moto through its API; reaper lists it through
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,27 +20,25 @@ from urllib.parse import quote
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from sweep_support import run_sweep
 
 from reaper.config import AwsAccount, AwsOrganization, parse_settings
+from reaper.errors import ConfigError
 from reaper.metrics import Metrics
 from reaper.model import Action, Result
 from reaper.providers.aws.clients import ORGANIZATION_SCOPE, AwsClients, AwsConnection
-from reaper.providers.aws.organization import (
-    OrgAccount,
-    account_name,
-    merge_accounts,
-    select,
-)
+from reaper.providers.aws.organization import OrgAccount, discover, merge_accounts, select
 from reaper.providers.catalog import build_kinds
 from reaper.results import ExitCode
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.organization import SandboxOrganization, launch_aged, live_ids
 from reaper.sandbox.proxy import CountingProxy
 
+ORGANIZATION_LOGGER = "reaper.providers.aws.organization"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 REGIONS = ("us-east-1", "eu-west-1")
 PIPELINE = {"reaper-pipeline": "gitlab-ci-1", "reaper-owner": "team-ci"}
@@ -58,13 +57,8 @@ class Org:
         self.payments = org.add_account("Prod Payments", self.prod)
 
     def names(self, *ids: str) -> set[str]:
-        by_id = {
-            self.sandbox: "ci-sandbox-1",
-            self.excluded: "excluded-by-id",
-            self.runner: "nested-runner",
-            self.payments: "prod-payments",
-        }
-        return {f"{by_id[i]}-{i}" for i in ids}
+        """Accounts found are named by their id, whatever their display names."""
+        return set(ids)
 
 
 @pytest.fixture
@@ -89,28 +83,14 @@ def clients(
 # -- pure ---------------------------------------------------------------------------------
 
 
-@given(name=st.text(max_size=80), number=st.integers(0, 10**12 - 1))
-def test_derived_names_are_valid_unique_and_deterministic(name: str, number: int) -> None:
+@given(name=st.text(max_size=80), number=st.integers(1, 10**12 - 1))
+def test_accounts_found_are_named_by_their_id_whatever_their_display_name(
+    name: str, number: int
+) -> None:
     account_id = f"{number:012d}"
-    derived = account_name(name, account_id)
-    assert NAME.fullmatch(derived), derived
-    assert derived.endswith(f"-{account_id}")
-    assert derived == account_name(name, account_id)
-    assert derived != account_name(name, f"{(number + 1) % 10**12:012d}")
-
-
-@pytest.mark.parametrize(
-    ("display", "expected"),
-    [
-        ("CI Sandbox #1", "ci-sandbox-1-111122223333"),
-        ("  ", "account-111122223333"),
-        ("Ünïcode Team", "n-code-team-111122223333"),
-        ("x" * 80, "x" * 50 + "-111122223333"),
-    ],
-    ids=["spaces-and-signs", "blank", "non-ascii", "long"],
-)
-def test_derived_names(display: str, expected: str) -> None:
-    assert account_name(display, "111122223333") == expected
+    (found,) = select([OrgAccount(account_id, name, True)], AwsOrganization(), "0" * 12, set())
+    assert found.name == account_id
+    assert NAME.fullmatch(found.name)
 
 
 def test_only_active_accounts_but_not_the_management_or_excluded_ones() -> None:
@@ -124,7 +104,7 @@ def test_only_active_accounts_but_not_the_management_or_excluded_ones() -> None:
     settings = AwsOrganization(role_name="ops/reaper", exclude_accounts=("444444444444",))
     chosen = select(listed, settings, "111111111111", {"555555555555"})
     assert chosen == [
-        AwsAccount(name="live-222222222222", role_arn="arn:aws:iam::222222222222:role/ops/reaper")
+        AwsAccount(name="222222222222", role_arn="arn:aws:iam::222222222222:role/ops/reaper")
     ]
 
 
@@ -138,15 +118,39 @@ def test_accounts_named_by_hand_win_and_are_not_swept_twice() -> None:
     named = [
         AwsAccount(name="ci"),
         AwsAccount(name="sandbox", role_arn="arn:aws:iam::222222222222:role/custom"),
+        AwsAccount(name="444444444444"),  # that account, with the ambient credentials
     ]
     found = [
-        AwsAccount(name="live-222222222222", role_arn="arn:aws:iam::222222222222:role/reaper"),
-        AwsAccount(name="other-333333333333", role_arn="arn:aws:iam::333333333333:role/reaper"),
-        AwsAccount(name="ci", role_arn="arn:aws:iam::444444444444:role/reaper"),
+        AwsAccount(name="222222222222", role_arn="arn:aws:iam::222222222222:role/reaper"),
+        AwsAccount(name="333333333333", role_arn="arn:aws:iam::333333333333:role/reaper"),
+        AwsAccount(name="444444444444", role_arn="arn:aws:iam::444444444444:role/reaper"),
     ]
     merged = merge_accounts(named, found)
-    assert [a.name for a in merged] == ["ci", "sandbox", "other-333333333333"]
+    assert [a.name for a in merged] == ["ci", "sandbox", "444444444444", "333333333333"]
     assert merged[1].role_arn == "arn:aws:iam::222222222222:role/custom"
+    assert merged[2].role_arn is None
+
+
+@pytest.mark.parametrize(
+    ("aws", "problem"),
+    [
+        (
+            {"accounts": [{"name": ORGANIZATION_SCOPE}]},
+            f"org.yaml: providers.aws.accounts: {ORGANIZATION_SCOPE!r} is reserved "
+            "(the scope of a failed organization listing)",
+        ),
+        (
+            {"accounts": [{"name": ORGANIZATION_SCOPE}], "organization": {}},
+            f"org.yaml: providers.aws.accounts: {ORGANIZATION_SCOPE!r} is reserved "
+            "(the scope of a failed organization listing)",
+        ),
+    ],
+    ids=["without-organization", "with-organization"],
+)
+def test_the_error_scopes_name_is_reserved(aws: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        parse_settings({"providers": {"aws": {"regions": ["us-east-1"], **aws}}}, "org.yaml")
+    assert excinfo.value.problems == (problem,)
 
 
 # -- discovery against moto ---------------------------------------------------------------
@@ -184,6 +188,60 @@ def test_named_accounts_are_merged_with_the_organization(
     assert names[:2] == ["ci", "payments"]
     assert set(names[2:]) == org.names(org.sandbox, org.excluded, org.runner)
     assert len(found.scopes()) == len(names) * len(REGIONS)
+
+
+def test_each_ou_is_listed_once_and_excluded_subtrees_are_never_listed_for_accounts(
+    org: Org, proxy: CountingProxy, aws_session: boto3.Session
+) -> None:
+    # nested is named next to its parent, and excluded as well; prod is named twice.
+    found = clients(
+        {"include_ous": [org.ci, org.nested, org.prod, org.prod], "exclude_ous": [org.nested]},
+        proxy.endpoint_url,
+        aws_session,
+    ).accounts()
+
+    assert {a.name for a in found} == org.names(org.sandbox, org.excluded, org.payments)
+    # The OUs of nested (excluded, walked first), then of ci and prod; accounts of ci and prod.
+    assert proxy.count("organizations", "ListOrganizationalUnitsForParent") == 3
+    assert proxy.count("organizations", "ListAccountsForParent") == 2
+    assert proxy.count("organizations", "ListAccounts") == 0
+
+
+def test_without_include_ous_only_the_excluded_subtrees_accounts_are_listed_by_parent(
+    org: Org, proxy: CountingProxy, aws_session: boto3.Session
+) -> None:
+    # ci is excluded and so is nested, below it: each walked and listed once.
+    found = clients(
+        {"exclude_ous": [org.ci, org.nested]}, proxy.endpoint_url, aws_session
+    ).accounts()
+
+    assert {a.name for a in found} == org.names(org.payments)
+    assert proxy.count("organizations", "ListAccounts") == 1
+    assert proxy.count("organizations", "ListOrganizationalUnitsForParent") == 2
+    assert proxy.count("organizations", "ListAccountsForParent") == 2
+
+
+def test_a_renamed_account_keeps_its_name_and_the_rename_is_logged(
+    aws_session: boto3.Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = aws_session.client("organizations", region_name="us-east-1")
+    found: list[list[str]] = []
+    known: dict[str, str] = {}
+    with Stubber(client) as stub, caplog.at_level(logging.INFO, ORGANIZATION_LOGGER):
+        for display in ("CI Sandbox #1", "CI Sandbox #2", "CI Sandbox #2"):
+            stub.add_response(
+                "describe_organization", {"Organization": {"MasterAccountId": "111111111111"}}
+            )
+            account = {"Id": "222222222222", "Name": display, "State": "ACTIVE"}
+            stub.add_response("list_accounts", {"Accounts": [account]})
+            found.append([a.name for a in discover(client, AwsOrganization(), known)])
+
+    assert found == [["222222222222"]] * 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "organization accounts found: 222222222222 'CI Sandbox #1'",
+        "organization account 222222222222 is now named 'CI Sandbox #2' (was 'CI Sandbox #1'); "
+        "its reaper name is unchanged",
+    ]
 
 
 def test_an_unreadable_organization_is_a_collect_error_and_named_accounts_still_run(

@@ -66,6 +66,7 @@ from reaper.shards import assign, scope_key
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SEARCH = "cloudresourcemanager.projects.search"
+FOLDERS = "cloudresourcemanager.folders.list"
 SEMANTICS = pytest.mark.parametrize("semantics", list(Semantics), ids=[s.value for s in Semantics])
 
 
@@ -309,6 +310,32 @@ def test_a_folder_means_its_subtree_and_exclusion_wins(org: Org, fake: FakeGcp) 
     # org.nested is under ci as well: listed once; org.secret is under an excluded folder.
     assert names(found) == ["ci-alpha-1", "ci-nested-3"]
     assert fake.stats.count(SEARCH) == 2
+    # The folders of prod and secret (excluded, walked first), then of ci and nested: each
+    # folder asked once, however many roots reach it.
+    assert fake.stats.count(FOLDERS) == 4
+
+
+def test_each_folder_is_listed_once_with_overlapping_roots_and_nested_exclusions(
+    org: Org, fake: FakeGcp
+) -> None:
+    # The organization holds every folder; ci and nested are named again below it, and
+    # nested is excluded inside the included ci.
+    found = clients(
+        section(
+            fake, organization=org.org, folders=[org.ci, org.nested], exclude_folders=[org.nested]
+        )
+    )
+    assert names(found) == [
+        "ci-alpha-1",
+        "ci-beta-22",
+        "org-root-1",
+        "prod-payments",
+        "prod-secret-9",
+    ]
+    # nested (excluded, walked first), then organization, ci, prod, secret: five parents
+    # each asked for its folders once; four of them searched for projects.
+    assert fake.stats.count(FOLDERS) == 5
+    assert fake.stats.count(SEARCH) == 4
 
 
 def test_whatever_the_search_answers_only_the_parents_active_projects_are_kept(
@@ -502,7 +529,9 @@ def write_config(fake: FakeGcp, tmp_path: Path, organization: str) -> Path:
     return path
 
 
-def plan(config: Path, tmp_path: Path, *extra: str) -> dict[str, Any]:
+def plan(
+    config: Path, tmp_path: Path, *extra: str, exit_code: ExitCode = ExitCode.OK
+) -> dict[str, Any]:
     result = subprocess.run(
         [*reaper_command(), "plan", "-c", str(config), "--format", "json", *extra],
         env=sandbox_env(None),
@@ -512,7 +541,7 @@ def plan(config: Path, tmp_path: Path, *extra: str) -> dict[str, Any]:
         timeout=CLI_TIMEOUT,
         check=False,
     )
-    assert result.returncode == ExitCode.OK, explain(result)
+    assert result.returncode == exit_code, explain(result)
     document: dict[str, Any] = json.loads(result.stdout)
     return document
 
@@ -564,3 +593,38 @@ def test_two_shards_split_a_discovered_organization_disjointly(
         }
     # Each shard listed the organization itself: no coordinator.
     assert fake.stats.count(SEARCH) == 2
+
+
+def test_every_shard_whose_listing_fails_reports_it(fake: FakeGcp, tmp_path: Path) -> None:
+    organization = fake.add_organization()
+    fake.deny_listing(organization)
+    projects = {f"ci-{n}": f"acme-shard-{n:02d}" for n in range(6)}
+    for project_id in projects.values():
+        fake.add_project(project_id, zones=[ZONE])
+        seed_instances(fake, project_id)
+    data = gcp_config(
+        fake,
+        tmp_path / "audit.jsonl",
+        projects=tuple(projects.items()),
+        section={"organization": organization},
+    )
+    config = tmp_path / "reaper.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    documents = [
+        plan(config, tmp_path, "--shard", f"{i}/2", exit_code=ExitCode.PARTIAL_FAILURE)
+        for i in range(2)
+    ]
+
+    # The error scope is no shard's share: each shard listed, failed and says so.
+    for document in documents:
+        errors = [(e["kind"], e["scope"]) for e in document["collect_errors"]]
+        assert errors == [("gcp:gce_instance", GCP_ORGANIZATION_SCOPE)]
+        assert "The caller does not have permission" in document["collect_errors"][0]["message"]
+    # The projects named by hand are swept all the same, split between the shards.
+    swept = [{d["account"] for d in document["decisions"]} for document in documents]
+    expected = assign([scope_key("gcp", Scope(name, "")) for name in projects], 2)
+    for index, owned in enumerate(swept):
+        assert {scope_key("gcp", Scope(name, "")) for name in owned} == {
+            key for key, shard in expected.items() if shard == index
+        }
