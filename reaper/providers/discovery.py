@@ -39,6 +39,11 @@ Merge = Callable[[Sequence[T], Iterable[T]], Sequence[T]]
 """The named items, then the found ones they do not already cover. Pure."""
 
 
+RETRY_AFTER_FAILURE = 60.0
+"""Seconds after a failed listing before the next one: once per sweep of a daemon, not
+once per scope of one sweep, and not only after ``rediscover_after``."""
+
+
 class Rediscovered(Generic[T]):
     """The items swept: ``named`` ones, then what ``listing`` found (see the module doc).
 
@@ -69,7 +74,7 @@ class Rediscovered(Generic[T]):
         self._lock = threading.Lock()
         self._listing_lock = threading.Lock()
         self._items: dict[str, T] = {name_of(item): item for item in self._named}
-        self._listed_at: float | None = None
+        self._due_at: float | None = None
         self._error: ProviderError | None = None
 
     @property
@@ -90,12 +95,12 @@ class Rediscovered(Generic[T]):
             return self._items.get(name)
 
     def refresh(self) -> None:
-        """List again if never listed or the last listing is ``every`` old."""
+        """List again if never listed, the last listing is ``every`` old, or it failed
+        :data:`RETRY_AFTER_FAILURE` ago (a daemon's next sweep tries again)."""
         if self._listing is None:
             return
         with self._listing_lock:
-            listed_at = self._listed_at
-            if listed_at is not None and self._clock() - listed_at < self._every:
+            if self._due_at is not None and self._clock() < self._due_at:
                 return
             error: ProviderError | None = None
             try:
@@ -111,7 +116,8 @@ class Rediscovered(Generic[T]):
             with self._lock:
                 self._items = {self._name_of(item): item for item in merged}
                 self._error = error
-            self._listed_at = self._clock()
+            wait = self._every if error is None else min(self._every, RETRY_AFTER_FAILURE)
+            self._due_at = self._clock() + wait
 
     def failure(self) -> ProviderError:
         """A fresh ProviderError of the last listing's failure (for one collector), chained

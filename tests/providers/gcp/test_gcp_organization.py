@@ -49,6 +49,7 @@ from reaper.config import GCP_ORGANIZATION_SCOPE, GcpProject, GcpSettings, parse
 from reaper.errors import ConfigError, ProviderError
 from reaper.metrics import Metrics
 from reaper.model import Action, Result, Scope
+from reaper.providers.discovery import RETRY_AFTER_FAILURE
 from reaper.providers.gcp.clients import GcpClients, GcpConnection
 from reaper.providers.gcp.organization import (
     METHODS_PERMISSIONS,
@@ -436,7 +437,9 @@ def test_a_failed_listing_keeps_what_was_found_and_is_an_error_scope_until_it_wo
         found.project(Scope(GCP_ORGANIZATION_SCOPE, ""))
 
     fake.deny_listing(org.nested, denied=False)
-    now[0] = 7200.0
+    now[0] = 3600.0 + RETRY_AFTER_FAILURE - 1
+    assert found.error_scopes() == [Scope(GCP_ORGANIZATION_SCOPE, "")]  # not asked again yet
+    now[0] = 3600.0 + RETRY_AFTER_FAILURE  # a failure is retried soon, not after an hour
     assert names(found) == before
     assert found.error_scopes() == []
 
