@@ -10,6 +10,8 @@ standard error.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from reaper import __version__
@@ -18,6 +20,7 @@ from reaper.cli.daemon import daemon
 from reaper.cli.demo import demo
 from reaper.cli.iam import iam_policy
 from reaper.cli.labels import labels
+from reaper.cli.malloc import cap_malloc_arenas
 from reaper.cli.report import report
 from reaper.cli.sweep import apply_command, plan, release, run, validate
 from reaper.logs import LOG_FORMATS, LogFormat, configure_logging
@@ -42,6 +45,7 @@ from reaper.logs import LOG_FORMATS, LogFormat, configure_logging
 def cli(log_level: str, log_format: LogFormat) -> None:
     """Find and remove the cloud resources CI/CD pipelines leave behind."""
     configure_logging(log_level.upper(), log_format)
+    cap_malloc_arenas(os.environ)
 
 
 for command in (

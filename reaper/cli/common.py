@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -189,13 +189,18 @@ def new_metrics() -> Metrics:
     return Metrics(CollectorRegistry())
 
 
-def emit(text: str, output: str | None) -> None:
-    """Write a report to standard output or to a file (exit 1 if it cannot be written)."""
+def emit(text: str | Iterable[str], output: str | None) -> None:
+    """Write a report, whole or in pieces as they are rendered (``render_chunks``), to
+    standard output or to a file (exit 1 if it cannot be written)."""
+    chunks = (text,) if isinstance(text, str) else text
     if output is None:
-        click.echo(text, nl=False)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
         return
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        with Path(output).open("w", encoding="utf-8") as file:
+            for chunk in chunks:
+                file.write(chunk)
     except OSError as err:
         click.echo(f"error: cannot write {output}: {err}", err=True)
         exit_with(ExitCode.PARTIAL_FAILURE)

@@ -32,7 +32,7 @@ from reaper.pipelines import InvalidRunTag, RunRef
 from reaper.pipelines.facts import RunCleanup
 from reaper.progress import Progress
 from reaper.pushgateway import push_sweep_metrics
-from reaper.report import render, render_sweep
+from reaper.report import render_chunks, render_sweep
 from reaper.results import ExitCode, SweepReport
 from reaper.shards import COUNT_ENV, INDEX_ENV, Shard
 
@@ -60,7 +60,7 @@ def plan(config_path: str, fmt: str, output: str | None, shard_text: str | None)
     now = datetime.now(UTC)
     with Progress(guard(service.scope_count)) as progress:
         result, collection, brake = service.plan(now, on_scope_done=progress.callback)
-    text = render(
+    text = render_chunks(
         "json" if output and output.endswith(".json") else fmt,
         result,
         dry_run=True,

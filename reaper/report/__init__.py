@@ -12,12 +12,12 @@ their format; ``clean`` removes control and bidi characters from them first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from reaper.errors import SafetyLimitExceeded
 from reaper.model import CollectError, Outcome, Plan
-from reaper.report.document import plan_to_json, render_json
+from reaper.report.document import plan_json_chunks, plan_to_json, render_json
 from reaper.report.html import render_html
 from reaper.report.markdown import render_markdown
 from reaper.report.table import render_resources, render_table
@@ -47,24 +47,53 @@ def render(
 
     Raises ValueError naming the valid formats for any other.
     """
-    if fmt == "table":
-        return render_table(plan, outcomes)
+    return "".join(
+        render_chunks(
+            fmt,
+            plan,
+            dry_run=dry_run,
+            outcomes=outcomes,
+            collect_errors=collect_errors,
+            brake=brake,
+            config_sha256=config_sha256,
+        )
+    )
+
+
+def render_chunks(
+    fmt: str,
+    plan: Plan,
+    *,
+    dry_run: bool | None = None,
+    outcomes: Sequence[Outcome] = (),
+    collect_errors: Sequence[CollectError] = (),
+    brake: Brake = None,
+    config_sha256: str = "",
+) -> Iterator[str]:
+    """``render``'s text in pieces, to be written as they come: JSON one decision at a
+    time (an organization's plan would otherwise be held whole, several times over), the
+    other formats in one piece. Pure.
+
+    Raises ValueError naming the valid formats for any other, before the first piece.
+    """
     if fmt == "json":
         reasons = brake.reasons if isinstance(brake, SafetyLimitExceeded) else brake or ()
-        document = plan_to_json(
+        return plan_json_chunks(
             plan, bool(dry_run), collect_errors, reasons, outcomes, config_sha256
         )
-        return render_json(document)
+    if fmt == "table":
+        return iter((render_table(plan, outcomes),))
     if fmt == "markdown":
-        return render_markdown(plan, outcomes, collect_errors, brake, dry_run=dry_run)
+        return iter((render_markdown(plan, outcomes, collect_errors, brake, dry_run=dry_run),))
     if fmt == "html":
-        return render_html(plan, outcomes, collect_errors, brake, dry_run=dry_run)
+        return iter((render_html(plan, outcomes, collect_errors, brake, dry_run=dry_run),))
     raise ValueError(f"unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
 
 
-def render_sweep(report: SweepReport, fmt: str) -> str:
-    """A sweep's plan and what was done, in one of ``FORMATS``. Pure."""
-    return render(
+def render_sweep(report: SweepReport, fmt: str) -> Iterator[str]:
+    """A sweep's plan and what was done, in one of ``FORMATS``, in pieces
+    (:func:`render_chunks`). Pure."""
+    return render_chunks(
         fmt,
         report.plan,
         dry_run=report.dry_run,
@@ -81,6 +110,7 @@ __all__ = [
     "human",
     "plan_to_json",
     "render",
+    "render_chunks",
     "render_html",
     "render_json",
     "render_markdown",

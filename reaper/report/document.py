@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,15 +23,55 @@ def plan_to_json(
 
     ``config_sha256`` pins the plan to the config it was made with (``reaper apply``).
     """
+    document = _head(plan, dry_run, errors, brake, config_sha256)
+    document["decisions"] = list(_decisions(plan, outcomes))
+    return document
+
+
+def plan_json_chunks(
+    plan: Plan,
+    dry_run: bool,
+    errors: Sequence[CollectError] = (),
+    brake: Sequence[str] = (),
+    outcomes: Sequence[Outcome] = (),
+    config_sha256: str = "",
+) -> Iterator[str]:
+    """The text of ``render_json(plan_to_json(...))``, in pieces, one per decision. Pure.
+
+    Neither the whole document nor the whole text is ever held: an organization's plan of
+    40,000 decisions is over 100 MB as dicts and ``json.dumps`` chunks, a few KB this way.
+    """
+    head = json.dumps(_head(plan, dry_run, errors, brake, config_sha256), indent=2)
+    # The head ends in "\n}": the decisions go in before that closing brace, last, as
+    # plan_to_json puts them.
+    yield head[: -len("\n}")] + ',\n  "decisions": ['
+    first = True
+    for item in _decisions(plan, outcomes):
+        text = json.dumps(item, indent=2).replace("\n", "\n    ")
+        yield ("\n    " if first else ",\n    ") + text
+        first = False
+    yield "]\n}\n" if first else "\n  ]\n}\n"
+
+
+def _decisions(plan: Plan, outcomes: Sequence[Outcome]) -> Iterator[dict[str, Any]]:
     results = {o.ref: o for o in outcomes}
-    decisions = []
     for d in plan.decisions:
         item = _decision(d, plan.created_at)
         outcome = results.get(d.ref)
         if outcome is not None:
             item["result"] = str(outcome.result)
             item["message"] = outcome.message
-        decisions.append(item)
+        yield item
+
+
+def _head(
+    plan: Plan,
+    dry_run: bool,
+    errors: Sequence[CollectError],
+    brake: Sequence[str],
+    config_sha256: str,
+) -> dict[str, Any]:
+    """Everything of the JSON plan but its decisions."""
     return {
         "generated_at": plan.created_at.isoformat(),
         "config_sha256": config_sha256,
@@ -45,7 +85,6 @@ def plan_to_json(
         "collect_errors": [
             {"kind": e.kind_key, "scope": str(e.scope), "message": e.message} for e in errors
         ],
-        "decisions": decisions,
     }
 
 

@@ -206,4 +206,4 @@ def run_demo(apply: bool, fmt: str, audit_path: str | None) -> ExitCode:
 def _show(report: SweepReport, fmt: str, title: str) -> None:
     if fmt == "table" and title:
         click.echo(f"\n== {title} ==")
-    click.echo(render_sweep(report, fmt), nl=False)
+    click.echo("".join(render_sweep(report, fmt)), nl=False)

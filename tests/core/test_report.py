@@ -24,7 +24,16 @@ from reaper.model import (
     Result,
     Scope,
 )
-from reaper.report import FORMATS, render, render_markdown, render_resources, render_table
+from reaper.report import (
+    FORMATS,
+    plan_to_json,
+    render,
+    render_chunks,
+    render_json,
+    render_markdown,
+    render_resources,
+    render_table,
+)
 from reaper.report.html import render_html
 from reaper.report.text import clean
 from reaper.report.view import NO_OWNER, build_view, time_left
@@ -497,6 +506,20 @@ def test_render_json_takes_the_brake_error() -> None:
     brake = SafetyLimitExceeded(["over"], [])
     text = render("json", mixed_plan(), brake=brake)
     assert '"reasons": [\n      "over"\n    ]' in text
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [plan_of(), plan_of(decision("i-1")), None],
+    ids=["no-decisions", "one-decision", "mixed"],
+)
+def test_render_json_in_pieces_is_the_whole_document(plan: Plan | None) -> None:
+    plan = plan or mixed_plan()
+    brake = SafetyLimitExceeded(["over"], [])
+    pieces = list(render_chunks("json", plan, dry_run=True, brake=brake, config_sha256="c"))
+    whole = render_json(plan_to_json(plan, True, (), ["over"], config_sha256="c"))
+    assert "".join(pieces) == whole
+    assert len(pieces) == len(plan.decisions) + 2
 
 
 def test_render_unknown_format_names_the_valid_ones() -> None:

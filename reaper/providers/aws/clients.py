@@ -287,11 +287,13 @@ _SHARE_CLASSES: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "reaper_share_client_classes", default=False
 )
 _CLASSES: dict[tuple[str, str], type] = {}
+_MODELS: dict[tuple[str, str | None], Any] = {}
 _CLASSES_LOCK = threading.Lock()
 
 
 def _shared_client_classes() -> None:
-    """Let AwsClients reuse one client class per (service, API version).
+    """Let AwsClients reuse one client class and one service model per (service, API
+    version).
 
     botocore builds a new class for every client, with a method and a docstring object per
     operation (EC2 has over 800): about 1 MB and 70 ms each time. The class depends only
@@ -299,11 +301,18 @@ def _shared_client_classes() -> None:
     defaults for every session AwsClients uses; so, only while AwsClients creates a client
     (``_SHARE_CLASSES``), the first class built for a service is reused. Every other
     client in the process is built as botocore builds it.
+
+    The service model is shared the same way: botocore builds a new one per client, which
+    fills as the client is used with operation models and shapes of its own (for EC2, the
+    operation model of every operation at creation, and DescribeInstances' whole output
+    shape at the first call): a few hundred KB per client that all hold the same. A
+    service model is read-only but for those caches, which any thread may fill.
     """
     creator: Any = botocore.client.ClientCreator  # the stubs leave out private methods
     if getattr(creator._create_client_class, "_reaper_shared", False):
         return
     original = creator._create_client_class
+    original_model = creator._load_service_model
 
     def create_client_class(self: Any, service_name: str, service_model: Any) -> type:
         if not _SHARE_CLASSES.get():
@@ -317,8 +326,20 @@ def _shared_client_classes() -> None:
                 _CLASSES[key] = found
             return found
 
+    def load_service_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+        if not _SHARE_CLASSES.get():
+            return original_model(self, service_name, api_version)
+        key = (service_name, api_version)
+        with _CLASSES_LOCK:
+            found = _MODELS.get(key)
+            if found is None:
+                found = original_model(self, service_name, api_version)
+                _MODELS[key] = found
+            return found
+
     create_client_class._reaper_shared = True  # type: ignore[attr-defined]
     creator._create_client_class = create_client_class
+    creator._load_service_model = load_service_model
 
 
 _shared_client_classes()

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from reaper import lifecycle
@@ -512,4 +512,6 @@ def _created_at(raw: Mapping[str, Any]) -> datetime | None:
         if device.get("DeviceName") == root and isinstance(when, datetime):
             times.append(when)
     aware = [t for t in times if t.tzinfo is not None]
-    return min(aware) if aware else None
+    # In UTC: botocore gives every parsed time a tzlocal of its own (~400 bytes), which a
+    # resource would keep for the whole sweep; UTC is one shared object.
+    return min(aware).astimezone(UTC) if aware else None
