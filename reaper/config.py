@@ -56,6 +56,19 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+def _shaped(pattern: re.Pattern[str], value: str, shape: str) -> str:
+    """``value`` if ``pattern`` matches all of it; else a ValueError saying it is not
+    ``shape`` (``an S3 bucket name (…)``)."""
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{value!r} is not {shape}")
+    return value
+
+
+def _shaped_or_none(pattern: re.Pattern[str], value: str | None, shape: str) -> str | None:
+    """:func:`_shaped` for an optional value: None stays None."""
+    return None if value is None else _shaped(pattern, value, shape)
+
+
 def _duration(value: object) -> timedelta:
     if isinstance(value, timedelta) and value > timedelta(0):  # defaults written in code
         return value
@@ -204,18 +217,14 @@ class AwsAccount(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid account name (lowercase, digits, '-', '_')")
-        return value
+        return _shaped(_NAME, value, "a valid account name (lowercase, digits, '-', '_')")
 
     @field_validator("role_arn")
     @classmethod
     def _arn(cls, value: str | None) -> str | None:
-        if value is not None and not _ROLE_ARN.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
-            )
-        return value
+        return _shaped_or_none(
+            _ROLE_ARN, value, "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
+        )
 
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -350,27 +359,23 @@ class GcpProject(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid project name (lowercase, digits, '-', '_')")
-        return value
+        return _shaped(_NAME, value, "a valid project name (lowercase, digits, '-', '_')")
 
     @field_validator("project_id")
     @classmethod
     def _project_id(cls, value: str) -> str:
-        if not PROJECT_ID.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not a project ID (6-30 of a-z, 0-9, '-', starting with a letter)"
-            )
-        return value
+        return _shaped(
+            PROJECT_ID, value, "a project ID (6-30 of a-z, 0-9, '-', starting with a letter)"
+        )
 
     @field_validator("impersonate_service_account")
     @classmethod
     def _service_account(cls, value: str | None) -> str | None:
-        if value is not None and not _SERVICE_ACCOUNT.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not a service account email (NAME@PROJECT.iam.gserviceaccount.com)"
-            )
-        return value
+        return _shaped_or_none(
+            _SERVICE_ACCOUNT,
+            value,
+            "a service account email (NAME@PROJECT.iam.gserviceaccount.com)",
+        )
 
 
 def _endpoint(value: str | None) -> str | None:
@@ -550,9 +555,7 @@ class KubernetesCluster(_Section):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid cluster name (lowercase, digits, '-', '_')")
-        return value
+        return _shaped(_NAME, value, "a valid cluster name (lowercase, digits, '-', '_')")
 
 
 ALWAYS_EXCLUDED_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
@@ -754,9 +757,7 @@ class GlobalBrakeSettings(_Section):
     @field_validator("gcs_bucket")
     @classmethod
     def _gcs_bucket(cls, value: str | None) -> str | None:
-        if value is not None and not _GCS_BUCKET.fullmatch(value):
-            raise ValueError(f"{value!r} is not a GCS bucket name (a-z, 0-9, '.', '-', '_')")
-        return value
+        return _shaped_or_none(_GCS_BUCKET, value, "a GCS bucket name (a-z, 0-9, '.', '-', '_')")
 
     @field_validator("s3_prefix", "gcs_prefix")
     @classmethod
@@ -844,9 +845,7 @@ class S3AuditSettings(_Section):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
-        if value is not None and not _REGION.fullmatch(value):
-            raise ValueError(f"{value!r} is not an AWS region name")
-        return value
+        return _shaped_or_none(_REGION, value, "an AWS region name")
 
     @field_validator("object_lock_mode")
     @classmethod
@@ -882,9 +881,7 @@ class GcsAuditSettings(_Section):
     @field_validator("bucket")
     @classmethod
     def _bucket(cls, value: str) -> str:
-        if not _GCS_BUCKET.fullmatch(value):
-            raise ValueError(f"{value!r} is not a GCS bucket name (a-z, 0-9, '.', '-', '_')")
-        return value
+        return _shaped(_GCS_BUCKET, value, "a GCS bucket name (a-z, 0-9, '.', '-', '_')")
 
     @field_validator("prefix")
     @classmethod
@@ -1015,16 +1012,12 @@ class LeaderElectionSettings(_Section):
     @field_validator("lease")
     @classmethod
     def _lease(cls, value: str) -> str:
-        if not _DNS_LABEL.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid Lease name (a DNS label)")
-        return value
+        return _shaped(_DNS_LABEL, value, "a valid Lease name (a DNS label)")
 
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
-        if value is not None and not _DNS_LABEL.fullmatch(value):
-            raise ValueError(f"{value!r} is not a namespace name")
-        return value
+        return _shaped_or_none(_DNS_LABEL, value, "a namespace name")
 
     @property
     def request_timeout(self) -> timedelta:
@@ -1152,9 +1145,7 @@ class GithubSourceSettings(_Section):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if not _GITHUB_REPOSITORY.fullmatch(value):
-            raise ValueError(f"{value!r} is not owner/repo")
-        return value
+        return _shaped(_GITHUB_REPOSITORY, value, "owner/repo")
 
 
 class GitlabSourceSettings(_Section):
@@ -1169,9 +1160,7 @@ class GitlabSourceSettings(_Section):
     @field_validator("project")
     @classmethod
     def _project(cls, value: str) -> str:
-        if not _GITLAB_PROJECT.fullmatch(value):
-            raise ValueError(f"{value!r} is not group/project")
-        return value
+        return _shaped(_GITLAB_PROJECT, value, "group/project")
 
 
 class PipelineSource(_Section):
