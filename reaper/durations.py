@@ -73,3 +73,21 @@ def parse_timestamp(text: str) -> datetime:
         return parsed.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{text!r} is a timestamp outside the supported range") from None
+
+
+def parse_api_time(value: object) -> datetime | None:
+    """A timestamp as cloud APIs write them (RFC 3339: ``2024-01-02T03:04:05.678-08:00``,
+    ``…Z``), in UTC; None when absent, not a string, unreadable, or without an offset (a
+    time that cannot be placed is unknown, never guessed). Pure."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None

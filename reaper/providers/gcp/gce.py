@@ -31,6 +31,7 @@ from google.cloud import compute_v1
 
 from reaper import lifecycle
 from reaper.config import GcpProject, TagKeys
+from reaper.durations import parse_api_time
 from reaper.errors import ProviderError
 from reaper.lifecycle import StateSigner
 from reaper.model import (
@@ -279,7 +280,7 @@ class GceInstances(LabelledKind):
                 log.warning("skipping a GCE instance without name or zone in %s", project.name)
                 skipped += 1
                 continue
-            created = gce_facts.parse_time(raw.creation_timestamp)
+            created = parse_api_time(raw.creation_timestamp)
             if raw.creation_timestamp and created is None:
                 log.warning(
                     "skipping GCE instance %s in %s/%s: unreadable creationTimestamp %r",

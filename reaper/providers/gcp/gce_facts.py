@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 from google.cloud import compute_v1
 
 from reaper.config import GcpProject
+from reaper.durations import parse_api_time
 from reaper.errors import ProviderError
 from reaper.model import WORLD, ImageFacts, PortRange
 from reaper.providers.gcp.clients import GcpClients, status_of
@@ -124,17 +125,6 @@ def resource_path(url: str) -> str:
     return url[index:] if index >= 0 else url
 
 
-def parse_time(value: str) -> datetime | None:
-    """An RFC 3339 timestamp as Compute writes it (``2024-01-02T03:04:05.678-08:00``)."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 # -- images --------------------------------------------------------------------------------
 
 DEPRECATED_STATES = ("DEPRECATED", "OBSOLETE", "DELETED")
@@ -164,11 +154,13 @@ def image_facts(clients: GcpClients, project: GcpProject, path: str) -> ImageFac
         if status_of(err) == 404:
             return ImageFacts(path, missing=True)
         raise
-    created = parse_time(raw.creation_timestamp)
+    created = parse_api_time(raw.creation_timestamp)
     deprecated_at = None
     state = raw.deprecated.state if "deprecated" in raw else ""
     if state in DEPRECATED_STATES:
-        marked = parse_time(raw.deprecated.deprecated) or parse_time(raw.deprecated.obsolete)
+        marked = parse_api_time(raw.deprecated.deprecated) or parse_api_time(
+            raw.deprecated.obsolete
+        )
         deprecated_at = marked or created or datetime(1970, 1, 1, tzinfo=UTC)
     return ImageFacts(path, created_at=created, deprecated_at=deprecated_at)
 

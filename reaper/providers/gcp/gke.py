@@ -20,6 +20,7 @@ from google.cloud import container_v1
 
 from reaper import lifecycle
 from reaper.config import GcpProject, TagKeys
+from reaper.durations import parse_api_time
 from reaper.errors import ProviderError
 from reaper.lifecycle import StateSigner
 from reaper.model import (
@@ -39,7 +40,6 @@ from reaper.providers.base import register
 from reaper.providers.gcp.calendar import GKE_END_OF_STANDARD_SUPPORT
 from reaper.providers.gcp.clients import GcpClients, message_of, status_of
 from reaper.providers.gcp.fingerprints import KnownLabels
-from reaper.providers.gcp.gce_facts import parse_time
 from reaper.providers.gcp.gke_api import ClusterApi, busy, cluster_of
 from reaper.providers.gcp.gke_quarantine import (
     endpoint_public,
@@ -197,7 +197,7 @@ class GkeClusters(LabelledKind):
                 continue
             if not self._wanted(raw.location):
                 continue
-            created = parse_time(raw.create_time)
+            created = parse_api_time(raw.create_time)
             if raw.create_time and created is None:
                 log.warning(
                     "skipping GKE cluster %s in %s: unreadable createTime %r",

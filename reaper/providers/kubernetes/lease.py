@@ -46,6 +46,7 @@ from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 
 from reaper.config import LeaderElectionSettings
+from reaper.durations import parse_api_time
 from reaper.errors import ConfigError, ProviderError
 from reaper.providers.kubernetes.clients import (
     CONFLICT,
@@ -102,15 +103,6 @@ def _micro_time(when: datetime | None) -> str | None:
     return None if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
 def record_of(lease: JSON) -> LeaseRecord:
     """A Lease object's record. Pure."""
     spec = lease.get("spec") or {}
@@ -119,8 +111,8 @@ def record_of(lease: JSON) -> LeaseRecord:
     return LeaseRecord(
         holder=str(spec.get("holderIdentity") or ""),
         duration=float(duration) if isinstance(duration, int) and duration > 0 else 0.0,
-        acquired=_parse(spec.get("acquireTime")),
-        renewed=_parse(spec.get("renewTime")),
+        acquired=parse_api_time(spec.get("acquireTime")),
+        renewed=parse_api_time(spec.get("renewTime")),
         transitions=transitions if isinstance(transitions, int) else 0,
         version=str((lease.get("metadata") or {}).get("resourceVersion") or ""),
     )

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from reaper.config import ALWAYS_EXCLUDED_NAMESPACES, TagKeys
+from reaper.durations import parse_api_time
 from reaper.errors import ProviderError
 from reaper.lifecycle import STATE, State, StateSigner
 from reaper.model import (
@@ -94,17 +95,6 @@ class Seen:
     """``metadata.resourceVersion``: nobody changed it since (a protect label, a longer TTL)."""
 
 
-def parse_time(value: object) -> datetime | None:
-    """An API server timestamp (RFC 3339, ``Z``); None when absent or odd."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
 def read_namespace_item(
     raw: object,
     scope: Scope,
@@ -133,12 +123,12 @@ def read_namespace_item(
         return Read(None, unreadable=True)
     if tags.pipeline not in merged:
         return Read(None)
-    created = parse_time(meta.get("creationTimestamp"))
+    created = parse_api_time(meta.get("creationTimestamp"))
     if meta.get("creationTimestamp") is not None and created is None:
         return Read(None, unreadable=True)
     deleting = None
     if terminating(raw):
-        requested = parse_time(meta.get("deletionTimestamp")) or created
+        requested = parse_api_time(meta.get("deletionTimestamp")) or created
         if requested is not None:
             deleting = Deletion(requested, requested + stuck_after, conditions_of(raw))
     status = raw.get("status") or {}
