@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reaper.model import Scope
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _STOP_POLL_SECONDS = 0.1
 
@@ -69,6 +70,17 @@ class WorkerLimits:
         """Threads enough for every provider with jobs to use its whole budget."""
         providers = {job.provider for job in jobs}
         return max(1, min(len(jobs), sum(self.budget(p).workers for p in providers)))
+
+
+def map_bounded(
+    call: Callable[[T], R], items: Sequence[T], workers: int, name: str = "reaper"
+) -> list[R]:
+    """``call`` on every item, at most ``workers`` at once; results in the items' order.
+    One item (or one worker) runs in the calling thread."""
+    if len(items) <= 1 or workers <= 1:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix=name) as pool:
+        return list(pool.map(call, items))
 
 
 def account_of(provider: str, scope: Scope) -> str:

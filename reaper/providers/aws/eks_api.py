@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from reaper.errors import ProviderError
 from reaper.model import Scope
 from reaper.providers.aws.clients import error_code, translate_errors
 from reaper.providers.aws.eks_records import Nodegroup, nodegroup_of
+from reaper.workers import map_bounded
 
 DELETING = "DELETING"
 NOT_FOUND = "ResourceNotFoundException"
@@ -117,7 +117,4 @@ class EksApi:
 
     def map(self, call: Callable[[T], Any], items: Sequence[T]) -> list[Any]:
         """``call`` on every item, at most ``workers`` at a time; results in item order."""
-        if len(items) <= 1 or self.workers <= 1:
-            return [call(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
-            return list(pool.map(call, items))
+        return map_bounded(call, items, self.workers, "reaper-eks")

@@ -26,7 +26,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -56,6 +55,7 @@ from reaper.providers.gcp.organization import (
     merge_projects,
 )
 from reaper.safetext import clean
+from reaper.workers import map_bounded
 
 log = logging.getLogger(__name__)
 
@@ -381,15 +381,14 @@ class GcpClients:
         Called from work that already holds a slot, it runs the items one after another
         in that slot: waiting for more slots while holding one could wait forever.
         """
-        if len(items) <= 1 or getattr(self._holding, "active", False):
+        if getattr(self._holding, "active", False):
             return [work(item) for item in items]
 
         def one(item: T) -> R:
             with self.slot(project):
                 return work(item)
 
-        with ThreadPoolExecutor(min(len(items), self.workers), "reaper-gcp") as pool:
-            return list(pool.map(one, items))
+        return map_bounded(one, items, self.workers, "reaper-gcp")
 
 
 def _first_page(fetch: Callable[[str], Any], token: str) -> Any:

@@ -17,7 +17,6 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -60,6 +59,7 @@ from reaper.providers.kubernetes.metadata import (
     owned_patch,
     tags_of,
 )
+from reaper.workers import map_bounded
 
 log = logging.getLogger(__name__)
 
@@ -463,7 +463,4 @@ class Namespaces(ResourceKind):
 
     def _map(self, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``call`` on every item, a few at a time; results in the items' order."""
-        if len(items) <= 1:
-            return [call(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self._workers, len(items))) as pool:
-            return list(pool.map(call, items))
+        return map_bounded(call, items, self._workers, "reaper-kube")
