@@ -19,6 +19,7 @@ from sweep_support import run_sweep
 
 from reaper import lifecycle
 from reaper.config import Settings, parse_settings
+from reaper.model import ResourceRef, Scope
 from reaper.notify import WebhookNotifier
 from reaper.providers.aws.ec2_isolation import ORIGINAL_GROUPS, ORIGINAL_STATE, QUARANTINE_GROUP
 from reaper.providers.base import ResourceKind
@@ -27,6 +28,13 @@ from reaper.sandbox.estate import CI_ACCOUNT_ID, SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
 
 REGION = "us-east-1"
+
+
+def ec2_ref(instance_id: str) -> ResourceRef:
+    """The ref of an instance in the ``ci`` account's region, as reaper's kind makes it."""
+    return ResourceRef("aws", "ec2_instance", Scope("ci", REGION), instance_id)
+
+
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

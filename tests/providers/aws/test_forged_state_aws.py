@@ -26,6 +26,7 @@ from ec2_support import (
     ReadAudit,
     cli,
     ec2_client,
+    ec2_ref,
     events,
     instance_state,
     instance_tags,
@@ -42,16 +43,12 @@ from signing import SIGNER
 from reaper import lifecycle
 from reaper.config import parse_settings
 from reaper.lifecycle import epoch, quarantine_tags
-from reaper.model import Action, Reason, ResourceRef, Scope
+from reaper.model import Action, Reason
 from reaper.policy import UNVERIFIED
 from reaper.providers.aws.ec2_isolation import ORIGINAL_GROUPS, ORIGINAL_STATE
 from reaper.results import ExitCode
 from reaper.sandbox.estate import SANDBOX_AMI
 from reaper.sandbox.moto_server import MotoServer
-
-
-def _ref(instance_id: str) -> ResourceRef:
-    return ResourceRef("aws", "ec2_instance", Scope("ci", REGION), instance_id)
 
 
 def _forge(ec2: Any, instance_id: str, tags: dict[str, str]) -> None:
@@ -120,7 +117,7 @@ def test_a_forged_quarantine_on_a_due_instance_gets_it_marked_not_terminated(
     assert instance_state(ec2, due) == "running"
     # Marked now, by reaper, signed: the forged state is gone, the grace starts now.
     assert reaper_tags(ec2, due) == lifecycle.mark_tags(now, "delete", "ttl-expired")
-    assert SIGNER.verify(_ref(due), instance_tags(ec2, due))
+    assert SIGNER.verify(ec2_ref(due), instance_tags(ec2, due))
     (intent,) = events(read_audit(audit_path), "intent", due)
     assert (intent["action"], intent["intended"]) == ("mark", "delete")
 

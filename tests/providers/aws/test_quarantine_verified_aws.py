@@ -22,6 +22,7 @@ from ec2_support import (
     ReadAudit,
     actions,
     ec2_client,
+    ec2_ref,
     events,
     instance_state,
     instance_tags,
@@ -37,16 +38,12 @@ from signing import SIGNER
 
 from reaper import lifecycle
 from reaper.lifecycle import epoch
-from reaper.model import Action, Reason, ResourceRef, Result, Scope
+from reaper.model import Action, Reason, Result
 from reaper.providers.aws.ec2_isolation import ORIGINAL_GROUPS, ORIGINAL_STATE, decode_groups
 from reaper.report import plan_to_json
 from reaper.results import ExitCode
 from reaper.sandbox.moto_server import MotoServer
 from reaper.sandbox.proxy import CountingProxy
-
-
-def _ref(instance_id: str) -> ResourceRef:
-    return ResourceRef("aws", "ec2_instance", Scope("ci", REGION), instance_id)
 
 
 def test_a_quarantine_refused_part_way_is_not_recorded_retried_after_backoff_and_escalated(
@@ -90,7 +87,7 @@ def test_a_quarantine_refused_part_way_is_not_recorded_retried_after_backoff_and
     }
     assert tags[ORIGINAL_STATE] == "running"
     assert (tags[lifecycle.FAILURES], tags[lifecycle.LAST_FAILURE_AT]) == ("1", epoch(now))
-    assert SIGNER.verify(_ref(instance), instance_tags(ec2, instance))
+    assert SIGNER.verify(ec2_ref(instance), instance_tags(ec2, instance))
     assert actions(read_audit(audit_path), instance) == [
         ("intent", "quarantine", ""),
         ("outcome", "quarantine", "failed"),
